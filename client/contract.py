@@ -1,0 +1,52 @@
+"""The serving contract: one source of truth for every model in model_repository.
+
+convert builds graphs that satisfy it, the server's configs declare it, the client
+speaks it and the tests check it. Nothing else in the project repeats these numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class ServingContract:
+    """Tensor names, dtypes and shapes of the served U²-Net graph, plus rembg's maths."""
+
+    input_name: str = "image"
+    output_name: str = "mask"
+    input_dtype: str = "UINT8"  # Triton's spelling
+    output_dtype: str = "UINT8"
+    size: int = 320
+    channels: int = 3
+    mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
+    std: tuple[float, float, float] = (0.229, 0.224, 0.225)
+    max_floor: float = 1e-6  # rembg: im / max(im.max(), 1e-6)
+
+    @property
+    def input_dims(self) -> tuple[int, int, int]:
+        """Input dims without the batch dimension (NHWC)."""
+        return (self.size, self.size, self.channels)
+
+    @property
+    def output_dims(self) -> tuple[int, int]:
+        """Output dims without the batch dimension."""
+        return (self.size, self.size)
+
+    @property
+    def input_np_dtype(self) -> type[np.generic]:
+        return np.uint8
+
+    @property
+    def output_np_dtype(self) -> type[np.generic]:
+        return np.uint8
+
+    @property
+    def network_input_shape(self) -> tuple[int, int, int]:
+        """What the original U²-Net expects per image (CHW float)."""
+        return (self.channels, self.size, self.size)
+
+
+CONTRACT = ServingContract()
