@@ -19,6 +19,7 @@ from onnx import TensorProto, helper, numpy_helper
 from client.contract import CONTRACT, ServingContract
 
 BATCH = "batch"
+GRAPH_VERSION = 1  # bump when the rewrite changes; staged manifests record it
 _PREFIX = "serving/"
 
 

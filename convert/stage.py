@@ -1,0 +1,82 @@
+"""fetch -> check -> serving graph -> check -> model_repository/<model>_onnx/1/model.onnx.
+
+Idempotent: a manifest beside the staged file records the source md5, the converter
+version and the staged file's md5; when all three still hold, a rerun does nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from client.files import atomic_write_bytes
+from convert.check import check_serving, check_source, load_onnx
+from convert.fetch import fetch, md5_of
+from convert.graph import GRAPH_VERSION, build_serving_graph
+from convert.known_models import KnownModel
+from convert.model_config import OnnxVariant, to_file
+
+log = logging.getLogger(__name__)
+
+DEFAULT_REPOSITORY = Path(__file__).resolve().parents[1] / "model_repository"
+VERSION_DIR = "1"
+MANIFEST = "manifest.json"
+
+
+@dataclass(frozen=True)
+class Manifest:
+    model: str
+    source_md5: str
+    converter_version: int
+    output_md5: str
+
+
+def staged_paths(repository: Path, variant_name: str, filename: str) -> tuple[Path, Path]:
+    folder = Path(repository) / variant_name / VERSION_DIR
+    return folder / filename, folder / MANIFEST
+
+
+def read_manifest(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+
+
+def _up_to_date(manifest_path: Path, staged: Path, expected: dict) -> bool:
+    recorded = read_manifest(manifest_path)
+    if recorded is None or not staged.is_file():
+        return False
+    if any(recorded.get(k) != v for k, v in expected.items()):
+        return False
+    return recorded.get("output_md5") == md5_of(staged)
+
+
+def stage_onnx(model: KnownModel, repository: Path = DEFAULT_REPOSITORY) -> Path:
+    """Stage the ONNX serving graph for ``model``; returns the staged path."""
+    variant = OnnxVariant(model.name)
+    if not (Path(repository) / variant.name / "config.pbtxt").is_file():
+        log.info("%s: writing %s", variant.name, to_file(variant.get_config(), repository))
+    staged, manifest_path = staged_paths(repository, variant.name, "model.onnx")
+    source = fetch(model)
+    expected = {"source_md5": model.md5, "converter_version": GRAPH_VERSION}
+    if _up_to_date(manifest_path, staged, expected):
+        log.info("%s: up to date (%s)", variant.name, staged)
+        return staged
+
+    for line in check_source(source).lines:
+        log.info("%s source: %s", model.name, line)
+    serving = build_serving_graph(load_onnx(source))
+    for line in check_serving(serving, f"{variant.name} serving graph").lines:
+        log.info("%s: %s", variant.name, line)
+    data = serving.SerializeToString()
+    staged.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(staged, data)
+    manifest = Manifest(model.name, model.md5, GRAPH_VERSION, md5_of(staged))
+    atomic_write_bytes(manifest_path, (json.dumps(asdict(manifest), indent=2) + "\n").encode())
+    log.info("%s: staged %s (%.1f MB)", variant.name, staged, len(data) / 1e6)
+    return staged
+
+
