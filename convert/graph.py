@@ -64,7 +64,9 @@ def build_serving_graph(
         _node("Div", [_p("centred"), _p("std")], "normed"),
     ]
     pre.append(
-        helper.make_node("Transpose", [_p("normed")], [net_input], name=_p("nchw"), perm=[0, 3, 1, 2])
+        helper.make_node(
+            "Transpose", [_p("normed")], [net_input], name=_p("nchw"), perm=[0, 3, 1, 2]
+        )
     )
 
     post = [
@@ -81,8 +83,9 @@ def build_serving_graph(
         _node("Floor", [_p("pclip")], "pfloor"),  # astype(uint8) truncates; say so explicitly
     ]
     post.append(
-        helper.make_node("Cast", [_p("pfloor")], [contract.output_name], name=_p("mask"),
-                         to=TensorProto.UINT8)
+        helper.make_node(
+            "Cast", [_p("pfloor")], [contract.output_name], name=_p("mask"), to=TensorProto.UINT8
+        )
     )
 
     body = _live_nodes(list(src.node), net_output)
@@ -106,8 +109,9 @@ def build_serving_graph(
     for extra in src.input[1:]:
         if extra.name not in initializer_names:
             raise ValueError(f"expected one network input, got extra input {extra.name!r}")
-    out = helper.make_model(graph, opset_imports=list(model.opset_import),
-                            producer_name="u2net-triton convert")
+    out = helper.make_model(
+        graph, opset_imports=list(model.opset_import), producer_name="u2net-triton convert"
+    )
     out.ir_version = model.ir_version
     return out
 

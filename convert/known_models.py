@@ -61,7 +61,5 @@ def parse_models(text: str) -> list[KnownModel]:
     names = [n.strip() for n in text.split(",") if n.strip()]
     unknown = [n for n in names if n not in KNOWN_MODELS]
     if unknown or not names:
-        raise ValueError(
-            f"expected model names from {', '.join(KNOWN_MODELS)}, got {text!r}"
-        )
+        raise ValueError(f"expected model names from {', '.join(KNOWN_MODELS)}, got {text!r}")
     return [KNOWN_MODELS[n] for n in dict.fromkeys(names)]

@@ -78,5 +78,3 @@ def stage_onnx(model: KnownModel, repository: Path = DEFAULT_REPOSITORY) -> Path
     atomic_write_bytes(manifest_path, (json.dumps(asdict(manifest), indent=2) + "\n").encode())
     log.info("%s: staged %s (%.1f MB)", variant.name, staged, len(data) / 1e6)
     return staged
-
-
