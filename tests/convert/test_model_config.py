@@ -1,0 +1,66 @@
+"""Every committed config.pbtxt parses with Triton's protobuf and agrees with the models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import onnx
+import pytest
+from tritonclient.grpc import model_config_pb2 as mc
+
+from client.contract import CONTRACT
+from convert.model_config import MODELS, all_variants, read_config, to_text
+from convert.stage import DEFAULT_REPOSITORY
+from tests.data import staged_model
+
+CONFIGS = sorted(DEFAULT_REPOSITORY.glob("*/config.pbtxt"))
+VARIANTS = {v.name: v for v in all_variants()}
+ONNX_TO_TRITON = {onnx.TensorProto.UINT8: mc.TYPE_UINT8, onnx.TensorProto.FLOAT: mc.TYPE_FP32}
+
+
+def test_every_variant_has_a_committed_config() -> None:
+    assert sorted(p.parent.name for p in CONFIGS) == sorted(VARIANTS)
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=[p.parent.name for p in CONFIGS])
+def test_committed_config_is_what_the_code_generates(path: Path) -> None:
+    assert path.read_text() == to_text(VARIANTS[path.parent.name].get_config()), (
+        "run `python -m convert configs`"
+    )
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=[p.parent.name for p in CONFIGS])
+def test_config_follows_contract(path: Path) -> None:
+    config = read_config(path)
+    assert config.name == path.parent.name
+    assert [(i.name, i.data_type, list(i.dims)) for i in config.input] == [
+        (CONTRACT.input_name, mc.TYPE_UINT8, list(CONTRACT.input_dims))
+    ]
+    assert [(o.name, o.data_type, list(o.dims)) for o in config.output] == [
+        (CONTRACT.output_name, mc.TYPE_UINT8, list(CONTRACT.output_dims))
+    ]
+    assert config.max_batch_size >= 1
+    assert config.HasField("dynamic_batching")
+    assert all(g.kind == mc.ModelInstanceGroup.KIND_AUTO for g in config.instance_group)
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_onnx_config_matches_staged_graph(model: str) -> None:
+    name = f"{model}_onnx"
+    graph = onnx.load(str(staged_model(name)), load_external_data=False).graph
+    config = read_config(DEFAULT_REPOSITORY / name / "config.pbtxt")
+    assert config.backend == "onnxruntime" and config.default_model_filename == "model.onnx"
+
+    def io(values: list[onnx.ValueInfoProto]) -> list[tuple[str, int, list[int]]]:
+        return [
+            (
+                v.name,
+                ONNX_TO_TRITON[v.type.tensor_type.elem_type],
+                [d.dim_value for d in v.type.tensor_type.shape.dim[1:]],
+            )
+            for v in values
+        ]
+
+    assert io(list(graph.input)) == [(i.name, i.data_type, list(i.dims)) for i in config.input]
+    assert io(list(graph.output)) == [(o.name, o.data_type, list(o.dims)) for o in config.output]
+    assert not graph.input[0].type.tensor_type.shape.dim[0].HasField("dim_value")

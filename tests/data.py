@@ -1,0 +1,36 @@
+"""Paths to the real things the tests use: staged models, rembg's originals, sample photos."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from convert.known_models import KNOWN_MODELS, cache_dir
+from convert.samples import sample_photos
+from convert.stage import DEFAULT_REPOSITORY
+
+PHOTOS: list[Path] = sample_photos()
+PHOTO_IDS: list[str] = [p.name for p in PHOTOS]
+
+
+def original_model(name: str) -> Path:
+    """rembg's original file in the cache (``make test`` fetches u2netp; u2net is slow)."""
+    path = cache_dir() / KNOWN_MODELS[name].filename
+    if not path.is_file():
+        pytest.skip(f"{path} not fetched; run `python -m convert fetch --models {name}`")
+    return path
+
+
+def staged_model(variant: str) -> Path:
+    path = DEFAULT_REPOSITORY / variant / "1" / "model.onnx"
+    if not path.is_file():
+        pytest.skip(f"{path} not staged; run `python -m convert`")
+    return path
+
+
+# u2netp runs everywhere; u2net (176 MB) is marked slow.
+MODEL_PARAMS = [
+    pytest.param("u2netp", id="u2netp"),
+    pytest.param("u2net", id="u2net", marks=pytest.mark.slow),
+]

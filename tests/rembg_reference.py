@@ -1,0 +1,46 @@
+"""rembg 2.0.86's U²-Net recipe, written out in numpy (sessions/base.py + sessions/u2net.py).
+
+Independent of the project's code on purpose: it runs the *original* ONNX, float in,
+seven maps out, exactly as rembg does, and is what every parity test compares against.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+from PIL import Image
+
+MEAN = (0.485, 0.456, 0.406)
+STD = (0.229, 0.224, 0.225)
+SIZE = (320, 320)
+
+
+def session(path: Path) -> ort.InferenceSession:
+    return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+
+
+def normalize(img: Image.Image) -> np.ndarray:
+    im = img.convert("RGB").resize(SIZE, Image.Resampling.LANCZOS)
+    im_ary = np.array(im)
+    im_ary = im_ary / max(np.max(im_ary), 1e-6)
+    tmp = np.zeros((im_ary.shape[0], im_ary.shape[1], 3))
+    for c in range(3):
+        tmp[:, :, c] = (im_ary[:, :, c] - MEAN[c]) / STD[c]
+    tmp = tmp.transpose((2, 0, 1))
+    return np.expand_dims(tmp, 0).astype(np.float32)
+
+
+def mask_320(sess: ort.InferenceSession, img: Image.Image) -> np.ndarray:
+    outs = sess.run(None, {sess.get_inputs()[0].name: normalize(img)})
+    pred = outs[0][:, 0, :, :]
+    ma, mi = np.max(pred), np.min(pred)
+    pred = np.squeeze((pred - mi) / (ma - mi))
+    return (pred.clip(0, 1) * 255).astype("uint8")
+
+
+def rembg_mask(sess: ort.InferenceSession, img: Image.Image) -> Image.Image:
+    """The mask rembg returns for ``img`` (mode L, original size)."""
+    mask = Image.fromarray(mask_320(sess, img), mode="L")
+    return mask.resize(img.size, Image.Resampling.LANCZOS)
