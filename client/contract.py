@@ -50,3 +50,24 @@ class ServingContract:
 
 
 CONTRACT = ServingContract()
+
+
+def check_metadata(metadata: dict, contract: ServingContract = CONTRACT) -> None:
+    """Compare a served model's metadata (Triton's JSON form) with the contract.
+
+    Raises ``ContractMismatch`` saying "expected X, got Y".
+    """
+    from client.errors import ContractMismatch
+
+    def describe(tensors: list[dict]) -> list[tuple[str, str, list[int]]]:
+        return [(t["name"], t["datatype"], [int(d) for d in t["shape"]]) for t in tensors]
+
+    name = metadata.get("name", "?")
+    want_in = [(contract.input_name, contract.input_dtype, [-1, *contract.input_dims])]
+    want_out = [(contract.output_name, contract.output_dtype, [-1, *contract.output_dims])]
+    got_in = describe(metadata.get("inputs", []))
+    got_out = describe(metadata.get("outputs", []))
+    if got_in != want_in:
+        raise ContractMismatch(f"model {name}: expected inputs {want_in}, got {got_in}")
+    if got_out != want_out:
+        raise ContractMismatch(f"model {name}: expected outputs {want_out}, got {got_out}")

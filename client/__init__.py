@@ -1,0 +1,32 @@
+"""Thin Triton client for U²-Net background removal.
+
+from client import Cutter
+with Cutter("localhost:8001") as cutter:
+    cutter.cut("photo.jpg").save("photo.out.png")
+"""
+
+from client.contract import CONTRACT, ServingContract
+from client.cutter import AsyncCutter, Cutter
+from client.errors import (
+    ContractMismatch,
+    InferenceFailed,
+    InvalidImage,
+    ModelNotReady,
+    ServerUnavailable,
+    ServingError,
+)
+from client.imaging import OutputOptions
+
+__all__ = [
+    "CONTRACT",
+    "AsyncCutter",
+    "ContractMismatch",
+    "Cutter",
+    "InferenceFailed",
+    "InvalidImage",
+    "ModelNotReady",
+    "OutputOptions",
+    "ServerUnavailable",
+    "ServingContract",
+    "ServingError",
+]

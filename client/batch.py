@@ -1,0 +1,81 @@
+"""Cut a list of jobs (input file -> output file): the rest carries on when one fails."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from client.cutter import Cutter
+from client.errors import OutputError, ServingError
+from client.files import atomic_write_bytes
+from client.imaging import OutputOptions, encode
+from client.inputs import Job
+from client.pipeline import map_ordered
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Summary:
+    done: int = 0
+    skipped: int = 0
+    failures: list[tuple[Path, str]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def rate(self) -> float:
+        return self.done / self.seconds if self.seconds > 0 else 0.0
+
+    def line(self) -> str:
+        return (
+            f"done {self.done}, failed {len(self.failures)}, skipped {self.skipped} "
+            f"in {self.seconds:.1f}s ({self.rate:.2f} images/s)"
+        )
+
+
+def _write(target: Path, data: bytes) -> None:
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(target, data)
+    except OSError as e:
+        raise OutputError(f"cannot write {target}: {e.strerror or e}") from e
+
+
+def run_jobs(
+    cutter: Cutter,
+    jobs: list[Job],
+    options: OutputOptions,
+    skip_existing: bool = False,
+    progress: Callable[[Iterable], Iterable] = lambda it: it,
+) -> Summary:
+    summary = Summary()
+    inputs = {job.source.resolve() for job in jobs}
+    todo: list[Job] = []
+    for job in jobs:
+        if job.target.resolve() in inputs:
+            summary.failures.append((job.source, f"refusing to overwrite input {job.target}"))
+        elif skip_existing and job.target.exists():
+            summary.skipped += 1
+        else:
+            todo.append(job)
+
+    def one(job: Job) -> None:
+        _write(job.target, encode(cutter.cut(job.source, options), options))
+
+    start = time.perf_counter()
+    if todo:
+        cutter.model_name  # noqa: B018 - a dead server or unknown model stops the run here
+    results = map_ordered(one, todo, cutter.concurrency, return_exceptions=True)
+    for job, result in zip(todo, progress(results), strict=True):
+        if isinstance(result, ServingError):
+            summary.failures.append((job.source, str(result)))
+        elif isinstance(result, Exception):
+            raise result
+        else:
+            summary.done += 1
+            log.debug("%s -> %s", job.source, job.target)
+    summary.seconds = time.perf_counter() - start
+    return summary

@@ -1,0 +1,148 @@
+"""Pure image work: bytes/paths/PIL in, numpy/PIL/bytes out. No network, no files written.
+
+Decode (EXIF orientation, first frame, any mode -> RGB as rembg does), resize to the
+model's input, resize the mask back, compose with straight alpha, encode.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from client.contract import CONTRACT, ServingContract
+from client.errors import InvalidImage
+
+ImageSource = str | Path | bytes | Image.Image
+
+DEFAULT_MAX_PIXELS = 100_000_000
+DEFAULT_PNG_COMPRESSION = 1  # measured: see README "Per-stage costs"
+FORMATS = ("png", "webp", "jpg")
+Color = tuple[int, int, int, int]
+
+
+@dataclass(frozen=True)
+class OutputOptions:
+    """How a cut-out is rendered and encoded."""
+
+    only_mask: bool = False
+    bgcolor: Color | None = None
+    fmt: str = "png"
+    png_compression: int = DEFAULT_PNG_COMPRESSION
+
+    def __post_init__(self) -> None:
+        if self.fmt not in FORMATS:
+            raise ValueError(f"expected a format from {', '.join(FORMATS)}, got {self.fmt!r}")
+        if self.fmt == "jpg" and not self.only_mask and self.bgcolor is None:
+            raise ValueError("--format jpg has no alpha channel: give a --bgcolor R,G,B")
+        if not 0 <= self.png_compression <= 9:
+            raise ValueError(f"expected a PNG compression 0..9, got {self.png_compression}")
+
+
+def parse_color(text: str) -> Color:
+    """``"255,255,255"`` or ``"0,0,0,128"`` -> RGBA tuple."""
+    try:
+        parts = [int(p) for p in text.split(",")]
+    except ValueError:
+        parts = []
+    if len(parts) not in (3, 4) or not all(0 <= p <= 255 for p in parts):
+        raise ValueError(f"expected R,G,B or R,G,B,A with values 0..255, got {text!r}")
+    return (*parts, 255)[:4] if len(parts) == 3 else tuple(parts)  # type: ignore[return-value]
+
+
+def _name(source: ImageSource) -> str:
+    return str(source) if isinstance(source, (str, Path)) else type(source).__name__
+
+
+def open_rgb(source: ImageSource, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
+    """Decode any image rembg accepts into an upright RGB picture at its full size.
+
+    The pixel limit is checked from the header, before any pixel is decoded.
+    """
+    if isinstance(source, Image.Image):
+        image = source
+    else:
+        data: bytes | Path = source if isinstance(source, bytes) else Path(source)
+        if isinstance(data, bytes) and not data:
+            raise InvalidImage("empty input: expected image bytes, got 0 bytes")
+        if isinstance(data, Path) and data.is_file() and data.stat().st_size == 0:
+            raise InvalidImage("empty file: expected an image, got 0 bytes")
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                image = Image.open(io.BytesIO(data) if isinstance(data, bytes) else data)
+        except FileNotFoundError as e:
+            raise InvalidImage("no such file") from e
+        except IsADirectoryError as e:
+            raise InvalidImage("expected an image file, got a directory") from e
+        except UnidentifiedImageError as e:
+            raise InvalidImage("not an image Pillow can read (unsupported or not an image)") from e
+        except Image.DecompressionBombError as e:
+            raise InvalidImage(f"too large to decode safely: {e}") from e
+        except OSError as e:
+            raise InvalidImage(f"cannot read image: {e}") from e
+    width, height = image.size
+    if width * height > max_pixels:
+        raise InvalidImage(
+            f"expected at most {max_pixels:,} pixels, got {width}x{height} = "
+            f"{width * height:,} (raise --max-pixels to allow it)"
+        )
+    try:
+        if getattr(image, "is_animated", False):
+            image.seek(0)
+        upright = ImageOps.exif_transpose(image)
+        return upright.convert("RGB")
+    except (OSError, SyntaxError, ValueError) as e:
+        raise InvalidImage(f"cannot decode image (truncated or corrupt): {e}") from e
+
+
+def to_model_input(rgb: Image.Image, contract: ServingContract = CONTRACT) -> np.ndarray:
+    """RGB picture -> uint8 [size, size, 3], stretched with LANCZOS exactly as rembg does."""
+    small = rgb.resize((contract.size, contract.size), Image.Resampling.LANCZOS)
+    return np.asarray(small, dtype=np.uint8)
+
+
+def mask_to_size(mask: np.ndarray, size: tuple[int, int]) -> Image.Image:
+    """uint8 mask [320, 320] -> mode L mask at ``size`` (LANCZOS, as rembg)."""
+    return Image.fromarray(np.ascontiguousarray(mask, dtype=np.uint8), mode="L").resize(
+        size, Image.Resampling.LANCZOS
+    )
+
+
+def cutout(rgb: Image.Image, mask: Image.Image) -> Image.Image:
+    """Straight alpha: the RGB pixels stay as they are, the mask becomes alpha."""
+    rgba = rgb.convert("RGBA")
+    rgba.putalpha(mask)
+    return rgba
+
+
+def on_color(rgb: Image.Image, mask: Image.Image, color: Color) -> Image.Image:
+    """Compose the subject over a solid colour (opaque colour -> RGB, else RGBA)."""
+    background = Image.new("RGBA", rgb.size, color)
+    composed = Image.alpha_composite(background, cutout(rgb, mask))
+    return composed.convert("RGB") if color[3] == 255 else composed
+
+
+def render(rgb: Image.Image, mask_320: np.ndarray, options: OutputOptions) -> Image.Image:
+    """The finished picture for one photo from its 320x320 mask."""
+    mask = mask_to_size(mask_320, rgb.size)
+    if options.only_mask:
+        return mask
+    if options.bgcolor is not None:
+        return on_color(rgb, mask, options.bgcolor)
+    return cutout(rgb, mask)
+
+
+def encode(image: Image.Image, options: OutputOptions) -> bytes:
+    buffer = io.BytesIO()
+    if options.fmt == "png":
+        image.save(buffer, format="PNG", compress_level=options.png_compression)
+    elif options.fmt == "webp":
+        image.save(buffer, format="WEBP", quality=90, alpha_quality=100, method=4)
+    else:
+        image.convert("L" if image.mode == "L" else "RGB").save(buffer, format="JPEG", quality=92)
+    return buffer.getvalue()

@@ -1,0 +1,49 @@
+"""Bounded, ordered parallel map: while some items wait on the server, others are decoded."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def map_ordered(
+    fn: Callable[[T], R],
+    items: Iterable[T],
+    workers: int,
+    return_exceptions: bool = False,
+) -> Iterator[R | Exception]:
+    """``map(fn, items)`` on ``workers`` threads; results in input order.
+
+    At most ``2 * workers`` items are started ahead of the consumer, so memory stays
+    bounded however many items there are. With ``return_exceptions`` an item's exception
+    is yielded in its place (the rest carry on); otherwise the first one is raised.
+    """
+    if workers < 1:
+        raise ValueError(f"expected at least 1 worker, got {workers}")
+    pending: deque[Future[R]] = deque()
+
+    def take() -> R | Exception:
+        future = pending.popleft()
+        error = future.exception()
+        if error is None:
+            return future.result()
+        if return_exceptions and isinstance(error, Exception):
+            return error
+        raise error
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cut") as pool:
+        try:
+            for item in items:
+                pending.append(pool.submit(fn, item))
+                if len(pending) >= 2 * workers:
+                    yield take()
+            while pending:
+                yield take()
+        finally:
+            for future in pending:
+                future.cancel()
