@@ -82,7 +82,10 @@ def open_rgb(source: ImageSource, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image
         except UnidentifiedImageError as e:
             raise InvalidImage("not an image Pillow can read (unsupported or not an image)") from e
         except Image.DecompressionBombError as e:
-            raise InvalidImage(f"too large to decode safely: {e}") from e
+            # Pillow's own guard (Image.MAX_IMAGE_PIXELS) fired first, also from the header.
+            raise InvalidImage(
+                f"expected at most {max_pixels:,} pixels, got more than Pillow allows: {e}"
+            ) from e
         except OSError as e:
             raise InvalidImage(f"cannot read image: {e}") from e
     width, height = image.size

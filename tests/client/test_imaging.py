@@ -1,0 +1,194 @@
+"""The pure image code: decoding any mode, EXIF, frames, limits, alpha, colours, formats."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from client.contract import CONTRACT
+from client.errors import InvalidImage
+from client.imaging import (
+    OutputOptions,
+    cutout,
+    encode,
+    mask_to_size,
+    on_color,
+    open_rgb,
+    parse_color,
+    render,
+    to_model_input,
+)
+from tests.client.bad_files import BAD_FILES
+from tests.data import PHOTOS
+
+ASTRONAUT = next(p for p in PHOTOS if p.name == "astronaut.png")
+
+
+@pytest.fixture(scope="module")
+def photo() -> Image.Image:
+    return Image.open(ASTRONAUT).convert("RGB").resize((64, 48))
+
+
+def _as_mode(rgb: Image.Image, mode: str) -> Image.Image:
+    if mode == "P+transparency":
+        p = rgb.convert("P")
+        p.info["transparency"] = 0
+        return p
+    if mode in ("I;16", "I", "F"):
+        grey = np.asarray(rgb.convert("L"), dtype=np.uint16) * 200
+        return Image.fromarray(
+            grey.astype({"I;16": np.uint16, "I": np.int32, "F": np.float32}[mode])
+        )
+    return rgb.convert(mode)
+
+
+MODES = ["1", "L", "LA", "P", "P+transparency", "RGBA", "CMYK", "I;16", "I", "F"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_every_mode_becomes_rgb_as_rembg_does(photo: Image.Image, mode: str) -> None:
+    image = _as_mode(photo, mode)
+    got = open_rgb(image)
+    assert got.mode == "RGB" and got.size == photo.size
+    np.testing.assert_array_equal(np.asarray(got), np.asarray(image.convert("RGB")))
+
+
+@pytest.mark.parametrize("mode", ["L", "LA", "P", "RGBA", "CMYK", "I;16"])
+def test_encoded_modes_decode_from_bytes(photo: Image.Image, mode: str) -> None:
+    image = _as_mode(photo, mode)
+    buffer = io.BytesIO()
+    image.save(buffer, format="TIFF" if mode in ("CMYK", "I;16") else "PNG")
+    got = open_rgb(buffer.getvalue())
+    assert got.mode == "RGB" and got.size == photo.size
+
+
+def test_exif_orientation_is_applied(photo: Image.Image, tmp_path: Path) -> None:
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90° clockwise to display
+    path = tmp_path / "rotated.jpg"
+    photo.save(path, exif=exif.tobytes())
+    assert open_rgb(path).size == (photo.height, photo.width)
+
+
+def test_animated_image_uses_first_frame(photo: Image.Image, tmp_path: Path) -> None:
+    path = tmp_path / "anim.gif"
+    frames = [photo, Image.new("RGB", photo.size, (255, 0, 0))]
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=50)
+    got = np.asarray(open_rgb(path), dtype=np.int16)
+    first = np.asarray(Image.open(path).convert("RGB"), dtype=np.int16)
+    np.testing.assert_array_equal(got, first)
+    assert not (got == [255, 0, 0]).all()
+
+
+@pytest.mark.parametrize(("name", "content", "says"), BAD_FILES.values(), ids=BAD_FILES.keys())
+def test_bad_files_raise_invalid_image(
+    tmp_path: Path, name: str, content: bytes, says: str
+) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(InvalidImage, match=None) as info:
+        open_rgb(path)
+    assert says in str(info.value) and "\n" not in str(info.value)
+
+
+def test_pixel_limit_is_configurable(photo: Image.Image) -> None:
+    with pytest.raises(InvalidImage, match="expected at most 100 pixels"):
+        open_rgb(photo, max_pixels=100)
+
+
+def test_model_input_is_lanczos_320(photo: Image.Image) -> None:
+    x = to_model_input(photo)
+    assert x.shape == (CONTRACT.size, CONTRACT.size, CONTRACT.channels) and x.dtype == np.uint8
+    expected = photo.resize((CONTRACT.size, CONTRACT.size), Image.Resampling.LANCZOS)
+    np.testing.assert_array_equal(x, np.asarray(expected))
+
+
+def _mask() -> np.ndarray:
+    mask = np.zeros(CONTRACT.output_dims, dtype=np.uint8)
+    mask[80:240, 80:240] = 255
+    mask[100:120, 100:120] = 128
+    return mask
+
+
+def test_straight_alpha_keeps_rgb(photo: Image.Image) -> None:
+    mask = mask_to_size(_mask(), photo.size)
+    out = cutout(photo, mask)
+    assert out.mode == "RGBA"
+    np.testing.assert_array_equal(np.asarray(out)[..., :3], np.asarray(photo))
+    np.testing.assert_array_equal(np.asarray(out)[..., 3], np.asarray(mask))
+
+
+def test_mask_resize_is_lanczos(photo: Image.Image) -> None:
+    got = mask_to_size(_mask(), photo.size)
+    expected = Image.fromarray(_mask()).resize(photo.size, Image.Resampling.LANCZOS)
+    assert got.mode == "L"
+    np.testing.assert_array_equal(np.asarray(got), np.asarray(expected))
+
+
+@pytest.mark.parametrize(("color", "mode"), [((0, 255, 0, 255), "RGB"), ((0, 0, 0, 0), "RGBA")])
+def test_bgcolor(photo: Image.Image, color: tuple, mode: str) -> None:
+    mask = Image.fromarray(
+        np.where(np.arange(photo.width) < 32, 0, 255).astype(np.uint8)[None].repeat(photo.height, 0)
+    )
+    out = np.asarray(on_color(photo, mask, color))
+    assert on_color(photo, mask, color).mode == mode
+    np.testing.assert_array_equal(out[:, 40, :3], np.asarray(photo)[:, 40])
+    np.testing.assert_array_equal(
+        out[:, 0], np.broadcast_to(color[: out.shape[2]], out[:, 0].shape)
+    )
+
+
+@pytest.mark.parametrize(
+    ("options", "mode", "fmt"),
+    [
+        (OutputOptions(), "RGBA", "PNG"),
+        (OutputOptions(fmt="webp"), "RGBA", "WEBP"),
+        (OutputOptions(fmt="jpg", bgcolor=(255, 255, 255, 255)), "RGB", "JPEG"),
+        (OutputOptions(only_mask=True), "L", "PNG"),
+        (OutputOptions(only_mask=True, fmt="jpg"), "L", "JPEG"),
+    ],
+    ids=["png", "webp", "jpg-bgcolor", "mask-png", "mask-jpg"],
+)
+def test_render_and_encode(photo: Image.Image, options: OutputOptions, mode: str, fmt: str) -> None:
+    data = encode(render(photo, _mask(), options), options)
+    back = Image.open(io.BytesIO(data))
+    assert (back.format, back.mode, back.size) == (fmt, mode, photo.size)
+
+
+def test_png_is_lossless(photo: Image.Image) -> None:
+    options = OutputOptions()
+    rendered = render(photo, _mask(), options)
+    back = Image.open(io.BytesIO(encode(rendered, options)))
+    np.testing.assert_array_equal(np.asarray(back), np.asarray(rendered))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "says"),
+    [
+        ({"fmt": "jpg"}, "give a --bgcolor"),
+        ({"fmt": "gif"}, "expected a format from png, webp, jpg"),
+        ({"png_compression": 11}, "expected a PNG compression 0..9"),
+    ],
+)
+def test_bad_output_options(kwargs: dict, says: str) -> None:
+    with pytest.raises(ValueError, match=None) as info:
+        OutputOptions(**kwargs)
+    assert says in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("255,255,255", (255, 255, 255, 255)), ("0,0,0,128", (0, 0, 0, 128))],
+)
+def test_parse_color(text: str, expected: tuple) -> None:
+    assert parse_color(text) == expected
+
+
+@pytest.mark.parametrize("text", ["red", "1,2", "1,2,3,4,5", "0,0,256"])
+def test_parse_color_rejects(text: str) -> None:
+    with pytest.raises(ValueError, match="expected R,G,B or R,G,B,A"):
+        parse_color(text)
