@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from client.errors import ServingError
@@ -13,6 +14,8 @@ from convert.fetch import fetch
 from convert.known_models import KNOWN_MODELS, KnownModel, parse_models
 from convert.model_config import all_variants, to_file
 from convert.stage import DEFAULT_REPOSITORY, stage_onnx
+from convert.trt_profile import DEFAULT_OPT_BATCH, DEFAULT_WORKSPACE_GB, PRECISIONS, BuildSettings
+from convert.trt_stage import stage_trt
 
 log = logging.getLogger("convert")
 DEFAULT_MODELS = ",".join(KNOWN_MODELS)
@@ -23,6 +26,21 @@ def _models(text: str) -> list[KnownModel]:
         return parse_models(text)
     except ValueError as e:
         raise argparse.ArgumentTypeError(str(e)) from e
+
+
+def _positive(kind: Callable[[str], float]) -> Callable[[str], float]:
+    """An argparse type: ``kind(text)`` that must be > 0."""
+
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from e
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+        return value
+
+    return parse
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -55,6 +73,34 @@ def build_parser() -> argparse.ArgumentParser:
     p_check.add_argument("file", type=Path)
 
     sub.add_parser("configs", help="rewrite every config.pbtxt from convert/model_config.py")
+
+    p_trt = sub.add_parser(
+        "trt",
+        help="build, verify and stage TensorRT engines (<model>_trt/1/model.plan); needs a GPU",
+        description="Build a TensorRT plan from each staged serving ONNX, check it against "
+        "ONNX Runtime on real photos and stage it. The batch profile's max is read from "
+        "<model>_trt/config.pbtxt.",
+    )
+    p_trt.add_argument("--models", type=_models, default=argparse.SUPPRESS)
+    p_trt.add_argument("--repository", type=Path, default=argparse.SUPPRESS)
+    p_trt.add_argument(
+        "--opt-batch",
+        type=_positive(int),
+        default=DEFAULT_OPT_BATCH,
+        help="batch size TensorRT tunes for (default: %(default)s)",
+    )
+    p_trt.add_argument("--precision", choices=PRECISIONS, default="fp16")
+    p_trt.add_argument(
+        "--workspace-gb",
+        type=_positive(float),
+        default=DEFAULT_WORKSPACE_GB,
+        help="builder workspace limit in GiB (default: %(default)s)",
+    )
+    p_trt.add_argument(
+        "--force",
+        action="store_true",
+        help="rebuild even if up to date, and stage even if verification fails",
+    )
     return parser
 
 
@@ -86,7 +132,20 @@ def cmd_configs(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {None: cmd_stage, "fetch": cmd_fetch, "check": cmd_check, "configs": cmd_configs}
+def cmd_trt(args: argparse.Namespace) -> int:
+    settings = BuildSettings(args.precision, args.opt_batch, args.workspace_gb)
+    for model in args.models:
+        print(stage_trt(model, args.repository, settings, force=args.force))
+    return 0
+
+
+COMMANDS = {
+    None: cmd_stage,
+    "fetch": cmd_fetch,
+    "check": cmd_check,
+    "configs": cmd_configs,
+    "trt": cmd_trt,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -23,7 +23,7 @@ def test_resolve_model(requested: str, ready: list[str], expected: str) -> None:
 
 
 def test_resolve_model_lists_ready_models() -> None:
-    with pytest.raises(ModelNotReady, match="ready models: u2netp_onnx$"):
+    with pytest.raises(ModelNotReady, match=r"ready models: u2netp_onnx$"):
         resolve_model("u2net", ["u2netp_onnx"])
 
 
