@@ -10,7 +10,9 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from client.ab import VARIANT_HEADERS, load_inputs, run_ab, variant_rows
 from client.batch import run_jobs
+from client.bench import HEADERS, MODES, sweep
 from client.cutter import DEFAULT_CONCURRENCY, Cutter
 from client.errors import ServingError
 from client.imaging import (
@@ -20,8 +22,10 @@ from client.imaging import (
     OutputOptions,
     parse_color,
 )
-from client.inputs import UsageError, plan
+from client.inputs import UsageError, expand, plan
+from client.report import table, to_csv, to_json
 from client.triton import DEFAULT_MODEL, DEFAULT_TIMEOUT_S, URL_ENV, RetryPolicy, default_url
+from convert.samples import sample_photos
 
 log = logging.getLogger("client")
 
@@ -40,7 +44,17 @@ def _positive(text: str) -> int:
     return value
 
 
-def _add_server_args(p: argparse.ArgumentParser) -> None:
+def _int_list(text: str) -> list[int]:
+    try:
+        values = [int(v) for v in text.split(",")]
+    except ValueError:
+        values = []
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"expected numbers ≥ 1 like 1,2,4, got {text!r}")
+    return values
+
+
+def _add_server_args(p: argparse.ArgumentParser, concurrency: bool = True) -> None:
     p.add_argument(
         "--url",
         default=default_url(),
@@ -52,12 +66,13 @@ def _add_server_args(p: argparse.ArgumentParser) -> None:
         default=DEFAULT_TIMEOUT_S,
         help="seconds per request (default: %(default)s)",
     )
-    p.add_argument(
-        "--concurrency",
-        type=_positive,
-        default=DEFAULT_CONCURRENCY,
-        help="requests in flight (default: %(default)s)",
-    )
+    if concurrency:
+        p.add_argument(
+            "--concurrency",
+            type=_positive,
+            default=DEFAULT_CONCURRENCY,
+            help="requests in flight (default: %(default)s)",
+        )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar, errors only")
     p.add_argument("-v", "--verbose", action="store_true")
 
@@ -105,6 +120,52 @@ def build_parser() -> argparse.ArgumentParser:
         help="attempts when the server is unavailable (default: %(default)s)",
     )
     _add_server_args(cut)
+
+    ab = sub.add_parser("ab", help="compare two served models on the same images and load")
+    ab.add_argument("model_a", metavar="MODEL_A")
+    ab.add_argument("model_b", metavar="MODEL_B")
+    ab.add_argument("images", nargs="+", metavar="IMAGES", help="files or folders")
+    ab.add_argument(
+        "--requests",
+        type=_positive,
+        default=20,
+        help="requests per variant, at least one per image (default: %(default)s)",
+    )
+    ab.add_argument("--json", action="store_true", help="machine-readable output")
+    ab.add_argument("--max-pixels", type=_positive, default=DEFAULT_MAX_PIXELS)
+    _add_server_args(ab)
+
+    bench = sub.add_parser("bench", help="load generator: a concurrency sweep on one model")
+    bench.add_argument("model", metavar="MODEL")
+    bench.add_argument(
+        "--concurrency",
+        type=_int_list,
+        default=[1, 2, 4],
+        help="comma-separated sweep (default: 1,2,4)",
+    )
+    bench.add_argument(
+        "--mode",
+        choices=MODES,
+        default="server",
+        help="server: pre-processed tensors; e2e: decode, pre, post, encode too",
+    )
+    bench.add_argument("--images", nargs="+", type=Path, help="default: sample photos")
+    bench.add_argument(
+        "--requests",
+        type=_positive,
+        default=20,
+        help="requests per measurement window (default: %(default)s)",
+    )
+    bench.add_argument(
+        "--windows",
+        type=_positive,
+        default=3,
+        help="at most this many windows, until two agree within 10%% (default: %(default)s)",
+    )
+    out = bench.add_mutually_exclusive_group()
+    out.add_argument("--json", action="store_true")
+    out.add_argument("--csv", action="store_true")
+    _add_server_args(bench, concurrency=False)
     return parser
 
 
@@ -144,12 +205,96 @@ def cmd_cut(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     return 1 if summary.failures else 0
 
 
+def _image_paths(inputs: list[str]) -> list[Path]:
+    return [path for path, _rel in expand(inputs)[0]]
+
+
+def cmd_ab(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    paths = _image_paths(args.images)
+    if not paths:
+        parser.error(f"no image files found in {' '.join(args.images)}")
+    report = run_ab(
+        args.url,
+        args.model_a,
+        args.model_b,
+        paths,
+        concurrency=args.concurrency,
+        requests=args.requests,
+        timeout_s=args.timeout,
+        max_pixels=args.max_pixels,
+    )
+    data = report.as_dict()
+    if args.json:
+        print(to_json(data))
+        return 0
+    print(
+        f"A/B at concurrency {args.concurrency}, {data['variants'][0]['requests']} requests "
+        f"each, {len(report.agreements)} images"
+    )
+    print(table(VARIANT_HEADERS, variant_rows(report)))
+    agree = data["agreement"]
+    print(f"\nagreement of {report.b.model} against {report.a.model} (masks at 320x320):")
+    print(
+        table(
+            ["images", "IoU@0.5 mean", "IoU@0.5 worst", "mean abs Δ", "max abs Δ"],
+            [
+                [
+                    agree["images"],
+                    agree["iou_mean"],
+                    agree["iou_worst"],
+                    agree["mean_abs_diff_mean"],
+                    agree["max_abs_diff"],
+                ]
+            ],
+        )
+    )
+    print(
+        "worst: "
+        + ", ".join(
+            f"{Path(m.name).name} (IoU {m.iou:.4f}, mean |Δ| {m.mean_abs_diff:.2f})"
+            for m in report.worst()
+        )
+    )
+    for image, reason in report.skipped:
+        print(f"skipped: {image}: {reason}", file=sys.stderr)
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    paths = args.images or sample_photos()
+    names, batch, skipped = load_inputs(paths, DEFAULT_MAX_PIXELS)
+    for image, reason in skipped:
+        print(f"skipped: {image}: {reason}", file=sys.stderr)
+    readable = [Path(n) for n in names]
+    with Cutter(args.url, args.model, timeout_s=args.timeout) as cutter:
+        rows = sweep(
+            cutter,
+            args.mode,
+            readable,
+            batch,
+            concurrencies=args.concurrency,
+            requests=args.requests,
+            max_windows=args.windows,
+        )
+        name = cutter.model_name
+    values = [list(r.as_dict().values()) for r in rows]
+    if args.json:
+        print(to_json({"model": name, "mode": args.mode, "rows": [r.as_dict() for r in rows]}))
+    elif args.csv:
+        print(to_csv(HEADERS, values), end="")
+    else:
+        print(f"{name}, mode {args.mode}, {len(readable)} images")
+        print(table(HEADERS, values))
+    errors = sum(len(r.window.errors) for r in rows)
+    return 1 if errors else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     level = logging.DEBUG if args.verbose else logging.WARNING
     logging.basicConfig(level=level, format="%(message)s", stream=sys.stderr)
-    handlers = {"cut": cmd_cut}
+    handlers = {"cut": cmd_cut, "ab": cmd_ab, "bench": cmd_bench}
     try:
         return handlers[args.command](args, parser)
     except ServingError as e:

@@ -1,0 +1,153 @@
+"""``python -m client ab``: the same images under the same load to two served variants."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from client.agreement import MaskAgreement, compare_masks
+from client.errors import ServingError
+from client.imaging import open_rgb, to_model_input
+from client.loadgen import ServerStats, Window, drive, stats_delta
+from client.triton import TritonModel
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class VariantRun:
+    model: str
+    window: Window
+    server: ServerStats
+
+    def as_dict(self) -> dict:
+        w = self.window
+        return {
+            "model": self.model,
+            "requests": len(w.latencies_s),
+            "errors": len(w.errors),
+            "p50_ms": w.percentile_ms(50),
+            "p95_ms": w.percentile_ms(95),
+            "p99_ms": w.percentile_ms(99),
+            "throughput_per_s": w.throughput,
+            "server_queue_ms": self.server.queue_ms,
+            "server_compute_ms": self.server.compute_ms,
+            "avg_batch": self.server.avg_batch,
+        }
+
+
+@dataclass
+class ABReport:
+    a: VariantRun
+    b: VariantRun
+    agreements: list[MaskAgreement]
+    skipped: list[tuple[str, str]]
+    concurrency: int
+
+    def worst(self, n: int = 3) -> list[MaskAgreement]:
+        return sorted(self.agreements, key=lambda m: (m.iou, -m.mean_abs_diff))[:n]
+
+    def as_dict(self) -> dict:
+        ious = [m.iou for m in self.agreements]
+        means = [m.mean_abs_diff for m in self.agreements]
+        return {
+            "concurrency": self.concurrency,
+            "variants": [self.a.as_dict(), self.b.as_dict()],
+            "agreement": {
+                "images": len(self.agreements),
+                "iou_mean": float(np.mean(ious)) if ious else float("nan"),
+                "iou_worst": min(ious, default=float("nan")),
+                "mean_abs_diff_mean": float(np.mean(means)) if means else float("nan"),
+                "max_abs_diff": max((m.max_abs_diff for m in self.agreements), default=0),
+                "worst": [asdict(m) for m in self.worst()],
+            },
+            "skipped": [{"image": p, "reason": r} for p, r in self.skipped],
+        }
+
+
+def load_inputs(paths: list[Path], max_pixels: int) -> tuple[list[str], np.ndarray, list]:
+    """Decode and pre-process once; unreadable images are skipped with their reason."""
+    names, arrays, skipped = [], [], []
+    for path in paths:
+        try:
+            arrays.append(to_model_input(open_rgb(path, max_pixels)))
+            names.append(str(path))
+        except ServingError as e:
+            skipped.append((str(path), str(e)))
+    if not arrays:
+        raise ServingError("no readable images to send")
+    return names, np.stack(arrays), skipped
+
+
+def run_variant(
+    model: TritonModel, batch: np.ndarray, requests: int, concurrency: int
+) -> tuple[VariantRun, np.ndarray]:
+    masks = np.zeros((len(batch), *batch.shape[1:3]), dtype=np.uint8)
+    n = len(batch)
+
+    def send(i: int) -> np.ndarray:
+        return model.infer(batch[i % n][None])[0]
+
+    def keep(i: int, mask: object) -> None:
+        if i < n:
+            masks[i] = mask
+
+    drive(send, min(concurrency, requests), concurrency)  # warm-up, not measured
+    before = model.client.get_inference_statistics(model.name, as_json=True)
+    window = drive(send, requests, concurrency, keep)
+    after = model.client.get_inference_statistics(model.name, as_json=True)
+    return VariantRun(model.name, window, stats_delta(before, after, model.name)), masks
+
+
+def run_ab(
+    url: str,
+    model_a: str,
+    model_b: str,
+    paths: list[Path],
+    *,
+    concurrency: int,
+    requests: int,
+    timeout_s: float,
+    max_pixels: int,
+) -> ABReport:
+    names, batch, skipped = load_inputs(paths, max_pixels)
+    requests = max(requests, len(names))
+    runs, masks = [], []
+    for requested in (model_a, model_b):
+        model = TritonModel(url, requested, timeout_s)
+        try:
+            run, m = run_variant(model, batch, requests, concurrency)
+        finally:
+            model.close()
+        if run.window.errors:
+            raise ServingError(
+                f"{run.model}: {len(run.window.errors)} requests failed, "
+                f"first: {run.window.errors[0]}"
+            )
+        runs.append(run)
+        masks.append(m)
+    agreements = [
+        compare_masks(a, b, name) for a, b, name in zip(masks[0], masks[1], names, strict=True)
+    ]
+    return ABReport(runs[0], runs[1], agreements, skipped, concurrency)
+
+
+VARIANT_HEADERS = [
+    "model",
+    "requests",
+    "errors",
+    "p50 ms",
+    "p95 ms",
+    "p99 ms",
+    "img/s",
+    "queue ms",
+    "compute ms",
+    "avg batch",
+]
+
+
+def variant_rows(report: ABReport) -> list[list[object]]:
+    return [list(run.as_dict().values()) for run in (report.a, report.b)]

@@ -1,0 +1,100 @@
+"""``python -m client bench``: a concurrency sweep in the spirit of perf_analyzer."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from client.cutter import Cutter
+from client.imaging import OutputOptions, encode
+from client.loadgen import ServerStats, Window, drive, stable, stats_delta
+
+log = logging.getLogger(__name__)
+
+MODES = ("server", "e2e")
+
+
+@dataclass
+class BenchRow:
+    concurrency: int
+    window: Window
+    server: ServerStats
+    windows: int
+    stable: bool
+
+    def as_dict(self) -> dict:
+        w = self.window
+        return {
+            "concurrency": self.concurrency,
+            "requests": len(w.latencies_s),
+            "errors": len(w.errors),
+            "p50_ms": w.percentile_ms(50),
+            "p95_ms": w.percentile_ms(95),
+            "p99_ms": w.percentile_ms(99),
+            "throughput_per_s": w.throughput,
+            "avg_batch": self.server.avg_batch,
+            "server_queue_ms": self.server.queue_ms,
+            "server_compute_ms": self.server.compute_ms,
+            "windows": self.windows,
+            "stable": self.stable,
+        }
+
+
+HEADERS = [
+    "concurrency",
+    "requests",
+    "errors",
+    "p50 ms",
+    "p95 ms",
+    "p99 ms",
+    "img/s",
+    "avg batch",
+    "queue ms",
+    "compute ms",
+    "windows",
+    "stable",
+]
+
+
+def make_sender(cutter: Cutter, mode: str, paths: list[Path], batch: np.ndarray):
+    """server: pre-processed tensors only; e2e: decode, pre, infer, post and PNG encode."""
+    if mode == "server":
+        return lambda i: cutter.model.infer(batch[i % len(batch)][None])
+    options = OutputOptions()
+    return lambda i: encode(cutter.cut(paths[i % len(paths)], options), options)
+
+
+def sweep(
+    cutter: Cutter,
+    mode: str,
+    paths: list[Path],
+    batch: np.ndarray,
+    *,
+    concurrencies: list[int],
+    requests: int,
+    max_windows: int,
+) -> list[BenchRow]:
+    send = make_sender(cutter, mode, paths, batch)
+    name = cutter.model_name
+    rows = []
+    for c in concurrencies:
+        drive(send, 2 * c, c)  # warm-up
+        throughputs: list[float] = []
+        while True:
+            before = cutter.model.client.get_inference_statistics(name, as_json=True)
+            window = drive(send, max(requests, c), c)
+            after = cutter.model.client.get_inference_statistics(name, as_json=True)
+            throughputs.append(window.throughput)
+            is_stable = stable(throughputs)
+            if is_stable or len(throughputs) >= max_windows:
+                break
+        log.info(
+            "concurrency %d: %.2f img/s after %d windows", c, window.throughput, len(throughputs)
+        )
+        rows.append(
+            BenchRow(c, window, stats_delta(before, after, name), len(throughputs), is_stable)
+        )
+    return rows

@@ -1,0 +1,120 @@
+"""Load generation and its numbers: latency percentiles, throughput, server-side stats.
+
+The maths (percentiles, statistics deltas) is pure; ``drive`` runs requests on threads.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from client.errors import ServingError
+
+
+@dataclass(frozen=True)
+class ServerStats:
+    """Deltas of Triton's statistics over a measurement window, for one model."""
+
+    requests: int = 0
+    executions: int = 0
+    queue_ms: float = 0.0  # mean per request
+    compute_ms: float = 0.0  # mean per request (input + infer + output)
+
+    @property
+    def avg_batch(self) -> float:
+        return self.requests / self.executions if self.executions else 0.0
+
+
+def _model_entry(stats: dict, model: str) -> dict:
+    entries = [s for s in stats.get("model_stats", []) if s.get("name") == model]
+    return entries[0] if entries else {}
+
+
+def _ns(entry: dict, key: str) -> int:
+    return int(entry.get("inference_stats", {}).get(key, {}).get("ns", 0))
+
+
+def stats_delta(before: dict, after: dict, model: str) -> ServerStats:
+    """Triton statistics JSON (before, after) -> what happened in between."""
+    a, b = _model_entry(after, model), _model_entry(before, model)
+    requests = int(a.get("inference_count", 0)) - int(b.get("inference_count", 0))
+    executions = int(a.get("execution_count", 0)) - int(b.get("execution_count", 0))
+    if requests <= 0:
+        return ServerStats()
+
+    def mean_ms(*keys: str) -> float:
+        return sum(_ns(a, k) - _ns(b, k) for k in keys) / requests / 1e6
+
+    return ServerStats(
+        requests=requests,
+        executions=executions,
+        queue_ms=mean_ms("queue"),
+        compute_ms=mean_ms("compute_input", "compute_infer", "compute_output"),
+    )
+
+
+@dataclass
+class Window:
+    """Client-side results of one measurement window."""
+
+    latencies_s: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def throughput(self) -> float:
+        return len(self.latencies_s) / self.seconds if self.seconds > 0 else 0.0
+
+    def percentile_ms(self, q: float) -> float:
+        if not self.latencies_s:
+            return float("nan")
+        return float(np.percentile(np.asarray(self.latencies_s), q) * 1e3)
+
+
+def drive(
+    send: Callable[[int], object],
+    count: int,
+    concurrency: int,
+    on_result: Callable[[int, object], None] | None = None,
+) -> Window:
+    """Call ``send(i)`` for i in 0..count-1 with ``concurrency`` calls in flight."""
+    window = Window()
+    lock = threading.Lock()
+    counter = itertools.count()
+
+    def worker() -> None:
+        while (i := next(counter)) < count:
+            start = time.perf_counter()
+            try:
+                result = send(i)
+            except ServingError as e:
+                with lock:
+                    window.errors.append(str(e))
+                continue
+            elapsed = time.perf_counter() - start
+            with lock:
+                window.latencies_s.append(elapsed)
+            if on_result is not None:
+                on_result(i, result)
+
+    threads = [threading.Thread(target=worker, daemon=True) for _ in range(concurrency)]
+    start = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    window.seconds = time.perf_counter() - start
+    return window
+
+
+def stable(throughputs: Sequence[float], tolerance: float = 0.10) -> bool:
+    """The last two windows agree within ``tolerance`` (perf_analyzer's idea of stable)."""
+    if len(throughputs) < 2:
+        return False
+    last, prev = throughputs[-1], throughputs[-2]
+    return prev > 0 and abs(last - prev) / prev <= tolerance
