@@ -1,0 +1,131 @@
+"""The TensorRT optimization profile as plain data, derived from the committed Triton config.
+
+Like Polygraphy's ``Profile``: a frozen value that tests can inspect on any machine, with
+one boundary method, :meth:`ShapeProfile.to_trt`, the only place that touches TensorRT.
+The max batch is *read* from ``model_repository/<model>_trt/config.pbtxt`` so the engine
+can always take every batch Triton's dynamic batcher may form.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from google.protobuf import text_format
+from tritonclient.grpc import model_config_pb2 as mc
+
+from client.contract import CONTRACT, ServingContract
+from client.errors import EngineBuildError
+from convert.model_config import TrtVariant, read_config
+
+Precision = Literal["fp16", "fp32"]
+PRECISIONS: tuple[Precision, ...] = ("fp16", "fp32")
+DEFAULT_OPT_BATCH = 8
+DEFAULT_WORKSPACE_GB = 4.0
+
+Shape = tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class ShapeProfile:
+    """min/opt/max shapes of the one dynamic input; batch is the only dimension that varies."""
+
+    input_name: str
+    min: Shape
+    opt: Shape
+    max: Shape
+
+    def __post_init__(self) -> None:
+        shapes = (self.min, self.opt, self.max)
+        if len({len(s) for s in shapes}) != 1 or any(d < 1 for s in shapes for d in s):
+            raise EngineBuildError(f"profile for {self.input_name!r} has bad shapes {shapes}")
+        if any(not lo <= mid <= hi for lo, mid, hi in zip(*shapes, strict=True)):
+            raise EngineBuildError(
+                f"profile for {self.input_name!r} needs min <= opt <= max, got "
+                f"min {list(self.min)}, opt {list(self.opt)}, max {list(self.max)}"
+            )
+
+    @property
+    def max_batch(self) -> int:
+        return self.max[0]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "input": self.input_name,
+            "min": list(self.min),
+            "opt": list(self.opt),
+            "max": list(self.max),
+        }
+
+    def to_trt(self, builder: Any) -> Any:
+        """Return a TensorRT ``IOptimizationProfile`` built by ``builder`` (the TRT boundary)."""
+        profile = builder.create_optimization_profile()
+        profile.set_shape(self.input_name, self.min, self.opt, self.max)
+        return profile
+
+
+@dataclass(frozen=True)
+class BuildSettings:
+    """What the user chose on the command line."""
+
+    precision: Precision = "fp16"
+    opt_batch: int = DEFAULT_OPT_BATCH
+    workspace_gb: float = DEFAULT_WORKSPACE_GB
+
+    def __post_init__(self) -> None:
+        if self.precision not in PRECISIONS:
+            raise EngineBuildError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
+        if self.opt_batch < 1:
+            raise EngineBuildError(f"--opt-batch must be at least 1, got {self.opt_batch}")
+        if self.workspace_gb <= 0:
+            raise EngineBuildError(f"--workspace-gb must be positive, got {self.workspace_gb}")
+
+    @property
+    def workspace_bytes(self) -> int:
+        return int(self.workspace_gb * (1 << 30))
+
+
+def profile_from_config(
+    config: mc.ModelConfig, opt_batch: int, contract: ServingContract = CONTRACT
+) -> ShapeProfile:
+    """The profile for ``config``: batch 1 .. config.max_batch_size, opt at ``opt_batch``."""
+    if config.max_batch_size < 1:
+        raise EngineBuildError(
+            f"{config.name}: max_batch_size is {config.max_batch_size}; the engine's batch "
+            "profile needs a batching config (max_batch_size >= 1)"
+        )
+    found = [i for i in config.input if i.name == contract.input_name]
+    if len(found) != 1 or tuple(found[0].dims) != contract.input_dims:
+        raise EngineBuildError(
+            f"{config.name}: config.pbtxt does not declare input {contract.input_name!r} with "
+            f"dims {list(contract.input_dims)}; run `python -m convert configs`"
+        )
+    if opt_batch > config.max_batch_size:
+        raise EngineBuildError(
+            f"--opt-batch {opt_batch} exceeds {config.name}'s max_batch_size "
+            f"{config.max_batch_size}"
+        )
+    dims = contract.input_dims
+    return ShapeProfile(
+        input_name=contract.input_name,
+        min=(1, *dims),
+        opt=(opt_batch, *dims),
+        max=(config.max_batch_size, *dims),
+    )
+
+
+def trt_config_path(repository: Path, model: str) -> Path:
+    return Path(repository) / TrtVariant(model).name / "config.pbtxt"
+
+
+def load_profile(repository: Path, model: str, opt_batch: int) -> ShapeProfile:
+    """Read ``<repository>/<model>_trt/config.pbtxt`` and derive the profile from it."""
+    path = trt_config_path(repository, model)
+    if not path.is_file():
+        raise EngineBuildError(f"{path} is missing; run `python -m convert configs`")
+    try:
+        config = read_config(path)
+    except (text_format.ParseError, OSError, UnicodeDecodeError) as e:
+        raise EngineBuildError(f"cannot parse {path}: {e}") from e
+    return profile_from_config(config, opt_batch)

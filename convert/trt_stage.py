@@ -1,0 +1,211 @@
+"""staged ONNX -> TensorRT plan -> verified against ONNX Runtime -> <model>_trt/1/model.plan.
+
+The GPU work sits behind a small backend (``convert.trt_build.TensorRTBackend``); this
+module decides, verifies and writes, so its logic is tested on CPU with a fake backend.
+Idempotent like ONNX staging: the manifest beside the plan records what the plan was
+built from and on; when all of it still holds, a rerun does nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from client.contract import CONTRACT, ServingContract
+from client.errors import EngineBuildError
+from client.files import atomic_write_bytes
+from convert.fetch import md5_of
+from convert.known_models import KnownModel
+from convert.model_config import OnnxVariant, TrtVariant
+from convert.stage import DEFAULT_REPOSITORY, read_manifest, staged_paths
+from convert.trt_build import GpuInfo, TensorRTBackend
+from convert.trt_profile import BuildSettings, ShapeProfile, load_profile
+from convert.trt_verify import Verification, onnx_reference, sample_batch, verify_batch
+
+log = logging.getLogger(__name__)
+
+PLAN = "model.plan"
+TIMING_CACHE = "model.timing_cache"
+MANIFEST_VERSION = 1
+
+
+class Backend(Protocol):
+    def version(self) -> str: ...
+
+    def gpu(self) -> GpuInfo: ...
+
+    def build(
+        self,
+        onnx_path: Path,
+        profile: ShapeProfile,
+        settings: BuildSettings,
+        timing_cache: bytes | None,
+    ) -> tuple[bytes, bytes]: ...
+
+    def run(self, plan: bytes, batch: np.ndarray) -> np.ndarray: ...
+
+
+def build_inputs(
+    *,
+    tensorrt_version: str,
+    gpu: GpuInfo,
+    profile: ShapeProfile,
+    settings: BuildSettings,
+    source_md5: str,
+) -> dict[str, Any]:
+    """Everything a plan depends on; a staged plan with the same inputs is up to date."""
+    return {
+        "manifest_version": MANIFEST_VERSION,
+        "tensorrt_version": tensorrt_version,
+        "gpu": {"name": gpu.name, "compute_capability": gpu.compute_capability},
+        "profile": profile.as_dict(),
+        "precision": settings.precision,
+        "workspace_gb": settings.workspace_gb,
+        "source_md5": source_md5,
+    }
+
+
+def engine_manifest(
+    *,
+    model: str,
+    inputs: dict[str, Any],
+    plan: bytes,
+    build_seconds: float,
+    timing_cache_found: bool,
+    verification: Verification,
+    forced: bool,
+    built_at: str,
+) -> dict[str, Any]:
+    """The JSON manifest written beside the plan (pure: no I/O, no clock)."""
+    return {
+        "model": model,
+        "variant": TrtVariant(model).name,
+        **inputs,
+        "plan": PLAN,
+        "plan_md5": hashlib.md5(plan).hexdigest(),
+        "plan_bytes": len(plan),
+        "build_seconds": round(build_seconds, 2),
+        "timing_cache_found": timing_cache_found,
+        "verification": verification.as_dict(),
+        "staged_unverified": forced and not verification.passed,
+        "built_at": built_at,
+    }
+
+
+def up_to_date(manifest: dict[str, Any] | None, plan_md5: str | None, inputs: dict) -> bool:
+    """A staged plan is current when it was built from ``inputs`` and passed verification."""
+    if manifest is None or plan_md5 is None:
+        return False
+    if any(manifest.get(k) != v for k, v in inputs.items()):
+        return False
+    passed = bool(manifest.get("verification", {}).get("passed"))
+    return passed and manifest.get("plan_md5") == plan_md5
+
+
+def verify_engine(
+    backend: Backend,
+    plan: bytes,
+    onnx_path: Path,
+    profile: ShapeProfile,
+    contract: ServingContract = CONTRACT,
+) -> Verification:
+    """Run the engine at batch 1, the sample count and the profile max; compare to ORT."""
+    names, images = sample_batch(contract)
+    reference = onnx_reference(onnx_path, images, contract)
+    count = len(names)
+    agreements = []
+    for size in sorted({1, min(count, profile.max_batch), profile.max_batch}):
+        index = [i % count for i in range(size)]
+        masks = backend.run(plan, images[index])
+        labels = [f"{names[i]}@batch{size}" for i in index]
+        agreements.extend(verify_batch(reference[index], masks, labels).agreements)
+    return Verification(tuple(agreements))
+
+
+def stage_trt(
+    model: KnownModel,
+    repository: Path = DEFAULT_REPOSITORY,
+    settings: BuildSettings | None = None,
+    force: bool = False,
+    backend: Backend | None = None,
+) -> Path:
+    """Build, verify and stage ``<model>_trt/1/model.plan``; returns its path.
+
+    ``force`` rebuilds even when up to date and stages a plan that failed verification
+    (the manifest then says ``staged_unverified: true``).
+    """
+    repository = Path(repository)
+    settings = settings or BuildSettings()
+    variant = TrtVariant(model.name)
+    profile = load_profile(repository, model.name, settings.opt_batch)
+    onnx_path, _ = staged_paths(repository, OnnxVariant(model.name).name, "model.onnx")
+    if not onnx_path.is_file():
+        raise EngineBuildError(
+            f"{onnx_path} is missing; stage it first with `python -m convert --models {model.name}`"
+        )
+    backend = backend or TensorRTBackend()
+    inputs = build_inputs(
+        tensorrt_version=backend.version(),
+        gpu=backend.gpu(),
+        profile=profile,
+        settings=settings,
+        source_md5=md5_of(onnx_path),
+    )
+    plan_path, manifest_path = staged_paths(repository, variant.name, PLAN)
+    if not force:
+        plan_md5 = md5_of(plan_path) if plan_path.is_file() else None
+        if up_to_date(read_manifest(manifest_path), plan_md5, inputs):
+            log.info("%s: up to date (%s)", variant.name, plan_path)
+            return plan_path
+
+    cache_path = plan_path.with_name(TIMING_CACHE)
+    cache = cache_path.read_bytes() if cache_path.is_file() else None
+    log.info(
+        "%s: building %s engine on %s, profile %s (%s)",
+        variant.name,
+        settings.precision,
+        inputs["gpu"]["name"],
+        profile.as_dict(),
+        "reusing timing cache" if cache else "no timing cache yet",
+    )
+    start = time.perf_counter()
+    plan, new_cache = backend.build(onnx_path, profile, settings, cache)
+    seconds = time.perf_counter() - start
+    plan_path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(cache_path, new_cache)
+    log.info("%s: built in %.1f s (%.1f MB)", variant.name, seconds, len(plan) / 1e6)
+
+    verification = verify_engine(backend, plan, onnx_path, profile)
+    if not verification.passed:
+        message = (
+            f"{variant.name}: the engine disagrees with ONNX Runtime: {verification.summary()}"
+        )
+        if not force:
+            raise EngineBuildError(
+                f"{message}; not staged (try --precision fp32, or --force to stage it anyway)"
+            )
+        log.warning("%s; staging anyway because of --force", message)
+    else:
+        log.info("%s: verified against ONNX Runtime, %s", variant.name, verification.summary())
+
+    atomic_write_bytes(plan_path, plan)
+    manifest = engine_manifest(
+        model=model.name,
+        inputs=inputs,
+        plan=plan,
+        build_seconds=seconds,
+        timing_cache_found=cache is not None,
+        verification=verification,
+        forced=force,
+        built_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    )
+    atomic_write_bytes(manifest_path, (json.dumps(manifest, indent=2) + "\n").encode())
+    log.info("%s: staged %s", variant.name, plan_path)
+    return plan_path

@@ -1,0 +1,83 @@
+"""`python -m convert trt` argument handling and its one-line failure without TensorRT."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from convert.model_config import read_config
+from convert.stage import DEFAULT_REPOSITORY
+from convert.trt_profile import trt_config_path
+
+ROOT = Path(__file__).resolve().parents[2]
+HAS_TENSORRT = importlib.util.find_spec("tensorrt") is not None
+
+
+def _convert(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "convert", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "complaint"),
+    [
+        (["--precision", "int4"], "invalid choice: 'int4'"),
+        (["--opt-batch", "0"], "--opt-batch: must be positive"),
+        (["--opt-batch", "eight"], "--opt-batch: expected a number"),
+        (["--workspace-gb", "-1"], "--workspace-gb: must be positive"),
+        (["--models", "u2net_human_seg"], "expected model names"),
+    ],
+    ids=["precision", "opt-zero", "opt-text", "workspace", "model"],
+)
+def test_bad_arguments_are_usage_errors(args: list[str], complaint: str) -> None:
+    done = _convert("trt", *args)
+    assert done.returncode == 2
+    assert complaint in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_help_lists_the_flags() -> None:
+    done = _convert("trt", "--help")
+    assert done.returncode == 0
+    for flag in ("--models", "--opt-batch", "--precision", "--workspace-gb", "--force"):
+        assert flag in done.stdout
+    assert "{fp16,fp32}" in done.stdout
+
+
+@pytest.mark.skipif(HAS_TENSORRT, reason="tensorrt is installed here; this checks its absence")
+def test_without_tensorrt_one_line_and_exit_1() -> None:
+    done = _convert("trt")
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("error: TensorRT is not installed")
+    assert "u2net-triton[gpu]" in lines[0]
+    assert "nvcr.io/nvidia/tensorrt:24.10-py3" in lines[0]
+    assert done.stdout == ""
+
+
+def test_opt_batch_above_the_config_max_is_one_line() -> None:
+    max_batch = read_config(trt_config_path(DEFAULT_REPOSITORY, "u2netp")).max_batch_size
+    done = _convert("trt", "--models", "u2netp", "--opt-batch", str(max_batch + 1))
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        f"error: --opt-batch {max_batch + 1} exceeds u2netp_trt's max_batch_size {max_batch}"
+    ]
+
+
+def test_repository_without_configs_is_one_line(tmp_path: Path) -> None:
+    done = _convert("trt", "--repository", str(tmp_path), "--models", "u2netp")
+    assert done.returncode == 1
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert "python -m convert configs" in done.stderr

@@ -1,0 +1,102 @@
+"""Real TensorRT on a real GPU: build a u2netp engine into a tmp repository and verify it.
+
+Skipped (with the reason) wherever tensorrt is not importable or no GPU is visible;
+this file has never run on the CPU-only machine the project is developed on.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from client.contract import CONTRACT
+from client.errors import EngineBuildError
+from convert.known_models import KNOWN_MODELS
+from convert.model_config import OnnxVariant, TrtVariant, read_config, to_file
+from convert.stage import DEFAULT_REPOSITORY, staged_paths
+from convert.trt_profile import BuildSettings, trt_config_path
+
+MODEL = KNOWN_MODELS["u2netp"]
+STAGED_ONNX, _ = staged_paths(DEFAULT_REPOSITORY, OnnxVariant(MODEL.name).name, "model.onnx")
+
+
+def _gpu_skip_reason() -> str | None:
+    if importlib.util.find_spec("tensorrt") is None:
+        return "tensorrt is not installed (pip install 'u2net-triton[gpu]' or the TRT container)"
+    from convert.trt_build import gpu_info, load_tensorrt
+
+    try:
+        load_tensorrt()
+        gpu_info()
+    except EngineBuildError as e:
+        return str(e)
+    if not STAGED_ONNX.is_file():
+        return f"{STAGED_ONNX} not staged; run `python -m convert --models u2netp`"
+    return None
+
+
+SKIP_REASON = _gpu_skip_reason()
+pytestmark = [pytest.mark.gpu, pytest.mark.skipif(SKIP_REASON is not None, reason=str(SKIP_REASON))]
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("trt_repo")
+    onnx_path, _ = staged_paths(root, OnnxVariant(MODEL.name).name, "model.onnx")
+    onnx_path.parent.mkdir(parents=True)
+    shutil.copyfile(STAGED_ONNX, onnx_path)
+    to_file(read_config(trt_config_path(DEFAULT_REPOSITORY, MODEL.name)), root)
+    return root
+
+
+@pytest.mark.parametrize("precision", ["fp32", "fp16"])
+def test_build_and_verify_u2netp(repo: Path, precision: str) -> None:
+    from convert.trt_build import load_tensorrt, tensorrt_major
+    from convert.trt_stage import TIMING_CACHE, stage_trt
+
+    if precision == "fp16" and tensorrt_major(load_tensorrt()) >= 11:
+        pytest.skip("TensorRT 11 has no FP16 builder flag")
+    settings = BuildSettings(precision=precision, opt_batch=4, workspace_gb=2)
+    plan = stage_trt(MODEL, repo, settings, force=True)
+
+    manifest = json.loads(plan.with_name("manifest.json").read_text())
+    assert plan.stat().st_size > 1_000_000
+    assert plan.with_name(TIMING_CACHE).stat().st_size > 0
+    assert manifest["verification"]["passed"] is True
+    assert manifest["staged_unverified"] is False
+    assert manifest["precision"] == precision
+    assert (
+        manifest["profile"]["max"][0]
+        == read_config(trt_config_path(repo, MODEL.name)).max_batch_size
+    )
+    assert manifest["gpu"]["name"]
+
+
+def test_engine_io_follows_the_contract(repo: Path) -> None:
+    from convert.trt_build import load_tensorrt
+    from convert.trt_stage import PLAN, stage_trt
+
+    plan_path, _ = staged_paths(repo, TrtVariant(MODEL.name).name, PLAN)
+    if not plan_path.is_file():
+        stage_trt(MODEL, repo, BuildSettings(precision="fp32", opt_batch=4))
+    trt = load_tensorrt()
+    engine = trt.Runtime(trt.Logger(trt.Logger.ERROR)).deserialize_cuda_engine(
+        plan_path.read_bytes()
+    )
+    modes = {
+        engine.get_tensor_name(i): engine.get_tensor_mode(engine.get_tensor_name(i))
+        for i in range(engine.num_io_tensors)
+    }
+    assert modes == {
+        CONTRACT.input_name: trt.TensorIOMode.INPUT,
+        CONTRACT.output_name: trt.TensorIOMode.OUTPUT,
+    }
+    assert engine.get_tensor_dtype(CONTRACT.input_name) == trt.uint8
+    assert engine.get_tensor_dtype(CONTRACT.output_name) == trt.uint8
+    _min, _opt, max_shape = engine.get_tensor_profile_shape(CONTRACT.input_name, 0)
+    max_batch = read_config(trt_config_path(repo, MODEL.name)).max_batch_size
+    assert tuple(max_shape) == (max_batch, *CONTRACT.input_dims)

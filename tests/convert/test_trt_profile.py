@@ -1,0 +1,149 @@
+"""The engine's batch profile agrees with the committed Triton configs (CPU only)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from client.contract import CONTRACT
+from client.errors import EngineBuildError
+from convert.model_config import MODELS, TrtVariant, read_config, to_file
+from convert.stage import DEFAULT_REPOSITORY
+from convert.trt_profile import (
+    DEFAULT_OPT_BATCH,
+    BuildSettings,
+    ShapeProfile,
+    load_profile,
+    profile_from_config,
+)
+
+TRT_CONFIGS = sorted(DEFAULT_REPOSITORY.glob("*_trt/config.pbtxt"))
+MAX_BATCH = TrtVariant("u2netp").get_config().max_batch_size
+
+
+def test_every_model_has_a_committed_trt_config() -> None:
+    names = {path.parent.name for path in TRT_CONFIGS}
+    assert names == {TrtVariant(m).name for m in MODELS}
+
+
+@pytest.mark.parametrize("config_path", TRT_CONFIGS, ids=lambda p: p.parent.name)
+def test_profile_max_is_the_config_max_batch_size(config_path: Path) -> None:
+    config = read_config(config_path)
+    model = config.name.removesuffix("_trt")
+    profile = load_profile(DEFAULT_REPOSITORY, model, DEFAULT_OPT_BATCH)
+
+    assert config.platform == "tensorrt_plan"
+    assert profile.max[0] == config.max_batch_size
+    assert profile.min[0] == 1
+    assert profile.min[0] <= profile.opt[0] <= profile.max[0]
+    assert profile.input_name == CONTRACT.input_name
+    (declared,) = [i for i in config.input if i.name == profile.input_name]
+    for shape in (profile.min, profile.opt, profile.max):
+        assert shape[1:] == tuple(declared.dims) == CONTRACT.input_dims
+
+
+@pytest.mark.parametrize("opt_batch", [1, DEFAULT_OPT_BATCH, MAX_BATCH])
+def test_opt_batch_within_range(opt_batch: int) -> None:
+    config = TrtVariant("u2netp").get_config()
+    profile = profile_from_config(config, opt_batch)
+    assert profile.opt == (opt_batch, *CONTRACT.input_dims)
+    assert profile.max_batch == config.max_batch_size
+
+
+def test_opt_batch_above_config_max_is_refused() -> None:
+    config = TrtVariant("u2netp").get_config()
+    with pytest.raises(EngineBuildError, match="exceeds"):
+        profile_from_config(config, config.max_batch_size + 1)
+
+
+def test_max_is_read_from_the_file_not_the_defaults(tmp_path: Path) -> None:
+    config = TrtVariant("u2netp").get_config()
+    config.max_batch_size = 4
+    to_file(config, tmp_path)
+    assert load_profile(tmp_path, "u2netp", 2).max[0] == 4
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda c: setattr(c, "max_batch_size", 0), "max_batch_size is 0"),
+        (lambda c: c.input[0].dims.__setitem__(0, 512), "does not declare input"),
+        (lambda c: setattr(c.input[0], "name", "input.1"), "does not declare input"),
+    ],
+    ids=["no-batching", "wrong-dims", "wrong-name"],
+)
+def test_config_that_breaks_the_contract_is_refused(mutate, message: str) -> None:
+    config = TrtVariant("u2netp").get_config()
+    mutate(config)
+    with pytest.raises(EngineBuildError, match=message):
+        profile_from_config(config, 1)
+
+
+def test_missing_or_corrupt_config_is_one_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(EngineBuildError, match="missing"):
+        load_profile(tmp_path, "u2netp", 1)
+    path = tmp_path / "u2netp_trt" / "config.pbtxt"
+    path.parent.mkdir()
+    path.write_text("max_batch_size: {")
+    with pytest.raises(EngineBuildError, match="cannot parse"):
+        load_profile(tmp_path, "u2netp", 1)
+
+
+@pytest.mark.parametrize(
+    ("lo", "mid", "hi"),
+    [(2, 1, 4), (1, 5, 4), (0, 1, 4)],
+    ids=["opt<min", "opt>max", "zero"],
+)
+def test_shape_profile_validates_order(lo: int, mid: int, hi: int) -> None:
+    dims = CONTRACT.input_dims
+    with pytest.raises(EngineBuildError):
+        ShapeProfile(CONTRACT.input_name, (lo, *dims), (mid, *dims), (hi, *dims))
+
+
+class _FakeProfile:
+    def __init__(self) -> None:
+        self.calls: list[tuple] = []
+
+    def set_shape(self, *args: object) -> None:
+        self.calls.append(args)
+
+
+class _FakeBuilder:
+    def __init__(self) -> None:
+        self.profile = _FakeProfile()
+
+    def create_optimization_profile(self) -> _FakeProfile:
+        return self.profile
+
+
+def test_to_trt_is_the_one_boundary_and_passes_the_shapes() -> None:
+    profile = profile_from_config(TrtVariant("u2net").get_config(), 8)
+    builder = _FakeBuilder()
+    assert profile.to_trt(builder) is builder.profile
+    assert builder.profile.calls == [(profile.input_name, profile.min, profile.opt, profile.max)]
+
+
+def test_profile_as_dict_is_plain_json_data() -> None:
+    profile = profile_from_config(TrtVariant("u2net").get_config(), 8)
+    assert MAX_BATCH >= 8
+    assert profile.as_dict() == {
+        "input": CONTRACT.input_name,
+        "min": [1, *CONTRACT.input_dims],
+        "opt": [8, *CONTRACT.input_dims],
+        "max": [MAX_BATCH, *CONTRACT.input_dims],
+    }
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"precision": "int8"}, {"opt_batch": 0}, {"workspace_gb": 0}],
+    ids=["precision", "opt", "workspace"],
+)
+def test_build_settings_validate(kwargs: dict) -> None:
+    with pytest.raises(EngineBuildError):
+        BuildSettings(**kwargs)
+
+
+def test_workspace_bytes() -> None:
+    assert BuildSettings(workspace_gb=1.5).workspace_bytes == 3 << 29

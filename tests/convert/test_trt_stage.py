@@ -1,0 +1,245 @@
+"""Build -> verify -> stage logic and the manifest, with a fake GPU backend (CPU only).
+
+The fake "engine" is ONNX Runtime running the staged u2netp serving graph, so the
+verification path runs for real on real photos; only TensorRT itself is replaced.
+ONNX Runtime's masks are memoised per image (u2netp takes ~2 s a photo on a small CPU).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from client.agreement import MaskAgreement
+from client.contract import CONTRACT
+from client.errors import EngineBuildError
+from convert.fetch import md5_of
+from convert.known_models import KNOWN_MODELS
+from convert.model_config import OnnxVariant, TrtVariant, to_file
+from convert.stage import DEFAULT_REPOSITORY, staged_paths
+from convert.trt_build import GpuInfo
+from convert.trt_profile import BuildSettings, ShapeProfile, profile_from_config
+from convert.trt_stage import (
+    PLAN,
+    TIMING_CACHE,
+    build_inputs,
+    engine_manifest,
+    stage_trt,
+    up_to_date,
+)
+from convert.trt_verify import Verification, onnx_reference
+
+MODEL = KNOWN_MODELS["u2netp"]
+STAGED_ONNX, _ = staged_paths(DEFAULT_REPOSITORY, OnnxVariant(MODEL.name).name, "model.onnx")
+GPU = GpuInfo("Fake GPU", "8.6")
+FAKE_PLAN = b"not really a plan"
+
+needs_staged_onnx = pytest.mark.skipif(
+    not STAGED_ONNX.is_file(), reason=f"{STAGED_ONNX} not staged; run `python -m convert`"
+)
+
+
+_MASKS: dict[str, np.ndarray] = {}
+
+
+def memo_reference(onnx_path: Path, batch: np.ndarray, contract: object = CONTRACT) -> np.ndarray:
+    """``onnx_reference`` with each image's mask computed once per test session."""
+    keys = [hashlib.md5(image.tobytes()).hexdigest() for image in batch]
+    missing = {k: image for k, image in zip(keys, batch, strict=True) if k not in _MASKS}
+    if missing:
+        masks = onnx_reference(onnx_path, np.stack(list(missing.values())))
+        _MASKS.update(zip(missing, masks, strict=True))
+    return np.stack([_MASKS[k] for k in keys])
+
+
+@pytest.fixture(autouse=True)
+def _memoised_reference(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("convert.trt_stage.onnx_reference", memo_reference)
+
+
+class FakeBackend:
+    """Stands in for TensorRT: the 'engine' is ONNX Runtime, optionally corrupted."""
+
+    def __init__(self, onnx_path: Path, corrupt: bool = False) -> None:
+        self.onnx_path = onnx_path
+        self.corrupt = corrupt
+        self.builds: list[tuple[ShapeProfile, BuildSettings, bytes | None]] = []
+        self.run_batches: list[int] = []
+
+    def version(self) -> str:
+        return "10.5.0"
+
+    def gpu(self) -> GpuInfo:
+        return GPU
+
+    def build(
+        self, onnx_path: Path, profile: ShapeProfile, settings: BuildSettings, cache: bytes | None
+    ) -> tuple[bytes, bytes]:
+        assert onnx_path == self.onnx_path
+        self.builds.append((profile, settings, cache))
+        return FAKE_PLAN, f"cache after {len(self.builds)} builds".encode()
+
+    def run(self, plan: bytes, batch: np.ndarray) -> np.ndarray:
+        assert plan == FAKE_PLAN
+        self.run_batches.append(batch.shape[0])
+        masks = memo_reference(self.onnx_path, batch)
+        return (255 - masks) if self.corrupt else masks
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """A model repository with u2netp's configs and its staged serving ONNX."""
+    onnx_path, _ = staged_paths(tmp_path, OnnxVariant(MODEL.name).name, "model.onnx")
+    onnx_path.parent.mkdir(parents=True)
+    shutil.copyfile(STAGED_ONNX, onnx_path)
+    config = TrtVariant(MODEL.name).get_config()
+    config.max_batch_size = 4  # small, and proves the profile comes from this file
+    to_file(config, tmp_path)
+    return tmp_path
+
+
+def _paths(repo: Path) -> tuple[Path, Path, Path]:
+    plan, manifest = staged_paths(repo, TrtVariant(MODEL.name).name, PLAN)
+    return plan, manifest, plan.with_name(TIMING_CACHE)
+
+
+@needs_staged_onnx
+def test_builds_verifies_and_stages(repo: Path) -> None:
+    backend = FakeBackend(staged_paths(repo, OnnxVariant(MODEL.name).name, "model.onnx")[0])
+    settings = BuildSettings(precision="fp32", opt_batch=2, workspace_gb=1)
+    staged = stage_trt(MODEL, repo, settings, backend=backend)
+
+    plan, manifest_path, cache = _paths(repo)
+    assert staged == plan
+    assert plan.read_bytes() == FAKE_PLAN
+    assert cache.read_bytes() == b"cache after 1 builds"
+    ((profile, used, reused),) = backend.builds
+    assert used == settings
+    assert reused is None
+    assert profile.max == (4, *CONTRACT.input_dims)  # read from the tmp config.pbtxt
+    assert profile.opt == (2, *CONTRACT.input_dims)
+    assert backend.run_batches == [1, 4]  # profile min and max (5 samples > max 4)
+
+    manifest = json.loads(manifest_path.read_text())
+    assert manifest["model"] == MODEL.name
+    assert manifest["variant"] == TrtVariant(MODEL.name).name
+    assert manifest["tensorrt_version"] == "10.5.0"
+    assert manifest["gpu"] == {"name": "Fake GPU", "compute_capability": "8.6"}
+    assert manifest["precision"] == "fp32"
+    assert manifest["profile"]["max"] == [4, *CONTRACT.input_dims]
+    assert manifest["source_md5"] == md5_of(STAGED_ONNX)
+    assert manifest["plan_md5"] == md5_of(plan)
+    assert manifest["verification"]["passed"] is True
+    assert len(manifest["verification"]["masks"]) == 5
+    assert manifest["staged_unverified"] is False
+    assert manifest["build_seconds"] >= 0
+
+
+@needs_staged_onnx
+def test_rerun_is_a_no_op_and_force_rebuilds_with_the_timing_cache(repo: Path) -> None:
+    backend = FakeBackend(staged_paths(repo, OnnxVariant(MODEL.name).name, "model.onnx")[0])
+    settings = BuildSettings(opt_batch=2)
+    stage_trt(MODEL, repo, settings, backend=backend)
+    stage_trt(MODEL, repo, settings, backend=backend)
+    assert len(backend.builds) == 1
+
+    stage_trt(MODEL, repo, BuildSettings(opt_batch=3), backend=backend)  # new profile
+    assert len(backend.builds) == 2
+    assert backend.builds[1][2] == b"cache after 1 builds"
+
+    stage_trt(MODEL, repo, BuildSettings(opt_batch=3), force=True, backend=backend)
+    assert len(backend.builds) == 3
+    manifest = json.loads(_paths(repo)[1].read_text())
+    assert manifest["timing_cache_found"] is True
+
+
+@needs_staged_onnx
+def test_failed_verification_refuses_to_stage(repo: Path) -> None:
+    backend = FakeBackend(
+        staged_paths(repo, OnnxVariant(MODEL.name).name, "model.onnx")[0], corrupt=True
+    )
+    with pytest.raises(EngineBuildError, match=r"disagrees with ONNX Runtime.*not staged"):
+        stage_trt(MODEL, repo, BuildSettings(opt_batch=2), backend=backend)
+    plan, manifest, cache = _paths(repo)
+    assert not plan.exists()
+    assert not manifest.exists()
+    assert [p.name for p in plan.parent.iterdir()] == [cache.name]  # no temp files left
+
+    stage_trt(MODEL, repo, BuildSettings(opt_batch=2), force=True, backend=backend)
+    recorded = json.loads(manifest.read_text())
+    assert plan.read_bytes() == FAKE_PLAN
+    assert recorded["staged_unverified"] is True
+    assert recorded["verification"]["passed"] is False
+
+
+def test_missing_staged_onnx_is_one_clear_error(tmp_path: Path) -> None:
+    to_file(TrtVariant(MODEL.name).get_config(), tmp_path)
+    with pytest.raises(EngineBuildError, match="python -m convert --models u2netp"):
+        stage_trt(MODEL, tmp_path, backend=FakeBackend(tmp_path / "none.onnx"))
+
+
+def _inputs(**changes: object) -> dict:
+    profile = profile_from_config(TrtVariant(MODEL.name).get_config(), 8)
+    kwargs = {
+        "tensorrt_version": "10.5.0",
+        "gpu": GPU,
+        "profile": profile,
+        "settings": BuildSettings(),
+        "source_md5": "abc",
+    } | changes
+    return build_inputs(**kwargs)
+
+
+def test_engine_manifest_is_pure_json_data() -> None:
+    verification = Verification((MaskAgreement("a.png@batch1", 0.999, 0.4, 3),))
+    manifest = engine_manifest(
+        model=MODEL.name,
+        inputs=_inputs(),
+        plan=b"plan",
+        build_seconds=12.345,
+        timing_cache_found=False,
+        verification=verification,
+        forced=False,
+        built_at="2024-10-01T00:00:00+00:00",
+    )
+    assert json.loads(json.dumps(manifest)) == manifest
+    assert manifest["variant"] == "u2netp_trt"
+    assert manifest["plan_md5"] == hashlib.md5(b"plan").hexdigest()
+    assert manifest["plan_bytes"] == 4
+    assert manifest["build_seconds"] == 12.35
+    assert manifest["precision"] == "fp16"
+    assert manifest["gpu"]["compute_capability"] == "8.6"
+    assert manifest["profile"]["opt"][0] == 8
+    assert manifest["verification"]["masks"][0]["iou"] == 0.999
+    assert manifest["staged_unverified"] is False
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"tensorrt_version": "10.6.0"},
+        {"gpu": GpuInfo("Other GPU", "8.9")},
+        {"settings": BuildSettings(precision="fp32")},
+        {"settings": BuildSettings(workspace_gb=8)},
+        {"source_md5": "def"},
+    ],
+    ids=["trt", "gpu", "precision", "workspace", "source"],
+)
+def test_up_to_date_notices_every_input(change: dict) -> None:
+    manifest = {**_inputs(), "plan_md5": "p", "verification": {"passed": True}}
+    assert up_to_date(manifest, "p", _inputs())
+    assert not up_to_date(manifest, "p", _inputs(**change))
+
+
+def test_up_to_date_needs_a_verified_intact_plan() -> None:
+    manifest = {**_inputs(), "plan_md5": "p", "verification": {"passed": True}}
+    assert not up_to_date(manifest, "other", _inputs())
+    assert not up_to_date(manifest, None, _inputs())
+    assert not up_to_date(None, "p", _inputs())
+    forced = {**manifest, "verification": {"passed": False}}
+    assert not up_to_date(forced, "p", _inputs())

@@ -1,0 +1,149 @@
+"""docker-compose.yml: the GPU deployment's structure, checked without a Docker engine."""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from convert.model_config import MODELS, OnnxVariant, TrtVariant
+
+ROOT = Path(__file__).resolve().parents[1]
+COMPOSE = ROOT / "docker-compose.yml"
+RELEASE = "24.10"
+MODEL_NAMES = sorted(v.name for m in MODELS for v in (OnnxVariant(m), TrtVariant(m)))
+ADMIN_APIS = {"model-repository", "shared-memory", "trace", "logging"}
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    return yaml.safe_load(COMPOSE.read_text())
+
+
+@pytest.fixture(scope="module")
+def triton_args(compose: dict[str, Any]) -> list[str]:
+    """tritonserver's arguments, from the shell line the triton service runs."""
+    command = compose["services"]["triton"]["command"]
+    script = command[-1] if isinstance(command, list) else command
+    words = shlex.split(script.replace("$$", "$"))
+    return words[words.index("tritonserver") + 1 :]
+
+
+def _default(value: str) -> str:
+    """Resolve compose's ``${VAR:-default}`` to its default, as with VAR unset."""
+    return re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", value)
+
+
+def test_images_are_the_pinned_24_10_pair(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    assert services["convert"]["image"] == f"nvcr.io/nvidia/tensorrt:{RELEASE}-py3"
+    assert services["triton"]["image"] == f"nvcr.io/nvidia/tritonserver:{RELEASE}-py3"
+
+
+def test_convert_installs_the_project_and_builds_the_engines(compose: dict[str, Any]) -> None:
+    convert = compose["services"]["convert"]
+    script = convert["command"][-1]
+    assert "pip install" in script
+    assert "-e ." in script
+    assert "onnxruntime" in script
+    steps = [line.strip() for line in script.splitlines() if line.strip()]
+    assert steps.index("python -m convert") < steps.index("python -m convert trt")
+    assert convert["command"][1] == "-ec"  # stop at the first failing step
+    mounts = convert["volumes"]
+    assert any(m.split(":")[1] == convert["working_dir"] for m in mounts)
+    cache = next(m for m in mounts if m.split(":")[1].endswith(".u2net"))
+    assert cache.split(":")[0] in compose["volumes"]
+    assert convert["environment"]["U2NET_HOME"] == cache.split(":")[1].split()[0]
+
+
+def test_triton_waits_for_a_successful_convert(compose: dict[str, Any]) -> None:
+    depends = compose["services"]["triton"]["depends_on"]
+    assert depends == {"convert": {"condition": "service_completed_successfully"}}
+
+
+@pytest.mark.parametrize("service", ["convert", "triton"])
+def test_gpu_is_reserved(compose: dict[str, Any], service: str) -> None:
+    devices = compose["services"][service]["deploy"]["resources"]["reservations"]["devices"]
+    assert any(d["driver"] == "nvidia" and "gpu" in d["capabilities"] for d in devices)
+
+
+def test_triton_resources(compose: dict[str, Any]) -> None:
+    triton = compose["services"]["triton"]
+    assert triton["shm_size"] == "1gb"
+    assert triton["ulimits"] == {"memlock": -1, "stack": 67108864}
+    assert "./model_repository:/models:ro" in triton["volumes"]
+
+
+def test_healthcheck_asks_for_readiness(compose: dict[str, Any]) -> None:
+    test = compose["services"]["triton"]["healthcheck"]["test"]
+    assert test[0] == "CMD"
+    assert "curl" in test
+    assert "http://localhost:8000/v2/health/ready" in test
+
+
+def test_ports_are_published_on_localhost_by_default(compose: dict[str, Any]) -> None:
+    ports = [_default(p) for p in compose["services"]["triton"]["ports"]]
+    assert sorted(ports) == [f"127.0.0.1:{p}:{p}" for p in (8000, 8001, 8002)]
+
+
+def test_all_four_models_are_loaded_explicitly(triton_args: list[str]) -> None:
+    assert "--model-repository=/models" in triton_args
+    assert "--model-control-mode=explicit" in triton_args
+    loaded = sorted(a.split("=", 1)[1] for a in triton_args if a.startswith("--load-model="))
+    assert loaded == MODEL_NAMES
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_every_loaded_model_has_a_committed_config(name: str) -> None:
+    assert (ROOT / "model_repository" / name / "config.pbtxt").is_file()
+
+
+@pytest.mark.parametrize("flag", ["--http-restricted-api", "--grpc-restricted-protocol"])
+def test_admin_apis_need_a_key(triton_args: list[str], flag: str) -> None:
+    (value,) = [a.split("=", 1)[1] for a in triton_args if a.startswith(flag + "=")]
+    apis, header = value.split(":", 1)
+    assert set(apis.split(",")) == ADMIN_APIS
+    assert "inference" not in apis  # clients infer without a key
+    assert header.startswith("admin-key=")
+    assert header.split("=", 1)[1]  # never an empty key
+
+
+def test_admin_key_is_random_unless_given(compose: dict[str, Any]) -> None:
+    script = compose["services"]["triton"]["command"][-1]
+    assert "TRITON_ADMIN_KEY:-" in script
+    assert "/dev/urandom" in script
+
+
+def _compose_cli() -> list[str] | None:
+    """``docker compose`` (v2 plugin), else a standalone ``docker-compose``; None if neither."""
+    docker = shutil.which("docker")
+    if docker is not None:
+        done = subprocess.run(
+            [docker, "compose", "version"], capture_output=True, text=True, timeout=30, check=False
+        )
+        if done.returncode == 0:
+            return [docker, "compose"]
+    standalone = shutil.which("docker-compose")
+    return [standalone] if standalone is not None else None
+
+
+def test_docker_compose_accepts_the_file() -> None:
+    cli = _compose_cli()
+    if cli is None:
+        pytest.skip("neither `docker compose` nor `docker-compose` is installed")
+    done = subprocess.run(
+        [*cli, "-f", str(COMPOSE), "config", "-q"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "TRITON_ADMIN_KEY": "", "TRITON_BIND": ""},
+    )
+    assert done.returncode == 0, done.stderr
