@@ -11,7 +11,14 @@ import numpy as np
 from client.agreement import MaskAgreement, compare_masks
 from client.errors import ServingError
 from client.imaging import open_rgb, to_model_input
-from client.loadgen import ServerStats, Window, drive, stats_delta
+from client.loadgen import (
+    MEASUREMENT_HEADERS,
+    ServerStats,
+    Window,
+    drive,
+    measurements,
+    stats_delta,
+)
 from client.triton import TritonModel
 
 log = logging.getLogger(__name__)
@@ -24,19 +31,7 @@ class VariantRun:
     server: ServerStats
 
     def as_dict(self) -> dict:
-        w = self.window
-        return {
-            "model": self.model,
-            "requests": len(w.latencies_s),
-            "errors": len(w.errors),
-            "p50_ms": w.percentile_ms(50),
-            "p95_ms": w.percentile_ms(95),
-            "p99_ms": w.percentile_ms(99),
-            "throughput_per_s": w.throughput,
-            "server_queue_ms": self.server.queue_ms,
-            "server_compute_ms": self.server.compute_ms,
-            "avg_batch": self.server.avg_batch,
-        }
+        return {"model": self.model, **measurements(self.window, self.server)}
 
 
 @dataclass
@@ -135,18 +130,7 @@ def run_ab(
     return ABReport(runs[0], runs[1], agreements, skipped, concurrency)
 
 
-VARIANT_HEADERS = [
-    "model",
-    "requests",
-    "errors",
-    "p50 ms",
-    "p95 ms",
-    "p99 ms",
-    "img/s",
-    "queue ms",
-    "compute ms",
-    "avg batch",
-]
+VARIANT_HEADERS = ["model", *MEASUREMENT_HEADERS]
 
 
 def variant_rows(report: ABReport) -> list[list[object]]:

@@ -10,7 +10,15 @@ import numpy as np
 
 from client.cutter import Cutter
 from client.imaging import OutputOptions, encode
-from client.loadgen import ServerStats, Window, drive, stable, stats_delta
+from client.loadgen import (
+    MEASUREMENT_HEADERS,
+    ServerStats,
+    Window,
+    drive,
+    measurements,
+    stable,
+    stats_delta,
+)
 
 log = logging.getLogger(__name__)
 
@@ -26,37 +34,15 @@ class BenchRow:
     stable: bool
 
     def as_dict(self) -> dict:
-        w = self.window
         return {
             "concurrency": self.concurrency,
-            "requests": len(w.latencies_s),
-            "errors": len(w.errors),
-            "p50_ms": w.percentile_ms(50),
-            "p95_ms": w.percentile_ms(95),
-            "p99_ms": w.percentile_ms(99),
-            "throughput_per_s": w.throughput,
-            "avg_batch": self.server.avg_batch,
-            "server_queue_ms": self.server.queue_ms,
-            "server_compute_ms": self.server.compute_ms,
+            **measurements(self.window, self.server),
             "windows": self.windows,
             "stable": self.stable,
         }
 
 
-HEADERS = [
-    "concurrency",
-    "requests",
-    "errors",
-    "p50 ms",
-    "p95 ms",
-    "p99 ms",
-    "img/s",
-    "avg batch",
-    "queue ms",
-    "compute ms",
-    "windows",
-    "stable",
-]
+HEADERS = ["concurrency", *MEASUREMENT_HEADERS, "windows", "stable"]
 
 
 def make_sender(cutter: Cutter, mode: str, paths: list[Path], batch: np.ndarray):

@@ -76,6 +76,34 @@ class Window:
         return float(np.percentile(np.asarray(self.latencies_s), q) * 1e3)
 
 
+def measurements(window: Window, server: ServerStats) -> dict[str, float | int]:
+    """The numbers every load report shows, client side then server side."""
+    return {
+        "requests": len(window.latencies_s),
+        "errors": len(window.errors),
+        "p50_ms": window.percentile_ms(50),
+        "p95_ms": window.percentile_ms(95),
+        "p99_ms": window.percentile_ms(99),
+        "throughput_per_s": window.throughput,
+        "server_queue_ms": server.queue_ms,
+        "server_compute_ms": server.compute_ms,
+        "avg_batch": server.avg_batch,
+    }
+
+
+MEASUREMENT_HEADERS = [
+    "requests",
+    "errors",
+    "p50 ms",
+    "p95 ms",
+    "p99 ms",
+    "img/s",
+    "queue ms",
+    "compute ms",
+    "avg batch",
+]
+
+
 def drive(
     send: Callable[[int], object],
     count: int,

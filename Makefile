@@ -1,0 +1,40 @@
+# One-command entry points. Everything lives in .venv at the repo root.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: setup models test lint demo serve bench-server bench-client clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install -q --disable-pip-version-check -e ".[cpu,test]"
+	touch $@
+
+setup: $(STAMP)
+
+## fetch rembg's u2net + u2netp (md5-checked, into $U2NET_HOME) and stage the serving graphs
+models: setup
+	$(PY) -m convert
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+## the whole suite, as CI runs it
+test: models lint
+	$(PY) -m pytest -q
+
+## the main job: stage, serve, cut the sample photos into out/, stop
+demo: models
+	$(PY) scripts/demo.py --out out
+
+serve: models
+	$(PY) -m server
+
+bench-server: models
+	$(PY) bench/served_vs_plain.py
+
+clean:
+	rm -rf out .pytest_cache .ruff_cache

@@ -1,0 +1,138 @@
+"""`python -m client ab` and `bench` against the real embedded server, on real photos."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from client.ab import VARIANT_HEADERS
+from client.bench import HEADERS
+from tests.cli_run import assert_one_line_error, run_cli
+from tests.data import PHOTOS
+
+MODEL = "u2netp_onnx"
+
+
+def test_ab_same_model_agrees_perfectly(triton_server) -> None:
+    done = run_cli(
+        "client",
+        "ab",
+        MODEL,
+        MODEL,
+        *PHOTOS[:3],
+        "--url",
+        triton_server.grpc_url,
+        "--requests",
+        "4",
+        "--concurrency",
+        "2",
+        "--json",
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert [v["model"] for v in report["variants"]] == [MODEL, MODEL]
+    for variant in report["variants"]:
+        assert variant["requests"] == 4 and variant["errors"] == 0
+        assert 0 < variant["p50_ms"] <= variant["p95_ms"] <= variant["p99_ms"]
+        assert variant["throughput_per_s"] > 0 and variant["avg_batch"] >= 1.0
+        assert variant["server_compute_ms"] > 0
+    agreement = report["agreement"]
+    assert agreement["images"] == 3
+    assert agreement["iou_mean"] == agreement["iou_worst"] == 1.0
+    assert agreement["max_abs_diff"] == 0 and agreement["mean_abs_diff_mean"] == 0.0
+    assert len(agreement["worst"]) == 3
+
+
+def test_ab_table_and_skipped_images(triton_server, tmp_path) -> None:
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"not a photo")
+    done = run_cli(
+        "client",
+        "ab",
+        MODEL,
+        "u2netp",
+        PHOTOS[0],
+        bad,
+        "--url",
+        triton_server.grpc_url,
+        "--requests",
+        "2",
+        "--concurrency",
+        "1",
+    )
+    assert done.returncode == 0, done.stderr
+    header = done.stdout.splitlines()[1]
+    assert [h.strip() for h in header.strip("|").split("|")] == VARIANT_HEADERS
+    assert "IoU@0.5 worst" in done.stdout and "worst: astronaut.png (IoU 1.0000" in done.stdout
+    assert f"skipped: {bad}" in done.stderr
+
+
+def test_ab_unknown_model(triton_server) -> None:
+    done = run_cli(
+        "client",
+        "ab",
+        MODEL,
+        "u2net_trt",
+        PHOTOS[0],
+        "--url",
+        triton_server.grpc_url,
+        "--requests",
+        "1",
+    )
+    assert_one_line_error(done, "u2net_trt", "ready models: u2netp_onnx")
+
+
+@pytest.mark.parametrize("mode", ["server", "e2e"])
+def test_bench_sweep_json(triton_server, mode: str) -> None:
+    done = run_cli(
+        "client",
+        "bench",
+        MODEL,
+        "--url",
+        triton_server.grpc_url,
+        "--concurrency",
+        "1,2",
+        "--requests",
+        "4",
+        "--windows",
+        "2",
+        "--mode",
+        mode,
+        "--json",
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["model"] == MODEL and report["mode"] == mode
+    assert [r["concurrency"] for r in report["rows"]] == [1, 2]
+    for row in report["rows"]:
+        assert row["requests"] == 4 and row["errors"] == 0
+        assert 1 <= row["windows"] <= 2
+        assert row["throughput_per_s"] > 0 and row["p50_ms"] <= row["p99_ms"]
+        assert row["avg_batch"] >= 1.0
+
+
+def test_bench_csv(triton_server) -> None:
+    done = run_cli(
+        "client",
+        "bench",
+        MODEL,
+        "--url",
+        triton_server.grpc_url,
+        "--concurrency",
+        "1",
+        "--requests",
+        "2",
+        "--windows",
+        "1",
+        "--csv",
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].split(",") == HEADERS and lines[1].startswith("1,2,0,")
+
+
+@pytest.mark.parametrize("sweep", ["0", "1,x", ""])
+def test_bench_bad_sweep_is_a_usage_error(sweep: str) -> None:
+    done = run_cli("client", "bench", MODEL, "--concurrency", sweep)
+    assert done.returncode == 2 and "expected numbers ≥ 1" in done.stderr

@@ -1,0 +1,64 @@
+"""The load-report maths: statistics deltas, windows, stability, tables."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from client.loadgen import Window, stable, stats_delta
+from client.report import table, to_csv, to_json
+
+
+def _stats(inferences: int, executions: int, queue_ns: int, infer_ns: int) -> dict:
+    return {
+        "model_stats": [
+            {"name": "other", "inference_count": "999", "execution_count": "1"},
+            {
+                "name": "m",
+                "inference_count": str(inferences),
+                "execution_count": str(executions),
+                "inference_stats": {
+                    "queue": {"count": str(inferences), "ns": str(queue_ns)},
+                    "compute_infer": {"count": str(executions), "ns": str(infer_ns)},
+                },
+            },
+        ]
+    }
+
+
+def test_stats_delta_is_per_request_over_the_window() -> None:
+    delta = stats_delta(_stats(10, 10, 0, 0), _stats(18, 12, 8_000_000, 40_000_000), "m")
+    assert delta.requests == 8 and delta.executions == 2
+    assert delta.avg_batch == 4.0
+    assert delta.queue_ms == pytest.approx(1.0) and delta.compute_ms == pytest.approx(5.0)
+
+
+def test_stats_delta_of_an_idle_model_is_zero() -> None:
+    assert stats_delta(_stats(5, 5, 1, 1), _stats(5, 5, 1, 1), "m").avg_batch == 0.0
+
+
+def test_window_percentiles_and_throughput() -> None:
+    window = Window(latencies_s=[i / 1000 for i in range(1, 101)], seconds=2.0)
+    assert window.throughput == 50.0
+    assert window.percentile_ms(50) == pytest.approx(50.5)
+    assert window.percentile_ms(99) == pytest.approx(99.01)
+    assert math.isnan(Window().percentile_ms(50))
+
+
+@pytest.mark.parametrize(
+    ("throughputs", "expected"),
+    [([10.0], False), ([10.0, 10.5], True), ([10.0, 12.0], False), ([0.0, 0.0], False)],
+)
+def test_stable(throughputs: list[float], expected: bool) -> None:
+    assert stable(throughputs) is expected
+
+
+def test_table_csv_json() -> None:
+    rows = [[1, 2.5, float("nan")], [16, 123.456, "x"]]
+    text = table(["a", "b", "c"], rows).splitlines()
+    assert len(text) == 4 and all(line.count("|") == 4 for line in text)
+    assert "123.5" in text[3] and "-" in text[2]
+    assert to_csv(["a", "b", "c"], rows).splitlines()[0] == "a,b,c"
+    assert json.loads(to_json({"x": float("nan"), "y": [1.5]})) == {"x": None, "y": [1.5]}
