@@ -1,0 +1,170 @@
+"""A python-based Triton backend named ``onnxruntime``: runs ``model.onnx`` with ONNX Runtime.
+
+Triton falls back to ``<backend-directory>/onnxruntime/model.py`` when there is no native
+``libtriton_onnxruntime.so``, so the configs written for NVIDIA's container (``backend:
+"onnxruntime"``) are served unchanged. Honoured config fields: input/output names and dtypes,
+``default_model_filename``, and the ORT backend's ``intra_op_thread_count`` /
+``inter_op_thread_count`` parameters (plus ``allow_spinning``, "0"/"1"). GPU-only parameters
+are ignored. Every request of a dynamic batch is run in one ``session.run``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+import triton_python_backend_utils as pb_utils
+
+_NP_DTYPES: dict[str, type[np.generic]] = {
+    "TYPE_BOOL": np.bool_,
+    "TYPE_UINT8": np.uint8,
+    "TYPE_UINT16": np.uint16,
+    "TYPE_UINT32": np.uint32,
+    "TYPE_UINT64": np.uint64,
+    "TYPE_INT8": np.int8,
+    "TYPE_INT16": np.int16,
+    "TYPE_INT32": np.int32,
+    "TYPE_INT64": np.int64,
+    "TYPE_FP16": np.float16,
+    "TYPE_FP32": np.float32,
+    "TYPE_FP64": np.float64,
+}
+
+
+def _log(level: str, message: str) -> None:
+    logger = getattr(pb_utils, "Logger", None)
+    if logger is not None:
+        getattr(logger, f"log_{level}")(message)
+
+
+def _int_parameter(config: dict[str, Any], key: str, default: int) -> int:
+    raw = config.get("parameters", {}).get(key, {}).get("string_value")
+    try:
+        return int(raw) if raw not in (None, "") else default
+    except ValueError:
+        _log("warn", f"parameter {key}={raw!r} is not an integer; using {default}")
+        return default
+
+
+def _invalid(message: str) -> pb_utils.TritonError:
+    code = getattr(pb_utils.TritonError, "INVALID_ARG", None)
+    return pb_utils.TritonError(message) if code is None else pb_utils.TritonError(message, code)
+
+
+class TritonPythonModel:
+    """ONNX Runtime session for one model instance."""
+
+    def initialize(self, args: dict[str, str]) -> None:
+        config = json.loads(args["model_config"])
+        self.max_batch_size = int(config.get("max_batch_size", 0))
+        self.inputs = [
+            (t["name"], _NP_DTYPES[t["data_type"]], [int(d) for d in t["dims"]])
+            for t in config["input"]
+        ]
+        self.outputs = [(t["name"], _NP_DTYPES[t["data_type"]]) for t in config["output"]]
+        model_dir = Path(args["model_repository"])
+        version = args["model_version"]
+        filename = config.get("default_model_filename") or "model.onnx"
+        path = model_dir / version / filename
+        if not path.exists():
+            path = model_dir / filename  # some launchers pass the version folder itself
+        options = ort.SessionOptions()
+        intra = _int_parameter(config, "intra_op_thread_count", 0)
+        inter = _int_parameter(config, "inter_op_thread_count", 0)
+        # 0 means "one thread per core", the ORT backend's convention; os.cpu_count() measured
+        # as fast as ORT's own default here, and is explicit.
+        options.intra_op_num_threads = intra if intra > 0 else (os.cpu_count() or 1)
+        options.inter_op_num_threads = inter if inter > 0 else 1
+        options.execution_mode = (
+            ort.ExecutionMode.ORT_PARALLEL if inter > 1 else ort.ExecutionMode.ORT_SEQUENTIAL
+        )
+        spinning = _int_parameter(config, "allow_spinning", 1)
+        options.add_session_config_entry(
+            "session.intra_op.allow_spinning", str(int(bool(spinning)))
+        )
+        providers: list[Any] = ["CPUExecutionProvider"]
+        if (
+            args.get("model_instance_kind") == "GPU"
+            and "CUDAExecutionProvider" in ort.get_available_providers()
+        ):
+            device = int(args.get("model_instance_device_id", 0))
+            providers = [("CUDAExecutionProvider", {"device_id": device}), "CPUExecutionProvider"]
+        self.session = ort.InferenceSession(str(path), options, providers=providers)
+        _log(
+            "info",
+            f"{args['model_name']}: {path} on {self.session.get_providers()[0]} "
+            f"(intra_op={options.intra_op_num_threads}, inter_op={options.inter_op_num_threads}, "
+            f"spinning={int(bool(spinning))})",
+        )
+
+    def _check(self, request: Any) -> list[np.ndarray] | str:
+        """The request's inputs as arrays, or an error message."""
+        arrays = []
+        for name, dtype, dims in self.inputs:
+            tensor = pb_utils.get_input_tensor_by_name(request, name)
+            if tensor is None:
+                return f"missing input {name!r}"
+            array = tensor.as_numpy()
+            if array.dtype != dtype:
+                return f"input {name!r} has dtype {array.dtype}, expected {np.dtype(dtype)}"
+            shape = list(array.shape[1:] if self.max_batch_size > 0 else array.shape)
+            if len(shape) != len(dims) or any(
+                d not in (-1, s) for d, s in zip(dims, shape, strict=True)
+            ):
+                return f"input {name!r} has shape {list(array.shape)}, expected [batch, *{dims}]"
+            arrays.append(array)
+        return arrays
+
+    def execute(self, requests: list[Any]) -> list[Any]:
+        responses: list[Any] = [None] * len(requests)
+        good: list[tuple[int, list[np.ndarray]]] = []
+        for i, request in enumerate(requests):
+            checked = self._check(request)
+            if isinstance(checked, str):
+                error = _invalid(checked)
+                responses[i] = pb_utils.InferenceResponse(output_tensors=[], error=error)
+            else:
+                good.append((i, checked))
+        # A dynamic batch runs as one session.run; without a batch dimension, one by one.
+        groups = [good] if self.max_batch_size > 0 else [[g] for g in good]
+        for group in groups:
+            if group:
+                answers = self._run([arrays for _, arrays in group])
+                for (i, _), response in zip(group, answers, strict=True):
+                    responses[i] = response
+        return responses
+
+    def _run(self, batch: list[list[np.ndarray]]) -> list[Any]:
+        """Concatenate the requests' inputs, run once, split the outputs back."""
+        feed = {
+            name: batch[0][k] if len(batch) == 1 else np.concatenate([a[k] for a in batch])
+            for k, (name, _, _) in enumerate(self.inputs)
+        }
+        try:
+            results = self.session.run([name for name, _ in self.outputs], feed)
+        except Exception as e:  # noqa: BLE001 - ORT's message goes back to every request
+            error = pb_utils.TritonError(f"onnxruntime failed: {e}")
+            return [pb_utils.InferenceResponse(output_tensors=[], error=error) for _ in batch]
+        sizes = [arrays[0].shape[0] if self.max_batch_size > 0 else 1 for arrays in batch]
+        offsets = np.cumsum([0, *sizes])
+        responses = []
+        for j in range(len(batch)):
+            tensors = [
+                pb_utils.Tensor(
+                    name,
+                    np.ascontiguousarray(
+                        result if len(batch) == 1 else result[offsets[j] : offsets[j + 1]],
+                        dtype=dtype,
+                    ),
+                )
+                for (name, dtype), result in zip(self.outputs, results, strict=True)
+            ]
+            responses.append(pb_utils.InferenceResponse(output_tensors=tensors))
+        return responses
+
+    def finalize(self) -> None:
+        self.session = None

@@ -1,0 +1,148 @@
+"""``python -m server``: serve model_repository/ with the embedded Triton 2.51 on this host."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import secrets
+import signal
+import sys
+import tempfile
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+from client.errors import ServerStartError, ServingError
+from server import backend_dir, models, paths
+from server.process import TritonProcess, check_ports
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_REPOSITORY = Path(__file__).resolve().parents[1] / "model_repository"
+READY_TIMEOUT_S = 300.0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m server", description=__doc__)
+    parser.add_argument("--model-repository", type=Path, default=DEFAULT_REPOSITORY)
+    parser.add_argument("--grpc-port", type=int, default=8001)
+    parser.add_argument("--http-port", type=int, default=8000)
+    parser.add_argument("--metrics-port", type=int, default=8002)
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to bind (default 127.0.0.1; use 0.0.0.0 to serve other hosts)",
+    )
+    parser.add_argument(
+        "--models",
+        type=lambda s: [m.strip() for m in s.split(",") if m.strip()],
+        default=None,
+        help="comma-separated model names (default: every staged model that can run here)",
+    )
+    parser.add_argument(
+        "--allow-model-control",
+        action="store_true",
+        help="let clients load/unload models through the repository API (off by default)",
+    )
+    parser.add_argument(
+        "--ready-timeout", type=float, default=READY_TIMEOUT_S, help=argparse.SUPPRESS
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="echo Triton's log")
+    return parser
+
+
+def triton_command(
+    dist: paths.TritonDist,
+    args: argparse.Namespace,
+    backends: Path,
+    model_names: Sequence[str],
+) -> list[str]:
+    command = [
+        str(dist.binary),
+        f"--model-repository={args.model_repository.resolve()}",
+        f"--backend-directory={backends}",
+        "--model-control-mode=explicit",
+        *(f"--load-model={name}" for name in model_names),
+        "--strict-readiness=true",
+        "--exit-on-error=true",
+        f"--grpc-address={args.host}",
+        f"--grpc-port={args.grpc_port}",
+        f"--http-address={args.host}",
+        f"--http-port={args.http_port}",
+        f"--metrics-address={args.host}",
+        f"--metrics-port={args.metrics_port}",
+        "--allow-gpu-metrics=false",
+        # unique shared-memory names: several servers may run on one host
+        f"--backend-config=python,shm-region-prefix-name=u2net_{os.getpid()}_",
+    ]
+    if not args.allow_model_control:
+        # Models are loaded at start only. The repository API (load/unload/index) demands a
+        # header whose value is a random secret nobody is told, so clients are refused.
+        token = secrets.token_hex(16)
+        restriction = f"model-repository:x-u2net-admin={token}"
+        command += [
+            f"--grpc-restricted-protocol={restriction}",
+            f"--http-restricted-api={restriction}",
+        ]
+    if args.verbose:
+        command.append("--log-verbose=1")
+    return command
+
+
+def _serve(args: argparse.Namespace) -> int:
+    repository: Path = args.model_repository
+    if not repository.is_dir():
+        raise ServerStartError(
+            f"model repository {repository} does not exist; run `{models.CONVERT_HINT}` first"
+        )
+    dist = paths.locate()
+    paths.check_libraries(dist)
+    names = models.select(models.scan(repository), backend_dir.available_backends(), args.models)
+    check_ports(
+        args.host, {"grpc": args.grpc_port, "http": args.http_port, "metrics": args.metrics_port}
+    )
+
+    stop = threading.Event()
+
+    def _on_signal(signum: int, _frame: object) -> None:
+        logger.info("received %s", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGINT, _on_signal)
+    signal.signal(signal.SIGTERM, _on_signal)
+
+    with tempfile.TemporaryDirectory(prefix="u2net-triton-") as tmp:
+        backends = backend_dir.assemble(dist, Path(tmp))
+        command = triton_command(dist, args, backends, names)
+        triton = TritonProcess(command, dist.environment(), echo=args.verbose)
+        try:
+            poll_host = "127.0.0.1" if args.host in ("0.0.0.0", "::", "") else args.host
+            http_base = f"http://{poll_host}:{args.http_port}"
+            if not triton.wait_ready(http_base, names, args.ready_timeout, stop):
+                return 0
+            print(
+                f"ready: grpc {args.host}:{args.grpc_port} http {args.host}:{args.http_port} "
+                f"metrics {args.host}:{args.metrics_port} models: {', '.join(sorted(names))}",
+                flush=True,
+            )
+            while not stop.wait(0.5):
+                if not triton.alive():
+                    raise ServerStartError(triton.failure())
+            return 0
+        finally:
+            triton.stop()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="server: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        return _serve(args)
+    except ServingError as e:
+        logger.error("error: %s", e)  # the one line the user needs, no traceback
+        return 1

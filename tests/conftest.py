@@ -1,0 +1,28 @@
+"""Shared fixtures. ``triton_server``: one real ``python -m server`` for the whole session."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from server.launch import REPO_ROOT, RunningServer, start
+from server.models import scan
+
+SESSION_MODEL = "u2netp_onnx"
+
+
+@pytest.fixture(scope="session")
+def triton_server() -> Iterator[RunningServer]:
+    """``python -m server --models u2netp_onnx`` on free ports, stopped after the session.
+
+    Yields an object with ``.grpc_url`` / ``.http_url`` ("127.0.0.1:PORT"), ``.process``.
+    """
+    staged = {e.name for e in scan(REPO_ROOT / "model_repository") if e.staged}
+    if SESSION_MODEL not in staged:
+        pytest.skip(f"{SESSION_MODEL} is not staged; run `python -m convert` first")
+    server = start(["--models", SESSION_MODEL], timeout=120.0)
+    try:
+        yield server
+    finally:
+        server.stop()

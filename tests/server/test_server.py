@@ -1,0 +1,249 @@
+"""``python -m server`` end to end: a real Triton 2.51 serving model_repository/ on this host."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tritonclient.grpc as grpcclient
+import tritonclient.http as httpclient
+from PIL import Image
+from tritonclient.utils import InferenceServerException
+
+from client.contract import CONTRACT
+from server import backend_dir, models
+from server.launch import REPO_ROOT, RunningServer, free_ports, start
+from server.process import group_members
+
+MODEL = "u2netp_onnx"
+REPOSITORY = REPO_ROOT / "model_repository"
+PHOTOS = ("astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg", "motorcycle_left.png")
+
+
+def photo(name: str) -> np.ndarray:
+    skimage = pytest.importorskip("skimage")
+    image = Image.open(Path(skimage.__file__).parent / "data" / name).convert("RGB")
+    resized = image.resize((CONTRACT.size, CONTRACT.size), Image.Resampling.LANCZOS)
+    return np.asarray(resized, dtype=CONTRACT.input_np_dtype)
+
+
+def make_input(batch: np.ndarray, datatype: str = CONTRACT.input_dtype) -> grpcclient.InferInput:
+    tensor = grpcclient.InferInput(CONTRACT.input_name, list(batch.shape), datatype)
+    tensor.set_data_from_numpy(batch)
+    return tensor
+
+
+def infer(client: grpcclient.InferenceServerClient, batch: np.ndarray) -> np.ndarray:
+    result = client.infer(MODEL, [make_input(batch)])
+    return result.as_numpy(CONTRACT.output_name)
+
+
+def run_cli(*args: str, timeout: float = 90.0) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "server", *args],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def port_args() -> list[str]:
+    grpc, http, metrics = free_ports(3)
+    return ["--grpc-port", str(grpc), "--http-port", str(http), "--metrics-port", str(metrics)]
+
+
+@pytest.fixture
+def client(triton_server: RunningServer) -> grpcclient.InferenceServerClient:
+    return grpcclient.InferenceServerClient(triton_server.grpc_url)
+
+
+def test_ready_line_and_health(
+    triton_server: RunningServer, client: grpcclient.InferenceServerClient
+) -> None:
+    assert triton_server.ready_line == (
+        f"ready: grpc {triton_server.grpc_url} http {triton_server.http_url} "
+        f"metrics {triton_server.metrics_url} models: {MODEL}"
+    )
+    assert client.is_server_ready()
+    assert client.is_model_ready(MODEL)
+
+
+@pytest.mark.parametrize("names", [PHOTOS[:1], PHOTOS[1:3]], ids=["batch1", "batch2"])
+def test_inference_returns_contract_mask(
+    client: grpcclient.InferenceServerClient, names: tuple[str, ...]
+) -> None:
+    batch = np.stack([photo(n) for n in names])
+    mask = infer(client, batch)
+    assert mask.dtype == CONTRACT.output_np_dtype
+    assert mask.shape == (len(names), *CONTRACT.output_dims)
+    assert int(mask.max()) - int(mask.min()) > 100  # a real foreground/background split
+
+
+def _batch_counts(client: grpcclient.InferenceServerClient) -> dict[int, int]:
+    stats = client.get_inference_statistics(MODEL, as_json=True)["model_stats"][0]
+    return {
+        int(b["batch_size"]): int(b["compute_infer"].get("count", 0))
+        for b in stats.get("batch_stats", [])
+    }
+
+
+def test_concurrent_requests_are_batched(client: grpcclient.InferenceServerClient) -> None:
+    before = _batch_counts(client)
+    results: list[object] = []
+    images = [photo(PHOTOS[i % len(PHOTOS)])[None] for i in range(8)]
+    for image in images:
+        client.async_infer(
+            MODEL, [make_input(image)], lambda result, error: results.append(error or result)
+        )
+    deadline = time.monotonic() + 60
+    while len(results) < len(images) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(results) == len(images)
+    assert all(isinstance(r, grpcclient.InferResult) for r in results), results
+    after = _batch_counts(client)
+    grown = {size: after[size] - before.get(size, 0) for size in after}
+    assert any(size > 1 and count > 0 for size, count in grown.items()), grown
+
+
+@pytest.mark.parametrize(
+    ("batch", "datatype"),
+    [
+        (np.zeros((1, *CONTRACT.input_dims), np.float32), "FP32"),
+        (np.zeros((1, CONTRACT.size, CONTRACT.size // 2, CONTRACT.channels), np.uint8), "UINT8"),
+        (np.zeros((1, CONTRACT.size, CONTRACT.size), np.uint8), "UINT8"),
+    ],
+    ids=["wrong-dtype", "wrong-width", "missing-channels"],
+)
+def test_bad_request_is_refused_and_server_keeps_serving(
+    client: grpcclient.InferenceServerClient, batch: np.ndarray, datatype: str
+) -> None:
+    with pytest.raises(InferenceServerException) as refused:
+        client.infer(MODEL, [make_input(batch, datatype)])
+    assert "INVALID_ARG" in str(refused.value.status()) or "expect" in refused.value.message()
+    assert infer(client, photo(PHOTOS[0])[None]).shape == (1, *CONTRACT.output_dims)
+
+
+def _grpc_calls(url: str) -> dict[str, Callable[[], object]]:
+    c = grpcclient.InferenceServerClient(url)
+    return {
+        "grpc-unload": lambda: c.unload_model(MODEL),
+        "grpc-load": lambda: c.load_model(MODEL),
+        "grpc-index": c.get_model_repository_index,
+    }
+
+
+def _http_calls(url: str) -> dict[str, Callable[[], object]]:
+    c = httpclient.InferenceServerClient(url)
+    return {"http-unload": lambda: c.unload_model(MODEL), "http-load": lambda: c.load_model(MODEL)}
+
+
+@pytest.mark.parametrize(
+    "call", ["grpc-unload", "grpc-load", "grpc-index", "http-unload", "http-load"]
+)
+def test_model_control_refused_by_default(triton_server: RunningServer, call: str) -> None:
+    calls = {**_grpc_calls(triton_server.grpc_url), **_http_calls(triton_server.http_url)}
+    with pytest.raises(InferenceServerException, match="restricted"):
+        calls[call]()
+    assert grpcclient.InferenceServerClient(triton_server.grpc_url).is_model_ready(MODEL)
+
+
+def _children(pid: int) -> list[int]:
+    kids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[-1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            kids.append(int(stat.parent.name))
+    return kids
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def test_sigterm_stops_triton_and_its_stubs() -> None:
+    server = start(["--models", MODEL], timeout=120.0)
+    try:
+        tritons = [p for p in _children(server.process.pid) if "tritonserver" in _cmdline(p)]
+        assert len(tritons) == 1
+        pgid = os.getpgid(tritons[0])
+        assert pgid == tritons[0]  # Triton leads its own process group
+        stubs = [p for p in group_members(pgid) if "triton_python_backend_stub" in _cmdline(p)]
+        assert stubs, "the model should run in a python backend stub"
+        server.process.send_signal(signal.SIGTERM)
+        assert server.process.wait(timeout=60) == 0
+    finally:
+        server.stop()
+    assert group_members(pgid) == []
+    assert not [p for p in stubs if _cmdline(p)]
+
+
+def test_port_in_use_is_one_line_and_exit_1() -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        http, metrics = free_ports(2)
+        done = run_cli(
+            "--models", MODEL,
+            "--grpc-port", str(port), "--http-port", str(http), "--metrics-port", str(metrics),
+        )  # fmt: skip
+    assert done.returncode == 1
+    assert done.stdout == ""
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert "in use" in lines[0] and str(port) in lines[0]
+
+
+def _repo_with_unstaged_config(tmp_path: Path) -> Path:
+    (tmp_path / MODEL).mkdir()
+    shutil.copy(REPOSITORY / MODEL / "config.pbtxt", tmp_path / MODEL / "config.pbtxt")
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    ("make_repo", "extra"),
+    [
+        (lambda tmp: tmp, []),
+        (_repo_with_unstaged_config, []),
+        (_repo_with_unstaged_config, ["--models", MODEL]),
+    ],
+    ids=["empty-repo", "config-without-files", "requested-but-unstaged"],
+)
+def test_missing_models_name_convert(
+    tmp_path: Path, make_repo: Callable[[Path], Path], extra: list[str]
+) -> None:
+    done = run_cli("--model-repository", str(make_repo(tmp_path)), *port_args(), *extra)
+    assert done.returncode == 1
+    assert done.stdout == ""
+    last = done.stderr.strip().splitlines()[-1]
+    assert "python -m convert" in last
+    assert "Traceback" not in done.stderr
+
+
+def test_tensorrt_models_are_skipped_with_a_reason(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="server.models")
+    entries = models.scan(REPOSITORY)
+    chosen = models.select(entries, backend_dir.available_backends(), None)
+    trt = [e.name for e in entries if e.backend == "tensorrt"]
+    assert trt and not set(trt) & set(chosen)
+    assert MODEL in chosen
+    for name in trt:
+        assert any(name in r.message and "TensorRT" in r.message for r in caplog.records)
