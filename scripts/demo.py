@@ -33,14 +33,28 @@ def main() -> int:
         return 1
     try:
         print(server.ready_line, file=sys.stderr)
-        command = [sys.executable, "-m", "client", "cut", "--url", server.grpc_url,
-                   "--model", args.model, *map(str, photos), "-o", str(args.out)]
+        command = [
+            sys.executable,
+            "-m",
+            "client",
+            "cut",
+            "--url",
+            server.grpc_url,
+            "--model",
+            args.model,
+            *map(str, photos),
+            "-o",
+            str(args.out),
+        ]
         done = subprocess.run(command, cwd=ROOT, check=False)
     finally:
         server.stop()
     if done.returncode == 0:
-        print(f"cut-outs in {args.out}/: " + ", ".join(
-            sorted(p.name for p in args.out.glob("*.out.png"))), file=sys.stderr)
+        print(
+            f"cut-outs in {args.out}/: "
+            + ", ".join(sorted(p.name for p in args.out.glob("*.out.png"))),
+            file=sys.stderr,
+        )
     return done.returncode
 
 
