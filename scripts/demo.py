@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from PIL import Image
+
 from client.errors import ServingError
 from convert.samples import sample_photos
 from server.launch import start
@@ -50,12 +52,23 @@ def main() -> int:
     finally:
         server.stop()
     if done.returncode == 0:
-        print(
-            f"cut-outs in {args.out}/: "
-            + ", ".join(sorted(p.name for p in args.out.glob("*.out.png"))),
-            file=sys.stderr,
-        )
+        made = sorted(args.out.glob("*.out.png"))
+        print(f"cut-outs in {args.out}/: " + ", ".join(p.name for p in made), file=sys.stderr)
+        print(ascii_alpha(made[0]))
     return done.returncode
+
+
+def ascii_alpha(path: Path, width: int = 48) -> str:
+    """A terminal preview of a cut-out's alpha channel (dense characters: subject)."""
+    alpha = Image.open(path).getchannel("A")
+    height = max(1, round(alpha.height / alpha.width * width / 2))
+    pixels = list(alpha.resize((width, height), Image.Resampling.BOX).getdata())
+    ramp = " .:-=+*#"
+    rows = [
+        "".join(ramp[v * len(ramp) // 256] for v in pixels[y * width : (y + 1) * width])
+        for y in range(height)
+    ]
+    return f"{path.name} (alpha):\n" + "\n".join(rows)
 
 
 if __name__ == "__main__":
