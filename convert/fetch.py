@@ -60,8 +60,12 @@ def fetch(model: KnownModel, path: Path | None = None, cache: Path | None = None
             found = source()
         except _SourceFailed as e:
             # an explicit --path that is not the model deserves a word; the rest is routine
-            log.log(logging.WARNING if label.startswith("--path") else logging.DEBUG,
-                    "%s: %s; trying the next source", label, e)
+            log.log(
+                logging.WARNING if label.startswith("--path") else logging.DEBUG,
+                "%s: %s; trying the next source",
+                label,
+                e,
+            )
             tried.append(f"{label} ({e})")
             continue
         log.info("%s: %s", model.name, f"from {label}" if not label.startswith("cache") else label)
