@@ -136,3 +136,68 @@ def test_bench_csv(triton_server) -> None:
 def test_bench_bad_sweep_is_a_usage_error(sweep: str) -> None:
     done = run_cli("client", "bench", MODEL, "--concurrency", sweep)
     assert done.returncode == 2 and "expected numbers ≥ 1" in done.stderr
+
+
+@pytest.fixture(scope="module")
+def both_models_server():
+    """A second real server with u2net_onnx (176 MB) next to u2netp_onnx."""
+    from server.launch import start
+    from tests.data import staged_model
+
+    staged_model("u2net_onnx")
+    server = start(["--models", "u2net_onnx,u2netp_onnx"], timeout=300.0)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.mark.slow
+def test_ab_u2net_against_u2netp(both_models_server) -> None:
+    done = run_cli(
+        "client",
+        "ab",
+        "u2net_onnx",
+        "u2netp_onnx",
+        *PHOTOS,
+        "--url",
+        both_models_server.grpc_url,
+        "--requests",
+        "5",
+        "--concurrency",
+        "1",
+        "--json",
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert [v["model"] for v in report["variants"]] == ["u2net_onnx", "u2netp_onnx"]
+    agreement = report["agreement"]
+    assert agreement["images"] == len(PHOTOS)
+    # two different networks: similar masks, not identical ones
+    assert 0.3 < agreement["iou_worst"] <= agreement["iou_mean"] < 1.0
+    assert agreement["max_abs_diff"] > 0
+    u2net, u2netp = report["variants"]
+    assert u2net["server_compute_ms"] > u2netp["server_compute_ms"]
+
+
+@pytest.mark.slow
+def test_bench_u2net_e2e(both_models_server) -> None:
+    done = run_cli(
+        "client",
+        "bench",
+        "u2net",
+        "--url",
+        both_models_server.grpc_url,
+        "--concurrency",
+        "1",
+        "--requests",
+        "2",
+        "--windows",
+        "1",
+        "--mode",
+        "e2e",
+        "--json",
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["model"] == "u2net_onnx" and report["rows"][0]["errors"] == 0
