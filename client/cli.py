@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from tqdm import tqdm
@@ -22,7 +22,7 @@ from client.imaging import (
     OutputOptions,
     parse_color,
 )
-from client.inputs import UsageError, expand, plan
+from client.inputs import UsageError, expand, output_format, plan
 from client.report import table, to_csv, to_json
 from client.triton import DEFAULT_MODEL, DEFAULT_TIMEOUT_S, URL_ENV, RetryPolicy, default_url
 from convert.samples import sample_photos
@@ -97,7 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     cut.add_argument("--only-mask", action="store_true", help="write the grey mask")
     cut.add_argument("--bgcolor", type=_color, help="compose over R,G,B[,A]")
-    cut.add_argument("--format", choices=FORMATS, default="png")
+    cut.add_argument(
+        "--format", choices=FORMATS, help="default: from -o's suffix (.png/.webp/.jpg), else png"
+    )
     cut.add_argument(
         "--png-compression",
         type=int,
@@ -169,7 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _progress(total: int, quiet: bool) -> callable:
+def _progress(total: int, quiet: bool) -> Callable[[Iterable], Iterable]:
     def wrap(items: Iterable) -> Iterable:
         if quiet or total < 2:
             return items
@@ -180,8 +182,9 @@ def _progress(total: int, quiet: bool) -> callable:
 
 def cmd_cut(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     try:
-        options = OutputOptions(args.only_mask, args.bgcolor, args.format, args.png_compression)
-        jobs = plan(args.inputs, args.output, args.format)
+        fmt = output_format(args.format, args.output)
+        options = OutputOptions(args.only_mask, args.bgcolor, fmt, args.png_compression)
+        jobs = plan(args.inputs, args.output, fmt)
     except (ValueError, UsageError) as e:
         parser.error(str(e))
     cutter = Cutter(

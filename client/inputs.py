@@ -61,6 +61,18 @@ def _fixed(path: Path) -> int:
     return len(path.parts)
 
 
+SUFFIX_FORMATS = {".png": "png", ".webp": "webp", ".jpg": "jpg", ".jpeg": "jpg"}
+
+
+def output_format(requested: str | None, output: Path | None) -> str:
+    """--format if given, else what ``-o name.webp`` says, else png."""
+    if requested is not None:
+        return requested
+    if output is not None and not output.is_dir():
+        return SUFFIX_FORMATS.get(output.suffix.lower(), "png")
+    return "png"
+
+
 def plan(inputs: list[str], output: Path | None, fmt: str) -> list[Job]:
     """Map every input file to its output file; raises UsageError for impossible requests."""
     found, many = expand(inputs)
@@ -71,7 +83,7 @@ def plan(inputs: list[str], output: Path | None, fmt: str) -> list[Job]:
         ((source, _rel),) = found
         if output is None:
             target = source.with_name(source.stem + ".out" + ext)
-        elif output.is_dir():
+        elif output.is_dir() or not output.suffix:  # `-o out/`: a folder, made if needed
             target = output / (source.stem + ".out" + ext)
         else:
             target = output

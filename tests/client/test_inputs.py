@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from client.inputs import Job, UsageError, plan
+from client.inputs import Job, UsageError, output_format, plan
 
 
 @pytest.fixture
@@ -66,3 +66,22 @@ def test_usage_errors(tree: Path, inputs: list[str], output: str | None, says: s
     with pytest.raises(UsageError, match=None) as info:
         plan([str(tree / i) for i in inputs], tree / output if output else None, "png")
     assert says in str(info.value)
+
+
+def test_one_file_into_a_new_folder(tree: Path) -> None:
+    src = tree / "in" / "a.jpg"
+    assert plan([str(src)], tree / "new", "png") == [Job(src, tree / "new" / "a.out.png")]
+
+
+@pytest.mark.parametrize(
+    ("requested", "output", "expected"),
+    [
+        (None, "x.webp", "webp"),
+        (None, "x.JPEG", "jpg"),
+        (None, None, "png"),
+        ("png", "x.webp", "png"),
+        (None, "x.tif", "png"),
+    ],
+)
+def test_output_format(requested: str | None, output: str | None, expected: str) -> None:
+    assert output_format(requested, Path(output) if output else None) == expected
