@@ -13,13 +13,12 @@ from pathlib import Path
 import numpy as np
 import onnx
 from google.protobuf.message import DecodeError
-from PIL import Image, UnidentifiedImageError
 
 from client.contract import CONTRACT, ServingContract
 from client.errors import InvalidModel
 from convert.fetch import md5_of
 from convert.known_models import model_by_md5
-from convert.samples import sample_photos
+from convert.samples import SAMPLE_NAMES, sample_inputs
 
 log = logging.getLogger(__name__)
 
@@ -121,8 +120,8 @@ def check_source(path: Path, contract: ServingContract = CONTRACT) -> Report:
         )
     report.ok(f"output {out.name} {_fmt(odims)} (+{len(model.graph.output) - 1} side outputs)")
 
-    photo = sample_photos()[0]
-    pred = _run(model, path, {inp.name: _normalise(_photo_320(photo, contract), contract)})[0]
+    (photo,), rgb = sample_inputs(SAMPLE_NAMES[:1], contract)
+    pred = _run(model, path, {inp.name: _normalise(rgb[0], contract)})[0]
     pred = np.asarray(pred, dtype=np.float64)[0, 0]
     if not np.isfinite(pred).all() or pred.min() < 0.0 or pred.max() > 1.0:
         raise InvalidModel(
@@ -130,7 +129,7 @@ def check_source(path: Path, contract: ServingContract = CONTRACT) -> Report:
         )
     if float(pred.std()) < 1e-3:
         raise InvalidModel(f"{path}: expected a mask, got a constant output ({pred.mean():.3g})")
-    report.ok(f"ONNX Runtime CPU run on {photo.name}: mask in [0,1], std {pred.std():.3f}")
+    report.ok(f"ONNX Runtime CPU run on {photo}: mask in [0,1], std {pred.std():.3f}")
     return report
 
 
@@ -150,8 +149,7 @@ def check_serving(
     want_out = (contract.output_name, _fmt(["batch", *contract.output_dims]))
     if outs != [want_out]:
         raise InvalidModel(f"{label}: expected output {want_out}, got {outs}")
-    photo = sample_photos()[0]
-    image = _photo_320(photo, contract)[None]
+    (photo,), image = sample_inputs(SAMPLE_NAMES[:1], contract)
     mask = _run(model, path, {contract.input_name: image})[0]
     if mask.dtype != contract.output_np_dtype or mask.shape != (1, *contract.output_dims):
         raise InvalidModel(f"{label}: expected uint8 {want_out[1]}, got {mask.dtype} {mask.shape}")
@@ -159,17 +157,8 @@ def check_serving(
         raise InvalidModel(
             f"{label}: expected a min-max normalised mask, got range [{mask.min()},{mask.max()}]"
         )
-    report.ok(f"serving run on {photo.name}: uint8 {mask.shape}, range [0,{mask.max()}]")
+    report.ok(f"serving run on {photo}: uint8 {mask.shape}, range [0,{mask.max()}]")
     return report
-
-
-def _photo_320(photo: Path, contract: ServingContract) -> np.ndarray:
-    try:
-        with Image.open(photo) as im:
-            rgb = im.convert("RGB").resize((contract.size, contract.size), Image.Resampling.LANCZOS)
-    except (OSError, UnidentifiedImageError) as e:
-        raise InvalidModel(f"cannot read sample photo {photo}: {e}") from e
-    return np.asarray(rgb, dtype=np.uint8)
 
 
 def _normalise(rgb: np.ndarray, contract: ServingContract) -> np.ndarray:

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
+from client.contract import CONTRACT, ServingContract
 from client.errors import ServingError
+from client.imaging import open_rgb, to_model_input
 
 SAMPLE_NAMES: tuple[str, ...] = (
     "astronaut.png",
@@ -28,3 +32,12 @@ def sample_dir() -> Path:
 def sample_photos(names: tuple[str, ...] = SAMPLE_NAMES) -> list[Path]:
     folder = sample_dir()
     return [folder / name for name in names]
+
+
+def sample_inputs(
+    names: tuple[str, ...] = SAMPLE_NAMES, contract: ServingContract = CONTRACT
+) -> tuple[list[str], np.ndarray]:
+    """The sample photos as the contract's input (the client's own pre-processing)."""
+    photos = sample_photos(names)
+    batch = np.stack([to_model_input(open_rgb(p), contract) for p in photos])
+    return [p.name for p in photos], batch

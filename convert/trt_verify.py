@@ -17,7 +17,7 @@ import numpy as np
 from client.agreement import MaskAgreement, compare_masks
 from client.contract import CONTRACT, ServingContract
 from client.errors import EngineBuildError, InvalidModel
-from convert.samples import sample_photos
+from convert.samples import sample_inputs
 
 log = logging.getLogger(__name__)
 
@@ -77,20 +77,7 @@ def verify_batch(
 
 def sample_batch(contract: ServingContract = CONTRACT) -> tuple[list[str], np.ndarray]:
     """Real photos as the contract's input: RGB, LANCZOS-resized, uint8 [N,H,W,C]."""
-    from PIL import Image
-
-    names, images = [], []
-    for path in sample_photos():
-        try:
-            with Image.open(path) as img:
-                rgb = img.convert("RGB").resize(
-                    (contract.size, contract.size), Image.Resampling.LANCZOS
-                )
-        except OSError as e:
-            raise EngineBuildError(f"cannot read sample photo {path}: {e}") from e
-        names.append(Path(path).name)
-        images.append(np.asarray(rgb, dtype=contract.input_np_dtype))
-    return names, np.stack(images)
+    return sample_inputs(contract=contract)
 
 
 def onnx_reference(
