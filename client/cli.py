@@ -96,6 +96,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="u2net, u2netp (picks _trt if ready, else _onnx) or a served name",
     )
     cut.add_argument("--only-mask", action="store_true", help="write the grey mask")
+    cut.add_argument(
+        "-ppm",
+        "--post-process-mask",
+        action="store_true",
+        help="smooth and binarise the mask as rembg's -ppm does",
+    )
     cut.add_argument("--bgcolor", type=_color, help="compose over R,G,B[,A]")
     cut.add_argument(
         "--format", choices=FORMATS, help="default: from -o's suffix (.png/.webp/.jpg), else png"
@@ -183,7 +189,9 @@ def _progress(total: int, quiet: bool) -> Callable[[Iterable], Iterable]:
 def cmd_cut(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     try:
         fmt = output_format(args.format, args.output)
-        options = OutputOptions(args.only_mask, args.bgcolor, fmt, args.png_compression)
+        options = OutputOptions(
+            args.only_mask, args.bgcolor, args.post_process_mask, fmt, args.png_compression
+        )
         jobs = plan(args.inputs, args.output, fmt)
     except (ValueError, UsageError) as e:
         parser.error(str(e))

@@ -225,3 +225,11 @@ def test_cli_model_missing_lists_ready_models(triton_server, tmp_path: Path) -> 
         tmp_path / "x.png",
     )
     assert_one_line_error(done, "u2net_trt or u2net_onnx", "ready models: u2netp_onnx")
+
+
+def test_cli_post_process_mask(triton_server, tmp_path: Path) -> None:
+    out = tmp_path / "mask.png"
+    done = _cli(triton_server, PHOTOS[0], "-o", out, "--only-mask", "-ppm")
+    assert done.returncode == 0, done.stderr
+    values = set(np.unique(np.asarray(Image.open(out))))
+    assert values == {0, 255}

@@ -19,6 +19,7 @@ from client.imaging import (
     on_color,
     open_rgb,
     parse_color,
+    post_process_mask,
     render,
     to_model_input,
 )
@@ -192,3 +193,31 @@ def test_parse_color(text: str, expected: tuple) -> None:
 def test_parse_color_rejects(text: str) -> None:
     with pytest.raises(ValueError, match="expected R,G,B or R,G,B,A"):
         parse_color(text)
+
+
+def _rembg_post_process(mask: np.ndarray) -> np.ndarray:
+    """rembg's post_process (bg.py), with OpenCV, as rembg runs it."""
+    import cv2
+
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
+    mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, kernel)
+    mask = cv2.GaussianBlur(mask, (5, 5), sigmaX=2, sigmaY=2, borderType=cv2.BORDER_DEFAULT)
+    return np.where(mask < 127, 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("photo_path", PHOTOS, ids=[p.name for p in PHOTOS])
+def test_post_process_mask_equals_rembgs_opencv(photo_path: Path) -> None:
+    """Grey photos are harsher than masks: every level and plenty of edges."""
+    grey = np.asarray(Image.open(photo_path).convert("L"))
+    got = post_process_mask(Image.fromarray(grey))
+    assert got.mode == "L"
+    np.testing.assert_array_equal(np.asarray(got), _rembg_post_process(grey))
+
+
+def test_post_process_mask_on_noise_and_render(photo: Image.Image) -> None:
+    noise = np.random.default_rng(0).integers(0, 256, (37, 53), dtype=np.uint8)
+    np.testing.assert_array_equal(
+        np.asarray(post_process_mask(Image.fromarray(noise))), _rembg_post_process(noise)
+    )
+    out = render(photo, _mask(), OutputOptions(only_mask=True, post_process=True))
+    assert set(np.unique(np.asarray(out))) <= {0, 255}
