@@ -13,8 +13,8 @@ from tqdm import tqdm
 from client.ab import VARIANT_HEADERS, load_inputs, run_ab, variant_rows
 from client.batch import run_jobs
 from client.bench import HEADERS, MODES, sweep
+from client.cli_support import run_handler, setup_logging
 from client.cutter import DEFAULT_CONCURRENCY, Cutter
-from client.errors import ServingError
 from client.imaging import (
     DEFAULT_MAX_PIXELS,
     DEFAULT_PNG_COMPRESSION,
@@ -303,14 +303,6 @@ def cmd_bench(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    level = logging.DEBUG if args.verbose else logging.WARNING
-    logging.basicConfig(level=level, format="%(message)s", stream=sys.stderr)
+    setup_logging(logging.DEBUG if args.verbose else logging.WARNING)
     handlers = {"cut": cmd_cut, "ab": cmd_ab, "bench": cmd_bench}
-    try:
-        return handlers[args.command](args, parser)
-    except ServingError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    return run_handler(lambda: handlers[args.command](args, parser))

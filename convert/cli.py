@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from client.cli_support import run_handler, setup_logging
 from client.errors import ServingError
 from convert.check import check_source
 from convert.fetch import fetch
@@ -150,13 +150,7 @@ COMMANDS = {
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
-    logging.basicConfig(level=level, format="%(message)s", stream=sys.stderr)
-    try:
-        return COMMANDS[args.command](args)
-    except ServingError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    setup_logging(
+        logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
+    )
+    return run_handler(lambda: COMMANDS[args.command](args))
