@@ -23,6 +23,7 @@ from client.imaging import (
     parse_color,
 )
 from client.inputs import UsageError, expand, output_format, plan
+from client.matting import MattingOptions
 from client.report import table, to_csv, to_json
 from client.triton import DEFAULT_MODEL, DEFAULT_TIMEOUT_S, URL_ENV, RetryPolicy, default_url
 from convert.samples import sample_photos
@@ -35,6 +36,13 @@ def _color(text: str) -> tuple[int, int, int, int]:
         return parse_color(text)
     except ValueError as e:
         raise argparse.ArgumentTypeError(str(e)) from e
+
+
+def _byte(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 255:
+        raise argparse.ArgumentTypeError(f"expected 0..255, got {text}")
+    return value
 
 
 def _positive(text: str) -> int:
@@ -102,6 +110,16 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="smooth and binarise the mask as rembg's -ppm does",
     )
+    cut.add_argument(
+        "-a",
+        "--alpha-matting",
+        action="store_true",
+        help="refine soft edges with closed-form matting, as rembg -a "
+        "(slow; needs the [matting] extra)",
+    )
+    cut.add_argument("-af", "--alpha-matting-foreground-threshold", type=_byte, default=240)
+    cut.add_argument("-ab", "--alpha-matting-background-threshold", type=_byte, default=10)
+    cut.add_argument("-ae", "--alpha-matting-erode-size", type=_byte, default=10)
     cut.add_argument("--bgcolor", type=_color, help="compose over R,G,B[,A]")
     cut.add_argument(
         "--format", choices=FORMATS, help="default: from -o's suffix (.png/.webp/.jpg), else png"
@@ -189,8 +207,20 @@ def _progress(total: int, quiet: bool) -> Callable[[Iterable], Iterable]:
 def cmd_cut(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     try:
         fmt = output_format(args.format, args.output)
+        matting = None
+        if args.alpha_matting:
+            matting = MattingOptions(
+                args.alpha_matting_foreground_threshold,
+                args.alpha_matting_background_threshold,
+                args.alpha_matting_erode_size,
+            )
         options = OutputOptions(
-            args.only_mask, args.bgcolor, args.post_process_mask, fmt, args.png_compression
+            only_mask=args.only_mask,
+            bgcolor=args.bgcolor,
+            post_process=args.post_process_mask,
+            matting=matting,
+            fmt=fmt,
+            png_compression=args.png_compression,
         )
         jobs = plan(args.inputs, args.output, fmt)
     except (ValueError, UsageError) as e:

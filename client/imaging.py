@@ -7,6 +7,7 @@ model's input, resize the mask back, compose with straight alpha, encode.
 from __future__ import annotations
 
 import io
+import logging
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,9 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from client.contract import CONTRACT, ServingContract
 from client.errors import InvalidImage
+from client.matting import MattingOptions, matte
+
+log = logging.getLogger(__name__)
 
 ImageSource = str | Path | bytes | Image.Image
 
@@ -32,6 +36,7 @@ class OutputOptions:
     only_mask: bool = False
     bgcolor: Color | None = None
     post_process: bool = False  # rembg's --post-process-mask
+    matting: MattingOptions | None = None  # rembg's -a
     fmt: str = "png"
     png_compression: int = DEFAULT_PNG_COMPRESSION
 
@@ -148,11 +153,15 @@ def cutout(rgb: Image.Image, mask: Image.Image) -> Image.Image:
     return rgba
 
 
+def over_color(rgba: Image.Image, color: Color) -> Image.Image:
+    """Compose a cut-out over a solid colour (opaque colour -> RGB, else RGBA)."""
+    composed = Image.alpha_composite(Image.new("RGBA", rgba.size, color), rgba)
+    return composed.convert("RGB") if color[3] == 255 else composed
+
+
 def on_color(rgb: Image.Image, mask: Image.Image, color: Color) -> Image.Image:
     """Compose the subject over a solid colour (opaque colour -> RGB, else RGBA)."""
-    background = Image.new("RGBA", rgb.size, color)
-    composed = Image.alpha_composite(background, cutout(rgb, mask))
-    return composed.convert("RGB") if color[3] == 255 else composed
+    return over_color(cutout(rgb, mask), color)
 
 
 def render(rgb: Image.Image, mask_320: np.ndarray, options: OutputOptions) -> Image.Image:
@@ -162,9 +171,21 @@ def render(rgb: Image.Image, mask_320: np.ndarray, options: OutputOptions) -> Im
         mask = post_process_mask(mask)
     if options.only_mask:
         return mask
-    if options.bgcolor is not None:
-        return on_color(rgb, mask, options.bgcolor)
-    return cutout(rgb, mask)
+    subject = cutout(rgb, mask)
+    if options.matting is not None:
+        subject = matte_or_cutout(rgb, mask, options.matting, subject)
+    return subject if options.bgcolor is None else over_color(subject, options.bgcolor)
+
+
+def matte_or_cutout(
+    rgb: Image.Image, mask: Image.Image, matting: MattingOptions, fallback: Image.Image
+) -> Image.Image:
+    """Alpha matting; where it cannot run (no unknown region, say), the plain cut-out."""
+    try:
+        return matte(rgb, mask, matting)
+    except ValueError as e:  # pymatting's way of saying the trimap is unusable, as in rembg
+        log.warning("alpha matting not possible (%s); using the plain cut-out", e)
+        return fallback
 
 
 def encode(image: Image.Image, options: OutputOptions) -> bytes:

@@ -233,3 +233,19 @@ def test_cli_post_process_mask(triton_server, tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     values = set(np.unique(np.asarray(Image.open(out))))
     assert values == {0, 255}
+
+
+def test_cli_alpha_matting(triton_server, tmp_path: Path) -> None:
+    pytest.importorskip("pymatting", reason="the [matting] extra is not installed")
+    small = tmp_path / "small.png"
+    Image.open(PHOTOS[1]).resize((150, 100)).save(small)
+    out = tmp_path / "matted.png"
+    done = _cli(triton_server, small, "-o", out, "-a", "-af", "235", "-ae", "5")
+    assert done.returncode == 0, done.stderr
+    alpha = np.asarray(Image.open(out))[..., 3]
+    assert Image.open(out).size == (150, 100) and 0 < (alpha == 255).mean() < 1
+
+
+def test_cli_alpha_matting_threshold_out_of_range(triton_server) -> None:
+    done = _cli(triton_server, PHOTOS[0], "-a", "-af", "300")
+    assert done.returncode == 2 and "expected 0..255, got 300" in done.stderr
