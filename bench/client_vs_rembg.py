@@ -1,6 +1,6 @@
 """Cut the same folder of real photos with `rembg p` and with this stack, in one run.
 
-    make bench-rembg        # or: .venv/bin/python bench/client_vs_rembg.py
+    .venv/bin/python bench/client_vs_rembg.py
 
 rembg 2.0.86 lives in its own venv (.venv-rembg; it wants numpy 2, Triton's wheel numpy<2)
 and uses the very same u2net.onnx from $U2NET_HOME. Our side: `python -m server
@@ -20,9 +20,9 @@ import time
 from pathlib import Path
 
 from client.report import table
-from convert.known_models import KNOWN_MODELS, cache_dir
-from convert.samples import sample_dir
-from server.launch import start
+from server.spawn import start
+from u2net.catalogue import KNOWN_MODELS, cache_dir
+from u2net.samples import sample_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 PHOTOS = (

@@ -34,9 +34,15 @@ import tritonclient.grpc as grpcclient
 from google.protobuf import text_format
 from PIL import Image
 
-from client.contract import CONTRACT
-from convert.model_config import read_config
-from server.launch import REPO_ROOT, start
+from server.spawn import start
+from u2net.contract import CONTRACT
+from u2net.repository import (
+    ONNX_FILE,
+    VERSION_DIR,
+    config_path,
+    default_repository,
+    read_config,
+)
 
 PHOTOS = ("astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg", "motorcycle_left.png")
 CONCURRENCY = (1, 2, 4)
@@ -147,7 +153,7 @@ class GrpcSender:
         if client is None:
             client = self.local.client = grpcclient.InferenceServerClient(self.url)
         image = self.images[i % len(self.images)][None]
-        tensor = grpcclient.InferInput(CONTRACT.input_name, list(image.shape), "UINT8")
+        tensor = grpcclient.InferInput(CONTRACT.input_name, list(image.shape), CONTRACT.input_dtype)
         tensor.set_data_from_numpy(image)
         client.infer(self.model, [tensor]).as_numpy(CONTRACT.output_name)
 
@@ -171,7 +177,7 @@ def served(repository: Path, model: str) -> Iterator[str]:
 
 def variant_repo(tmp: Path, model: str, edit: Callable[[object], None]) -> Path:
     """A repository holding ``model`` with an edited config; the version folder is linked."""
-    source = REPO_ROOT / "model_repository" / model
+    source = default_repository() / model
     config = read_config(source / "config.pbtxt")
     edit(config)
     target = tmp / model
@@ -218,9 +224,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--variants", action="store_true", help="also try alternative configs")
     args = parser.parse_args(argv)
 
-    folder = REPO_ROOT / "model_repository" / args.model
-    config = read_config(folder / "config.pbtxt")
-    model_file = folder / "1" / (config.default_model_filename or "model.onnx")
+    folder = default_repository() / args.model
+    config = read_config(config_path(folder.parent, args.model))
+    model_file = folder / VERSION_DIR / (config.default_model_filename or ONNX_FILE)
     if not model_file.exists():
         print(f"{model_file} is not staged; run `python -m convert` first", file=sys.stderr)
         return 1
@@ -234,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     def run_plain(i: int) -> None:
         session.run(None, {name: images[i % len(images)][None]})
 
-    with served(REPO_ROOT / "model_repository", args.model) as url:
+    with served(default_repository(), args.model) as url:
         before = batch_histogram(url, args.model)
         measured = measure_pair(
             {"plain": run_plain, "served": GrpcSender(url, args.model, images)},

@@ -18,9 +18,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from client.imaging import OutputOptions, cutout, encode, mask_to_size, open_rgb, to_model_input
 from client.report import table
-from convert.samples import sample_photos
+from u2net.contract import CONTRACT
+from u2net.imaging import OutputOptions, cutout, encode, mask_to_size, open_rgb, to_model_input
+from u2net.samples import sample_photos
 
 SIZE = (4000, 3000)
 
@@ -45,8 +46,10 @@ def main() -> int:
         )
         decode_ms, rgb = best_ms(lambda: open_rgb(photo), args.repeat)
         resize_ms, _ = best_ms(lambda: to_model_input(rgb), args.repeat)
-        yy, xx = np.mgrid[:320, :320]
-        mask_320 = (255 * ((xx - 160) ** 2 + (yy - 160) ** 2 < 120**2)).astype(np.uint8)
+        side = CONTRACT.size
+        yy, xx = np.mgrid[:side, :side]
+        disc = (xx - side // 2) ** 2 + (yy - side // 2) ** 2 < (side * 3 // 8) ** 2
+        mask_320 = (255 * disc).astype(np.uint8)
         mask_ms, mask = best_ms(lambda: mask_to_size(mask_320, rgb.size), args.repeat)
         compose_ms, cut = best_ms(lambda: cutout(rgb, mask), args.repeat)
         print(f"12 MP photo {SIZE[0]}x{SIZE[1]} JPEG, best of {args.repeat}")
@@ -55,7 +58,7 @@ def main() -> int:
                 ["stage", "ms"],
                 [
                     ["decode (open_rgb)", decode_ms],
-                    ["resize to 320 (LANCZOS)", resize_ms],
+                    [f"resize to {CONTRACT.size} (LANCZOS)", resize_ms],
                     ["mask resize to 12 MP (LANCZOS)", mask_ms],
                     ["compose (straight alpha)", compose_ms],
                 ],

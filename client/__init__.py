@@ -5,7 +5,6 @@ with Cutter("localhost:8001") as cutter:
     cutter.cut("photo.jpg").save("photo.out.png")
 """
 
-from client.contract import CONTRACT, ServingContract
 from client.cutter import AsyncCutter, Cutter
 from client.errors import (
     ContractMismatch,
@@ -15,7 +14,8 @@ from client.errors import (
     ServerUnavailable,
     ServingError,
 )
-from client.imaging import OutputOptions
+from u2net.contract import CONTRACT, ServingContract
+from u2net.imaging import OutputOptions
 
 __all__ = [
     "CONTRACT",

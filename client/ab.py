@@ -8,9 +8,6 @@ from pathlib import Path
 
 import numpy as np
 
-from client.agreement import MaskAgreement, compare_masks
-from client.errors import ServingError
-from client.imaging import open_rgb, to_model_input
 from client.loadgen import (
     MEASUREMENT_HEADERS,
     ServerStats,
@@ -20,6 +17,9 @@ from client.loadgen import (
     stats_delta,
 )
 from client.triton import TritonModel
+from u2net.agreement import MaskAgreement, compare_masks
+from u2net.errors import ServingError
+from u2net.imaging import open_rgb, to_model_input
 
 log = logging.getLogger(__name__)
 
@@ -90,11 +90,12 @@ def run_variant(
         if i < n:
             masks[i] = mask
 
+    name = model.resolve()
     drive(send, min(concurrency, requests), concurrency)  # warm-up, not measured
-    before = model.client.get_inference_statistics(model.name, as_json=True)
+    before = model.statistics()
     window = drive(send, requests, concurrency, keep)
-    after = model.client.get_inference_statistics(model.name, as_json=True)
-    return VariantRun(model.name, window, stats_delta(before, after, model.name)), masks
+    after = model.statistics()
+    return VariantRun(name, window, stats_delta(before, after, name)), masks
 
 
 def run_ab(

@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 
 from client.cutter import Cutter
-from client.imaging import OutputOptions, encode
 from client.loadgen import (
     MEASUREMENT_HEADERS,
     ServerStats,
@@ -19,6 +18,7 @@ from client.loadgen import (
     stable,
     stats_delta,
 )
+from u2net.imaging import OutputOptions, encode
 
 log = logging.getLogger(__name__)
 
@@ -64,15 +64,15 @@ def sweep(
     max_windows: int,
 ) -> list[BenchRow]:
     send = make_sender(cutter, mode, paths, batch)
-    name = cutter.model_name
+    name = cutter.connect()
     rows = []
     for c in concurrencies:
         drive(send, 2 * c, c)  # warm-up
         throughputs: list[float] = []
         while True:
-            before = cutter.model.client.get_inference_statistics(name, as_json=True)
+            before = cutter.model.statistics()
             window = drive(send, max(requests, c), c)
-            after = cutter.model.client.get_inference_statistics(name, as_json=True)
+            after = cutter.model.statistics()
             throughputs.append(window.throughput)
             is_stable = stable(throughputs)
             if is_stable or len(throughputs) >= max_windows:

@@ -11,86 +11,51 @@ from pathlib import Path
 from tqdm import tqdm
 
 from client.ab import VARIANT_HEADERS, load_inputs, run_ab, variant_rows
-from client.batch import run_jobs
 from client.bench import HEADERS, MODES, sweep
-from client.cli_support import run_handler, setup_logging
 from client.cutter import DEFAULT_CONCURRENCY, Cutter
-from client.imaging import (
-    DEFAULT_MAX_PIXELS,
-    DEFAULT_PNG_COMPRESSION,
-    FORMATS,
-    OutputOptions,
-    parse_color,
-)
-from client.inputs import UsageError, expand, output_format, plan
-from client.matting import MattingOptions
+from client.inputs import expand, output_format, plan
+from client.jobs import run_jobs
 from client.report import table, to_csv, to_json
-from client.triton import DEFAULT_MODEL, DEFAULT_TIMEOUT_S, URL_ENV, RetryPolicy, default_url
-from convert.samples import sample_photos
+from client.triton import DEFAULT_TIMEOUT_S, URL_ENV, RetryPolicy, default_url
+from u2net import cli as edge
+from u2net.catalogue import DEFAULT_MODEL
+from u2net.errors import UsageError
+from u2net.imaging import DEFAULT_MAX_PIXELS, DEFAULT_PNG_COMPRESSION, FORMATS, OutputOptions
+from u2net.matting import MattingOptions
+from u2net.samples import sample_photos
 
 log = logging.getLogger("client")
 
-
-def _color(text: str) -> tuple[int, int, int, int]:
-    try:
-        return parse_color(text)
-    except ValueError as e:
-        raise argparse.ArgumentTypeError(str(e)) from e
+DEFAULT_REQUESTS = 20
+DEFAULT_WINDOWS = 3
+DEFAULT_SWEEP = "1,2,4"
 
 
-def _byte(text: str) -> int:
-    value = int(text)
-    if not 0 <= value <= 255:
-        raise argparse.ArgumentTypeError(f"expected 0..255, got {text}")
-    return value
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number ≥ 1, got {text}")
-    return value
-
-
-def _int_list(text: str) -> list[int]:
-    try:
-        values = [int(v) for v in text.split(",")]
-    except ValueError:
-        values = []
-    if not values or min(values) < 1:
-        raise argparse.ArgumentTypeError(f"expected numbers ≥ 1 like 1,2,4, got {text!r}")
-    return values
-
-
-def _add_server_args(p: argparse.ArgumentParser, concurrency: bool = True) -> None:
+def _add_connection(p: argparse.ArgumentParser, concurrency: bool = True) -> None:
+    """--url, --timeout, --max-pixels and (where it applies) --concurrency."""
     p.add_argument(
-        "--url",
-        default=default_url(),
-        help=f"Triton gRPC address (default: ${URL_ENV} or localhost:8001)",
+        "--url", default=default_url(), help=f"Triton gRPC address (${URL_ENV} overrides)"
     )
     p.add_argument(
-        "--timeout",
-        type=float,
-        default=DEFAULT_TIMEOUT_S,
-        help="seconds per request (default: %(default)s)",
+        "--timeout", type=edge.positive_float, default=DEFAULT_TIMEOUT_S, help="seconds per request"
+    )
+    p.add_argument(
+        "--max-pixels",
+        type=edge.positive_int,
+        default=DEFAULT_MAX_PIXELS,
+        help="refuse larger images, checked before decoding",
     )
     if concurrency:
         p.add_argument(
             "--concurrency",
-            type=_positive,
+            type=edge.positive_int,
             default=DEFAULT_CONCURRENCY,
-            help="requests in flight (default: %(default)s)",
+            help="requests in flight",
         )
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar, errors only")
-    p.add_argument("-v", "--verbose", action="store_true")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m client", description="Background removal through Triton."
-    )
-    sub = parser.add_subparsers(dest="command", required=True)
-    cut = sub.add_parser("cut", help="cut the subject out of photos")
+def _add_cut(sub: object) -> None:
+    cut = edge.add_subcommand(sub, "cut", "cut the subject out of photos")
     cut.add_argument("inputs", nargs="+", metavar="INPUT", help="files, folders or globs")
     cut.add_argument(
         "-o",
@@ -117,12 +82,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="refine soft edges with closed-form matting, as rembg -a "
         "(slow; needs the [matting] extra)",
     )
-    cut.add_argument("-af", "--alpha-matting-foreground-threshold", type=_byte, default=240)
-    cut.add_argument("-ab", "--alpha-matting-background-threshold", type=_byte, default=10)
-    cut.add_argument("-ae", "--alpha-matting-erode-size", type=_byte, default=10)
-    cut.add_argument("--bgcolor", type=_color, help="compose over R,G,B[,A]")
+    defaults = MattingOptions()
+    for short, name, value, what in (
+        ("-af", "foreground-threshold", defaults.foreground_threshold, "sure foreground above"),
+        ("-ab", "background-threshold", defaults.background_threshold, "sure background below"),
+        ("-ae", "erode-size", defaults.erode_size, "erosion of both sure regions, pixels"),
+    ):
+        cut.add_argument(
+            short,
+            f"--alpha-matting-{name}",
+            type=edge.byte,
+            default=value,
+            help=f"alpha matting: {what}",
+        )
+    cut.add_argument("--bgcolor", type=edge.color, help="compose over R,G,B[,A]")
     cut.add_argument(
-        "--format", choices=FORMATS, help="default: from -o's suffix (.png/.webp/.jpg), else png"
+        "--format", choices=FORMATS, help="output format; default: from -o's suffix, else png"
     )
     cut.add_argument(
         "--png-compression",
@@ -130,44 +105,49 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_PNG_COMPRESSION,
         choices=range(10),
         metavar="0-9",
-        help="(default: %(default)s, measured)",
+        help="zlib level (measured)",
     )
     cut.add_argument("--skip-existing", action="store_true", help="resume: skip done outputs")
     cut.add_argument(
-        "--max-pixels",
-        type=_positive,
-        default=DEFAULT_MAX_PIXELS,
-        help="refuse larger images, checked before decoding (default: %(default)s)",
-    )
-    cut.add_argument(
         "--retries",
-        type=_positive,
-        default=RetryPolicy().attempts,
-        help="attempts when the server is unavailable (default: %(default)s)",
+        type=edge.non_negative_int,
+        default=RetryPolicy().retries,
+        help="retries when the server is unavailable (0: none)",
     )
-    _add_server_args(cut)
+    _add_connection(cut)
+    edge.add_verbosity(cut)
 
-    ab = sub.add_parser("ab", help="compare two served models on the same images and load")
-    ab.add_argument("model_a", metavar="MODEL_A")
-    ab.add_argument("model_b", metavar="MODEL_B")
+
+def _add_ab(sub: object) -> None:
+    ab = edge.add_subcommand(sub, "ab", "compare two served models on the same images and load")
+    ab.add_argument("model_a", metavar="MODEL_A", help="first served model (A, the reference)")
+    ab.add_argument("model_b", metavar="MODEL_B", help="second served model (B)")
     ab.add_argument("images", nargs="+", metavar="IMAGES", help="files or folders")
     ab.add_argument(
         "--requests",
-        type=_positive,
-        default=20,
-        help="requests per variant, at least one per image (default: %(default)s)",
+        type=edge.positive_int,
+        default=DEFAULT_REQUESTS,
+        help="requests per variant, at least one per image",
     )
     ab.add_argument("--json", action="store_true", help="machine-readable output")
-    ab.add_argument("--max-pixels", type=_positive, default=DEFAULT_MAX_PIXELS)
-    _add_server_args(ab)
+    _add_connection(ab)
+    edge.add_verbosity(ab, quiet=False)
 
-    bench = sub.add_parser("bench", help="load generator: a concurrency sweep on one model")
-    bench.add_argument("model", metavar="MODEL")
+
+def _add_bench(sub: object) -> None:
+    bench = edge.add_subcommand(sub, "bench", "load generator: a concurrency sweep on one model")
+    bench.add_argument("model", metavar="MODEL", help="served model, or u2net/u2netp")
+    bench.add_argument(
+        "images",
+        nargs="*",
+        metavar="IMAGES",
+        help="files or folders (default: scikit-image's sample photos)",
+    )
     bench.add_argument(
         "--concurrency",
-        type=_int_list,
-        default=[1, 2, 4],
-        help="comma-separated sweep (default: 1,2,4)",
+        type=edge.int_list,
+        default=DEFAULT_SWEEP,
+        help="comma-separated sweep, e.g. 1,2,4",
     )
     bench.add_argument(
         "--mode",
@@ -175,23 +155,31 @@ def build_parser() -> argparse.ArgumentParser:
         default="server",
         help="server: pre-processed tensors; e2e: decode, pre, post, encode too",
     )
-    bench.add_argument("--images", nargs="+", type=Path, help="default: sample photos")
     bench.add_argument(
         "--requests",
-        type=_positive,
-        default=20,
-        help="requests per measurement window (default: %(default)s)",
+        type=edge.positive_int,
+        default=DEFAULT_REQUESTS,
+        help="requests per measurement window",
     )
     bench.add_argument(
         "--windows",
-        type=_positive,
-        default=3,
-        help="at most this many windows, until two agree within 10%% (default: %(default)s)",
+        type=edge.positive_int,
+        default=DEFAULT_WINDOWS,
+        help="at most this many windows, until two agree within 10%%",
     )
     out = bench.add_mutually_exclusive_group()
-    out.add_argument("--json", action="store_true")
-    out.add_argument("--csv", action="store_true")
-    _add_server_args(bench, concurrency=False)
+    out.add_argument("--json", action="store_true", help="machine-readable output")
+    out.add_argument("--csv", action="store_true", help="CSV output")
+    _add_connection(bench, concurrency=False)
+    edge.add_verbosity(bench, quiet=False)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = edge.make_parser("python -m client", "Background removal through Triton.")
+    sub = edge.add_subparsers(parser)
+    _add_cut(sub)
+    _add_ab(sub)
+    _add_bench(sub)
     return parser
 
 
@@ -204,39 +192,42 @@ def _progress(total: int, quiet: bool) -> Callable[[Iterable], Iterable]:
     return wrap
 
 
-def cmd_cut(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+def output_options(args: argparse.Namespace) -> OutputOptions:
+    """The cut flags as options; impossible combinations are usage errors."""
+    matting = None
+    if args.alpha_matting:
+        matting = MattingOptions(
+            args.alpha_matting_foreground_threshold,
+            args.alpha_matting_background_threshold,
+            args.alpha_matting_erode_size,
+        )
     try:
-        fmt = output_format(args.format, args.output)
-        matting = None
-        if args.alpha_matting:
-            matting = MattingOptions(
-                args.alpha_matting_foreground_threshold,
-                args.alpha_matting_background_threshold,
-                args.alpha_matting_erode_size,
-            )
-        options = OutputOptions(
+        return OutputOptions(
             only_mask=args.only_mask,
             bgcolor=args.bgcolor,
             post_process=args.post_process_mask,
             matting=matting,
-            fmt=fmt,
+            fmt=output_format(args.format, args.output),
             png_compression=args.png_compression,
         )
-        jobs = plan(args.inputs, args.output, fmt)
-    except (ValueError, UsageError) as e:
-        parser.error(str(e))
+    except ValueError as e:
+        raise UsageError(str(e)) from e
+
+
+def cmd_cut(args: argparse.Namespace) -> int:
+    options = output_options(args)
+    jobs = plan(args.inputs, args.output, options.fmt)
     cutter = Cutter(
         args.url,
         args.model,
         timeout_s=args.timeout,
         concurrency=args.concurrency,
         max_pixels=args.max_pixels,
-        retry=RetryPolicy(attempts=args.retries),
+        retry=RetryPolicy(retries=args.retries),
     )
     with cutter:
-        summary = run_jobs(
-            cutter, jobs, options, args.skip_existing, _progress(len(jobs), args.quiet)
-        )
+        progress = _progress(len(jobs), args.quiet)
+        summary = run_jobs(cutter, jobs, options, args.skip_existing, progress)
     for source, reason in summary.failures:
         print(f"failed: {source}: {reason}", file=sys.stderr)
     if len(jobs) == 1 and not summary.failures and not args.quiet:
@@ -246,19 +237,20 @@ def cmd_cut(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     return 1 if summary.failures else 0
 
 
-def _image_paths(inputs: list[str]) -> list[Path]:
-    return [path for path, _rel in expand(inputs)[0]]
-
-
-def cmd_ab(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    paths = _image_paths(args.images)
+def image_paths(inputs: list[str]) -> list[Path]:
+    """Files and folders -> image files; none at all is a usage error."""
+    paths = [path for path, _rel in expand(inputs)[0]]
     if not paths:
-        parser.error(f"no image files found in {' '.join(args.images)}")
+        raise UsageError(f"no image files found in {' '.join(inputs)}")
+    return paths
+
+
+def cmd_ab(args: argparse.Namespace) -> int:
     report = run_ab(
         args.url,
         args.model_a,
         args.model_b,
-        paths,
+        image_paths(args.images),
         concurrency=args.concurrency,
         requests=args.requests,
         timeout_s=args.timeout,
@@ -273,41 +265,29 @@ def cmd_ab(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         f"each, {len(report.agreements)} images"
     )
     print(table(VARIANT_HEADERS, variant_rows(report)))
-    agree = data["agreement"]
     print(f"\nagreement of {report.b.model} against {report.a.model} (masks at 320x320):")
-    print(
-        table(
-            ["images", "IoU@0.5 mean", "IoU@0.5 worst", "mean abs Δ", "max abs Δ"],
-            [
-                [
-                    agree["images"],
-                    agree["iou_mean"],
-                    agree["iou_worst"],
-                    agree["mean_abs_diff_mean"],
-                    agree["max_abs_diff"],
-                ]
-            ],
-        )
+    print(table(AGREEMENT_HEADERS, [[data["agreement"][key] for key in AGREEMENT_KEYS]]))
+    worst = ", ".join(
+        f"{Path(m.name).name} (IoU {m.iou:.4f}, mean |Δ| {m.mean_abs_diff:.2f})"
+        for m in report.worst()
     )
-    print(
-        "worst: "
-        + ", ".join(
-            f"{Path(m.name).name} (IoU {m.iou:.4f}, mean |Δ| {m.mean_abs_diff:.2f})"
-            for m in report.worst()
-        )
-    )
+    print(f"worst: {worst}")
     for image, reason in report.skipped:
         print(f"skipped: {image}: {reason}", file=sys.stderr)
     return 0
 
 
-def cmd_bench(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    paths = args.images or sample_photos()
-    names, batch, skipped = load_inputs(paths, DEFAULT_MAX_PIXELS)
+AGREEMENT_HEADERS = ["images", "IoU@0.5 mean", "IoU@0.5 worst", "mean abs Δ", "max abs Δ"]
+AGREEMENT_KEYS = ["images", "iou_mean", "iou_worst", "mean_abs_diff_mean", "max_abs_diff"]
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    paths = image_paths(args.images) if args.images else sample_photos()
+    names, batch, skipped = load_inputs(paths, args.max_pixels)
     for image, reason in skipped:
         print(f"skipped: {image}: {reason}", file=sys.stderr)
     readable = [Path(n) for n in names]
-    with Cutter(args.url, args.model, timeout_s=args.timeout) as cutter:
+    with Cutter(args.url, args.model, timeout_s=args.timeout, max_pixels=args.max_pixels) as cutter:
         rows = sweep(
             cutter,
             args.mode,
@@ -317,7 +297,7 @@ def cmd_bench(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             requests=args.requests,
             max_windows=args.windows,
         )
-        name = cutter.model_name
+        name = cutter.connect()
     values = [list(r.as_dict().values()) for r in rows]
     if args.json:
         print(to_json({"model": name, "mode": args.mode, "rows": [r.as_dict() for r in rows]}))
@@ -330,9 +310,11 @@ def cmd_bench(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     return 1 if errors else 0
 
 
+HANDLERS = {"cut": cmd_cut, "ab": cmd_ab, "bench": cmd_bench}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    setup_logging(logging.DEBUG if args.verbose else logging.WARNING)
-    handlers = {"cut": cmd_cut, "ab": cmd_ab, "bench": cmd_bench}
-    return run_handler(lambda: handlers[args.command](args, parser))
+    edge.setup_logging(edge.log_level(args, default=logging.WARNING))
+    return edge.run_handler(lambda: HANDLERS[args.command](args), parser)

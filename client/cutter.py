@@ -8,26 +8,22 @@ from collections.abc import AsyncIterator, Iterable, Iterator
 import numpy as np
 from PIL import Image
 
-from client.contract import CONTRACT, ServingContract, check_metadata
-from client.imaging import (
+from client.pipeline import map_ordered
+from client.triton import (
+    DEFAULT_TIMEOUT_S,
+    AsyncTritonModel,
+    RetryPolicy,
+    TritonModel,
+)
+from u2net.catalogue import DEFAULT_MODEL
+from u2net.contract import CONTRACT, ServingContract
+from u2net.imaging import (
     DEFAULT_MAX_PIXELS,
     ImageSource,
     OutputOptions,
     open_rgb,
     render,
     to_model_input,
-)
-from client.pipeline import map_ordered
-from client.triton import (
-    DEFAULT_MODEL,
-    DEFAULT_TIMEOUT_S,
-    RetryPolicy,
-    TritonModel,
-    default_url,
-    make_inputs,
-    ready_models_from_stats,
-    resolve_model,
-    translate,
 )
 
 DEFAULT_CONCURRENCY = 2
@@ -58,10 +54,12 @@ class Cutter:
         self.options = options
         self.contract = contract
 
-    @property
-    def model_name(self) -> str:
-        """The served model in use (checked against the contract on first use)."""
-        return self.model.name
+    def connect(self) -> str:
+        """Reach the server, pick the served model and check its contract; returns its name.
+
+        Called on first use anyway; call it early to fail fast on a bad server or model.
+        """
+        return self.model.resolve()
 
     def mask_320(self, rgb: Image.Image) -> np.ndarray:
         return self.model.infer(to_model_input(rgb, self.contract)[None])[0]
@@ -78,7 +76,7 @@ class Cutter:
         return_exceptions: bool = False,
     ) -> Iterator[Image.Image | Exception]:
         """Cut many photos, ``concurrency`` requests in flight; results in input order."""
-        self.model_name  # noqa: B018 - fail fast on a bad server/model, before any work
+        self.connect()  # fail fast on a bad server or model, before any work
         return map_ordered(
             lambda image: self.cut(image, options), images, self.concurrency, return_exceptions
         )
@@ -104,47 +102,23 @@ class AsyncCutter:
         timeout_s: float = DEFAULT_TIMEOUT_S,
         concurrency: int = DEFAULT_CONCURRENCY,
         max_pixels: int = DEFAULT_MAX_PIXELS,
+        retry: RetryPolicy = RetryPolicy(),
         options: OutputOptions = OutputOptions(),
         contract: ServingContract = CONTRACT,
     ) -> None:
-        import tritonclient.grpc.aio as aioclient
-
-        self.url = url or default_url()
-        self.requested = model
-        self.timeout_s = timeout_s
+        self.model = AsyncTritonModel(url, model, timeout_s, retry, contract)
         self.concurrency = concurrency
         self.max_pixels = max_pixels
         self.options = options
         self.contract = contract
-        self.client = aioclient.InferenceServerClient(self.url)
-        self._name: str | None = None
-        self._lock = asyncio.Lock()
 
-    async def _call(self, method: str, *args: object, **kwargs: object) -> object:
-        from tritonclient.utils import InferenceServerException
-
-        try:
-            return await getattr(self.client, method)(
-                *args, client_timeout=self.timeout_s, **kwargs
-            )
-        except InferenceServerException as e:
-            raise translate(e, self.url, self.timeout_s) from e
-
-    async def model_name(self) -> str:
-        async with self._lock:
-            if self._name is None:
-                stats = await self._call("get_inference_statistics", as_json=True)
-                name = resolve_model(self.requested, ready_models_from_stats(stats))
-                meta = await self._call("get_model_metadata", name, as_json=True)
-                check_metadata(meta, self.contract)
-                self._name = name
-            return self._name
+    async def connect(self) -> str:
+        """Reach the server, pick the served model and check its contract; returns its name."""
+        return await self.model.resolve()
 
     async def mask_320(self, rgb: Image.Image) -> np.ndarray:
-        name = await self.model_name()
         batch = (await asyncio.to_thread(to_model_input, rgb, self.contract))[None]
-        result = await self._call("infer", name, make_inputs(batch, self.contract))
-        return result.as_numpy(self.contract.output_name)[0]
+        return (await self.model.infer(batch))[0]
 
     async def cut(self, image: ImageSource, options: OutputOptions | None = None) -> Image.Image:
         rgb = await asyncio.to_thread(open_rgb, image, self.max_pixels)
@@ -158,7 +132,7 @@ class AsyncCutter:
         return_exceptions: bool = False,
     ) -> AsyncIterator[Image.Image | BaseException]:
         """Results in input order with at most ``concurrency`` photos in flight."""
-        await self.model_name()
+        await self.connect()
         limit = asyncio.Semaphore(self.concurrency)
 
         async def one(image: ImageSource) -> Image.Image:
@@ -181,7 +155,7 @@ class AsyncCutter:
                 task.cancel()
 
     async def close(self) -> None:
-        await self.client.close()
+        await self.model.close()
 
     async def __aenter__(self) -> AsyncCutter:
         return self

@@ -9,6 +9,8 @@ from pathlib import Path
 
 from PIL import Image
 
+from u2net.errors import UsageError
+
 GLOB_CHARS = set("*?[")
 
 
@@ -16,10 +18,6 @@ GLOB_CHARS = set("*?[")
 class Job:
     source: Path
     target: Path
-
-
-class UsageError(ValueError):
-    """The command line cannot be carried out as given (exit code 2)."""
 
 
 def _image_suffixes() -> set[str]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from client.errors import ServingError
+from u2net.errors import ServingError
 
 
 @dataclass(frozen=True)

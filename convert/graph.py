@@ -16,37 +16,31 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from client.contract import CONTRACT, ServingContract
+from u2net.contract import CONTRACT, ServingContract
 
 BATCH = "batch"
 GRAPH_VERSION = 1  # bump when the rewrite changes; staged manifests record it
-_PREFIX = "serving/"
+SERVING_PREFIX = "serving/"
 
 
 def _const(name: str, value: np.ndarray) -> onnx.TensorProto:
-    return numpy_helper.from_array(np.asarray(value, dtype=np.float32), _PREFIX + name)
+    return numpy_helper.from_array(np.asarray(value, dtype=np.float32), SERVING_PREFIX + name)
 
 
 def _node(op: str, inputs: list[str], output: str, **attrs: object) -> onnx.NodeProto:
-    return helper.make_node(op, inputs, [_PREFIX + output], name=_PREFIX + output, **attrs)
+    return helper.make_node(
+        op, inputs, [SERVING_PREFIX + output], name=SERVING_PREFIX + output, **attrs
+    )
 
 
 def _p(name: str) -> str:
-    return _PREFIX + name
+    return SERVING_PREFIX + name
 
 
-def build_serving_graph(
-    model: onnx.ModelProto, contract: ServingContract = CONTRACT
-) -> onnx.ModelProto:
-    """Return a new model that follows ``contract``; ``model`` is left untouched."""
-    src = model.graph
-    net_input = src.input[0].name
-    net_output = src.output[0].name  # d0, the fused mask
-    initializer_names = {init.name for init in src.initializer}
-
+def _constants(contract: ServingContract) -> list[onnx.TensorProto]:
     mean = np.asarray(contract.mean, dtype=np.float32).reshape(1, 1, 1, -1)
     std = np.asarray(contract.std, dtype=np.float32).reshape(1, 1, 1, -1)
-    constants = [
+    return [
         _const("max_floor", np.float32(contract.max_floor)),
         _const("mean", mean),
         _const("std", std),
@@ -55,21 +49,25 @@ def build_serving_graph(
         _const("scale", np.float32(255.0)),
     ]
 
-    pre = [
+
+def _pre_nodes(contract: ServingContract, net_input: str) -> list[onnx.NodeProto]:
+    """uint8 NHWC -> / per-image max -> ImageNet normalisation -> NCHW float (``net_input``)."""
+    return [
         _node("Cast", [contract.input_name], "x", to=TensorProto.FLOAT),
         _node("ReduceMax", [_p("x")], "xmax", axes=[1, 2, 3], keepdims=1),
         _node("Max", [_p("xmax"), _p("max_floor")], "xmax_floor"),
         _node("Div", [_p("x"), _p("xmax_floor")], "x01"),
         _node("Sub", [_p("x01"), _p("mean")], "centred"),
         _node("Div", [_p("centred"), _p("std")], "normed"),
-    ]
-    pre.append(
         helper.make_node(
             "Transpose", [_p("normed")], [net_input], name=_p("nchw"), perm=[0, 3, 1, 2]
-        )
-    )
+        ),
+    ]
 
-    post = [
+
+def _post_nodes(contract: ServingContract, net_output: str) -> list[onnx.NodeProto]:
+    """d0 -> per-image min-max -> x255, clip, floor -> uint8 mask."""
+    return [
         _node("Squeeze", [net_output], "p", axes=[1]),
         _node("ReduceMin", [_p("p")], "pmin", axes=[1, 2], keepdims=1),
         _node("ReduceMax", [_p("p")], "pmax", axes=[1, 2], keepdims=1),
@@ -81,34 +79,52 @@ def build_serving_graph(
         _node("Mul", [_p("pnorm"), _p("scale")], "p255"),
         _node("Clip", [_p("p255"), _p("zero"), _p("scale")], "pclip"),
         _node("Floor", [_p("pclip")], "pfloor"),  # astype(uint8) truncates; say so explicitly
-    ]
-    post.append(
         helper.make_node(
             "Cast", [_p("pfloor")], [contract.output_name], name=_p("mask"), to=TensorProto.UINT8
-        )
-    )
+        ),
+    ]
 
-    body = _live_nodes(list(src.node), net_output)
-    graph = helper.make_graph(
-        nodes=pre + body + post,
-        name=f"{src.name or 'u2net'}_serving",
-        inputs=[
-            helper.make_tensor_value_info(
-                contract.input_name, TensorProto.UINT8, [BATCH, *contract.input_dims]
-            )
-        ],
-        outputs=[
-            helper.make_tensor_value_info(
-                contract.output_name, TensorProto.UINT8, [BATCH, *contract.output_dims]
-            )
-        ],
-        initializer=[*constants, *src.initializer],
-    )
-    # Old value_info pinned the batch to 1; shape inference recomputes what it needs.
-    del graph.value_info[:]
+
+def _serving_io(contract: ServingContract) -> tuple[list, list]:
+    inputs = [
+        helper.make_tensor_value_info(
+            contract.input_name, TensorProto.UINT8, [BATCH, *contract.input_dims]
+        )
+    ]
+    outputs = [
+        helper.make_tensor_value_info(
+            contract.output_name, TensorProto.UINT8, [BATCH, *contract.output_dims]
+        )
+    ]
+    return inputs, outputs
+
+
+def _check_one_input(src: onnx.GraphProto) -> None:
+    initializer_names = {init.name for init in src.initializer}
     for extra in src.input[1:]:
         if extra.name not in initializer_names:
             raise ValueError(f"expected one network input, got extra input {extra.name!r}")
+
+
+def build_serving_graph(
+    model: onnx.ModelProto, contract: ServingContract = CONTRACT
+) -> onnx.ModelProto:
+    """Return a new model that follows ``contract``; ``model`` is left untouched."""
+    src = model.graph
+    _check_one_input(src)
+    net_input = src.input[0].name
+    net_output = src.output[0].name  # d0, the fused mask
+    body = _live_nodes(list(src.node), net_output)
+    inputs, outputs = _serving_io(contract)
+    graph = helper.make_graph(
+        nodes=_pre_nodes(contract, net_input) + body + _post_nodes(contract, net_output),
+        name=f"{src.name or 'u2net'}_serving",
+        inputs=inputs,
+        outputs=outputs,
+        initializer=[*_constants(contract), *src.initializer],
+    )
+    # Old value_info pinned the batch to 1; shape inference recomputes what it needs.
+    del graph.value_info[:]
     out = helper.make_model(
         graph, opset_imports=list(model.opset_import), producer_name="u2net-triton convert"
     )

@@ -13,10 +13,10 @@ from pathlib import Path
 from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2 as mc
 
-from client.contract import CONTRACT, ServingContract
-from client.files import atomic_write_bytes
-
-MODELS: tuple[str, ...] = ("u2net", "u2netp")
+from u2net.catalogue import KNOWN_MODELS, MODEL_NAMES
+from u2net.contract import CONTRACT, ServingContract
+from u2net.files import atomic_write_bytes
+from u2net.repository import ONNX_FILE, PLAN_FILE, config_path
 
 _DTYPES = {"UINT8": mc.TYPE_UINT8, "FP32": mc.TYPE_FP32}
 
@@ -45,12 +45,12 @@ class OnnxVariant:
 
     @property
     def name(self) -> str:
-        return f"{self.model}_onnx"
+        return KNOWN_MODELS[self.model].onnx_name
 
     def get_config(self) -> mc.ModelConfig:
         config = _base_config(self.name, self.batching, self.contract)
         config.backend = "onnxruntime"
-        config.default_model_filename = "model.onnx"
+        config.default_model_filename = ONNX_FILE
         for key, value in (
             ("intra_op_thread_count", self.intra_op_threads),
             ("inter_op_thread_count", self.inter_op_threads),
@@ -70,12 +70,12 @@ class TrtVariant:
 
     @property
     def name(self) -> str:
-        return f"{self.model}_trt"
+        return KNOWN_MODELS[self.model].trt_name
 
     def get_config(self) -> mc.ModelConfig:
         config = _base_config(self.name, self.batching, self.contract)
         config.platform = "tensorrt_plan"
-        config.default_model_filename = "model.plan"
+        config.default_model_filename = PLAN_FILE
         config.optimization.cuda.graphs = self.cuda_graphs
         return config
 
@@ -105,16 +105,12 @@ def to_text(config: mc.ModelConfig) -> str:
 
 def to_file(config: mc.ModelConfig, repository: Path) -> Path:
     """Write ``<repository>/<name>/config.pbtxt`` atomically; return its path."""
-    path = Path(repository) / config.name / "config.pbtxt"
+    path = config_path(repository, config.name)
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(path, to_text(config).encode())
     return path
 
 
-def read_config(path: Path) -> mc.ModelConfig:
-    """Parse a ``config.pbtxt`` with Triton's protobuf."""
-    return text_format.Parse(Path(path).read_text(), mc.ModelConfig())
-
-
-def all_variants() -> list[OnnxVariant | TrtVariant]:
-    return [OnnxVariant(m) for m in MODELS] + [TrtVariant(m) for m in MODELS]
+def all_variants(models: tuple[str, ...] = MODEL_NAMES) -> list[OnnxVariant | TrtVariant]:
+    """Every served variant of ``models`` (base names), ONNX Runtime first."""
+    return [OnnxVariant(m) for m in models] + [TrtVariant(m) for m in models]

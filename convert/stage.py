@@ -11,18 +11,15 @@ import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from client.files import atomic_write_bytes
 from convert.check import check_serving, check_source, load_onnx
 from convert.fetch import fetch, md5_of
 from convert.graph import GRAPH_VERSION, build_serving_graph
-from convert.known_models import KnownModel
 from convert.model_config import OnnxVariant, to_file
+from u2net.catalogue import KnownModel
+from u2net.files import atomic_write_bytes
+from u2net.repository import ONNX_FILE, config_path, read_manifest, staged_paths
 
 log = logging.getLogger(__name__)
-
-DEFAULT_REPOSITORY = Path(__file__).resolve().parents[1] / "model_repository"
-VERSION_DIR = "1"
-MANIFEST = "manifest.json"
 
 
 @dataclass(frozen=True)
@@ -31,18 +28,6 @@ class Manifest:
     source_md5: str
     converter_version: int
     output_md5: str
-
-
-def staged_paths(repository: Path, variant_name: str, filename: str) -> tuple[Path, Path]:
-    folder = Path(repository) / variant_name / VERSION_DIR
-    return folder / filename, folder / MANIFEST
-
-
-def read_manifest(path: Path) -> dict | None:
-    try:
-        return json.loads(path.read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
-        return None
 
 
 def _up_to_date(manifest_path: Path, staged: Path, expected: dict) -> bool:
@@ -54,12 +39,12 @@ def _up_to_date(manifest_path: Path, staged: Path, expected: dict) -> bool:
     return recorded.get("output_md5") == md5_of(staged)
 
 
-def stage_onnx(model: KnownModel, repository: Path = DEFAULT_REPOSITORY) -> Path:
+def stage_onnx(model: KnownModel, repository: Path) -> Path:
     """Stage the ONNX serving graph for ``model``; returns the staged path."""
     variant = OnnxVariant(model.name)
-    if not (Path(repository) / variant.name / "config.pbtxt").is_file():
+    if not config_path(repository, variant.name).is_file():
         log.info("%s: writing %s", variant.name, to_file(variant.get_config(), repository))
-    staged, manifest_path = staged_paths(repository, variant.name, "model.onnx")
+    staged, manifest_path = staged_paths(repository, variant.name, ONNX_FILE)
     source = fetch(model)
     expected = {"source_md5": model.md5, "converter_version": GRAPH_VERSION}
     if _up_to_date(manifest_path, staged, expected):

@@ -1,212 +1,20 @@
-"""The only module that touches TensorRT and CUDA: build a plan, run a plan, describe the GPU.
-
-``tensorrt`` is imported lazily (inside :func:`load_tensorrt`) so everything else in
-``convert`` works on CPU-only machines. Device memory comes from cuda-python's runtime
-bindings (``cuda.bindings.runtime``, or the older ``cuda.cudart``) or, failing that, torch.
-"""
+"""Build a TensorRT plan from the serving ONNX (TensorRT is imported lazily, via
+:mod:`convert.tensorrt_lib`, so everything else in ``convert`` works on CPU-only machines)."""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import numpy as np
-
-from client.contract import CONTRACT, ServingContract
-from client.errors import EngineBuildError
-from convert.graph import _PREFIX as SERVING_PREFIX
+from convert.errors import EngineBuildError
+from convert.graph import SERVING_PREFIX
+from convert.tensorrt_lib import load_tensorrt, make_logger, tensorrt_major
 from convert.trt_profile import BuildSettings, ShapeProfile
+from u2net.contract import CONTRACT, ServingContract
 
 log = logging.getLogger(__name__)
-
-INSTALL_HINT = (
-    "install TensorRT 10 (`pip install 'u2net-triton[gpu]'`) or run inside the "
-    "nvcr.io/nvidia/tensorrt:24.10-py3 container (see docker-compose.yml)"
-)
-
-
-@dataclass(frozen=True)
-class GpuInfo:
-    name: str
-    compute_capability: str  # "8.6"
-
-
-def load_tensorrt() -> ModuleType:
-    """Import ``tensorrt`` or raise one clear line saying how to get it."""
-    try:
-        import tensorrt as trt
-    except ImportError as e:
-        raise EngineBuildError(f"TensorRT is not installed: {INSTALL_HINT}") from e
-    except OSError as e:  # the wheel is there but libnvinfer or the CUDA libraries are not
-        raise EngineBuildError(f"TensorRT cannot load its libraries ({e}); {INSTALL_HINT}") from e
-    return trt
-
-
-def tensorrt_major(trt: ModuleType) -> int:
-    return int(str(trt.__version__).split(".")[0])
-
-
-# --- CUDA: device info, memory, stream ------------------------------------------------
-
-
-def _cudart() -> Any | None:
-    try:
-        from cuda.bindings import runtime as cudart
-    except ImportError:
-        try:
-            from cuda import cudart  # cuda-python < 12.6
-        except ImportError:
-            return None
-    return cudart
-
-
-def _torch() -> Any | None:
-    try:
-        import torch
-    except ImportError:
-        return None
-    return torch
-
-
-def _error_name(cudart: Any, err: Any) -> str:
-    name = cudart.cudaGetErrorName(err)[1]
-    return name.decode() if isinstance(name, bytes) else str(name)
-
-
-def _check(cudart: Any, result: tuple, what: str) -> tuple:
-    err, *rest = result
-    if err != cudart.cudaError_t.cudaSuccess:
-        raise EngineBuildError(f"CUDA {what} failed: {_error_name(cudart, err)}")
-    return tuple(rest)
-
-
-def gpu_info(device: int = 0) -> GpuInfo:
-    """Name and compute capability of ``device``; one clear line when there is no GPU."""
-    cudart = _cudart()
-    if cudart is not None:
-        err, count = cudart.cudaGetDeviceCount()
-        if err == cudart.cudaError_t.cudaErrorInsufficientDriver:
-            raise EngineBuildError(
-                "CUDA reports an insufficient driver: no NVIDIA driver, or cuda-python is newer "
-                "than the driver's CUDA (install a matching one, e.g. 'cuda-python>=12.6,<13')"
-            )
-        if err != cudart.cudaError_t.cudaSuccess or count < 1:
-            reason = _error_name(cudart, err) if err != cudart.cudaError_t.cudaSuccess else "0"
-            raise EngineBuildError(
-                f"no CUDA GPU is visible (cudaGetDeviceCount: {reason}); TensorRT engines are "
-                "built on the GPU that will serve them"
-            )
-        (prop,) = _check(cudart, cudart.cudaGetDeviceProperties(device), "cudaGetDeviceProperties")
-        name = prop.name.split(b"\0", 1)[0].decode() if isinstance(prop.name, bytes) else prop.name
-        return GpuInfo(str(name), f"{prop.major}.{prop.minor}")
-    torch = _torch()
-    if torch is not None:
-        if not torch.cuda.is_available():
-            raise EngineBuildError("no CUDA GPU is visible to torch; TensorRT needs one")
-        major, minor = torch.cuda.get_device_capability(device)
-        return GpuInfo(torch.cuda.get_device_name(device), f"{major}.{minor}")
-    raise EngineBuildError("need cuda-python (`pip install cuda-python`) or torch to reach the GPU")
-
-
-class _DeviceMemory:
-    """Just enough CUDA for one synchronous inference: alloc, copy in/out, a stream."""
-
-    def __init__(self) -> None:
-        self._cudart = _cudart()
-        self._torch = None if self._cudart is not None else _torch()
-        if self._cudart is None and self._torch is None:
-            raise EngineBuildError("need cuda-python or torch to allocate GPU memory")
-        self._owned: list[Any] = []
-        if self._cudart is not None:
-            (self._stream,) = _check(self._cudart, self._cudart.cudaStreamCreate(), "stream")
-        else:  # torch's own stream, so its copies and the engine run in order
-            self._stream = self._torch.cuda.current_stream()
-
-    @property
-    def stream_handle(self) -> int:
-        if self._cudart is not None:
-            return int(self._stream)
-        return int(self._stream.cuda_stream)
-
-    def alloc(self, nbytes: int) -> int:
-        if self._cudart is not None:
-            (ptr,) = _check(self._cudart, self._cudart.cudaMalloc(nbytes), "cudaMalloc")
-            self._owned.append(ptr)
-            return int(ptr)
-        tensor = self._torch.empty(nbytes, dtype=self._torch.uint8, device="cuda")
-        self._owned.append(tensor)
-        return int(tensor.data_ptr())
-
-    def upload(self, ptr: int, array: np.ndarray) -> None:
-        array = np.ascontiguousarray(array)
-        if self._cudart is not None:
-            kind = self._cudart.cudaMemcpyKind.cudaMemcpyHostToDevice
-            _check(
-                self._cudart,
-                self._cudart.cudaMemcpy(ptr, array.ctypes.data, array.nbytes, kind),
-                "copy in",
-            )
-            return
-        tensor = next(t for t in self._owned if int(t.data_ptr()) == ptr)
-        tensor[: array.nbytes].copy_(self._torch.from_numpy(array.reshape(-1).view(np.uint8)))
-
-    def download(self, array: np.ndarray, ptr: int) -> None:
-        if self._cudart is not None:
-            kind = self._cudart.cudaMemcpyKind.cudaMemcpyDeviceToHost
-            _check(
-                self._cudart,
-                self._cudart.cudaMemcpy(array.ctypes.data, ptr, array.nbytes, kind),
-                "copy out",
-            )
-            return
-        tensor = next(t for t in self._owned if int(t.data_ptr()) == ptr)
-        array.reshape(-1).view(np.uint8)[:] = tensor[: array.nbytes].cpu().numpy()
-
-    def synchronize(self) -> None:
-        if self._cudart is not None:
-            _check(self._cudart, self._cudart.cudaStreamSynchronize(self._stream), "sync")
-        else:
-            self._stream.synchronize()
-
-    def close(self) -> None:
-        if self._cudart is not None:
-            for ptr in self._owned:
-                self._cudart.cudaFree(ptr)
-            self._cudart.cudaStreamDestroy(self._stream)
-        self._owned.clear()
-
-    def __enter__(self) -> _DeviceMemory:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-# --- TensorRT ---------------------------------------------------------------------------
-
-
-def _logger(trt: ModuleType) -> Any:
-    """A TensorRT logger that forwards to :mod:`logging`."""
-    severity = trt.ILogger.Severity
-    levels = {
-        severity.INTERNAL_ERROR: logging.ERROR,
-        severity.ERROR: logging.ERROR,
-        severity.WARNING: logging.WARNING,
-        severity.INFO: logging.DEBUG,
-        severity.VERBOSE: logging.DEBUG,
-    }
-
-    class _Forward(trt.ILogger):
-        def __init__(self) -> None:
-            trt.ILogger.__init__(self)
-
-        def log(self, severity: Any, msg: str) -> None:
-            log.log(levels.get(severity, logging.INFO), "TensorRT: %s", msg)
-
-    return _Forward()
 
 
 def _fp16_flag(trt: ModuleType) -> Any:
@@ -248,7 +56,7 @@ def build_plan(
 ) -> tuple[bytes, bytes]:
     """Build a serialized engine from ``onnx_path``; returns (plan, timing cache)."""
     trt = load_tensorrt()
-    logger = _logger(trt)
+    logger = make_logger(trt)
     try:
         builder = trt.Builder(logger)
     except (TypeError, RuntimeError) as e:  # pybind: "factory function returned nullptr"
@@ -292,50 +100,3 @@ def _check_io(trt: ModuleType, network: Any, contract: ServingContract) -> None:
     want = ([(contract.input_name, trt.uint8)], [(contract.output_name, trt.uint8)])
     if got != want:
         raise EngineBuildError(f"the ONNX graph's I/O {got} is not the serving contract's {want}")
-
-
-def run_plan(plan: bytes, batch: np.ndarray, contract: ServingContract = CONTRACT) -> np.ndarray:
-    """Deserialize ``plan`` and run one batch synchronously; returns the [N,H,W] masks."""
-    trt = load_tensorrt()
-    logger = _logger(trt)
-    runtime = trt.Runtime(logger)
-    engine = runtime.deserialize_cuda_engine(plan)
-    if engine is None:
-        raise EngineBuildError("TensorRT could not deserialize the plan it just built")
-    context = engine.create_execution_context()
-    if context is None or not context.set_input_shape(contract.input_name, batch.shape):
-        raise EngineBuildError(f"the engine does not accept a batch of shape {batch.shape}")
-    out = np.empty(tuple(context.get_tensor_shape(contract.output_name)), contract.output_np_dtype)
-    with _DeviceMemory() as cuda:
-        d_in, d_out = cuda.alloc(batch.nbytes), cuda.alloc(out.nbytes)
-        cuda.upload(d_in, batch)
-        context.set_tensor_address(contract.input_name, d_in)
-        context.set_tensor_address(contract.output_name, d_out)
-        if not context.execute_async_v3(cuda.stream_handle):
-            raise EngineBuildError("TensorRT failed to run the engine")
-        cuda.synchronize()
-        cuda.download(out, d_out)
-    return out
-
-
-@dataclass(frozen=True)
-class TensorRTBackend:
-    """What :mod:`convert.trt_stage` needs from the GPU side (tests substitute a fake)."""
-
-    def version(self) -> str:
-        return str(load_tensorrt().__version__)
-
-    def gpu(self) -> GpuInfo:
-        return gpu_info()
-
-    def build(
-        self,
-        onnx_path: Path,
-        profile: ShapeProfile,
-        settings: BuildSettings,
-        timing_cache: bytes | None,
-    ) -> tuple[bytes, bytes]:
-        return build_plan(onnx_path, profile, settings, timing_cache)
-
-    def run(self, plan: bytes, batch: np.ndarray) -> np.ndarray:
-        return run_plan(plan, batch)

@@ -15,9 +15,10 @@ from typing import Any, Literal
 from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2 as mc
 
-from client.contract import CONTRACT, ServingContract
-from client.errors import EngineBuildError
-from convert.model_config import TrtVariant, read_config
+from convert.errors import EngineBuildError
+from convert.model_config import TrtVariant
+from u2net.contract import CONTRACT, ServingContract
+from u2net.repository import config_path, read_config
 
 Precision = Literal["fp16", "fp32"]
 PRECISIONS: tuple[Precision, ...] = ("fp16", "fp32")
@@ -116,7 +117,7 @@ def profile_from_config(
 
 
 def trt_config_path(repository: Path, model: str) -> Path:
-    return Path(repository) / TrtVariant(model).name / "config.pbtxt"
+    return config_path(repository, TrtVariant(model).name)
 
 
 def load_profile(repository: Path, model: str, opt_batch: int) -> ShapeProfile:

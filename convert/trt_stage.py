@@ -12,26 +12,30 @@ import hashlib
 import json
 import logging
 import time
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
-from client.contract import CONTRACT, ServingContract
-from client.errors import EngineBuildError
-from client.files import atomic_write_bytes
+from convert.cuda import GpuInfo, gpu_info
+from convert.errors import EngineBuildError
 from convert.fetch import md5_of
-from convert.known_models import KnownModel
 from convert.model_config import OnnxVariant, TrtVariant
-from convert.stage import DEFAULT_REPOSITORY, read_manifest, staged_paths
-from convert.trt_build import GpuInfo, TensorRTBackend
+from convert.tensorrt_lib import load_tensorrt
+from convert.trt_build import build_plan
 from convert.trt_profile import BuildSettings, ShapeProfile, load_profile
+from convert.trt_run import run_plan
 from convert.trt_verify import Verification, onnx_reference, sample_batch, verify_batch
+from u2net.catalogue import KnownModel
+from u2net.contract import CONTRACT, ServingContract
+from u2net.files import atomic_write_bytes
+from u2net.repository import ONNX_FILE, PLAN_FILE, read_manifest, staged_paths
 
 log = logging.getLogger(__name__)
 
-PLAN = "model.plan"
+PLAN = PLAN_FILE
 TIMING_CACHE = "model.timing_cache"
 MANIFEST_VERSION = 1
 
@@ -52,7 +56,30 @@ class Backend(Protocol):
     def run(self, plan: bytes, batch: np.ndarray) -> np.ndarray: ...
 
 
-def build_inputs(
+@dataclass(frozen=True)
+class TensorRTBackend:
+    """What :mod:`convert.trt_stage` needs from the GPU side (tests substitute a fake)."""
+
+    def version(self) -> str:
+        return str(load_tensorrt().__version__)
+
+    def gpu(self) -> GpuInfo:
+        return gpu_info()
+
+    def build(
+        self,
+        onnx_path: Path,
+        profile: ShapeProfile,
+        settings: BuildSettings,
+        timing_cache: bytes | None,
+    ) -> tuple[bytes, bytes]:
+        return build_plan(onnx_path, profile, settings, timing_cache)
+
+    def run(self, plan: bytes, batch: np.ndarray) -> np.ndarray:
+        return run_plan(plan, batch)
+
+
+def fingerprint(
     *,
     tensorrt_version: str,
     gpu: GpuInfo,
@@ -129,9 +156,61 @@ def verify_engine(
     return Verification(tuple(agreements))
 
 
+def _built(
+    backend: Backend,
+    name: str,
+    paths: tuple[Path, Path],
+    profile: ShapeProfile,
+    settings: BuildSettings,
+    *,
+    gpu_name: str,
+) -> tuple[bytes, float, bool]:
+    """Build with the timing cache beside the plan; returns (plan, seconds, cache was found)."""
+    onnx_path, plan_path = paths
+    cache_path = plan_path.with_name(TIMING_CACHE)
+    cache = cache_path.read_bytes() if cache_path.is_file() else None
+    log.info(
+        "%s: building %s engine on %s, profile %s (%s)",
+        name,
+        settings.precision,
+        gpu_name,
+        profile.as_dict(),
+        "reusing timing cache" if cache else "no timing cache yet",
+    )
+    start = time.perf_counter()
+    plan, new_cache = backend.build(onnx_path, profile, settings, cache)
+    seconds = time.perf_counter() - start
+    plan_path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(cache_path, new_cache)
+    log.info("%s: built in %.1f s (%.1f MB)", name, seconds, len(plan) / 1e6)
+    return plan, seconds, cache is not None
+
+
+def _judge(name: str, verification: Verification, force: bool) -> None:
+    """A plan that disagrees with ONNX Runtime is not staged, unless forced."""
+    if verification.passed:
+        log.info("%s: verified against ONNX Runtime, %s", name, verification.summary())
+        return
+    message = f"{name}: the engine disagrees with ONNX Runtime: {verification.summary()}"
+    if not force:
+        raise EngineBuildError(
+            f"{message}; not staged (try --precision fp32, or --force to stage it anyway)"
+        )
+    log.warning("%s; staging anyway because of --force", message)
+
+
+def _staged_onnx(repository: Path, model: KnownModel) -> Path:
+    onnx_path, _ = staged_paths(repository, OnnxVariant(model.name).name, ONNX_FILE)
+    if not onnx_path.is_file():
+        raise EngineBuildError(
+            f"{onnx_path} is missing; stage it first with `python -m convert --models {model.name}`"
+        )
+    return onnx_path
+
+
 def stage_trt(
     model: KnownModel,
-    repository: Path = DEFAULT_REPOSITORY,
+    repository: Path,
     settings: BuildSettings | None = None,
     force: bool = False,
     backend: Backend | None = None,
@@ -141,71 +220,41 @@ def stage_trt(
     ``force`` rebuilds even when up to date and stages a plan that failed verification
     (the manifest then says ``staged_unverified: true``).
     """
-    repository = Path(repository)
     settings = settings or BuildSettings()
-    variant = TrtVariant(model.name)
+    name = TrtVariant(model.name).name
     profile = load_profile(repository, model.name, settings.opt_batch)
-    onnx_path, _ = staged_paths(repository, OnnxVariant(model.name).name, "model.onnx")
-    if not onnx_path.is_file():
-        raise EngineBuildError(
-            f"{onnx_path} is missing; stage it first with `python -m convert --models {model.name}`"
-        )
+    onnx_path = _staged_onnx(Path(repository), model)
     backend = backend or TensorRTBackend()
-    inputs = build_inputs(
+    inputs = fingerprint(
         tensorrt_version=backend.version(),
         gpu=backend.gpu(),
         profile=profile,
         settings=settings,
         source_md5=md5_of(onnx_path),
     )
-    plan_path, manifest_path = staged_paths(repository, variant.name, PLAN)
-    if not force:
-        plan_md5 = md5_of(plan_path) if plan_path.is_file() else None
-        if up_to_date(read_manifest(manifest_path), plan_md5, inputs):
-            log.info("%s: up to date (%s)", variant.name, plan_path)
-            return plan_path
+    plan_path, manifest_path = staged_paths(repository, name, PLAN)
+    plan_md5 = md5_of(plan_path) if plan_path.is_file() else None
+    if not force and up_to_date(read_manifest(manifest_path), plan_md5, inputs):
+        log.info("%s: up to date (%s)", name, plan_path)
+        return plan_path
 
-    cache_path = plan_path.with_name(TIMING_CACHE)
-    cache = cache_path.read_bytes() if cache_path.is_file() else None
-    log.info(
-        "%s: building %s engine on %s, profile %s (%s)",
-        variant.name,
-        settings.precision,
-        inputs["gpu"]["name"],
-        profile.as_dict(),
-        "reusing timing cache" if cache else "no timing cache yet",
+    gpu_name = inputs["gpu"]["name"]
+    plan, seconds, cache_found = _built(
+        backend, name, (onnx_path, plan_path), profile, settings, gpu_name=gpu_name
     )
-    start = time.perf_counter()
-    plan, new_cache = backend.build(onnx_path, profile, settings, cache)
-    seconds = time.perf_counter() - start
-    plan_path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(cache_path, new_cache)
-    log.info("%s: built in %.1f s (%.1f MB)", variant.name, seconds, len(plan) / 1e6)
-
     verification = verify_engine(backend, plan, onnx_path, profile)
-    if not verification.passed:
-        message = (
-            f"{variant.name}: the engine disagrees with ONNX Runtime: {verification.summary()}"
-        )
-        if not force:
-            raise EngineBuildError(
-                f"{message}; not staged (try --precision fp32, or --force to stage it anyway)"
-            )
-        log.warning("%s; staging anyway because of --force", message)
-    else:
-        log.info("%s: verified against ONNX Runtime, %s", variant.name, verification.summary())
-
+    _judge(name, verification, force)
     atomic_write_bytes(plan_path, plan)
     manifest = engine_manifest(
         model=model.name,
         inputs=inputs,
         plan=plan,
         build_seconds=seconds,
-        timing_cache_found=cache is not None,
+        timing_cache_found=cache_found,
         verification=verification,
         forced=force,
         built_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
     )
     atomic_write_bytes(manifest_path, (json.dumps(manifest, indent=2) + "\n").encode())
-    log.info("%s: staged %s", variant.name, plan_path)
+    log.info("%s: staged %s", name, plan_path)
     return plan_path

@@ -1,6 +1,6 @@
 """Does an engine's mask agree with ONNX Runtime's? Pure maths plus the CPU reference.
 
-The per-mask maths (IoU at 0.5, |Δ|) is ``client.agreement.compare_masks``, numpy in,
+The per-mask maths (IoU at 0.5, |Δ|) is ``u2net.agreement.compare_masks``, numpy in,
 numbers out, shared with the client's A/B tool; the reference runs the same staged
 serving ONNX on ONNX Runtime's CPU provider, on real photos.
 """
@@ -14,10 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from client.agreement import MaskAgreement, compare_masks
-from client.contract import CONTRACT, ServingContract
-from client.errors import EngineBuildError, InvalidModel
-from convert.samples import sample_inputs
+from convert.errors import EngineBuildError, InvalidModel
+from u2net.agreement import MaskAgreement, compare_masks
+from u2net.contract import CONTRACT, ServingContract
+from u2net.samples import sample_inputs
 
 log = logging.getLogger(__name__)
 

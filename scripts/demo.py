@@ -14,9 +14,9 @@ from pathlib import Path
 
 from PIL import Image
 
-from client.errors import ServingError
-from convert.samples import sample_photos
-from server.launch import start
+from server.spawn import start
+from u2net.errors import ServingError
+from u2net.samples import sample_photos
 
 ROOT = Path(__file__).resolve().parents[1]
 

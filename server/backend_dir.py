@@ -17,7 +17,7 @@ import logging
 import shutil
 from pathlib import Path
 
-from server.paths import STUB_NAME, TritonDist
+from server.distribution import STUB_NAME, TritonDist
 
 logger = logging.getLogger(__name__)
 

@@ -7,38 +7,54 @@ import logging
 import os
 import secrets
 import signal
-import sys
 import tempfile
 import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from client.errors import ServerStartError, ServingError
-from server import backend_dir, models, paths
+from server import backend_dir, distribution, models
+from server.errors import ServerStartError
 from server.process import TritonProcess, check_ports
+from u2net import cli as edge
+from u2net.repository import default_repository
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_REPOSITORY = Path(__file__).resolve().parents[1] / "model_repository"
 READY_TIMEOUT_S = 300.0
+LOOPBACK = "127.0.0.1"
+DEFAULT_PORTS = {"grpc": 8001, "http": 8000, "metrics": 8002}
+
+
+def _names(text: str) -> list[str]:
+    names = [m.strip() for m in text.split(",") if m.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError(f"expected model names like u2netp_onnx, got {text!r}")
+    return names
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m server", description=__doc__)
-    parser.add_argument("--model-repository", type=Path, default=DEFAULT_REPOSITORY)
-    parser.add_argument("--grpc-port", type=int, default=8001)
-    parser.add_argument("--http-port", type=int, default=8000)
-    parser.add_argument("--metrics-port", type=int, default=8002)
+    parser = edge.make_parser("python -m server", __doc__)
+    parser.add_argument(
+        "--model-repository",
+        type=Path,
+        default=default_repository(),
+        help="Triton model repository",
+    )
+    for service, port in DEFAULT_PORTS.items():
+        parser.add_argument(
+            f"--{service}-port", type=edge.port, default=port, help=f"{service} port"
+        )
     parser.add_argument(
         "--host",
-        default="127.0.0.1",
-        help="address to bind (default 127.0.0.1; use 0.0.0.0 to serve other hosts)",
+        default=LOOPBACK,
+        help="address to bind; binding other interfaces (0.0.0.0) is an explicit choice",
     )
     parser.add_argument(
         "--models",
-        type=lambda s: [m.strip() for m in s.split(",") if m.strip()],
+        type=_names,
         default=None,
-        help="comma-separated model names (default: every staged model that can run here)",
+        help="comma-separated served names (u2netp_onnx) or base names (u2netp: its variants); "
+        "default: every staged model that can run here",
     )
     parser.add_argument(
         "--allow-model-control",
@@ -48,12 +64,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--ready-timeout", type=float, default=READY_TIMEOUT_S, help=argparse.SUPPRESS
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="echo Triton's log")
+    edge.add_verbosity(parser)
     return parser
 
 
 def triton_command(
-    dist: paths.TritonDist,
+    dist: distribution.TritonDist,
     args: argparse.Namespace,
     backends: Path,
     model_names: Sequence[str],
@@ -96,8 +112,8 @@ def _serve(args: argparse.Namespace) -> int:
         raise ServerStartError(
             f"model repository {repository} does not exist; run `{models.CONVERT_HINT}` first"
         )
-    dist = paths.locate()
-    paths.check_libraries(dist)
+    dist = distribution.locate()
+    distribution.check_libraries(dist)
     names = models.select(models.scan(repository), backend_dir.available_backends(), args.models)
     check_ports(
         args.host, {"grpc": args.grpc_port, "http": args.http_port, "metrics": args.metrics_port}
@@ -135,14 +151,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="server: %(message)s",
-        stream=sys.stderr,
-    )
-    try:
-        return _serve(args)
-    except ServingError as e:
-        logger.error("error: %s", e)  # the one line the user needs, no traceback
-        return 1
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    edge.setup_logging(edge.log_level(args), prefix="server: ")
+    return edge.run_handler(lambda: _serve(args), parser)

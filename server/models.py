@@ -9,14 +9,15 @@ from pathlib import Path
 from google.protobuf.message import Message
 from google.protobuf.text_format import ParseError
 
-from client.errors import ServerStartError
-from convert.model_config import read_config
+from server.errors import ServerStartError
+from u2net.catalogue import KNOWN_MODELS
+from u2net.repository import CONFIG_FILE, ONNX_FILE, PLAN_FILE, read_config
 
 logger = logging.getLogger(__name__)
 
 CONVERT_HINT = "python -m convert"
-_DEFAULT_FILENAMES = {"tensorrt_plan": "model.plan", "onnxruntime_onnx": "model.onnx"}
-_BACKEND_FILENAMES = {"onnxruntime": "model.onnx", "tensorrt": "model.plan", "python": "model.py"}
+_DEFAULT_FILENAMES = {"tensorrt_plan": PLAN_FILE, "onnxruntime_onnx": ONNX_FILE}
+_BACKEND_FILENAMES = {"onnxruntime": ONNX_FILE, "tensorrt": PLAN_FILE, "python": "model.py"}
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ def _backend_of(config: Message) -> str:
 def scan(repository: Path) -> list[ModelEntry]:
     """Every model folder with a config.pbtxt, sorted by name."""
     entries = []
-    for config_path in sorted(Path(repository).glob("*/config.pbtxt")):
+    for config_path in sorted(Path(repository).glob(f"*/{CONFIG_FILE}")):
         try:
             config = read_config(config_path)
         except (ParseError, OSError) as e:
@@ -52,7 +53,7 @@ def scan(repository: Path) -> list[ModelEntry]:
         filename = (
             config.default_model_filename
             or _DEFAULT_FILENAMES.get(config.platform)
-            or _BACKEND_FILENAMES.get(backend, "model.onnx")
+            or _BACKEND_FILENAMES.get(backend, ONNX_FILE)
         )
         folder = config_path.parent
         versions = tuple(
@@ -69,26 +70,42 @@ def scan(repository: Path) -> list[ModelEntry]:
     return entries
 
 
+def expand(requested: list[str], known: dict[str, ModelEntry]) -> list[str]:
+    """Served names as given; a base name (``u2netp``) stands for its variants in the repository.
+
+    Raises ServerStartError naming the known models for anything else.
+    """
+    names: list[str] = []
+    for name in requested:
+        if name in known:
+            names.append(name)
+            continue
+        model = KNOWN_MODELS.get(name)
+        variants = [n for n in reversed(model.served_names) if n in known] if model else []
+        if not variants:
+            raise ServerStartError(
+                f"expected model names from {', '.join(known) or 'none'} (or a base name such "
+                f"as {', '.join(KNOWN_MODELS)}), got {name!r}"
+            )
+        names += variants
+    return list(dict.fromkeys(names))
+
+
 def select(
     entries: list[ModelEntry], runnable_backends: list[str], requested: list[str] | None
 ) -> list[str]:
     """Names to load. Unrunnable or unstaged models are skipped with one log line each,
     except explicitly requested unstaged/unknown ones, which are an error."""
     by_name = {e.name: e for e in entries}
-    if requested:
-        unknown = [n for n in requested if n not in by_name]
-        if unknown:
-            raise ServerStartError(
-                f"unknown model(s) {', '.join(unknown)}; known: {', '.join(by_name) or 'none'}"
-            )
-        candidates = [by_name[n] for n in requested]
-    else:
-        candidates = entries
+    candidates = entries if not requested else [by_name[n] for n in expand(requested, by_name)]
     chosen = []
     for entry in candidates:
         if entry.backend not in runnable_backends:
             if entry.backend == "tensorrt":
-                why = "TensorRT needs an NVIDIA GPU and Triton's TensorRT backend, not on this host"
+                why = (
+                    "the embedded Triton has no TensorRT backend (on any host); serve TensorRT "
+                    "models with NVIDIA's container (docker compose)"
+                )
             else:
                 why = f"backend {entry.backend!r} is not available in the embedded Triton"
             logger.warning("skipping model %s: %s", entry.name, why)

@@ -18,7 +18,7 @@ import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 
-from client.errors import ServerStartError
+from server.errors import ServerStartError
 
 logger = logging.getLogger(__name__)
 

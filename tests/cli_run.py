@@ -24,9 +24,11 @@ def run_cli(
     )
 
 
-def assert_one_line_error(done: subprocess.CompletedProcess[str], *fragments: str) -> None:
-    """Exit 1, no traceback, and the last stderr line names what went wrong."""
-    assert done.returncode == 1, (done.returncode, done.stderr)
+def assert_one_line_error(
+    done: subprocess.CompletedProcess[str], *fragments: str, code: int = 1
+) -> None:
+    """Exit ``code``, no traceback, and the last stderr line names what went wrong."""
+    assert done.returncode == code, (done.returncode, done.stderr)
     assert "Traceback" not in done.stderr, done.stderr
     last = done.stderr.strip().splitlines()[-1]
     assert last.startswith("error: "), last

@@ -6,8 +6,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from server.launch import REPO_ROOT, RunningServer, start
 from server.models import scan
+from server.spawn import RunningServer, start
+from u2net.repository import default_repository
 
 SESSION_MODEL = "u2netp_onnx"
 
@@ -18,7 +19,7 @@ def triton_server() -> Iterator[RunningServer]:
 
     Yields an object with ``.grpc_url`` / ``.http_url`` ("127.0.0.1:PORT"), ``.process``.
     """
-    staged = {e.name for e in scan(REPO_ROOT / "model_repository") if e.staged}
+    staged = {e.name for e in scan(default_repository()) if e.staged}
     if SESSION_MODEL not in staged:
         pytest.skip(f"{SESSION_MODEL} is not staged; run `python -m convert` first")
     server = start(["--models", SESSION_MODEL], timeout=120.0)

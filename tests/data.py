@@ -6,9 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from convert.known_models import KNOWN_MODELS, cache_dir
-from convert.samples import sample_photos
-from convert.stage import DEFAULT_REPOSITORY
+from u2net.catalogue import KNOWN_MODELS, cache_dir
+from u2net.repository import ONNX_FILE, default_repository, staged_paths
+from u2net.samples import sample_photos
+
+REPOSITORY: Path = default_repository()
 
 PHOTOS: list[Path] = sample_photos()
 PHOTO_IDS: list[str] = [p.name for p in PHOTOS]
@@ -23,7 +25,7 @@ def original_model(name: str) -> Path:
 
 
 def staged_model(variant: str) -> Path:
-    path = DEFAULT_REPOSITORY / variant / "1" / "model.onnx"
+    path, _manifest = staged_paths(REPOSITORY, variant, ONNX_FILE)
     if not path.is_file():
         pytest.skip(f"{path} not staged; run `python -m convert`")
     return path

@@ -13,12 +13,13 @@ from typing import Any
 import pytest
 import yaml
 
-from convert.model_config import MODELS, OnnxVariant, TrtVariant
+from convert.model_config import OnnxVariant, TrtVariant
+from u2net.catalogue import MODEL_NAMES
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = ROOT / "docker-compose.yml"
 RELEASE = "24.10"
-MODEL_NAMES = sorted(v.name for m in MODELS for v in (OnnxVariant(m), TrtVariant(m)))
+SERVED_NAMES = sorted(v.name for m in MODEL_NAMES for v in (OnnxVariant(m), TrtVariant(m)))
 ADMIN_APIS = {"model-repository", "shared-memory", "trace", "logging"}
 
 
@@ -97,10 +98,10 @@ def test_all_four_models_are_loaded_explicitly(triton_args: list[str]) -> None:
     assert "--model-repository=/models" in triton_args
     assert "--model-control-mode=explicit" in triton_args
     loaded = sorted(a.split("=", 1)[1] for a in triton_args if a.startswith("--load-model="))
-    assert loaded == MODEL_NAMES
+    assert loaded == SERVED_NAMES
 
 
-@pytest.mark.parametrize("name", MODEL_NAMES)
+@pytest.mark.parametrize("name", SERVED_NAMES)
 def test_every_loaded_model_has_a_committed_config(name: str) -> None:
     assert (ROOT / "model_repository" / name / "config.pbtxt").is_file()
 

@@ -13,8 +13,8 @@ from PIL import Image
 
 from client import AsyncCutter, Cutter, ModelNotReady, OutputOptions, ServerUnavailable
 from tests import rembg_reference as ref
+from tests.bad_files import BAD_FILES, write_bad_files
 from tests.cli_run import assert_one_line_error, run_cli
-from tests.client.bad_files import BAD_FILES, write_bad_files
 from tests.data import PHOTO_IDS, PHOTOS, original_model
 
 MODEL = "u2netp_onnx"
@@ -72,7 +72,7 @@ def test_async_cutter_matches_sync(triton_server, cutter: Cutter) -> None:
 
 def test_alias_picks_the_onnx_variant_when_no_trt(triton_server) -> None:
     with Cutter(triton_server.grpc_url, "u2netp") as c:
-        assert c.model_name == "u2netp_onnx"
+        assert c.connect() == "u2netp_onnx"
 
 
 def test_unknown_model_lists_ready_ones(triton_server) -> None:
@@ -180,24 +180,6 @@ def test_cli_never_overwrites_an_input(triton_server, tmp_path: Path) -> None:
     assert src.read_bytes() == before
 
 
-@pytest.mark.parametrize(
-    ("args", "says"),
-    [
-        (["--format", "jpg"], "give a --bgcolor"),
-        (["--bgcolor", "red"], "expected R,G,B or R,G,B,A"),
-    ],
-    ids=["jpg-without-bgcolor", "bad-bgcolor"],
-)
-def test_cli_usage_errors_exit_2(triton_server, args: list[str], says: str) -> None:
-    done = _cli(triton_server, PHOTOS[0], *args)
-    assert done.returncode == 2 and says in done.stderr and "Traceback" not in done.stderr
-
-
-def test_cli_several_inputs_need_output_dir(triton_server) -> None:
-    done = _cli(triton_server, PHOTOS[0], PHOTOS[1])
-    assert done.returncode == 2 and "need -o DIR" in done.stderr
-
-
 def test_cli_server_down(tmp_path: Path) -> None:
     url = f"127.0.0.1:{_free_port()}"
     done = run_cli("client", "cut", "--url", url, PHOTOS[0], "-o", tmp_path / "x.png")
@@ -244,8 +226,3 @@ def test_cli_alpha_matting(triton_server, tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     alpha = np.asarray(Image.open(out))[..., 3]
     assert Image.open(out).size == (150, 100) and 0 < (alpha == 255).mean() < 1
-
-
-def test_cli_alpha_matting_threshold_out_of_range(triton_server) -> None:
-    done = _cli(triton_server, PHOTOS[0], "-a", "-af", "300")
-    assert done.returncode == 2 and "expected 0..255, got 300" in done.stderr

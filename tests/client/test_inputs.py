@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from client.inputs import Job, UsageError, output_format, plan
+from client.inputs import Job, output_format, plan
+from u2net.errors import UsageError
 
 
 @pytest.fixture

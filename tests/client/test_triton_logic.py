@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from client.contract import CONTRACT, check_metadata
-from client.errors import ContractMismatch, ModelNotReady
+from client.errors import ModelNotReady
 from client.pipeline import map_ordered
 from client.triton import RetryPolicy, resolve_model
+from u2net.contract import CONTRACT, check_metadata
+from u2net.errors import ContractMismatch
 
 
 @pytest.mark.parametrize(
@@ -55,7 +56,7 @@ def test_contract_mismatch_says_expected_and_got(meta: dict, says: str) -> None:
 
 
 def test_retry_backoff_is_bounded() -> None:
-    assert list(RetryPolicy(attempts=6, first_delay_s=0.5, max_delay_s=2.0).delays()) == [
+    assert list(RetryPolicy(retries=5, first_delay_s=0.5, max_delay_s=2.0).delays()) == [
         0.5,
         1.0,
         2.0,

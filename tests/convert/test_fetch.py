@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from client.errors import FetchError
+from convert.errors import FetchError
 from convert.fetch import fetch, md5_of
-from convert.known_models import KNOWN_MODELS
 from tests.cli_run import assert_one_line_error, run_cli
 from tests.data import original_model
+from u2net.catalogue import KNOWN_MODELS
 
 U2NETP = KNOWN_MODELS["u2netp"]
 

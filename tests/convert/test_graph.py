@@ -7,9 +7,9 @@ import onnxruntime as ort
 import pytest
 from PIL import Image
 
-from client.contract import CONTRACT
 from tests import rembg_reference as ref
 from tests.data import MODEL_PARAMS, PHOTO_IDS, PHOTOS, original_model, staged_model
+from u2net.contract import CONTRACT
 
 
 @pytest.fixture(scope="module", params=MODEL_PARAMS)

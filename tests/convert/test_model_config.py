@@ -8,12 +8,13 @@ import onnx
 import pytest
 from tritonclient.grpc import model_config_pb2 as mc
 
-from client.contract import CONTRACT
-from convert.model_config import MODELS, all_variants, read_config, to_text
-from convert.stage import DEFAULT_REPOSITORY
-from tests.data import staged_model
+from convert.model_config import all_variants, to_text
+from tests.data import REPOSITORY, staged_model
+from u2net.catalogue import MODEL_NAMES
+from u2net.contract import CONTRACT
+from u2net.repository import read_config
 
-CONFIGS = sorted(DEFAULT_REPOSITORY.glob("*/config.pbtxt"))
+CONFIGS = sorted(REPOSITORY.glob("*/config.pbtxt"))
 VARIANTS = {v.name: v for v in all_variants()}
 ONNX_TO_TRITON = {onnx.TensorProto.UINT8: mc.TYPE_UINT8, onnx.TensorProto.FLOAT: mc.TYPE_FP32}
 
@@ -44,11 +45,11 @@ def test_config_follows_contract(path: Path) -> None:
     assert all(g.kind == mc.ModelInstanceGroup.KIND_AUTO for g in config.instance_group)
 
 
-@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("model", MODEL_NAMES)
 def test_onnx_config_matches_staged_graph(model: str) -> None:
     name = f"{model}_onnx"
     graph = onnx.load(str(staged_model(name)), load_external_data=False).graph
-    config = read_config(DEFAULT_REPOSITORY / name / "config.pbtxt")
+    config = read_config(REPOSITORY / name / "config.pbtxt")
     assert config.backend == "onnxruntime" and config.default_model_filename == "model.onnx"
 
     def io(values: list[onnx.ValueInfoProto]) -> list[tuple[str, int, list[int]]]:

@@ -7,16 +7,17 @@ from pathlib import Path
 
 from convert.fetch import md5_of
 from convert.graph import GRAPH_VERSION
-from convert.known_models import KNOWN_MODELS
-from convert.model_config import OnnxVariant, read_config
+from convert.model_config import OnnxVariant
 from tests.cli_run import run_cli
 from tests.data import original_model
+from u2net.catalogue import KNOWN_MODELS
+from u2net.repository import read_config
 
 
 def test_stage_then_rerun_is_a_no_op(tmp_path: Path) -> None:
     original_model("u2netp")  # skip if not fetched
     repo = tmp_path / "repo"
-    first = run_cli("convert", "--models", "u2netp", "--repository", repo)
+    first = run_cli("convert", "--models", "u2netp", "--model-repository", repo)
     assert first.returncode == 0, first.stderr
     staged = repo / "u2netp_onnx" / "1" / "model.onnx"
     manifest = json.loads((repo / "u2netp_onnx" / "1" / "manifest.json").read_text())
@@ -31,7 +32,7 @@ def test_stage_then_rerun_is_a_no_op(tmp_path: Path) -> None:
     assert sorted(p.name for p in staged.parent.iterdir()) == ["manifest.json", "model.onnx"]
 
     mtime = staged.stat().st_mtime_ns
-    second = run_cli("convert", "--models", "u2netp", "--repository", repo)
+    second = run_cli("convert", "--models", "u2netp", "--model-repository", repo)
     assert second.returncode == 0, second.stderr
     assert "up to date" in second.stderr
     assert staged.stat().st_mtime_ns == mtime
@@ -40,10 +41,10 @@ def test_stage_then_rerun_is_a_no_op(tmp_path: Path) -> None:
 def test_damaged_staged_file_is_rebuilt(tmp_path: Path) -> None:
     original_model("u2netp")
     repo = tmp_path / "repo"
-    assert run_cli("convert", "--models", "u2netp", "--repository", repo).returncode == 0
+    assert run_cli("convert", "--models", "u2netp", "--model-repository", repo).returncode == 0
     staged = repo / "u2netp_onnx" / "1" / "model.onnx"
     good = md5_of(staged)
     staged.write_bytes(b"damaged")
-    again = run_cli("convert", "--models", "u2netp", "--repository", repo)
+    again = run_cli("convert", "--models", "u2netp", "--model-repository", repo)
     assert again.returncode == 0, again.stderr
     assert md5_of(staged) == good

@@ -4,28 +4,21 @@ from __future__ import annotations
 
 import importlib.util
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from convert.model_config import read_config
-from convert.stage import DEFAULT_REPOSITORY
 from convert.trt_profile import trt_config_path
+from tests.cli_run import run_cli
+from tests.data import REPOSITORY
+from u2net.repository import read_config
 
 ROOT = Path(__file__).resolve().parents[2]
 HAS_TENSORRT = importlib.util.find_spec("tensorrt") is not None
 
 
 def _convert(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "convert", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_cli("convert", *args, timeout=120)
 
 
 @pytest.mark.parametrize(
@@ -68,7 +61,7 @@ def test_without_tensorrt_one_line_and_exit_1() -> None:
 
 
 def test_opt_batch_above_the_config_max_is_one_line() -> None:
-    max_batch = read_config(trt_config_path(DEFAULT_REPOSITORY, "u2netp")).max_batch_size
+    max_batch = read_config(trt_config_path(REPOSITORY, "u2netp")).max_batch_size
     done = _convert("trt", "--models", "u2netp", "--opt-batch", str(max_batch + 1))
     assert done.returncode == 1
     assert done.stderr.strip().splitlines() == [
@@ -77,7 +70,7 @@ def test_opt_batch_above_the_config_max_is_one_line() -> None:
 
 
 def test_repository_without_configs_is_one_line(tmp_path: Path) -> None:
-    done = _convert("trt", "--repository", str(tmp_path), "--models", "u2netp")
+    done = _convert("trt", "--model-repository", str(tmp_path), "--models", "u2netp")
     assert done.returncode == 1
     assert len(done.stderr.strip().splitlines()) == 1
     assert "python -m convert configs" in done.stderr

@@ -13,21 +13,23 @@ from pathlib import Path
 
 import pytest
 
-from client.contract import CONTRACT
-from client.errors import EngineBuildError
-from convert.known_models import KNOWN_MODELS
-from convert.model_config import OnnxVariant, TrtVariant, read_config, to_file
-from convert.stage import DEFAULT_REPOSITORY, staged_paths
+from convert.errors import EngineBuildError
+from convert.model_config import OnnxVariant, TrtVariant, to_file
 from convert.trt_profile import BuildSettings, trt_config_path
+from tests.data import REPOSITORY
+from u2net.catalogue import KNOWN_MODELS
+from u2net.contract import CONTRACT
+from u2net.repository import read_config, staged_paths
 
 MODEL = KNOWN_MODELS["u2netp"]
-STAGED_ONNX, _ = staged_paths(DEFAULT_REPOSITORY, OnnxVariant(MODEL.name).name, "model.onnx")
+STAGED_ONNX, _ = staged_paths(REPOSITORY, OnnxVariant(MODEL.name).name, "model.onnx")
 
 
 def _gpu_skip_reason() -> str | None:
     if importlib.util.find_spec("tensorrt") is None:
         return "tensorrt is not installed (pip install 'u2net-triton[gpu]' or the TRT container)"
-    from convert.trt_build import gpu_info, load_tensorrt
+    from convert.cuda import gpu_info
+    from convert.tensorrt_lib import load_tensorrt
 
     try:
         load_tensorrt()
@@ -49,13 +51,13 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     onnx_path, _ = staged_paths(root, OnnxVariant(MODEL.name).name, "model.onnx")
     onnx_path.parent.mkdir(parents=True)
     shutil.copyfile(STAGED_ONNX, onnx_path)
-    to_file(read_config(trt_config_path(DEFAULT_REPOSITORY, MODEL.name)), root)
+    to_file(read_config(trt_config_path(REPOSITORY, MODEL.name)), root)
     return root
 
 
 @pytest.mark.parametrize("precision", ["fp32", "fp16"])
 def test_build_and_verify_u2netp(repo: Path, precision: str) -> None:
-    from convert.trt_build import load_tensorrt, tensorrt_major
+    from convert.tensorrt_lib import load_tensorrt, tensorrt_major
     from convert.trt_stage import TIMING_CACHE, stage_trt
 
     if precision == "fp16" and tensorrt_major(load_tensorrt()) >= 11:
@@ -77,7 +79,7 @@ def test_build_and_verify_u2netp(repo: Path, precision: str) -> None:
 
 
 def test_engine_io_follows_the_contract(repo: Path) -> None:
-    from convert.trt_build import load_tensorrt
+    from convert.tensorrt_lib import load_tensorrt
     from convert.trt_stage import PLAN, stage_trt
 
     plan_path, _ = staged_paths(repo, TrtVariant(MODEL.name).name, PLAN)

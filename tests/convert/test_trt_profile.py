@@ -6,10 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from client.contract import CONTRACT
-from client.errors import EngineBuildError
-from convert.model_config import MODELS, TrtVariant, read_config, to_file
-from convert.stage import DEFAULT_REPOSITORY
+from convert.errors import EngineBuildError
+from convert.model_config import TrtVariant, to_file
 from convert.trt_profile import (
     DEFAULT_OPT_BATCH,
     BuildSettings,
@@ -17,21 +15,25 @@ from convert.trt_profile import (
     load_profile,
     profile_from_config,
 )
+from tests.data import REPOSITORY
+from u2net.catalogue import MODEL_NAMES
+from u2net.contract import CONTRACT
+from u2net.repository import read_config
 
-TRT_CONFIGS = sorted(DEFAULT_REPOSITORY.glob("*_trt/config.pbtxt"))
+TRT_CONFIGS = sorted(REPOSITORY.glob("*_trt/config.pbtxt"))
 MAX_BATCH = TrtVariant("u2netp").get_config().max_batch_size
 
 
 def test_every_model_has_a_committed_trt_config() -> None:
     names = {path.parent.name for path in TRT_CONFIGS}
-    assert names == {TrtVariant(m).name for m in MODELS}
+    assert names == {TrtVariant(m).name for m in MODEL_NAMES}
 
 
 @pytest.mark.parametrize("config_path", TRT_CONFIGS, ids=lambda p: p.parent.name)
 def test_profile_max_is_the_config_max_batch_size(config_path: Path) -> None:
     config = read_config(config_path)
     model = config.name.removesuffix("_trt")
-    profile = load_profile(DEFAULT_REPOSITORY, model, DEFAULT_OPT_BATCH)
+    profile = load_profile(REPOSITORY, model, DEFAULT_OPT_BATCH)
 
     assert config.platform == "tensorrt_plan"
     assert profile.max[0] == config.max_batch_size

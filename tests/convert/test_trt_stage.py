@@ -15,27 +15,28 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from client.agreement import MaskAgreement
-from client.contract import CONTRACT
-from client.errors import EngineBuildError
+from convert.cuda import GpuInfo
+from convert.errors import EngineBuildError
 from convert.fetch import md5_of
-from convert.known_models import KNOWN_MODELS
 from convert.model_config import OnnxVariant, TrtVariant, to_file
-from convert.stage import DEFAULT_REPOSITORY, staged_paths
-from convert.trt_build import GpuInfo
 from convert.trt_profile import BuildSettings, ShapeProfile, profile_from_config
 from convert.trt_stage import (
     PLAN,
     TIMING_CACHE,
-    build_inputs,
     engine_manifest,
+    fingerprint,
     stage_trt,
     up_to_date,
 )
 from convert.trt_verify import Verification, onnx_reference
+from tests.data import REPOSITORY
+from u2net.agreement import MaskAgreement
+from u2net.catalogue import KNOWN_MODELS
+from u2net.contract import CONTRACT
+from u2net.repository import staged_paths
 
 MODEL = KNOWN_MODELS["u2netp"]
-STAGED_ONNX, _ = staged_paths(DEFAULT_REPOSITORY, OnnxVariant(MODEL.name).name, "model.onnx")
+STAGED_ONNX, _ = staged_paths(REPOSITORY, OnnxVariant(MODEL.name).name, "model.onnx")
 GPU = GpuInfo("Fake GPU", "8.6")
 FAKE_PLAN = b"not really a plan"
 
@@ -192,7 +193,7 @@ def _inputs(**changes: object) -> dict:
         "settings": BuildSettings(),
         "source_md5": "abc",
     } | changes
-    return build_inputs(**kwargs)
+    return fingerprint(**kwargs)
 
 
 def test_engine_manifest_is_pure_json_data() -> None:

@@ -1,6 +1,6 @@
 """The engine-vs-ONNX Runtime comparison maths, on synthetic masks (CPU only).
 
-``compare_masks`` lives in client.agreement (shared with the A/B tool); these tests pin
+``compare_masks`` lives in u2net.agreement (shared with the A/B tool); these tests pin
 the behaviour the engine verification relies on, at its thresholds.
 """
 
@@ -9,9 +9,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from client.agreement import MASK_THRESHOLD, MaskAgreement, compare_masks
-from client.contract import CONTRACT
 from convert.trt_verify import MAX_MEAN_ABS_DIFF, MIN_IOU, Verification, verify_batch
+from u2net.agreement import MASK_THRESHOLD, MaskAgreement, compare_masks
+from u2net.contract import CONTRACT
 
 SHAPE = CONTRACT.output_dims
 

@@ -7,8 +7,6 @@ import os
 import shutil
 import signal
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -20,13 +18,15 @@ import tritonclient.http as httpclient
 from PIL import Image
 from tritonclient.utils import InferenceServerException
 
-from client.contract import CONTRACT
 from server import backend_dir, models
-from server.launch import REPO_ROOT, RunningServer, free_ports, start
 from server.process import group_members
+from server.spawn import RunningServer, free_ports, start
+from tests.cli_run import run_cli
+from u2net.contract import CONTRACT
+from u2net.repository import default_repository
 
 MODEL = "u2netp_onnx"
-REPOSITORY = REPO_ROOT / "model_repository"
+REPOSITORY = default_repository()
 PHOTOS = ("astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg", "motorcycle_left.png")
 
 
@@ -46,17 +46,6 @@ def make_input(batch: np.ndarray, datatype: str = CONTRACT.input_dtype) -> grpcc
 def infer(client: grpcclient.InferenceServerClient, batch: np.ndarray) -> np.ndarray:
     result = client.infer(MODEL, [make_input(batch)])
     return result.as_numpy(CONTRACT.output_name)
-
-
-def run_cli(*args: str, timeout: float = 90.0) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "server", *args],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
 
 
 def port_args() -> list[str]:
@@ -202,7 +191,7 @@ def test_port_in_use_is_one_line_and_exit_1() -> None:
         port = busy.getsockname()[1]
         http, metrics = free_ports(2)
         done = run_cli(
-            "--models", MODEL,
+            "server", "--models", MODEL,
             "--grpc-port", str(port), "--http-port", str(http), "--metrics-port", str(metrics),
         )  # fmt: skip
     assert done.returncode == 1
@@ -230,7 +219,7 @@ def _repo_with_unstaged_config(tmp_path: Path) -> Path:
 def test_missing_models_name_convert(
     tmp_path: Path, make_repo: Callable[[Path], Path], extra: list[str]
 ) -> None:
-    done = run_cli("--model-repository", str(make_repo(tmp_path)), *port_args(), *extra)
+    done = run_cli("server", "--model-repository", str(make_repo(tmp_path)), *port_args(), *extra)
     assert done.returncode == 1
     assert done.stdout == ""
     last = done.stderr.strip().splitlines()[-1]

@@ -7,10 +7,10 @@ import onnxruntime as ort
 import pytest
 from PIL import Image
 
-from client.contract import CONTRACT
-from client.imaging import OutputOptions, mask_to_size, render, to_model_input
-from client.matting import MattingOptions, matte, trimap
 from tests.data import PHOTOS, staged_model
+from u2net.contract import CONTRACT
+from u2net.imaging import OutputOptions, mask_to_size, render, to_model_input
+from u2net.matting import MattingOptions, matte, trimap
 
 pytest.importorskip("pymatting", reason="the [matting] extra is not installed")
 

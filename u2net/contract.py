@@ -1,7 +1,7 @@
 """The serving contract: one source of truth for every model in model_repository.
 
-convert builds graphs that satisfy it, the server's configs declare it, the client
-speaks it and the tests check it. Nothing else in the project repeats these numbers.
+convert builds graphs that satisfy it, the configs declare it, the client speaks it and
+the tests check it. Nothing else in the project repeats these numbers.
 """
 
 from __future__ import annotations
@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+from u2net.errors import ContractMismatch
 
 
 @dataclass(frozen=True)
@@ -43,11 +45,6 @@ class ServingContract:
     def output_np_dtype(self) -> type[np.generic]:
         return np.uint8
 
-    @property
-    def network_input_shape(self) -> tuple[int, int, int]:
-        """What the original U²-Net expects per image (CHW float)."""
-        return (self.channels, self.size, self.size)
-
 
 CONTRACT = ServingContract()
 
@@ -57,7 +54,6 @@ def check_metadata(metadata: dict, contract: ServingContract = CONTRACT) -> None
 
     Raises ``ContractMismatch`` saying "expected X, got Y".
     """
-    from client.errors import ContractMismatch
 
     def describe(tensors: list[dict]) -> list[tuple[str, str, list[int]]]:
         return [(t["name"], t["datatype"], [int(d) for d in t["shape"]]) for t in tensors]

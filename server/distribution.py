@@ -15,7 +15,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from client.errors import ServerStartError
+from server.errors import ServerStartError
 
 logger = logging.getLogger(__name__)
 

@@ -9,22 +9,21 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from client.contract import CONTRACT
-from client.errors import InvalidImage
-from client.imaging import (
+from tests.bad_files import BAD_FILES
+from tests.data import PHOTOS
+from u2net.contract import CONTRACT
+from u2net.errors import InvalidImage
+from u2net.imaging import (
     OutputOptions,
     cutout,
     encode,
     mask_to_size,
-    on_color,
     open_rgb,
     parse_color,
-    post_process_mask,
     render,
     to_model_input,
 )
-from tests.client.bad_files import BAD_FILES
-from tests.data import PHOTOS
+from u2net.postprocess import post_process_mask
 
 ASTRONAUT = next(p for p in PHOTOS if p.name == "astronaut.png")
 
@@ -130,17 +129,23 @@ def test_mask_resize_is_lanczos(photo: Image.Image) -> None:
     np.testing.assert_array_equal(np.asarray(got), np.asarray(expected))
 
 
-@pytest.mark.parametrize(("color", "mode"), [((0, 255, 0, 255), "RGB"), ((0, 0, 0, 0), "RGBA")])
-def test_bgcolor(photo: Image.Image, color: tuple, mode: str) -> None:
-    mask = Image.fromarray(
-        np.where(np.arange(photo.width) < 32, 0, 255).astype(np.uint8)[None].repeat(photo.height, 0)
-    )
-    out = np.asarray(on_color(photo, mask, color))
-    assert on_color(photo, mask, color).mode == mode
-    np.testing.assert_array_equal(out[:, 40, :3], np.asarray(photo)[:, 40])
-    np.testing.assert_array_equal(
-        out[:, 0], np.broadcast_to(color[: out.shape[2]], out[:, 0].shape)
-    )
+@pytest.mark.parametrize(("color", "mode"), [((0, 255, 0, 255), "RGB"), ((0, 0, 255, 128), "RGBA")])
+def test_render_over_bgcolor_pixel_by_pixel(photo: Image.Image, color: tuple, mode: str) -> None:
+    """Every pixel is the photo "over" the colour (Porter-Duff), alpha from the resized mask."""
+    mask_320 = np.zeros(CONTRACT.output_dims, dtype=np.uint8)
+    mask_320[:, CONTRACT.size // 2 :] = 255
+    out = render(photo, mask_320, OutputOptions(bgcolor=color))
+    assert out.mode == mode
+    alpha = np.asarray(mask_to_size(mask_320, photo.size), dtype=np.float64)[..., None] / 255
+    background_alpha = color[3] / 255
+    out_alpha = alpha + background_alpha * (1 - alpha)
+    rgb = np.asarray(photo, dtype=np.float64) * alpha
+    rgb += np.asarray(color[:3], dtype=np.float64) * background_alpha * (1 - alpha)
+    rgb /= out_alpha
+    expected = rgb if mode == "RGB" else np.concatenate([rgb, out_alpha * 255], axis=2)
+    diff = np.abs(np.asarray(out, dtype=np.float64) - expected)
+    assert diff.max() <= 1.0  # Pillow's fixed-point rounding
+    assert (np.asarray(out)[:, 0, :3] == color[:3]).all()  # pure background on the left
 
 
 @pytest.mark.parametrize(

@@ -9,11 +9,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from client.cutter import Cutter
-from client.errors import OutputError, ServingError
-from client.files import atomic_write_bytes
-from client.imaging import OutputOptions, encode
+from client.errors import OutputError
 from client.inputs import Job
 from client.pipeline import map_ordered
+from u2net.errors import ServingError
+from u2net.files import atomic_write_bytes
+from u2net.imaging import OutputOptions, encode
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +68,7 @@ def run_jobs(
 
     start = time.perf_counter()
     if todo:
-        cutter.model_name  # noqa: B018 - a dead server or unknown model stops the run here
+        cutter.connect()  # a dead server or unknown model stops the run here
     results = map_ordered(one, todo, cutter.concurrency, return_exceptions=True)
     for job, result in zip(todo, progress(results), strict=True):
         if isinstance(result, ServingError):

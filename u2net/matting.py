@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from client.errors import ServingError
+from u2net.errors import ServingError
 
 INSTALL_HINT = "alpha matting needs pymatting: pip install 'u2net-triton[matting]'"
 

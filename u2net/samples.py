@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
-from client.contract import CONTRACT, ServingContract
-from client.errors import ServingError
-from client.imaging import open_rgb, to_model_input
+from u2net.contract import CONTRACT, ServingContract
+from u2net.errors import ServingError
+from u2net.imaging import open_rgb, to_model_input
 
 SAMPLE_NAMES: tuple[str, ...] = (
     "astronaut.png",

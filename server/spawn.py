@@ -17,13 +17,10 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from client.errors import ServerStartError
+from server.errors import ServerStartError
 
 logger = logging.getLogger(__name__)
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
@@ -100,7 +97,6 @@ def start(
     ]  # fmt: skip
     process = subprocess.Popen(
         command,
-        cwd=REPO_ROOT,
         env=env if env is not None else os.environ.copy(),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,

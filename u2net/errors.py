@@ -1,0 +1,23 @@
+"""The root of the project's exception tree. Each package adds its own in its ``errors.py``.
+
+A ``ServingError`` is a problem the user can fix: the command lines print its one line
+without a traceback. Anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+
+class ServingError(Exception):
+    """Base class: one clear line saying what was wrong and what to do."""
+
+
+class UsageError(ServingError):
+    """The command line cannot be carried out as given (exit code 2)."""
+
+
+class InvalidImage(ServingError):
+    """An input image cannot be decoded or is not acceptable."""
+
+
+class ContractMismatch(ServingError):
+    """A served model does not follow the serving contract."""

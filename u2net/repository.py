@@ -1,0 +1,63 @@
+"""The Triton model repository's layout: where it is, and how its parts are named and read.
+
+    <repository>/<served name>/config.pbtxt            the GPU/default configuration
+    <repository>/<served name>/1/model.onnx|model.plan the staged model
+    <repository>/<served name>/1/manifest.json         what it was staged from
+
+Reading a config needs Triton's protobuf (tritonclient), imported when it is asked for.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+REPOSITORY_ENV = "U2NET_MODEL_REPOSITORY"
+REPOSITORY_DIRNAME = "model_repository"
+VERSION_DIR = "1"
+CONFIG_FILE = "config.pbtxt"
+MANIFEST = "manifest.json"
+ONNX_FILE = "model.onnx"
+PLAN_FILE = "model.plan"
+
+
+def default_repository() -> Path:
+    """``$U2NET_MODEL_REPOSITORY``; else the checkout's ``model_repository/`` when running from a
+    source checkout (editable install); else ``./model_repository`` in the working folder."""
+    if os.environ.get(REPOSITORY_ENV):
+        return Path(os.environ[REPOSITORY_ENV]).expanduser()
+    checkout = Path(__file__).resolve().parents[1]
+    if (checkout / "pyproject.toml").is_file() and (checkout / REPOSITORY_DIRNAME).is_dir():
+        return checkout / REPOSITORY_DIRNAME
+    return Path.cwd() / REPOSITORY_DIRNAME
+
+
+def config_path(repository: Path, served_name: str) -> Path:
+    return Path(repository) / served_name / CONFIG_FILE
+
+
+def staged_paths(repository: Path, served_name: str, filename: str) -> tuple[Path, Path]:
+    """(staged model file, its manifest) of one served model."""
+    folder = Path(repository) / served_name / VERSION_DIR
+    return folder / filename, folder / MANIFEST
+
+
+def read_manifest(path: Path) -> dict[str, Any] | None:
+    """A staged model's manifest, or None when there is none (or it is not JSON)."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+
+
+def read_config(path: Path) -> Any:
+    """Parse a ``config.pbtxt`` into Triton's ``ModelConfig`` protobuf.
+
+    Raises ``google.protobuf.text_format.ParseError`` or ``OSError``; callers translate.
+    """
+    from google.protobuf import text_format
+    from tritonclient.grpc import model_config_pb2
+
+    return text_format.Parse(Path(path).read_text(), model_config_pb2.ModelConfig())
