@@ -25,9 +25,9 @@ def _convert(*args: str) -> subprocess.CompletedProcess[str]:
     ("args", "complaint"),
     [
         (["--precision", "int4"], "invalid choice: 'int4'"),
-        (["--opt-batch", "0"], "--opt-batch: must be positive"),
-        (["--opt-batch", "eight"], "--opt-batch: expected a number"),
-        (["--workspace-gb", "-1"], "--workspace-gb: must be positive"),
+        (["--opt-batch", "0"], "--opt-batch: expected a whole number ≥ 1, got '0'"),
+        (["--opt-batch", "eight"], "--opt-batch: expected a whole number ≥ 1, got 'eight'"),
+        (["--workspace-gb", "-1"], "--workspace-gb: expected a number > 0, got '-1'"),
         (["--models", "u2net_human_seg"], "expected model names"),
     ],
     ids=["precision", "opt-zero", "opt-text", "workspace", "model"],
