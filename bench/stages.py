@@ -20,7 +20,8 @@ from PIL import Image
 
 from client.report import table
 from u2net.contract import CONTRACT
-from u2net.imaging import OutputOptions, cutout, encode, mask_to_size, open_rgb, to_model_input
+from u2net.imaging import cutout, encode, mask_to_size, open_rgb, to_model_input
+from u2net.options import OutputOptions
 from u2net.samples import sample_photos
 
 SIZE = (4000, 3000)

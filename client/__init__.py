@@ -15,7 +15,7 @@ from client.errors import (
     ServingError,
 )
 from u2net.contract import CONTRACT, ServingContract
-from u2net.imaging import OutputOptions
+from u2net.options import OutputOptions
 
 __all__ = [
     "CONTRACT",

@@ -18,7 +18,8 @@ from client.loadgen import (
     stable,
     stats_delta,
 )
-from u2net.imaging import OutputOptions, encode
+from u2net.imaging import encode
+from u2net.options import OutputOptions
 
 log = logging.getLogger(__name__)
 

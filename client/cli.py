@@ -16,12 +16,14 @@ from client.cutter import DEFAULT_CONCURRENCY, Cutter
 from client.inputs import expand, output_format, plan
 from client.jobs import run_jobs
 from client.report import table, to_csv, to_json
+from client.server_side import ServerSideCutter
 from client.triton import DEFAULT_TIMEOUT_S, URL_ENV, RetryPolicy, default_url
 from u2net import cli as edge
 from u2net.catalogue import DEFAULT_MODEL
 from u2net.errors import UsageError
-from u2net.imaging import DEFAULT_MAX_PIXELS, DEFAULT_PNG_COMPRESSION, FORMATS, OutputOptions
+from u2net.imaging import DEFAULT_MAX_PIXELS
 from u2net.matting import MattingOptions
+from u2net.options import DEFAULT_PNG_COMPRESSION, FORMATS, OutputOptions
 from u2net.samples import sample_photos
 
 log = logging.getLogger("client")
@@ -106,6 +108,25 @@ def _add_cut(sub: object) -> None:
         choices=range(10),
         metavar="0-9",
         help="zlib level (measured)",
+    )
+    cut.add_argument(
+        "--crop", action="store_true", help="crop to the subject's box (remove.bg's crop)"
+    )
+    cut.add_argument(
+        "--crop-margin",
+        type=edge.non_negative_int,
+        default=0,
+        help="pixels kept around the subject with --crop",
+    )
+    cut.add_argument(
+        "--max-output-pixels",
+        type=edge.positive_int,
+        help="scale the result down to at most this many pixels (remove.bg's size=preview)",
+    )
+    cut.add_argument(
+        "--server-side",
+        action="store_true",
+        help="send the file's bytes to Triton's `cutout` model, which does all the work",
     )
     cut.add_argument("--skip-existing", action="store_true", help="resume: skip done outputs")
     cut.add_argument(
@@ -209,6 +230,9 @@ def output_options(args: argparse.Namespace) -> OutputOptions:
             matting=matting,
             fmt=output_format(args.format, args.output),
             png_compression=args.png_compression,
+            crop=args.crop,
+            crop_margin=args.crop_margin,
+            max_output_pixels=args.max_output_pixels,
         )
     except ValueError as e:
         raise UsageError(str(e)) from e
@@ -217,7 +241,8 @@ def output_options(args: argparse.Namespace) -> OutputOptions:
 def cmd_cut(args: argparse.Namespace) -> int:
     options = output_options(args)
     jobs = plan(args.inputs, args.output, options.fmt)
-    cutter = Cutter(
+    kind = ServerSideCutter if args.server_side else Cutter
+    cutter = kind(
         args.url,
         args.model,
         timeout_s=args.timeout,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterable, Iterator
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
@@ -17,14 +18,8 @@ from client.triton import (
 )
 from u2net.catalogue import DEFAULT_MODEL
 from u2net.contract import CONTRACT, ServingContract
-from u2net.imaging import (
-    DEFAULT_MAX_PIXELS,
-    ImageSource,
-    OutputOptions,
-    open_rgb,
-    render,
-    to_model_input,
-)
+from u2net.imaging import DEFAULT_MAX_PIXELS, ImageSource, encode, open_rgb, render, to_model_input
+from u2net.options import OutputOptions
 
 DEFAULT_CONCURRENCY = 2
 
@@ -68,6 +63,10 @@ class Cutter:
         """One photo (path, bytes or PIL image) -> cut-out (RGBA), mask (L) or composite."""
         rgb = open_rgb(image, self.max_pixels)
         return render(rgb, self.mask_320(rgb), options or self.options)
+
+    def cut_file(self, path: Path, options: OutputOptions) -> bytes:
+        """One file -> the encoded result (what ``python -m client cut`` writes)."""
+        return encode(self.cut(path, options), options)
 
     def cut_many(
         self,

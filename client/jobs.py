@@ -7,14 +7,14 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
-from client.cutter import Cutter
 from client.errors import OutputError
 from client.inputs import Job
 from client.pipeline import map_ordered
 from u2net.errors import ServingError
 from u2net.files import atomic_write_bytes
-from u2net.imaging import OutputOptions, encode
+from u2net.options import OutputOptions
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +45,18 @@ def _write(target: Path, data: bytes) -> None:
         raise OutputError(f"cannot write {target}: {e.strerror or e}") from e
 
 
+class FileCutter(Protocol):
+    """What the jobs need: the local :class:`client.Cutter` or the server-side one."""
+
+    concurrency: int
+
+    def connect(self) -> str: ...
+
+    def cut_file(self, path: Path, options: OutputOptions) -> bytes: ...
+
+
 def run_jobs(
-    cutter: Cutter,
+    cutter: FileCutter,
     jobs: list[Job],
     options: OutputOptions,
     skip_existing: bool = False,
@@ -64,7 +74,7 @@ def run_jobs(
             todo.append(job)
 
     def one(job: Job) -> None:
-        _write(job.target, encode(cutter.cut(job.source, options), options))
+        _write(job.target, cutter.cut_file(job.source, options))
 
     start = time.perf_counter()
     if todo:

@@ -65,9 +65,9 @@ def translate(e: InferenceServerException, url: str, timeout_s: float | None) ->
     return InferenceFailed(str(e.message() or e).splitlines()[0])
 
 
-def not_ready(requested: str, ready: list[str]) -> ModelNotReady:
+def not_ready(candidates: list[str], ready: list[str]) -> ModelNotReady:
     shown = ", ".join(sorted(ready)) or "none"
-    wanted = " or ".join(served_candidates(requested))
+    wanted = " or ".join(candidates)
     return ModelNotReady(f"model {wanted} is not ready on the server; ready models: {shown}")
 
 
@@ -76,7 +76,7 @@ def resolve_model(requested: str, ready: list[str]) -> str:
     for name in served_candidates(requested):
         if name in ready:
             return name
-    raise not_ready(requested, ready)
+    raise not_ready(served_candidates(requested), ready)
 
 
 def make_inputs(batch: np.ndarray, contract: ServingContract = CONTRACT) -> list:
@@ -113,9 +113,17 @@ class ModelBase:
             "try again shortly"
         )
 
+    def candidates(self) -> list[str]:
+        """Served names to try, preferred first."""
+        return served_candidates(self.requested)
+
+    def check(self, metadata: dict) -> None:
+        """Raise ContractMismatch unless the served model follows the contract."""
+        check_metadata(metadata, self.contract)
+
     def accept(self, name: str, metadata: dict) -> str:
         """Check the chosen model against the contract and remember it."""
-        check_metadata(metadata, self.contract)
+        self.check(metadata)
         log.info("using model %s at %s", name, self.url)
         self.served_name = name
         return name
@@ -163,10 +171,10 @@ class TritonModel(ModelBase):
         if self.served_name is None:
             if not self._call("is_server_ready"):
                 raise self.server_not_ready()
-            candidates = served_candidates(self.requested)
+            candidates = self.candidates()
             name = next((n for n in candidates if self._call("is_model_ready", n)), None)
             if name is None:
-                raise not_ready(self.requested, self.ready_models())
+                raise not_ready(candidates, self.ready_models())
             self.accept(name, self._call("get_model_metadata", name, as_json=True))
         return self.served_name  # type: ignore[return-value]
 
@@ -223,12 +231,12 @@ class AsyncTritonModel(ModelBase):
                 if not await self._call("is_server_ready"):
                     raise self.server_not_ready()
                 name = None
-                for candidate in served_candidates(self.requested):
+                for candidate in self.candidates():
                     if await self._call("is_model_ready", candidate):
                         name = candidate
                         break
                 if name is None:
-                    raise not_ready(self.requested, await self.ready_models())
+                    raise not_ready(self.candidates(), await self.ready_models())
                 self.accept(name, await self._call("get_model_metadata", name, as_json=True))
             return self.served_name  # type: ignore[return-value]
 

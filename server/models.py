@@ -11,9 +11,11 @@ from google.protobuf.text_format import ParseError
 
 from server.errors import ServerStartError
 from u2net.catalogue import KNOWN_MODELS
+from u2net.contract import CUTOUT
 from u2net.repository import CONFIG_FILE, ONNX_FILE, PLAN_FILE, read_config
 
 logger = logging.getLogger(__name__)
+CATALOGUE_NAMES = {name for model in KNOWN_MODELS.values() for name in model.served_names}
 
 CONVERT_HINT = "python -m convert"
 _DEFAULT_FILENAMES = {"tensorrt_plan": PLAN_FILE, "onnxruntime_onnx": ONNX_FILE}
@@ -91,6 +93,16 @@ def expand(requested: list[str], known: dict[str, ModelEntry]) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def with_cutout(chosen: list[str], known: dict[str, ModelEntry]) -> list[str]:
+    """``cutout`` serves the U²-Net models: load it whenever one of them is loaded."""
+    entry = known.get(CUTOUT.name)
+    serves_one = any(name in CATALOGUE_NAMES for name in chosen)
+    if entry is None or not entry.staged or not serves_one or entry.name in chosen:
+        return []
+    logger.info("loading %s too: it serves %s", entry.name, ", ".join(chosen))
+    return [entry.name]
+
+
 def select(
     entries: list[ModelEntry], runnable_backends: list[str], requested: list[str] | None
 ) -> list[str]:
@@ -120,6 +132,7 @@ def select(
             logger.warning("skipping %s", message)
             continue
         chosen.append(entry.name)
+    chosen += with_cutout(chosen, by_name)
     if not chosen:
         raise ServerStartError(
             "no model can be served: no staged model files in a runnable backend; "

@@ -17,7 +17,7 @@ from typing import TypeVar
 
 from u2net.catalogue import KnownModel, parse_models
 from u2net.errors import ServingError, UsageError
-from u2net.imaging import Color, parse_color
+from u2net.options import Color, parse_color
 
 EXIT_OK = 0
 EXIT_ERROR = 1

@@ -49,21 +49,63 @@ class ServingContract:
 CONTRACT = ServingContract()
 
 
+def _describe(tensors: list[dict]) -> list[tuple[str, str, list[int]]]:
+    return [(t["name"], t["datatype"], [int(d) for d in t["shape"]]) for t in tensors]
+
+
 def check_metadata(metadata: dict, contract: ServingContract = CONTRACT) -> None:
     """Compare a served model's metadata (Triton's JSON form) with the contract.
 
     Raises ``ContractMismatch`` saying "expected X, got Y".
     """
 
-    def describe(tensors: list[dict]) -> list[tuple[str, str, list[int]]]:
-        return [(t["name"], t["datatype"], [int(d) for d in t["shape"]]) for t in tensors]
-
     name = metadata.get("name", "?")
     want_in = [(contract.input_name, contract.input_dtype, [-1, *contract.input_dims])]
     want_out = [(contract.output_name, contract.output_dtype, [-1, *contract.output_dims])]
-    got_in = describe(metadata.get("inputs", []))
-    got_out = describe(metadata.get("outputs", []))
+    got_in = _describe(metadata.get("inputs", []))
+    got_out = _describe(metadata.get("outputs", []))
     if got_in != want_in:
         raise ContractMismatch(f"model {name}: expected inputs {want_in}, got {got_in}")
     if got_out != want_out:
         raise ContractMismatch(f"model {name}: expected outputs {want_out}, got {got_out}")
+
+
+@dataclass(frozen=True)
+class CutoutContract:
+    """The ``cutout`` model: the whole job inside Triton, encoded bytes in, finished image out.
+
+    One request is one image (``max_batch_size: 0``, every tensor's first dim is its size).
+    Its request parameters are the names in :mod:`u2net.options`.
+    """
+
+    name: str = "cutout"
+    input_name: str = "image_bytes"  # one encoded image
+    output_name: str = "result_bytes"  # the encoded result
+    size_name: str = "result_size"  # width, height of the result
+    box_name: str = "foreground_box"  # left, top, width, height in result pixels
+    bytes_dtype: str = "BYTES"  # Triton's TYPE_STRING
+    int_dtype: str = "INT32"
+
+    @property
+    def inputs(self) -> list[tuple[str, str, list[int]]]:
+        return [(self.input_name, self.bytes_dtype, [1])]
+
+    @property
+    def outputs(self) -> list[tuple[str, str, list[int]]]:
+        return [
+            (self.output_name, self.bytes_dtype, [1]),
+            (self.size_name, self.int_dtype, [2]),
+            (self.box_name, self.int_dtype, [4]),
+        ]
+
+
+CUTOUT = CutoutContract()
+
+
+def check_cutout_metadata(metadata: dict, contract: CutoutContract = CUTOUT) -> None:
+    """Compare the served ``cutout`` model's metadata with its contract ("expected X, got Y")."""
+    name = metadata.get("name", "?")
+    for kind, want in (("inputs", contract.inputs), ("outputs", contract.outputs)):
+        got = _describe(metadata.get(kind, []))
+        if got != want:
+            raise ContractMismatch(f"model {name}: expected {kind} {want}, got {got}")

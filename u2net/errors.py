@@ -21,3 +21,7 @@ class InvalidImage(ServingError):
 
 class ContractMismatch(ServingError):
     """A served model does not follow the serving contract."""
+
+
+class InvalidRequest(ServingError):
+    """A request's parameters are malformed or unknown."""

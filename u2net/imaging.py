@@ -17,7 +17,9 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from u2net.contract import CONTRACT, ServingContract
 from u2net.errors import InvalidImage
+from u2net.framing import Box, crop_to_box, foreground_box, limit_pixels
 from u2net.matting import MattingOptions, matte
+from u2net.options import Color, OutputOptions
 from u2net.postprocess import post_process_mask
 
 log = logging.getLogger(__name__)
@@ -25,40 +27,6 @@ log = logging.getLogger(__name__)
 ImageSource = str | Path | bytes | Image.Image
 
 DEFAULT_MAX_PIXELS = 100_000_000
-DEFAULT_PNG_COMPRESSION = 1  # measured: see README "Per-stage costs"
-FORMATS = ("png", "webp", "jpg")
-Color = tuple[int, int, int, int]
-
-
-@dataclass(frozen=True)
-class OutputOptions:
-    """How a cut-out is rendered and encoded."""
-
-    only_mask: bool = False
-    bgcolor: Color | None = None
-    post_process: bool = False  # rembg's --post-process-mask
-    matting: MattingOptions | None = None  # rembg's -a
-    fmt: str = "png"
-    png_compression: int = DEFAULT_PNG_COMPRESSION
-
-    def __post_init__(self) -> None:
-        if self.fmt not in FORMATS:
-            raise ValueError(f"expected a format from {', '.join(FORMATS)}, got {self.fmt!r}")
-        if self.fmt == "jpg" and not self.only_mask and self.bgcolor is None:
-            raise ValueError("--format jpg has no alpha channel: give a --bgcolor R,G,B")
-        if not 0 <= self.png_compression <= 9:
-            raise ValueError(f"expected a PNG compression 0..9, got {self.png_compression}")
-
-
-def parse_color(text: str) -> Color:
-    """``"255,255,255"`` or ``"0,0,0,128"`` -> RGBA tuple."""
-    try:
-        parts = [int(p) for p in text.split(",")]
-    except ValueError:
-        parts = []
-    if len(parts) not in (3, 4) or not all(0 <= p <= 255 for p in parts):
-        raise ValueError(f"expected R,G,B or R,G,B,A with values 0..255, got {text!r}")
-    return (*parts, 255)[:4] if len(parts) == 3 else tuple(parts)  # type: ignore[return-value]
 
 
 def _name(source: ImageSource) -> str:
@@ -136,17 +104,41 @@ def over_color(rgba: Image.Image, color: Color) -> Image.Image:
     return composed.convert("RGB") if color[3] == 255 else composed
 
 
-def render(rgb: Image.Image, mask_320: np.ndarray, options: OutputOptions) -> Image.Image:
-    """The finished picture for one photo from its 320x320 mask."""
-    mask = mask_to_size(mask_320, rgb.size)
-    if options.post_process:
-        mask = post_process_mask(mask)
+@dataclass(frozen=True)
+class Finished:
+    """A finished picture and its foreground's box (left, top, width, height) in its pixels."""
+
+    image: Image.Image
+    box: Box
+
+
+def compose(rgb: Image.Image, mask: Image.Image, options: OutputOptions) -> Image.Image:
+    """Mask at the photo's size -> the picture asked for (mask, cut-out, or over a colour)."""
     if options.only_mask:
         return mask
     subject = cutout(rgb, mask)
     if options.matting is not None:
         subject = matte_or_cutout(rgb, mask, options.matting, subject)
     return subject if options.bgcolor is None else over_color(subject, options.bgcolor)
+
+
+def finish(rgb: Image.Image, mask_320: np.ndarray, options: OutputOptions) -> Finished:
+    """The finished picture for one photo from its model-sized mask: compose, then crop to
+    the foreground (with a margin) and scale down to ``max_output_pixels`` if asked."""
+    mask = mask_to_size(mask_320, rgb.size)
+    if options.post_process:
+        mask = post_process_mask(mask)
+    image, box = compose(rgb, mask, options), foreground_box(mask)
+    if options.crop:
+        image, box = crop_to_box(image, box, options.crop_margin)
+    if options.max_output_pixels is not None:
+        image, box = limit_pixels(image, box, options.max_output_pixels)
+    return Finished(image, box)
+
+
+def render(rgb: Image.Image, mask_320: np.ndarray, options: OutputOptions) -> Image.Image:
+    """The finished picture alone (see :func:`finish`)."""
+    return finish(rgb, mask_320, options).image
 
 
 def matte_or_cutout(

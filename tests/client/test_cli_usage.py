@@ -17,7 +17,7 @@ DEAD_URL = "127.0.0.1:9"  # discard port: nothing answers gRPC there
 @pytest.mark.parametrize(
     ("args", "says"),
     [
-        (["cut", "{photo}", "--format", "jpg"], "give a --bgcolor"),
+        (["cut", "{photo}", "--format", "jpg"], "give a background colour"),
         (["cut", "{photo}", "--bgcolor", "red"], "expected R,G,B or R,G,B,A"),
         (["cut", "{photo}", "{photo}"], "need -o DIR"),
         (["cut", "{photo}", "-a", "-af", "300"], "expected a whole number 0..255, got '300'"),

@@ -13,16 +13,8 @@ from tests.bad_files import BAD_FILES
 from tests.data import PHOTOS
 from u2net.contract import CONTRACT
 from u2net.errors import InvalidImage
-from u2net.imaging import (
-    OutputOptions,
-    cutout,
-    encode,
-    mask_to_size,
-    open_rgb,
-    parse_color,
-    render,
-    to_model_input,
-)
+from u2net.imaging import cutout, encode, mask_to_size, open_rgb, render, to_model_input
+from u2net.options import OutputOptions, parse_color
 from u2net.postprocess import post_process_mask
 
 ASTRONAUT = next(p for p in PHOTOS if p.name == "astronaut.png")
@@ -175,7 +167,7 @@ def test_png_is_lossless(photo: Image.Image) -> None:
 @pytest.mark.parametrize(
     ("kwargs", "says"),
     [
-        ({"fmt": "jpg"}, "give a --bgcolor"),
+        ({"fmt": "jpg"}, "give a background colour"),
         ({"fmt": "gif"}, "expected a format from png, webp, jpg"),
         ({"png_compression": 11}, "expected a PNG compression 0..9"),
     ],

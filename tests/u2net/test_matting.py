@@ -9,8 +9,9 @@ from PIL import Image
 
 from tests.data import PHOTOS, staged_model
 from u2net.contract import CONTRACT
-from u2net.imaging import OutputOptions, mask_to_size, render, to_model_input
+from u2net.imaging import mask_to_size, render, to_model_input
 from u2net.matting import MattingOptions, matte, trimap
+from u2net.options import OutputOptions
 
 pytest.importorskip("pymatting", reason="the [matting] extra is not installed")
 

@@ -1,0 +1,95 @@
+"""``cutout``: the whole background-removal job inside Triton (Python backend).
+
+Encoded image bytes in, finished image bytes out, for any KServe v2 client in any language.
+Each request: parse its parameters, decode and resize (u2net.job), one BLS call to the
+U²-Net model it names, compose and encode (u2net.job), respond. A bad request gets
+INVALID_ARG with one line; the other requests and the instance carry on.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import triton_python_backend_utils as pb_utils
+
+from u2net.catalogue import KNOWN_MODELS, served_candidates
+from u2net.contract import CONTRACT, CUTOUT
+from u2net.errors import InvalidImage, InvalidRequest, ServingError
+from u2net.job import complete, parse_request, prepare
+from u2net.options import MAX_PIXELS
+
+SERVED = {name for model in KNOWN_MODELS.values() for name in model.served_names}
+
+
+class Unavailable(ServingError):
+    """The U²-Net model a request names is not loaded (retry later or ask for another)."""
+
+
+def _error(e: ServingError) -> pb_utils.InferenceResponse:
+    if isinstance(e, InvalidImage | InvalidRequest):
+        code = pb_utils.TritonError.INVALID_ARG
+    elif isinstance(e, Unavailable):
+        code = pb_utils.TritonError.UNAVAILABLE
+    else:
+        code = pb_utils.TritonError.INTERNAL
+    return pb_utils.InferenceResponse(error=pb_utils.TritonError(str(e), code))
+
+
+def _served_name(requested: str) -> str:
+    """``u2net`` -> ``u2net_trt`` when it is loaded, else ``u2net_onnx``; served names as is."""
+    candidates = served_candidates(requested)
+    if not set(candidates) <= SERVED:
+        choices = ", ".join([*KNOWN_MODELS, *sorted(SERVED)])
+        raise InvalidRequest(f"parameter model: expected one of {choices}, got {requested!r}")
+    for name in candidates:
+        if pb_utils.is_model_ready(name):
+            return name
+    raise Unavailable(f"model {' or '.join(candidates)} is not loaded on this server")
+
+
+def _mask(served: str, batch: np.ndarray) -> np.ndarray:
+    request = pb_utils.InferenceRequest(
+        model_name=served,
+        requested_output_names=[CONTRACT.output_name],
+        inputs=[pb_utils.Tensor(CONTRACT.input_name, batch)],
+    )
+    response = request.exec()
+    if response.has_error():
+        raise ServingError(f"{served}: {response.error().message()}")
+    return pb_utils.get_output_tensor_by_name(response, CONTRACT.output_name).as_numpy()[0]
+
+
+class TritonPythonModel:
+    def initialize(self, args: dict) -> None:
+        config = json.loads(args["model_config"])
+        self.max_pixels = int(config["parameters"][MAX_PIXELS]["string_value"])
+
+    def execute(self, requests: list) -> list:
+        return [self._answer(request) for request in requests]
+
+    def _answer(self, request: object) -> pb_utils.InferenceResponse:
+        try:
+            return self._cut(request)
+        except ServingError as e:
+            return _error(e)
+        except json.JSONDecodeError as e:
+            return _error(InvalidRequest(f"expected request parameters as JSON, got {e}"))
+
+    def _cut(self, request: object) -> pb_utils.InferenceResponse:
+        data = pb_utils.get_input_tensor_by_name(request, CUTOUT.input_name).as_numpy()
+        if data.size != 1:
+            raise InvalidRequest(f"{CUTOUT.input_name}: expected 1 image, got {data.size}")
+        image = data.reshape(-1)[0]
+        parsed = parse_request(json.loads(request.parameters() or "{}"))
+        served = _served_name(parsed.model)
+        prepared = prepare(bytes(image), parsed, self.max_pixels)
+        result = complete(prepared, _mask(served, prepared.batch))
+        tensors = [
+            (CUTOUT.output_name, np.array([result.data], dtype=np.object_)),
+            (CUTOUT.size_name, np.array(result.size, dtype=np.int32)),
+            (CUTOUT.box_name, np.array(result.box, dtype=np.int32)),
+        ]
+        return pb_utils.InferenceResponse(
+            output_tensors=[pb_utils.Tensor(name, value) for name, value in tensors]
+        )
