@@ -1,0 +1,169 @@
+"""The ``cutout`` model end to end, against the real embedded Triton: same bytes as the
+client-side cut for every option, INVALID_ARG for every bad input without harm to the next
+request, each concurrent request gets its own image, and plain KServe v2 HTTP works."""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tritonclient.grpc as grpcclient
+import tritonclient.http as httpclient
+from PIL import Image
+from tritonclient.utils import InferenceServerException
+
+from client import Cutter
+from client.server_side import CutoutModel
+from tests.bad_files import png_bomb_bytes, truncated_jpeg_bytes
+from tests.data import PHOTO_IDS, PHOTOS
+from u2net.contract import CUTOUT
+from u2net.job import CutResult
+from u2net.matting import MattingOptions
+from u2net.options import OutputOptions, to_parameters
+
+MODEL = "u2netp"
+INVALID = "StatusCode.INVALID_ARGUMENT"
+OPTIONS = {
+    "default": OutputOptions(),
+    "only-mask": OutputOptions(only_mask=True),
+    "bgcolor": OutputOptions(bgcolor=(20, 200, 60, 255)),
+    "bgcolor-translucent": OutputOptions(bgcolor=(0, 0, 255, 100)),
+    "webp": OutputOptions(fmt="webp"),
+    "jpg": OutputOptions(fmt="jpg", bgcolor=(255, 255, 255, 255)),
+    "png-level-6": OutputOptions(png_compression=6),
+    "post-process": OutputOptions(post_process=True),
+    "crop-margin": OutputOptions(crop=True, crop_margin=12),
+    "max-output-pixels": OutputOptions(max_output_pixels=40_000),
+}
+
+
+@pytest.fixture(scope="module")
+def cutout(triton_server) -> Iterator[CutoutModel]:
+    with_model = CutoutModel(triton_server.grpc_url)
+    yield with_model
+    with_model.close()
+
+
+@pytest.fixture(scope="module")
+def local(triton_server) -> Iterator[Cutter]:
+    with Cutter(triton_server.grpc_url, MODEL) as cutter:
+        yield cutter
+
+
+def _remote(cutout: CutoutModel, data: bytes, options: OutputOptions) -> CutResult:
+    return cutout.cut_bytes(data, to_parameters(options, MODEL))
+
+
+@pytest.mark.parametrize("option", list(OPTIONS), ids=list(OPTIONS))
+@pytest.mark.parametrize("photo", PHOTOS, ids=PHOTO_IDS)
+def test_cutout_equals_the_client_side_cut(
+    cutout: CutoutModel, local: Cutter, photo: Path, option: str
+) -> None:
+    options = OPTIONS[option]
+    remote = _remote(cutout, photo.read_bytes(), options)
+    assert remote.data == local.cut_file(photo, options)  # same pixels, same encoder: same bytes
+    got = Image.open(io.BytesIO(remote.data))
+    expected = local.cut(photo, options)
+    assert got.size == remote.size == expected.size
+    if options.fmt == "png":  # lossless: the decoded result is the rendered picture itself
+        np.testing.assert_array_equal(np.asarray(got), np.asarray(expected))
+
+
+def test_cutout_alpha_matting_equals_the_client_side_cut(
+    cutout: CutoutModel, local: Cutter, tmp_path: Path
+) -> None:
+    small = tmp_path / "small.png"
+    Image.open(PHOTOS[1]).resize((150, 100)).save(small)
+    options = OutputOptions(matting=MattingOptions(235, 10, 5))
+    assert _remote(cutout, small.read_bytes(), options).data == local.cut_file(small, options)
+
+
+def test_box_is_the_foreground_in_result_pixels(cutout: CutoutModel) -> None:
+    full = _remote(cutout, PHOTOS[0].read_bytes(), OutputOptions(only_mask=True))
+    cropped = _remote(cutout, PHOTOS[0].read_bytes(), OutputOptions(only_mask=True, crop=True))
+    left, top, width, height = full.box
+    assert 0 < width <= full.size[0] and 0 < height <= full.size[1]
+    assert cropped.size == (width, height) and cropped.box == (0, 0, width, height)
+    mask = np.asarray(Image.open(io.BytesIO(full.data)))
+    outside = mask.copy()
+    outside[top : top + height, left : left + width] = 0
+    assert outside.max() <= 10 < mask[top : top + height, left : left + width].max()
+
+
+BAD_INPUTS = {
+    "empty": (b"", {}, "empty input"),
+    "truncated": (truncated_jpeg_bytes(), {}, "truncated"),
+    "not-an-image": (b"these are notes, not a photo\n" * 20, {}, "not an image"),
+    "pixel-bomb": (png_bomb_bytes(), {}, "expected at most 100,000,000 pixels"),
+    "request-max-pixels": (None, {"max_pixels": 1000}, "expected at most 1,000 pixels"),
+    "unknown-model": (None, {"model": "u2net_human_seg"}, "parameter model: expected one of"),
+    "bad-bgcolor": (None, {"bgcolor": "red"}, "parameter bgcolor: expected R,G,B"),
+    "bad-format": (None, {"format": "bmp"}, "expected a format from png, webp, jpg, got 'bmp'"),
+    "bad-flag": (None, {"crop": "maybe"}, "parameter crop: expected true or false"),
+    "bad-number": (None, {"crop_margin": "wide"}, "parameter crop_margin: expected a whole"),
+    "bad-threshold": (
+        None,
+        {"alpha_matting": True, "alpha_matting_erode_size": 300},
+        "parameter alpha_matting_erode_size: expected 0..255, got 300",
+    ),
+    "unknown-parameter": (None, {"colour": "red"}, "expected parameters from model"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_INPUTS), ids=list(BAD_INPUTS))
+def test_bad_input_is_invalid_arg_and_the_next_request_works(
+    cutout: CutoutModel, triton_server, case: str
+) -> None:
+    data, params, says = BAD_INPUTS[case]
+    client = grpcclient.InferenceServerClient(triton_server.grpc_url)
+    tensor = grpcclient.InferInput(CUTOUT.input_name, [1], CUTOUT.bytes_dtype)
+    payload = PHOTOS[0].read_bytes() if data is None else data
+    tensor.set_data_from_numpy(np.array([payload], dtype=np.object_))
+    with pytest.raises(InferenceServerException) as info:
+        client.infer(CUTOUT.name, [tensor], parameters={"model": MODEL, **params})
+    assert info.value.status() == INVALID
+    message = info.value.message()
+    assert says in message and "\n" not in message and "Traceback" not in message
+    assert (
+        _remote(cutout, PHOTOS[1].read_bytes(), OutputOptions()).size == Image.open(PHOTOS[1]).size
+    )
+
+
+def test_concurrent_requests_each_get_their_own_image(cutout: CutoutModel, local: Cutter) -> None:
+    options = OutputOptions(only_mask=True)
+    expected = {p.name: local.cut_file(p, options) for p in PHOTOS}
+    results: dict[str, list[bytes]] = {p.name: [] for p in PHOTOS}
+
+    def send(photo: Path) -> None:
+        for _ in range(2):
+            results[photo.name].append(_remote(cutout, photo.read_bytes(), options).data)
+
+    threads = [threading.Thread(target=send, args=(p,)) for p in PHOTOS]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert results == {name: [data, data] for name, data in expected.items()}
+
+
+def test_raw_http_with_binary_data(triton_server, local: Cutter) -> None:
+    """The path a non-Python caller takes: KServe v2 over HTTP, binary data extension."""
+    client = httpclient.InferenceServerClient(triton_server.http_url)
+    tensor = httpclient.InferInput(CUTOUT.input_name, [1], CUTOUT.bytes_dtype)
+    tensor.set_data_from_numpy(
+        np.array([PHOTOS[2].read_bytes()], dtype=np.object_), binary_data=True
+    )
+    outputs = [httpclient.InferRequestedOutput(CUTOUT.output_name, binary_data=True)]
+    outputs += [httpclient.InferRequestedOutput(n) for n in (CUTOUT.size_name, CUTOUT.box_name)]
+    result = client.infer(
+        CUTOUT.name, [tensor], outputs=outputs, parameters={"model": MODEL, "bgcolor": "0,0,0"}
+    )
+    data = result.as_numpy(CUTOUT.output_name)[0]
+    assert data == local.cut_file(PHOTOS[2], OutputOptions(bgcolor=(0, 0, 0, 255)))
+    assert list(result.as_numpy(CUTOUT.size_name)) == list(Image.open(PHOTOS[2]).size)
+    assert json.loads(json.dumps(result.get_response()))["model_name"] == CUTOUT.name
