@@ -85,6 +85,8 @@ class ServerSideCutter:
             raise InvalidImage("expected an image file, got a directory") from e
         except OSError as e:
             raise InvalidImage(f"cannot read: {e.strerror or e}") from e
+        if not data:
+            raise InvalidImage("empty file: expected an image, got 0 bytes")
         model = self.inner.resolve()
         parameters = {**to_parameters(options, model), MAX_PIXELS: self.max_pixels}
         return self.cutout.cut_bytes(data, parameters).data

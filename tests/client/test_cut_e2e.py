@@ -146,12 +146,15 @@ def test_cli_folder_is_mirrored_then_skip_existing(
     assert not list(out.rglob("*.part")), "temp files left behind"
 
 
-def test_cli_bad_files_are_listed_and_the_rest_carries_on(triton_server, tmp_path: Path) -> None:
+@pytest.mark.parametrize("where", [[], ["--server-side"]], ids=["client-side", "server-side"])
+def test_cli_bad_files_are_listed_and_the_rest_carries_on(
+    triton_server, tmp_path: Path, where: list[str]
+) -> None:
     folder = tmp_path / "mixed"
     bad = write_bad_files(folder)
     shutil.copy(PHOTOS[0], folder / "good.png")
     out = tmp_path / "out"
-    done = _cli(triton_server, folder, "-o", out)
+    done = _cli(triton_server, folder, "-o", out, *where)
     assert done.returncode == 1
     assert "Traceback" not in done.stderr
     assert (out / "good.out.png").is_file()
@@ -161,6 +164,19 @@ def test_cli_bad_files_are_listed_and_the_rest_carries_on(triton_server, tmp_pat
         line = next(x for x in failed if str(bad[key]) in x)
         assert says in line, line
     assert f"done 1, failed {len(BAD_FILES)}" in done.stderr
+
+
+@pytest.mark.parametrize("flags", [[], ["--only-mask", "--crop", "--max-output-pixels", "90000"]])
+def test_cli_server_side_writes_the_same_files(
+    triton_server, photo_tree: Path, tmp_path: Path, flags: list[str]
+) -> None:
+    local, remote = tmp_path / "local", tmp_path / "remote"
+    assert _cli(triton_server, photo_tree, "-o", local, *flags).returncode == 0
+    done = _cli(triton_server, photo_tree, "-o", remote, "--server-side", *flags)
+    assert done.returncode == 0, done.stderr
+    made = sorted(p.relative_to(remote) for p in remote.rglob("*.png"))
+    assert made == sorted(p.relative_to(local) for p in local.rglob("*.png")) and made
+    assert all((remote / rel).read_bytes() == (local / rel).read_bytes() for rel in made)
 
 
 def test_cli_unwritable_output_is_listed(triton_server, tmp_path: Path) -> None:

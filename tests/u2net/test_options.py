@@ -1,0 +1,67 @@
+"""Options <-> request parameters: one mapping, both ways, with clear errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from u2net.matting import MattingOptions
+from u2net.options import PARAMETERS, OutputOptions, from_parameters, to_parameters
+
+ROUND_TRIP = {
+    "default": OutputOptions(),
+    "everything": OutputOptions(
+        only_mask=False,
+        bgcolor=(1, 2, 3, 4),
+        post_process=True,
+        matting=MattingOptions(230, 15, 3),
+        fmt="webp",
+        png_compression=9,
+        crop=True,
+        crop_margin=7,
+        max_output_pixels=250_000,
+    ),
+    "mask-jpg": OutputOptions(only_mask=True, fmt="jpg"),
+}
+
+
+@pytest.mark.parametrize("name", list(ROUND_TRIP))
+def test_parameters_round_trip(name: str) -> None:
+    options = ROUND_TRIP[name]
+    params = to_parameters(options, "u2netp_onnx")
+    assert set(params) <= set(PARAMETERS)
+    request = from_parameters(params)
+    assert request.options == options and request.model == "u2netp_onnx"
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"crop": "true", "crop_margin": "5"}, OutputOptions(crop=True, crop_margin=5)),
+        ({"only_mask": "1", "format": "JPG"}, OutputOptions(only_mask=True, fmt="jpg")),
+        ({"bgcolor": ""}, OutputOptions()),
+        ({"bgcolor": "9,8,7"}, OutputOptions(bgcolor=(9, 8, 7, 255))),
+    ],
+)
+def test_strings_from_http_clients_are_understood(params: dict, expected: OutputOptions) -> None:
+    assert from_parameters(params).options == expected
+
+
+@pytest.mark.parametrize(
+    ("params", "says"),
+    [
+        ({"size": "full"}, "expected parameters from model, only_mask"),
+        ({"crop": 2}, "parameter crop: expected true or false, got 2"),
+        ({"crop_margin": -1}, "expected a crop margin ≥ 0 pixels, got -1"),
+        ({"crop_margin": True}, "parameter crop_margin: expected a whole number, got True"),
+        ({"max_output_pixels": 0}, "expected max output pixels ≥ 1, got 0"),
+        ({"max_pixels": 0}, "parameter max_pixels: expected a whole number ≥ 1, got 0"),
+        ({"png_compression": 12}, "expected a PNG compression 0..9, got 12"),
+        ({"format": "jpg"}, "format jpg has no alpha channel"),
+        ({"bgcolor": "1,2"}, "parameter bgcolor: expected R,G,B or R,G,B,A"),
+        ({"alpha_matting": True, "alpha_matting_foreground_threshold": 256}, "expected 0..255"),
+    ],
+)
+def test_bad_parameters_say_expected_and_got(params: dict, says: str) -> None:
+    with pytest.raises(ValueError, match=None) as info:
+        from_parameters(params)
+    assert says in str(info.value)
