@@ -1,0 +1,193 @@
+"""The `cutout` model measured: instance count, server-side vs client-side cut, memory.
+
+    .venv/bin/python bench/cutout.py                      # u2net_onnx, the default model
+    .venv/bin/python bench/cutout.py --model u2netp_onnx --instances 1,2,3
+
+For each `cutout` instance count, a real `python -m server` serves a temporary repository
+(the inner model's folder linked, `cutout`'s config edited). The same photos go through
+`python -m client cut`'s two paths under the same load:
+  client-side  decode, resize, compose and encode in this process; only the tensor is sent
+  server-side  the file's bytes go to `cutout`, which does everything (``--server-side``)
+at a small size (astronaut, 512x512 PNG) and a large one (the same photo scaled to 12 MP,
+JPEG). Then the server's resident memory (tritonserver + every backend stub) is sampled
+during a soak of concurrent 12 MP uploads: start, peak, end. Prints Markdown tables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from google.protobuf import text_format
+from PIL import Image
+
+from client.cutter import Cutter
+from client.loadgen import Window, drive
+from client.report import table
+from client.server_side import ServerSideCutter
+from server.spawn import RunningServer, start
+from u2net.contract import CUTOUT
+from u2net.options import OutputOptions
+from u2net.repository import CONFIG_FILE, config_path, default_repository, read_config
+from u2net.samples import sample_photos
+
+LARGE = (4000, 3000)  # 12 MP
+PAGE_KB = 4  # /proc/<pid>/statm counts pages
+
+
+def make_photos(folder: Path) -> dict[str, Path]:
+    astronaut = sample_photos(("astronaut.png",))[0]
+    large = folder / "astronaut-12mp.jpg"
+    Image.open(astronaut).convert("RGB").resize(LARGE, Image.Resampling.LANCZOS).save(
+        large, quality=92
+    )
+    return {"512x512 PNG": astronaut, "4000x3000 JPEG": large}
+
+
+def cutout_repository(folder: Path, inner: str, instances: int) -> Path:
+    """A repository with ``inner`` (linked) and ``cutout`` with ``instances`` instances."""
+    source = default_repository()
+    (folder / inner).symlink_to((source / inner).resolve(), target_is_directory=True)
+    config = read_config(config_path(source, CUTOUT.name))
+    config.instance_group[0].count = instances
+    target = folder / CUTOUT.name
+    target.mkdir()
+    (target / CONFIG_FILE).write_text(text_format.MessageToString(config))
+    for version in (source / CUTOUT.name).iterdir():
+        if version.is_dir() and version.name.isdigit():
+            (target / version.name).symlink_to(version.resolve(), target_is_directory=True)
+    return folder
+
+
+@contextmanager
+def serving(inner: str, instances: int) -> Iterator[RunningServer]:
+    with tempfile.TemporaryDirectory(prefix="bench-cutout-") as tmp:
+        repository = cutout_repository(Path(tmp), inner, instances)
+        server = start(["--model-repository", str(repository), "--models", inner], timeout=300)
+        try:
+            yield server
+        finally:
+            server.stop()
+
+
+def tree_rss_mb(root: int) -> float:
+    """Resident memory of ``root`` and all its descendants (read from /proc)."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[-1].split()
+        except OSError:
+            continue
+        parents[int(stat.parent.name)] = int(fields[1])
+    family, grew = {root}, True
+    while grew:
+        more = {pid for pid, ppid in parents.items() if ppid in family} - family
+        family |= more
+        grew = bool(more)
+    total_kb = 0
+    for pid in family:
+        try:
+            total_kb += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE_KB
+        except (OSError, IndexError):
+            continue
+    return total_kb / 1024
+
+
+def measure(cut: Callable[[Path, OutputOptions], bytes], photo: Path, c: int, n: int) -> Window:
+    options = OutputOptions()
+    drive(lambda _i: cut(photo, options), c, c)  # warm-up
+    return drive(lambda _i: cut(photo, options), n, c)
+
+
+def row(label: str, window: Window) -> list[object]:
+    errors = f" ({len(window.errors)} errors: {window.errors[0]})" if window.errors else ""
+    return [
+        label + errors,
+        window.percentile_ms(50),
+        window.percentile_ms(95),
+        window.throughput,
+    ]
+
+
+def compare_paths(url: str, model: str, photos: dict[str, Path], args) -> list[list[object]]:
+    rows = []
+    for c in args.concurrency:
+        local = Cutter(url, model, concurrency=c)
+        remote = ServerSideCutter(url, model, concurrency=c)
+        with local, remote:
+            for size, photo in photos.items():
+                for path, cutter in (("client-side", local), ("server-side", remote)):
+                    window = measure(cutter.cut_file, photo, c, args.requests)
+                    rows.append([size, c, *row(path, window)])
+                    print(rows[-1], file=sys.stderr, flush=True)
+    return rows
+
+
+def soak(server: RunningServer, model: str, photo: Path, args) -> list[float]:
+    """Concurrent 12 MP uploads for ``--soak-seconds``; RSS sampled every second."""
+    samples = [tree_rss_mb(server.process.pid)]
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.wait(1.0):
+            samples.append(tree_rss_mb(server.process.pid))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    deadline = time.monotonic() + args.soak_seconds
+    options = OutputOptions()
+    with ServerSideCutter(server.grpc_url, model, concurrency=args.soak_concurrency) as remote:
+
+        sent = [0]
+
+        def send(_i: int) -> None:
+            if time.monotonic() < deadline:
+                remote.cut_file(photo, options)
+                sent[0] += 1
+
+        window = drive(send, 10**6, args.soak_concurrency)
+    stop.set()
+    sampler.join()
+    print(f"soak: {sent[0]} requests, {len(window.errors)} errors", file=sys.stderr)
+    return samples
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", default="u2net_onnx", help="inner served model")
+    parser.add_argument("--instances", default="1,2", help="cutout instance counts to try")
+    parser.add_argument("--concurrency", default="1,4", help="requests in flight")
+    parser.add_argument("--requests", type=int, default=12, help="requests per cell")
+    parser.add_argument("--soak-seconds", type=float, default=180.0)
+    parser.add_argument("--soak-concurrency", type=int, default=8)
+    args = parser.parse_args(argv)
+    args.concurrency = [int(c) for c in args.concurrency.split(",")]
+    with tempfile.TemporaryDirectory(prefix="bench-photos-") as tmp:
+        photos = make_photos(Path(tmp))
+        for instances in (int(i) for i in args.instances.split(",")):
+            with serving(args.model, instances) as server:
+                rows = compare_paths(server.grpc_url, args.model, photos, args)
+                print(f"\n{args.model}, cutout instances: {instances}")
+                print(table(["photo", "concurrency", "path", "p50 ms", "p95 ms", "img/s"], rows))
+                if instances == int(args.instances.split(",")[-1]) and args.soak_seconds > 0:
+                    samples = soak(server, args.model, photos["4000x3000 JPEG"], args)
+                    print(
+                        f"\nserver RSS (MB) during {args.soak_seconds:.0f} s of 12 MP uploads "
+                        f"at concurrency {args.soak_concurrency}, {instances} instances:"
+                    )
+                    print(
+                        table(["start", "peak", "end"], [[samples[0], max(samples), samples[-1]]])
+                    )
+        shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
