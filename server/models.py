@@ -99,7 +99,7 @@ def with_cutout(chosen: list[str], known: dict[str, ModelEntry]) -> list[str]:
     serves_one = any(name in CATALOGUE_NAMES for name in chosen)
     if entry is None or not entry.staged or not serves_one or entry.name in chosen:
         return []
-    logger.info("loading %s too: it serves %s", entry.name, ", ".join(chosen))
+    logger.debug("loading %s too: it serves %s", entry.name, ", ".join(chosen))
     return [entry.name]
 
 

@@ -15,6 +15,7 @@ import yaml
 
 from convert.model_config import OnnxVariant, TrtVariant
 from u2net.catalogue import MODEL_NAMES
+from u2net.contract import CUTOUT
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = ROOT / "docker-compose.yml"
@@ -45,7 +46,22 @@ def _default(value: str) -> str:
 def test_images_are_the_pinned_24_10_pair(compose: dict[str, Any]) -> None:
     services = compose["services"]
     assert services["convert"]["image"] == f"nvcr.io/nvidia/tensorrt:{RELEASE}-py3"
-    assert services["triton"]["image"] == f"nvcr.io/nvidia/tritonserver:{RELEASE}-py3"
+    build = services["triton"]["build"]
+    assert build["args"]["TRITON_IMAGE"] == f"nvcr.io/nvidia/tritonserver:{RELEASE}-py3"
+    assert services["triton"]["image"].endswith(f":{RELEASE}")
+
+
+def test_triton_image_has_what_cutout_imports(compose: dict[str, Any]) -> None:
+    """The cutout model imports the core; the image copies it onto PYTHONPATH, with Pillow."""
+    build = compose["services"]["triton"]["build"]
+    dockerfile = (ROOT / build["context"] / build["dockerfile"]).read_text()
+    model_py = (ROOT / "model_repository" / CUTOUT.name / "1" / "model.py").read_text()
+    imported = set(re.findall(r"^from (\w+)[.\w]* import", model_py, flags=re.MULTILINE))
+    assert imported - {"__future__", "triton_python_backend_utils"} == {"u2net"}
+    copied = re.search(r"^COPY u2net (\S+)/u2net$", dockerfile, flags=re.MULTILINE)
+    assert copied is not None
+    assert f"ENV PYTHONPATH={copied.group(1)}" in dockerfile
+    assert "pillow" in dockerfile and "ARG TRITON_IMAGE" in dockerfile
 
 
 def test_convert_installs_the_project_and_builds_the_engines(compose: dict[str, Any]) -> None:
@@ -94,11 +110,11 @@ def test_ports_are_published_on_localhost_by_default(compose: dict[str, Any]) ->
     assert sorted(ports) == [f"127.0.0.1:{p}:{p}" for p in (8000, 8001, 8002)]
 
 
-def test_all_four_models_are_loaded_explicitly(triton_args: list[str]) -> None:
+def test_all_four_models_and_cutout_are_loaded_explicitly(triton_args: list[str]) -> None:
     assert "--model-repository=/models" in triton_args
     assert "--model-control-mode=explicit" in triton_args
     loaded = sorted(a.split("=", 1)[1] for a in triton_args if a.startswith("--load-model="))
-    assert loaded == SERVED_NAMES
+    assert loaded == sorted([*SERVED_NAMES, CUTOUT.name])
 
 
 @pytest.mark.parametrize("name", SERVED_NAMES)

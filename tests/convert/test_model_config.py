@@ -11,10 +11,14 @@ from tritonclient.grpc import model_config_pb2 as mc
 from convert.model_config import all_variants, to_text
 from tests.data import REPOSITORY, staged_model
 from u2net.catalogue import MODEL_NAMES
-from u2net.contract import CONTRACT
+from u2net.contract import CONTRACT, CUTOUT
+from u2net.imaging import DEFAULT_MAX_PIXELS
+from u2net.options import MAX_PIXELS
 from u2net.repository import read_config
 
 CONFIGS = sorted(REPOSITORY.glob("*/config.pbtxt"))
+MASK_CONFIGS = [p for p in CONFIGS if p.parent.name != CUTOUT.name]
+TYPES = {"UINT8": mc.TYPE_UINT8, "INT32": mc.TYPE_INT32, "BYTES": mc.TYPE_STRING}
 VARIANTS = {v.name: v for v in all_variants()}
 ONNX_TO_TRITON = {onnx.TensorProto.UINT8: mc.TYPE_UINT8, onnx.TensorProto.FLOAT: mc.TYPE_FP32}
 
@@ -30,7 +34,7 @@ def test_committed_config_is_what_the_code_generates(path: Path) -> None:
     )
 
 
-@pytest.mark.parametrize("path", CONFIGS, ids=[p.parent.name for p in CONFIGS])
+@pytest.mark.parametrize("path", MASK_CONFIGS, ids=[p.parent.name for p in MASK_CONFIGS])
 def test_config_follows_contract(path: Path) -> None:
     config = read_config(path)
     assert config.name == path.parent.name
@@ -43,6 +47,19 @@ def test_config_follows_contract(path: Path) -> None:
     assert config.max_batch_size >= 1
     assert config.HasField("dynamic_batching")
     assert all(g.kind == mc.ModelInstanceGroup.KIND_AUTO for g in config.instance_group)
+
+
+def test_cutout_config_follows_its_contract() -> None:
+    """One image per request (no batch dim), CPU instances, the server's pixel limit."""
+    config = read_config(REPOSITORY / CUTOUT.name / "config.pbtxt")
+    assert config.backend == "python" and config.max_batch_size == 0
+    got_in = [(i.name, i.data_type, list(i.dims)) for i in config.input]
+    got_out = [(o.name, o.data_type, list(o.dims)) for o in config.output]
+    assert got_in == [(n, TYPES[t], d) for n, t, d in CUTOUT.inputs]
+    assert got_out == [(n, TYPES[t], d) for n, t, d in CUTOUT.outputs]
+    assert all(g.kind == mc.ModelInstanceGroup.KIND_CPU for g in config.instance_group)
+    assert int(config.parameters[MAX_PIXELS].string_value) == DEFAULT_MAX_PIXELS
+    assert (REPOSITORY / CUTOUT.name / "1" / "model.py").is_file()
 
 
 @pytest.mark.parametrize("model", MODEL_NAMES)

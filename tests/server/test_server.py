@@ -22,7 +22,7 @@ from server import backend_dir, models
 from server.process import group_members
 from server.spawn import RunningServer, free_ports, start
 from tests.cli_run import run_cli
-from u2net.contract import CONTRACT
+from u2net.contract import CONTRACT, CUTOUT
 from u2net.repository import default_repository
 
 MODEL = "u2netp_onnx"
@@ -63,10 +63,10 @@ def test_ready_line_and_health(
 ) -> None:
     assert triton_server.ready_line == (
         f"ready: grpc {triton_server.grpc_url} http {triton_server.http_url} "
-        f"metrics {triton_server.metrics_url} models: {MODEL}"
-    )
+        f"metrics {triton_server.metrics_url} models: {CUTOUT.name}, {MODEL}"
+    )  # cutout comes along: it serves the requested model
     assert client.is_server_ready()
-    assert client.is_model_ready(MODEL)
+    assert client.is_model_ready(MODEL) and client.is_model_ready(CUTOUT.name)
 
 
 @pytest.mark.parametrize("names", [PHOTOS[:1], PHOTOS[1:3]], ids=["batch1", "batch2"])
