@@ -144,7 +144,6 @@ def soak(server: RunningServer, model: str, photo: Path, args) -> list[float]:
     deadline = time.monotonic() + args.soak_seconds
     options = OutputOptions()
     with ServerSideCutter(server.grpc_url, model, concurrency=args.soak_concurrency) as remote:
-
         sent = [0]
 
         def send(_i: int) -> None:

@@ -12,6 +12,8 @@ import pytest
 from PIL import Image
 
 from client import AsyncCutter, Cutter, ModelNotReady, OutputOptions, ServerUnavailable
+from client.triton import RetryPolicy
+from server.spawn import RunningServer
 from tests import rembg_reference as ref
 from tests.bad_files import BAD_FILES, write_bad_files
 from tests.cli_run import assert_one_line_error, run_cli
@@ -90,6 +92,37 @@ def _free_port() -> int:
 def test_server_down_is_one_clear_error() -> None:
     with Cutter(f"127.0.0.1:{_free_port()}", MODEL) as c, pytest.raises(ServerUnavailable):
         c.cut(PHOTOS[0])
+
+
+async def _first_use(how: str, url: str, model: str, **kwargs: object) -> None:
+    """Open an AsyncCutter (inside the loop, as grpc.aio needs) and use it one way."""
+    async with AsyncCutter(url, model, **kwargs) as cutter:  # type: ignore[arg-type]
+        if how == "connect":
+            await cutter.connect()
+        else:
+            async for _ in cutter.cut_many(PHOTOS[:2]):
+                raise AssertionError("cut_many must fail before producing anything")
+
+
+@pytest.mark.parametrize("how", ["connect", "cut_many"])
+def test_async_cutter_server_down_is_server_unavailable(how: str) -> None:
+    url = f"127.0.0.1:{_free_port()}"
+    retry = RetryPolicy(retries=1, first_delay_s=0.05)
+    with pytest.raises(ServerUnavailable) as info:
+        asyncio.run(_first_use(how, url, MODEL, retry=retry))
+    assert str(info.value).startswith(f"no Triton server answering at {url}: ")
+    assert "python -m server" in str(info.value)
+
+
+@pytest.mark.parametrize("how", ["connect", "cut_many"])
+def test_async_cutter_model_not_served_lists_ready_models(
+    triton_server: RunningServer, how: str
+) -> None:
+    with pytest.raises(ModelNotReady) as info:
+        asyncio.run(_first_use(how, triton_server.grpc_url, "u2net_trt"))
+    assert str(info.value) == (
+        "model u2net_trt is not ready on the server; ready models: u2netp_onnx"
+    )
 
 
 # ---- the command line ------------------------------------------------------------------

@@ -9,6 +9,8 @@ import pytest
 from tritonclient.grpc import model_config_pb2 as mc
 
 from convert.model_config import all_variants, to_text
+from server.backend_dir import available_backends
+from tests.cli_run import run_cli
 from tests.data import REPOSITORY, staged_model
 from u2net.catalogue import MODEL_NAMES
 from u2net.contract import CONTRACT, CUTOUT
@@ -67,7 +69,9 @@ def test_onnx_config_matches_staged_graph(model: str) -> None:
     name = f"{model}_onnx"
     graph = onnx.load(str(staged_model(name)), load_external_data=False).graph
     config = read_config(REPOSITORY / name / "config.pbtxt")
-    assert config.backend == "onnxruntime" and config.default_model_filename == "model.onnx"
+    # Triton loads the file the stager wrote, through a backend this server can run
+    assert config.default_model_filename == staged_model(name).name
+    assert config.backend in available_backends()
 
     def io(values: list[onnx.ValueInfoProto]) -> list[tuple[str, int, list[int]]]:
         return [
@@ -82,3 +86,40 @@ def test_onnx_config_matches_staged_graph(model: str) -> None:
     assert io(list(graph.input)) == [(i.name, i.data_type, list(i.dims)) for i in config.input]
     assert io(list(graph.output)) == [(o.name, o.data_type, list(o.dims)) for o in config.output]
     assert not graph.input[0].type.tensor_type.shape.dim[0].HasField("dim_value")
+
+
+# ---- `python -m convert configs` ---------------------------------------------------------
+
+
+def test_cli_configs_writes_every_variant(tmp_path: Path) -> None:
+    done = run_cli("convert", "configs", "--model-repository", tmp_path)
+    assert done.returncode == 0, done.stderr
+    written = sorted(tmp_path.glob("*/config.pbtxt"))
+    assert [p.parent.name for p in written] == sorted(VARIANTS)
+    assert sorted(done.stdout.splitlines()) == [str(p) for p in written]
+    for path in written:
+        variant = VARIANTS[path.parent.name]
+        assert read_config(path) == variant.get_config()
+        assert path.read_text() == to_text(variant.get_config())
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(VARIANTS)  # nothing else
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--models", "u2netp", "configs", "--model-repository", "{repo}"],
+        ["configs", "--models", "u2netp", "--model-repository", "{repo}"],
+        ["--model-repository", "{repo}", "--models", "u2netp_onnx", "configs"],
+    ],
+    ids=["models-before", "models-after", "served-name-before"],
+)
+def test_cli_configs_writes_only_the_chosen_model_and_cutout(
+    tmp_path: Path, args: list[str]
+) -> None:
+    done = run_cli("convert", *[a.replace("{repo}", str(tmp_path)) for a in args])
+    assert done.returncode == 0, done.stderr
+    written = sorted(tmp_path.glob("*/config.pbtxt"))
+    assert [p.parent.name for p in written] == ["cutout", "u2netp_onnx", "u2netp_trt"]
+    for path in written:
+        assert path.read_text() == to_text(VARIANTS[path.parent.name].get_config())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cutout", "u2netp_onnx", "u2netp_trt"]

@@ -7,7 +7,6 @@ import os
 import shutil
 import signal
 import socket
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -78,32 +77,6 @@ def test_inference_returns_contract_mask(
     assert mask.dtype == CONTRACT.output_np_dtype
     assert mask.shape == (len(names), *CONTRACT.output_dims)
     assert int(mask.max()) - int(mask.min()) > 100  # a real foreground/background split
-
-
-def _batch_counts(client: grpcclient.InferenceServerClient) -> dict[int, int]:
-    stats = client.get_inference_statistics(MODEL, as_json=True)["model_stats"][0]
-    return {
-        int(b["batch_size"]): int(b["compute_infer"].get("count", 0))
-        for b in stats.get("batch_stats", [])
-    }
-
-
-def test_concurrent_requests_are_batched(client: grpcclient.InferenceServerClient) -> None:
-    before = _batch_counts(client)
-    results: list[object] = []
-    images = [photo(PHOTOS[i % len(PHOTOS)])[None] for i in range(8)]
-    for image in images:
-        client.async_infer(
-            MODEL, [make_input(image)], lambda result, error: results.append(error or result)
-        )
-    deadline = time.monotonic() + 60
-    while len(results) < len(images) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert len(results) == len(images)
-    assert all(isinstance(r, grpcclient.InferResult) for r in results), results
-    after = _batch_counts(client)
-    grown = {size: after[size] - before.get(size, 0) for size in after}
-    assert any(size > 1 and count > 0 for size, count in grown.items()), grown
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,130 @@
+"""Dynamic batching on the real server: every response carries its own image's masks.
+
+Triton's dynamic batcher joins requests that queue while the model instance is busy; the
+backend (server/backends/onnxruntime/model.py) concatenates them, runs once and splits the
+result back. A mix-up in that split would hand one client another client's mask, so each
+burst below sends *different* photos at once, checks from Triton's statistics that a batch
+really formed, and compares every response with the same image inferred on its own.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+import tritonclient.grpc as grpcclient
+
+from server.spawn import RunningServer
+from u2net.contract import CONTRACT
+from u2net.samples import sample_inputs
+
+MODEL = "u2netp_onnx"
+STATS_WAIT_S = 10.0
+MAX_BURSTS = 10  # a burst that happened to run unbatched is sent again, this many times
+
+
+def infer(client: grpcclient.InferenceServerClient, batch: np.ndarray) -> np.ndarray:
+    tensor = grpcclient.InferInput(CONTRACT.input_name, list(batch.shape), CONTRACT.input_dtype)
+    tensor.set_data_from_numpy(np.ascontiguousarray(batch))
+    return client.infer(MODEL, [tensor]).as_numpy(CONTRACT.output_name)
+
+
+@pytest.fixture(scope="module")
+def images() -> np.ndarray:
+    """Ten different inputs: the five sample photos and their mirror images."""
+    _names, photos = sample_inputs()
+    return np.concatenate([photos, photos[:, :, ::-1]])
+
+
+@pytest.fixture(scope="module")
+def alone(triton_server: RunningServer, images: np.ndarray) -> np.ndarray:
+    """Each image's mask from a request of its own, sent one after the other."""
+    client = grpcclient.InferenceServerClient(triton_server.grpc_url)
+    masks = np.stack([infer(client, image[None])[0] for image in images])
+    # a swap can only be caught if no two images share a mask
+    assert len({m.tobytes() for m in masks}) == len(images)
+    return masks
+
+
+@dataclass
+class Burst:
+    masks: list[np.ndarray]  # each request's response, in request order
+    requests: int
+    executions: int  # how many model executions Triton needed for them
+
+    @property
+    def batched(self) -> bool:
+        return self.executions < self.requests
+
+
+def _counts(client: grpcclient.InferenceServerClient) -> tuple[int, int]:
+    stats = client.get_inference_statistics(MODEL, as_json=True)["model_stats"][0]
+    return int(stats.get("inference_count", 0)), int(stats.get("execution_count", 0))
+
+
+def burst(url: str, batches: list[np.ndarray]) -> Burst:
+    """Send each batch as its own request, all released at the same moment from threads."""
+    clients = [grpcclient.InferenceServerClient(url) for _ in batches]
+    for client in clients:
+        assert client.is_server_live()  # connected before the start line
+    start = threading.Barrier(len(batches))
+
+    def send(i: int) -> np.ndarray:
+        start.wait()
+        return infer(clients[i], batches[i])
+
+    inferences_before, executions_before = _counts(clients[0])
+    with ThreadPoolExecutor(len(batches)) as pool:
+        masks = list(pool.map(send, range(len(batches))))
+    # Triton may update its statistics just after the responses went out: wait (bounded)
+    # until every image is counted. Nothing else talks to this model meanwhile, so the
+    # images counted are exactly ours.
+    images = sum(len(b) for b in batches)
+    deadline = time.monotonic() + STATS_WAIT_S
+    while True:
+        inferences, executions = _counts(clients[0])
+        if inferences - inferences_before >= images or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert inferences - inferences_before == images
+    return Burst(masks, len(batches), executions - executions_before)
+
+
+def assert_bursts_match(url: str, batches: list[np.ndarray], expected: list[np.ndarray]) -> None:
+    """Burst until Triton batched at least two requests together (bounded); every response
+    of every burst must equal the images' masks inferred alone, bit for bit."""
+    seen: list[int] = []
+    for _ in range(MAX_BURSTS):
+        result = burst(url, batches)
+        for got, want in zip(result.masks, expected, strict=True):
+            assert got.shape == want.shape
+            np.testing.assert_array_equal(got, want)
+        seen.append(result.executions)
+        if result.batched:
+            return
+    pytest.fail(f"{len(batches)} requests never shared an execution; executions: {seen}")
+
+
+def test_concurrent_different_photos_each_get_their_own_mask(
+    triton_server: RunningServer, images: np.ndarray, alone: np.ndarray
+) -> None:
+    batches = [image[None] for image in images]
+    expected = [mask[None] for mask in alone]
+    assert_bursts_match(triton_server.grpc_url, batches, expected)
+
+
+@pytest.mark.parametrize("sizes", [(3, 1, 2), (1, 3, 2, 1, 2)], ids=["3+1+2", "1+3+2+1+2"])
+def test_mixed_batch_sizes_are_split_back_per_request(
+    triton_server: RunningServer, images: np.ndarray, alone: np.ndarray, sizes: tuple[int, ...]
+) -> None:
+    """One request carries 3 images, others 1 and 2: each gets exactly its own masks back."""
+    edges = np.cumsum([0, *sizes])
+    assert edges[-1] <= len(images)
+    batches = [images[a:b] for a, b in itertools.pairwise(edges)]
+    expected = [alone[a:b] for a, b in itertools.pairwise(edges)]
+    assert_bursts_match(triton_server.grpc_url, batches, expected)
