@@ -17,9 +17,10 @@ from client.inputs import expand, output_format, plan
 from client.jobs import run_jobs
 from client.report import table, to_csv, to_json
 from client.server_side import ServerSideCutter
-from client.triton import DEFAULT_TIMEOUT_S, URL_ENV, RetryPolicy, default_url
+from client.triton import DEFAULT_TIMEOUT_S, RetryPolicy
 from u2net import cli as edge
 from u2net.catalogue import DEFAULT_MODEL
+from u2net.deployment import URL_ENV, default_url
 from u2net.errors import UsageError
 from u2net.imaging import DEFAULT_MAX_PIXELS
 from u2net.matting import MattingOptions

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -23,21 +22,15 @@ from tritonclient.utils import InferenceServerException
 from client.errors import InferenceFailed, ModelNotReady, ServerUnavailable
 from u2net.catalogue import DEFAULT_MODEL, KNOWN_MODELS, served_candidates
 from u2net.contract import CONTRACT, ServingContract, check_metadata
+from u2net.deployment import START_HINT, default_url
 from u2net.errors import ServingError
 
 log = logging.getLogger(__name__)
 
-URL_ENV = "U2NET_TRITON_URL"
-DEFAULT_URL = "localhost:8001"
 DEFAULT_TIMEOUT_S = 60.0
-START_HINT = "start one with `python -m server` (or `docker compose up` on a GPU host)"
 UNAVAILABLE = "StatusCode.UNAVAILABLE"
 DEADLINE = "StatusCode.DEADLINE_EXCEEDED"
 CATALOGUE_NAMES = tuple(n for m in KNOWN_MODELS.values() for n in m.served_names)
-
-
-def default_url() -> str:
-    return os.environ.get(URL_ENV) or DEFAULT_URL
 
 
 @dataclass(frozen=True)

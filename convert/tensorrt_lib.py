@@ -7,12 +7,13 @@ from types import ModuleType
 from typing import Any
 
 from convert.errors import EngineBuildError
+from u2net.deployment import TENSORRT_IMAGE
 
 log = logging.getLogger(__name__)
 
 INSTALL_HINT = (
     "install TensorRT 10 (`pip install 'u2net-triton[gpu]'`) or run inside the "
-    "nvcr.io/nvidia/tensorrt:24.10-py3 container (see docker-compose.yml)"
+    f"{TENSORRT_IMAGE} container (see docker-compose.yml)"
 )
 
 

@@ -1,4 +1,6 @@
-"""``python -m server``: serve model_repository/ with the embedded Triton 2.51 on this host."""
+"""``python -m server``: serve model_repository/ with the embedded Triton 2.51 on this host.
+
+``python -m server doctor`` checks the host, packages, repository and a running server."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from server import backend_dir, distribution, models
+from server.doctor import command as doctor
 from server.errors import ServerStartError
 from server.process import TritonProcess, check_ports
 from u2net import cli as edge
@@ -65,6 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--ready-timeout", type=float, default=READY_TIMEOUT_S, help=argparse.SUPPRESS
     )
     edge.add_verbosity(parser)
+    subparsers = edge.add_subparsers(parser, required=False)
+    doctor.add_parser(subparsers)
     return parser
 
 
@@ -153,5 +158,8 @@ def _serve(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command == "doctor":
+        edge.setup_logging(edge.log_level(args, default=logging.WARNING), prefix="doctor: ")
+        return edge.run_handler(lambda: doctor.run(args), parser)
     edge.setup_logging(edge.log_level(args), prefix="server: ")
     return edge.run_handler(lambda: _serve(args), parser)

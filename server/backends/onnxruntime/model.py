@@ -6,6 +6,11 @@ Triton falls back to ``<backend-directory>/onnxruntime/model.py`` when there is 
 ``default_model_filename``, and the ORT backend's ``intra_op_thread_count`` /
 ``inter_op_thread_count`` parameters (plus ``allow_spinning``, "0"/"1"). GPU-only parameters
 are ignored. Every request of a dynamic batch is run in one ``session.run``.
+
+Each instance logs the execution provider its session really got (ONNX Runtime falls back to
+the CPU when CUDA cannot start) and reports it on Triton's metrics endpoint as the gauge
+``u2net_onnxruntime_execution_provider{model,version,instance,provider} 1``, which
+``python -m server doctor`` reads.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 import triton_python_backend_utils as pb_utils
+
+PROVIDER_METRIC = "u2net_onnxruntime_execution_provider"
 
 _NP_DTYPES: dict[str, type[np.generic]] = {
     "TYPE_BOOL": np.bool_,
@@ -48,6 +55,27 @@ def _int_parameter(config: dict[str, Any], key: str, default: int) -> int:
     except ValueError:
         _log("warn", f"parameter {key}={raw!r} is not an integer; using {default}")
         return default
+
+
+def _provider_gauge(args: dict[str, str], provider: str) -> tuple[Any, Any] | None:
+    """(family, metric) of the provider gauge; None where the python backend has no metrics."""
+    family_type = getattr(pb_utils, "MetricFamily", None)
+    if family_type is None:
+        return None
+    family = family_type(
+        name=PROVIDER_METRIC,
+        description="1 for the ONNX Runtime execution provider each instance runs on",
+        kind=family_type.GAUGE,
+    )
+    labels = {
+        "model": args["model_name"],
+        "version": str(args["model_version"]),
+        "instance": args.get("model_instance_name", args["model_name"]),
+        "provider": provider,
+    }
+    metric = family.Metric(labels=labels)
+    metric.set(1)
+    return family, metric
 
 
 def _invalid(message: str) -> pb_utils.TritonError:
@@ -94,12 +122,20 @@ class TritonPythonModel:
             device = int(args.get("model_instance_device_id", 0))
             providers = [("CUDAExecutionProvider", {"device_id": device}), "CPUExecutionProvider"]
         self.session = ort.InferenceSession(str(path), options, providers=providers)
+        provider = self.session.get_providers()[0]
         _log(
             "info",
-            f"{args['model_name']}: {path} on {self.session.get_providers()[0]} "
+            f"{args['model_name']}: {path} on {provider} "
             f"(intra_op={options.intra_op_num_threads}, inter_op={options.inter_op_num_threads}, "
             f"spinning={int(bool(spinning))})",
         )
+        if args.get("model_instance_kind") == "GPU" and provider != "CUDAExecutionProvider":
+            _log(
+                "warn",
+                f"{args['model_name']}: a GPU instance runs on {provider}: onnxruntime-gpu is not "
+                "installed or CUDA failed to start (run `python -m server doctor`)",
+            )
+        self._provider_gauge = _provider_gauge(args, provider)
 
     def _check(self, request: Any) -> list[np.ndarray] | str:
         """The request's inputs as arrays, or an error message."""
@@ -167,4 +203,9 @@ class TritonPythonModel:
         return responses
 
     def finalize(self) -> None:
+        if self._provider_gauge is not None:
+            family, metric = self._provider_gauge
+            self._provider_gauge = None
+            del metric  # Triton wants a metric deleted before its family
+            del family
         self.session = None

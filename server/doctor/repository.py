@@ -1,0 +1,259 @@
+"""Check 3, the model repository: what is staged, whether each config parses and agrees with
+the contract and the staged files, and whether each TensorRT plan was built for the TensorRT
+of the pinned NGC release and for this host's GPU.
+
+``parse_plan_manifest`` reads the manifest ``python -m convert trt`` writes beside a plan.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from google.protobuf.text_format import ParseError
+from tritonclient.grpc import model_config_pb2
+
+from server.doctor.check import Check, Deployment, fail, na, ok
+from u2net.catalogue import KNOWN_MODELS, ONNX_SUFFIX, TRT_SUFFIX, base_name
+from u2net.contract import CONTRACT, ServingContract
+from u2net.deployment import NGC_TENSORRT_VERSION, TRITON_IMAGE
+from u2net.repository import CONFIG_FILE, ONNX_FILE, PLAN_FILE, read_config, read_manifest
+from u2net.repository import staged_paths as _staged_paths
+
+logger = logging.getLogger(__name__)
+
+CONVERT = "python -m convert"
+CONVERT_TRT = "python -m convert trt"
+_MD5_KEYS = {ONNX_FILE: "output_md5", PLAN_FILE: "plan_md5"}
+
+
+@dataclass(frozen=True)
+class PlanFacts:
+    """What a plan's manifest says it was built with."""
+
+    tensorrt_version: str
+    compute_capability: str
+    gpu_name: str
+    max_batch: int | None
+    precision: str | None
+    verified: bool
+    staged_unverified: bool
+
+    @property
+    def sm(self) -> str:
+        return "sm_" + self.compute_capability.replace(".", "")
+
+
+@dataclass(frozen=True)
+class StagedModel:
+    """One model folder: its parsed config (or why not) and its staged file and manifest."""
+
+    name: str
+    config: Any | None
+    config_error: str | None
+    filename: str
+    staged: bool
+    manifest: Mapping[str, Any] | None
+    md5: str | None  # of the staged file, when its manifest names one to compare
+
+
+def parse_plan_manifest(manifest: Mapping[str, Any]) -> PlanFacts:
+    """The facts of a ``<m>_trt/1/manifest.json``; ValueError naming what is missing."""
+    gpu = manifest.get("gpu")
+    version = manifest.get("tensorrt_version")
+    capability = gpu.get("compute_capability") if isinstance(gpu, Mapping) else None
+    if not isinstance(version, str) or not isinstance(capability, str):
+        raise ValueError(
+            "expected tensorrt_version and gpu.compute_capability in the plan's manifest, got "
+            f"{sorted(manifest)}"
+        )
+    profile = manifest.get("profile")
+    maximum = profile.get("max") if isinstance(profile, Mapping) else None
+    verification = manifest.get("verification")
+    return PlanFacts(
+        tensorrt_version=version,
+        compute_capability=capability,
+        gpu_name=str(gpu.get("name", "?")),
+        max_batch=int(maximum[0]) if isinstance(maximum, list) and maximum else None,
+        precision=manifest.get("precision"),
+        verified=bool(isinstance(verification, Mapping) and verification.get("passed")),
+        staged_unverified=bool(manifest.get("staged_unverified")),
+    )
+
+
+def same_tensorrt(a: str, b: str) -> bool:
+    """Plans load only in the TensorRT release they were built with (major.minor.patch)."""
+    return a.split(".")[:3] == b.split(".")[:3]
+
+
+def plan_problems(
+    facts: PlanFacts, host_capabilities: Sequence[str], pinned: str = NGC_TENSORRT_VERSION
+) -> list[str]:
+    """Why the plan will not load where it is meant to run, or []."""
+    problems = []
+    if not same_tensorrt(facts.tensorrt_version, pinned):
+        problems.append(f"{TRITON_IMAGE} runs TensorRT {pinned}")
+    if host_capabilities and facts.compute_capability not in host_capabilities:
+        here = ", ".join(sorted({"sm_" + c.replace(".", "") for c in host_capabilities}))
+        problems.append(f"this host has {here}")
+    return problems
+
+
+def config_problems(model: StagedModel, contract: ServingContract = CONTRACT) -> list[str]:
+    """Disagreements of a parsed config with its folder, the contract and the staged files."""
+    config = model.config
+    problems = []
+    if config.name and config.name != model.name:
+        problems.append(f"config name {config.name!r} ≠ folder {model.name!r}")
+    expected = [
+        ("input", contract.input_name, contract.input_dtype, list(contract.input_dims)),
+        ("output", contract.output_name, contract.output_dtype, list(contract.output_dims)),
+    ]
+    for field, tensor_name, dtype, dims in expected:
+        tensors = [
+            (t.name, model_config_pb2.DataType.Name(t.data_type), list(t.dims))
+            for t in getattr(config, field)
+        ]
+        if tensors != [(tensor_name, f"TYPE_{dtype}", dims)]:
+            problems.append(f"expected {field} {tensor_name} TYPE_{dtype} {dims}, got {tensors}")
+    manifest = model.manifest or {}
+    wanted_md5 = manifest.get(_MD5_KEYS.get(model.filename, ""))
+    if model.staged and wanted_md5 and model.md5 and wanted_md5 != model.md5:
+        problems.append(f"{model.filename} changed since it was staged (md5 ≠ manifest's)")
+    if model.filename == PLAN_FILE and model.staged and model.manifest is not None:
+        maximum = manifest.get("profile", {}).get("max", [None])[0]
+        if maximum != config.max_batch_size:
+            problems.append(
+                f"the plan's profile max batch {maximum} ≠ max_batch_size {config.max_batch_size}"
+            )
+    return problems
+
+
+def _filename(config: Any) -> str:
+    if config.default_model_filename:
+        return config.default_model_filename
+    trt = config.platform == "tensorrt_plan" or config.backend == "tensorrt"
+    return PLAN_FILE if trt else ONNX_FILE
+
+
+def _md5(path: Path) -> str:
+    digest = hashlib.md5()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def inspect_model(repository: Path, name: str) -> StagedModel:
+    """Read one model folder (config, staged file, manifest; md5 when there is one to match)."""
+    try:
+        config = read_config(Path(repository) / name / CONFIG_FILE)
+    except (ParseError, OSError) as e:
+        default = PLAN_FILE if name.endswith(TRT_SUFFIX) else ONNX_FILE
+        return StagedModel(name, None, str(e).splitlines()[0], default, False, None, None)
+    filename = _filename(config)
+    path, manifest_path = _staged_paths(repository, name, filename)
+    manifest = read_manifest(manifest_path)
+    staged = path.is_file()
+    wants_md5 = staged and manifest is not None and _MD5_KEYS.get(filename, "") in manifest
+    md5 = _md5(path) if wants_md5 else None
+    return StagedModel(name, config, None, filename, staged, manifest, md5)
+
+
+def inspect_repository(repository: Path) -> list[StagedModel] | None:
+    """Every model folder with a config.pbtxt, sorted; None when the folder does not exist."""
+    if not Path(repository).is_dir():
+        return None
+    names = sorted(p.parent.name for p in Path(repository).glob(f"*/{CONFIG_FILE}"))
+    return [inspect_model(repository, n) for n in names]
+
+
+def _unstaged_hint(name: str) -> str:
+    if name.endswith(TRT_SUFFIX):
+        return f"{name} (GPU hosts: `{CONVERT_TRT} --models {base_name(name)}`)"
+    return f"{name} (`{CONVERT} --models {base_name(name)}`)"
+
+
+def staged_check(
+    repository: Path, models: Sequence[StagedModel] | None, deployment: Deployment
+) -> Check:
+    """Which models are staged; blocking when nothing the deployment serves is."""
+    name = "repository"
+    if models is None:
+        return fail(
+            name,
+            f"{repository} does not exist",
+            f"`{CONVERT}` (stages into model_repository/), or pass --model-repository",
+            blocking=True,
+        )
+    staged = [m.name for m in models if m.staged]
+    missing = [_unstaged_hint(m.name) for m in models if not m.staged and m.config is not None]
+    detail = f"{repository}: staged {', '.join(staged) or 'nothing'}"
+    if missing:
+        detail += f"; not staged: {', '.join(missing)}"
+    servable = [n for n in staged if n.endswith(ONNX_SUFFIX) or deployment == "gpu"]
+    if not servable:
+        known = ",".join(KNOWN_MODELS)
+        return fail(name, detail, f"`{CONVERT} --models {known}`", blocking=True, staged=staged)
+    return ok(name, detail, staged=staged)
+
+
+def _plan_detail(facts: PlanFacts) -> str:
+    state = "verified" if facts.verified else "NOT verified (staged with --force)"
+    return (
+        f"built with TensorRT {facts.tensorrt_version} for {facts.sm} ({facts.gpu_name}), "
+        f"{facts.precision or '?'}, {state}"
+    )
+
+
+def plan_check(
+    model: StagedModel, host_capabilities: Sequence[str], deployment: Deployment
+) -> Check:
+    """A staged plan against the pinned TensorRT and this host's GPUs."""
+    name = f"repository.{model.name}"
+    rebuild = f"rebuild with `{CONVERT_TRT} --force --models {base_name(model.name)}`"
+    blocking = deployment == "gpu"
+    if model.manifest is None:
+        return fail(name, "the plan has no manifest.json", rebuild, blocking=blocking)
+    try:
+        facts = parse_plan_manifest(model.manifest)
+    except ValueError as e:
+        return fail(name, str(e), rebuild, blocking=blocking)
+    detail = _plan_detail(facts)
+    data = {"tensorrt_version": facts.tensorrt_version, "sm": facts.sm}
+    problems = plan_problems(facts, host_capabilities) + config_problems(model)
+    if problems:
+        fix = (
+            f"{rebuild} with TensorRT {NGC_TENSORRT_VERSION} on the serving GPU "
+            "(docker compose's convert service does)"
+        )
+        return fail(name, f"{detail}; {'; '.join(problems)}", fix, blocking=blocking, **data)
+    if not host_capabilities:
+        return na(name, f"{detail}; no GPU here to serve it", **data)
+    return ok(name, f"{detail}; matches {TRITON_IMAGE} and this host", **data)
+
+
+def model_check(
+    model: StagedModel, host_capabilities: Sequence[str], deployment: Deployment
+) -> Check:
+    """A config that does not parse or disagrees with what is staged; plans get plan_check."""
+    name = f"repository.{model.name}"
+    if model.config is None:
+        return fail(
+            name,
+            f"config.pbtxt does not parse: {model.config_error}",
+            f"`{CONVERT} configs` rewrites every config.pbtxt",
+            blocking=True,
+        )
+    if model.filename == PLAN_FILE and model.staged:
+        return plan_check(model, host_capabilities, deployment)
+    problems = config_problems(model)
+    if problems:
+        fix = f"`{CONVERT} configs`, then `{CONVERT} --models {base_name(model.name)}`"
+        return fail(name, "; ".join(problems), fix, blocking=model.staged)
+    staged = f"{model.filename} matches its manifest" if model.md5 else f"{model.filename} staged"
+    return ok(name, f"config agrees with the contract; {staged}" if model.staged else "config ok")

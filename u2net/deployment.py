@@ -1,0 +1,30 @@
+"""Facts about where the models are served, kept in one place: the server's address, and the
+NVIDIA release the GPU stack is pinned to (``docker-compose.yml``; a test checks they agree).
+
+A TensorRT plan only loads in the TensorRT version it was built with, so the version inside
+the pinned ``tritonserver`` image is the one every staged plan must name.
+"""
+
+from __future__ import annotations
+
+import os
+
+URL_ENV = "U2NET_TRITON_URL"
+DEFAULT_URL = "localhost:8001"
+START_HINT = "start one with `python -m server` (or `docker compose up` on a GPU host)"
+
+NGC_RELEASE = "24.10"  # nvcr.io/nvidia/tritonserver:24.10-py3 and tensorrt:24.10-py3
+TRITON_IMAGE = f"nvcr.io/nvidia/tritonserver:{NGC_RELEASE}-py3"
+TENSORRT_IMAGE = f"nvcr.io/nvidia/tensorrt:{NGC_RELEASE}-py3"
+TRITON_VERSION = "2.51.0"  # also the embedded server's (nvidia-pytriton 0.7.0)
+NGC_TENSORRT_VERSION = "10.5.0"
+NGC_CUDA_VERSION = "12.6.2"
+# NVIDIA's release notes for 24.10: driver 560 or later; data-center GPUs may also use these
+# forward-compatible branches (at least this version within the branch).
+NGC_MIN_DRIVER_BRANCH = 560
+NGC_FORWARD_COMPATIBLE_DRIVERS: tuple[str, ...] = ("470.57", "525.85", "535.86", "545.23")
+
+
+def default_url() -> str:
+    """The gRPC address clients talk to: ``$U2NET_TRITON_URL``, else ``localhost:8001``."""
+    return os.environ.get(URL_ENV) or DEFAULT_URL
