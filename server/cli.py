@@ -7,14 +7,13 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import secrets
 import signal
 import tempfile
 import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from server import backend_dir, distribution, models
+from server import backend_dir, command, distribution, models
 from server.doctor import command as doctor
 from server.errors import ServerStartError
 from server.process import TritonProcess, check_ports
@@ -62,7 +61,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--allow-model-control",
         action="store_true",
-        help="let clients load/unload models through the repository API (off by default)",
+        help="let clients load/unload models through the repository API (off by default); "
+        f"its key comes from ${command.ADMIN_KEY_ENV} or --admin-key-file",
+    )
+    parser.add_argument(
+        "--admin-key-file",
+        type=Path,
+        help="file whose first line is the repository API's key (with --allow-model-control)",
     )
     parser.add_argument(
         "--ready-timeout", type=float, default=READY_TIMEOUT_S, help=argparse.SUPPRESS
@@ -73,42 +78,37 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def triton_command(
-    dist: distribution.TritonDist,
-    args: argparse.Namespace,
-    backends: Path,
-    model_names: Sequence[str],
-) -> list[str]:
-    command = [
-        str(dist.binary),
-        f"--model-repository={args.model_repository.resolve()}",
-        f"--backend-directory={backends}",
-        "--model-control-mode=explicit",
-        *(f"--load-model={name}" for name in model_names),
-        "--strict-readiness=true",
-        "--exit-on-error=true",
-        f"--grpc-address={args.host}",
-        f"--grpc-port={args.grpc_port}",
-        f"--http-address={args.host}",
-        f"--http-port={args.http_port}",
-        f"--metrics-address={args.host}",
-        f"--metrics-port={args.metrics_port}",
-        "--allow-gpu-metrics=false",
-        # unique shared-memory names: several servers may run on one host
-        f"--backend-config=python,shm-region-prefix-name=u2net_{os.getpid()}_",
-    ]
-    if not args.allow_model_control:
-        # Models are loaded at start only. The repository API (load/unload/index) demands a
-        # header whose value is a random secret nobody is told, so clients are refused.
-        token = secrets.token_hex(16)
-        restriction = f"model-repository:x-u2net-admin={token}"
-        command += [
-            f"--grpc-restricted-protocol={restriction}",
-            f"--http-restricted-api={restriction}",
-        ]
-    if args.verbose:
-        command.append("--log-verbose=1")
-    return command
+def read_admin_key(args: argparse.Namespace) -> str | None:
+    """``--admin-key-file`` (first line), else ``$U2NET_ADMIN_KEY``; never from argv."""
+    if args.admin_key_file is not None:
+        try:
+            key = args.admin_key_file.read_text().strip().splitlines()[0].strip()
+        except (OSError, IndexError) as e:
+            raise ServerStartError(
+                f"--admin-key-file {args.admin_key_file}: expected a file with the key on its "
+                f"first line, got {getattr(e, 'strerror', None) or 'an empty file'}"
+            ) from e
+        return key or None
+    return os.environ.get(command.ADMIN_KEY_ENV) or None
+
+
+def serve_settings(args: argparse.Namespace) -> command.ServeSettings:
+    key = read_admin_key(args) if args.allow_model_control else None
+    if args.allow_model_control and key is None:
+        logger.warning(
+            "--allow-model-control without a key: any client that reaches the ports can "
+            "load and unload models (set $%s or --admin-key-file)",
+            command.ADMIN_KEY_ENV,
+        )
+    return command.ServeSettings(
+        host=args.host,
+        grpc_port=args.grpc_port,
+        http_port=args.http_port,
+        metrics_port=args.metrics_port,
+        model_control=args.allow_model_control,
+        admin_key=key,
+        verbose=args.verbose,
+    )
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -133,10 +133,14 @@ def _serve(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, _on_signal)
     signal.signal(signal.SIGTERM, _on_signal)
 
+    settings = serve_settings(args)
     with tempfile.TemporaryDirectory(prefix="u2net-triton-") as tmp:
         backends = backend_dir.assemble(dist, Path(tmp))
-        command = triton_command(dist, args, backends, names)
-        triton = TritonProcess(command, dist.environment(), echo=args.verbose)
+        served = repository
+        if not settings.model_control:
+            served = command.link_repository(Path(tmp) / "repository", repository, names)
+        argv = command.triton_command(dist.binary, settings, served, backends, names)
+        triton = TritonProcess(argv, dist.environment(), echo=args.verbose)
         try:
             poll_host = "127.0.0.1" if args.host in ("0.0.0.0", "::", "") else args.host
             http_base = f"http://{poll_host}:{args.http_port}"

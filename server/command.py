@@ -1,0 +1,101 @@
+"""The ``tritonserver`` command line and the repository it serves, as plain data.
+
+No secret is ever put on the command line (``ps`` shows it to every local user):
+
+- By default Triton serves a temporary repository that links only the selected models, with
+  ``--model-control-mode=none``: load and unload do not exist at all.
+- The admin protocols (repository, shared memory, trace, logging) are restricted to a header
+  whose required value contains a line break. No HTTP or gRPC client can send that value, so
+  the protocols are off, and the value is no secret.
+- ``--allow-model-control`` serves the repository itself in explicit mode. Its admin key is
+  read from ``$U2NET_ADMIN_KEY`` or ``--admin-key-file``; Triton only takes it on its command
+  line, so the README says it is visible to local users there.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+ADMIN_KEY_ENV = "U2NET_ADMIN_KEY"
+ADMIN_HEADER = "u2net-admin-key"  # over gRPC Triton expects it as triton-grpc-protocol-<name>
+OFF_HEADER = "u2net-disabled"
+UNSENDABLE = "no\nclient can send this"  # a header value cannot hold a line break
+ADMIN_PROTOCOLS = ("model-repository", "shared-memory", "trace", "logging")
+
+
+@dataclass(frozen=True)
+class ServeSettings:
+    host: str
+    grpc_port: int
+    http_port: int
+    metrics_port: int
+    model_control: bool = False
+    admin_key: str | None = None  # only with model_control
+    verbose: bool = False
+    config_name: str | None = None  # Triton's custom model configuration (configs/<name>.pbtxt)
+
+
+def link_repository(target: Path, repository: Path, names: Sequence[str]) -> Path:
+    """A repository under ``target`` holding links to just the ``names`` folders."""
+    target.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        (target / name).symlink_to((Path(repository) / name).resolve(), target_is_directory=True)
+    return target
+
+
+def _restrictions(settings: ServeSettings) -> list[str]:
+    off = f"{OFF_HEADER}={UNSENDABLE}"
+    if settings.model_control and settings.admin_key:
+        admin = f"{ADMIN_HEADER}={settings.admin_key}"
+        groups = [("model-repository", admin), (",".join(ADMIN_PROTOCOLS[1:]), off)]
+    elif settings.model_control:  # opt-in without a key: the repository API is open
+        groups = [(",".join(ADMIN_PROTOCOLS[1:]), off)]
+    else:
+        groups = [(",".join(ADMIN_PROTOCOLS), off)]
+    flags = []
+    for protocols, header in groups:
+        flags += [
+            f"--grpc-restricted-protocol={protocols}:{header}",
+            f"--http-restricted-api={protocols}:{header}",
+        ]
+    return flags
+
+
+def triton_command(
+    binary: Path,
+    settings: ServeSettings,
+    repository: Path,
+    backends: Path,
+    model_names: Sequence[str],
+) -> list[str]:
+    """The full command; ``repository`` is the linked one unless model control is allowed."""
+    if settings.model_control:
+        control = ["--model-control-mode=explicit", *(f"--load-model={n}" for n in model_names)]
+    else:
+        control = ["--model-control-mode=none"]
+    command = [
+        str(binary),
+        f"--model-repository={Path(repository).resolve()}",
+        f"--backend-directory={backends}",
+        *control,
+        "--strict-readiness=true",
+        "--exit-on-error=true",
+        f"--grpc-address={settings.host}",
+        f"--grpc-port={settings.grpc_port}",
+        f"--http-address={settings.host}",
+        f"--http-port={settings.http_port}",
+        f"--metrics-address={settings.host}",
+        f"--metrics-port={settings.metrics_port}",
+        "--allow-gpu-metrics=false",
+        # unique shared-memory names: several servers may run on one host
+        f"--backend-config=python,shm-region-prefix-name=u2net_{os.getpid()}_",
+        *_restrictions(settings),
+    ]
+    if settings.config_name:
+        command.append(f"--model-config-name={settings.config_name}")
+    if settings.verbose:
+        command.append("--log-verbose=1")
+    return command
