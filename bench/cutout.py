@@ -20,7 +20,6 @@ import shutil
 import sys
 import tempfile
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -141,20 +140,17 @@ def soak(server: RunningServer, model: str, photo: Path, args) -> list[float]:
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
-    deadline = time.monotonic() + args.soak_seconds
     options = OutputOptions()
     with ServerSideCutter(server.grpc_url, model, concurrency=args.soak_concurrency) as remote:
-        sent = [0]
-
-        def send(_i: int) -> None:
-            if time.monotonic() < deadline:
-                remote.cut_file(photo, options)
-                sent[0] += 1
-
-        window = drive(send, 10**6, args.soak_concurrency)
+        window = drive(
+            lambda _i: remote.cut_file(photo, options),
+            10**9,
+            args.soak_concurrency,
+            seconds=args.soak_seconds,
+        )
     stop.set()
     sampler.join()
-    print(f"soak: {sent[0]} requests, {len(window.errors)} errors", file=sys.stderr)
+    print(f"soak: {len(window.latencies_s)} requests, {len(window.errors)} errors", file=sys.stderr)
     return samples
 
 

@@ -109,14 +109,20 @@ def drive(
     count: int,
     concurrency: int,
     on_result: Callable[[int, object], None] | None = None,
+    seconds: float | None = None,
 ) -> Window:
-    """Call ``send(i)`` for i in 0..count-1 with ``concurrency`` calls in flight."""
+    """Call ``send(i)`` for i in 0..count-1 with ``concurrency`` calls in flight; with
+    ``seconds``, no new call starts after that long (a soak: pass a large ``count``)."""
     window = Window()
     lock = threading.Lock()
     counter = itertools.count()
+    deadline = None if seconds is None else time.monotonic() + seconds
+
+    def more() -> bool:
+        return deadline is None or time.monotonic() < deadline
 
     def worker() -> None:
-        while (i := next(counter)) < count:
+        while (i := next(counter)) < count and more():
             start = time.perf_counter()
             try:
                 result = send(i)
