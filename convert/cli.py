@@ -8,7 +8,7 @@ from pathlib import Path
 
 from convert.check import check_source
 from convert.fetch import fetch
-from convert.model_config import all_variants, to_file
+from convert.model_config import all_variants, write_configs
 from convert.stage import stage_onnx
 from convert.trt_profile import DEFAULT_OPT_BATCH, DEFAULT_WORKSPACE_GB, PRECISIONS, BuildSettings
 from convert.trt_stage import stage_trt
@@ -115,7 +115,8 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_configs(args: argparse.Namespace) -> int:
     for variant in all_variants(tuple(m.name for m in args.models)):
-        print(to_file(variant.get_config(), args.model_repository))
+        for path in write_configs(variant, args.model_repository):
+            print(path)
     return 0
 
 

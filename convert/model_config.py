@@ -18,7 +18,7 @@ from u2net.contract import CONTRACT, CUTOUT, CutoutContract, ServingContract
 from u2net.files import atomic_write_bytes
 from u2net.imaging import DEFAULT_MAX_PIXELS
 from u2net.options import MAX_PIXELS
-from u2net.repository import ONNX_FILE, PLAN_FILE, config_path
+from u2net.repository import CPU_CONFIG_NAME, ONNX_FILE, PLAN_FILE, config_path
 
 _DTYPES = {
     "UINT8": mc.TYPE_UINT8,
@@ -40,12 +40,22 @@ class BatchingPolicy:
     instance_count: int = 1
 
 
+CPU_BATCHING = BatchingPolicy(max_batch_size=2)  # measured: README, "The CPU configuration"
+
+
 @dataclass(frozen=True)
 class OnnxVariant:
-    """The ONNX Runtime variant of a model (``<model>_onnx``)."""
+    """The ONNX Runtime variant of a model (``<model>_onnx``).
+
+    ``config.pbtxt`` (``batching``) is the GPU host's configuration; ``configs/cpu.pbtxt``
+    (``cpu_batching``, chosen with Triton's ``--model-config-name=cpu``, which the embedded
+    server passes) keeps batches small: on CPU a batch costs more per image and ONNX
+    Runtime's arena grows to hold the largest one (README, "The CPU configuration").
+    """
 
     model: str
     batching: BatchingPolicy = BatchingPolicy()
+    cpu_batching: BatchingPolicy = CPU_BATCHING
     intra_op_threads: int = 0  # 0: one per core (both backends)
     inter_op_threads: int = 1
     contract: ServingContract = CONTRACT
@@ -54,8 +64,12 @@ class OnnxVariant:
     def name(self) -> str:
         return KNOWN_MODELS[self.model].onnx_name
 
-    def get_config(self) -> mc.ModelConfig:
-        config = _base_config(self.name, self.batching, self.contract)
+    def get_configs(self) -> dict[str | None, mc.ModelConfig]:
+        """Every configuration to write: None is ``config.pbtxt``, others ``configs/<name>``."""
+        return {None: self.get_config(), CPU_CONFIG_NAME: self.get_config(self.cpu_batching)}
+
+    def get_config(self, batching: BatchingPolicy | None = None) -> mc.ModelConfig:
+        config = _base_config(self.name, batching or self.batching, self.contract)
         config.backend = "onnxruntime"
         config.default_model_filename = ONNX_FILE
         for key, value in (
@@ -138,15 +152,27 @@ def to_text(config: mc.ModelConfig) -> str:
     return HEADER + text_format.MessageToString(config)
 
 
-def to_file(config: mc.ModelConfig, repository: Path) -> Path:
-    """Write ``<repository>/<name>/config.pbtxt`` atomically; return its path."""
-    path = config_path(repository, config.name)
+def to_file(config: mc.ModelConfig, repository: Path, config_name: str | None = None) -> Path:
+    """Write ``<repository>/<name>/config.pbtxt`` (or Triton's custom configuration
+    ``configs/<config_name>.pbtxt``) atomically; return its path."""
+    path = config_path(repository, config.name, config_name)
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(path, to_text(config).encode())
     return path
 
 
 Variant = OnnxVariant | TrtVariant | CutoutVariant
+
+
+def configs_of(variant: Variant) -> dict[str | None, mc.ModelConfig]:
+    """A variant's configurations: its default one, plus custom ones where it has them."""
+    if isinstance(variant, OnnxVariant):
+        return variant.get_configs()
+    return {None: variant.get_config()}
+
+
+def write_configs(variant: Variant, repository: Path) -> list[Path]:
+    return [to_file(c, repository, name) for name, c in configs_of(variant).items()]
 
 
 def all_variants(models: tuple[str, ...] = MODEL_NAMES) -> list[Variant]:

@@ -14,7 +14,7 @@ from pathlib import Path
 from convert.check import check_serving, check_source, load_onnx
 from convert.fetch import fetch, md5_of
 from convert.graph import GRAPH_VERSION, build_serving_graph
-from convert.model_config import OnnxVariant, to_file
+from convert.model_config import OnnxVariant, write_configs
 from u2net.catalogue import KnownModel
 from u2net.files import atomic_write_bytes
 from u2net.repository import ONNX_FILE, config_path, read_manifest, staged_paths
@@ -43,7 +43,8 @@ def stage_onnx(model: KnownModel, repository: Path) -> Path:
     """Stage the ONNX serving graph for ``model``; returns the staged path."""
     variant = OnnxVariant(model.name)
     if not config_path(repository, variant.name).is_file():
-        log.info("%s: writing %s", variant.name, to_file(variant.get_config(), repository))
+        for path in write_configs(variant, repository):
+            log.info("%s: writing %s", variant.name, path)
     staged, manifest_path = staged_paths(repository, variant.name, ONNX_FILE)
     source = fetch(model)
     expected = {"source_md5": model.md5, "converter_version": GRAPH_VERSION}

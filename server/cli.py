@@ -18,13 +18,14 @@ from server.doctor import command as doctor
 from server.errors import ServerStartError
 from server.process import TritonProcess, check_ports
 from u2net import cli as edge
-from u2net.repository import default_repository
+from u2net.repository import CPU_CONFIG_NAME, default_repository
 
 logger = logging.getLogger(__name__)
 
 READY_TIMEOUT_S = 300.0
 LOOPBACK = "127.0.0.1"
 DEFAULT_PORTS = {"grpc": 8001, "http": 8000, "metrics": 8002}
+DEFAULT_CONFIG = "default"
 
 
 def _names(text: str) -> list[str]:
@@ -70,6 +71,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="file whose first line is the repository API's key (with --allow-model-control)",
     )
     parser.add_argument(
+        "--model-config-name",
+        default=CPU_CONFIG_NAME,
+        help="Triton's custom model configuration (<model>/configs/<name>.pbtxt, where a "
+        f"model has it); `{DEFAULT_CONFIG}` uses config.pbtxt, the GPU host's configuration",
+    )
+    parser.add_argument(
         "--ready-timeout", type=float, default=READY_TIMEOUT_S, help=argparse.SUPPRESS
     )
     edge.add_verbosity(parser)
@@ -108,6 +115,7 @@ def serve_settings(args: argparse.Namespace) -> command.ServeSettings:
         model_control=args.allow_model_control,
         admin_key=key,
         verbose=args.verbose,
+        config_name=None if args.model_config_name == DEFAULT_CONFIG else args.model_config_name,
     )
 
 

@@ -1,6 +1,7 @@
 """The Triton model repository's layout: where it is, and how its parts are named and read.
 
     <repository>/<served name>/config.pbtxt            the GPU/default configuration
+    <repository>/<served name>/configs/cpu.pbtxt       the embedded CPU server's one
     <repository>/<served name>/1/model.onnx|model.plan the staged model
     <repository>/<served name>/1/manifest.json         what it was staged from
 
@@ -18,6 +19,8 @@ REPOSITORY_ENV = "U2NET_MODEL_REPOSITORY"
 REPOSITORY_DIRNAME = "model_repository"
 VERSION_DIR = "1"
 CONFIG_FILE = "config.pbtxt"
+CUSTOM_CONFIGS_DIR = "configs"  # Triton's custom model configurations (--model-config-name)
+CPU_CONFIG_NAME = "cpu"  # the embedded CPU server's configuration
 MANIFEST = "manifest.json"
 ONNX_FILE = "model.onnx"
 PLAN_FILE = "model.plan"
@@ -34,8 +37,11 @@ def default_repository() -> Path:
     return Path.cwd() / REPOSITORY_DIRNAME
 
 
-def config_path(repository: Path, served_name: str) -> Path:
-    return Path(repository) / served_name / CONFIG_FILE
+def config_path(repository: Path, served_name: str, config_name: str | None = None) -> Path:
+    """``config.pbtxt``, or the custom configuration ``configs/<config_name>.pbtxt``."""
+    if config_name is None:
+        return Path(repository) / served_name / CONFIG_FILE
+    return Path(repository) / served_name / CUSTOM_CONFIGS_DIR / f"{config_name}.pbtxt"
 
 
 def staged_paths(repository: Path, served_name: str, filename: str) -> tuple[Path, Path]:

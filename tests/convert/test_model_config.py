@@ -8,15 +8,15 @@ import onnx
 import pytest
 from tritonclient.grpc import model_config_pb2 as mc
 
-from convert.model_config import all_variants, to_text
+from convert.model_config import CPU_BATCHING, all_variants, configs_of, to_text
 from server.backend_dir import available_backends
 from tests.cli_run import run_cli
 from tests.data import REPOSITORY, staged_model
-from u2net.catalogue import MODEL_NAMES
+from u2net.catalogue import KNOWN_MODELS, MODEL_NAMES
 from u2net.contract import CONTRACT, CUTOUT
 from u2net.imaging import DEFAULT_MAX_PIXELS
 from u2net.options import MAX_PIXELS
-from u2net.repository import read_config
+from u2net.repository import CPU_CONFIG_NAME, config_path, read_config
 
 CONFIGS = sorted(REPOSITORY.glob("*/config.pbtxt"))
 MASK_CONFIGS = [p for p in CONFIGS if p.parent.name != CUTOUT.name]
@@ -27,6 +27,30 @@ ONNX_TO_TRITON = {onnx.TensorProto.UINT8: mc.TYPE_UINT8, onnx.TensorProto.FLOAT:
 
 def test_every_variant_has_a_committed_config() -> None:
     assert sorted(p.parent.name for p in CONFIGS) == sorted(VARIANTS)
+
+
+CUSTOM_CONFIGS = sorted(REPOSITORY.glob("*/configs/*.pbtxt"))
+
+
+@pytest.mark.parametrize(
+    "path", CUSTOM_CONFIGS, ids=[f"{p.parents[1].name}/{p.stem}" for p in CUSTOM_CONFIGS]
+)
+def test_committed_custom_config_is_what_the_code_generates(path: Path) -> None:
+    variant = VARIANTS[path.parents[1].name]
+    assert path.read_text() == to_text(configs_of(variant)[path.stem]), (
+        "run `python -m convert configs`"
+    )
+
+
+@pytest.mark.parametrize("model", MODEL_NAMES)
+def test_the_cpu_configuration_differs_only_in_batching(model: str) -> None:
+    """configs/cpu.pbtxt: the same model, contract and threads; only the batch limit."""
+    name = KNOWN_MODELS[model].onnx_name
+    default = read_config(REPOSITORY / name / "config.pbtxt")
+    cpu = read_config(config_path(REPOSITORY, name, CPU_CONFIG_NAME))
+    assert cpu.max_batch_size == CPU_BATCHING.max_batch_size < default.max_batch_size
+    cpu.max_batch_size = default.max_batch_size
+    assert cpu == default
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=[p.parent.name for p in CONFIGS])
@@ -96,11 +120,17 @@ def test_cli_configs_writes_every_variant(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     written = sorted(tmp_path.glob("*/config.pbtxt"))
     assert [p.parent.name for p in written] == sorted(VARIANTS)
-    assert sorted(done.stdout.splitlines()) == [str(p) for p in written]
+    custom = sorted(tmp_path.glob("*/configs/*.pbtxt"))
+    assert sorted(done.stdout.splitlines()) == sorted(str(p) for p in [*written, *custom])
     for path in written:
         variant = VARIANTS[path.parent.name]
         assert read_config(path) == variant.get_config()
         assert path.read_text() == to_text(variant.get_config())
+    for path in custom:
+        assert path.read_text() == to_text(configs_of(VARIANTS[path.parents[1].name])[path.stem])
+    assert sorted(f"{p.parents[1].name}/{p.stem}" for p in custom) == sorted(
+        f"{m.onnx_name}/{CPU_CONFIG_NAME}" for m in KNOWN_MODELS.values()
+    )
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(VARIANTS)  # nothing else
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -19,7 +20,8 @@ import numpy as np
 import pytest
 import tritonclient.grpc as grpcclient
 
-from server.spawn import RunningServer
+from convert.model_config import CPU_BATCHING, BatchingPolicy
+from server.spawn import RunningServer, start
 from u2net.contract import CONTRACT
 from u2net.samples import sample_inputs
 
@@ -35,6 +37,17 @@ def infer(client: grpcclient.InferenceServerClient, batch: np.ndarray) -> np.nda
 
 
 @pytest.fixture(scope="module")
+def gpu_config_server() -> Iterator[RunningServer]:
+    """A server on config.pbtxt (the GPU host's batch limit, 16): the CPU configuration
+    (configs/cpu.pbtxt) caps batches at 2, too few to mix request sizes."""
+    server = start(["--models", MODEL, "--model-config-name", "default"], timeout=120)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
 def images() -> np.ndarray:
     """Ten different inputs: the five sample photos and their mirror images."""
     _names, photos = sample_inputs()
@@ -42,9 +55,9 @@ def images() -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def alone(triton_server: RunningServer, images: np.ndarray) -> np.ndarray:
+def alone(gpu_config_server: RunningServer, images: np.ndarray) -> np.ndarray:
     """Each image's mask from a request of its own, sent one after the other."""
-    client = grpcclient.InferenceServerClient(triton_server.grpc_url)
+    client = grpcclient.InferenceServerClient(gpu_config_server.grpc_url)
     masks = np.stack([infer(client, image[None])[0] for image in images])
     # a swap can only be caught if no two images share a mask
     assert len({m.tobytes() for m in masks}) == len(images)
@@ -111,20 +124,31 @@ def assert_bursts_match(url: str, batches: list[np.ndarray], expected: list[np.n
 
 
 def test_concurrent_different_photos_each_get_their_own_mask(
-    triton_server: RunningServer, images: np.ndarray, alone: np.ndarray
+    gpu_config_server: RunningServer, images: np.ndarray, alone: np.ndarray
 ) -> None:
     batches = [image[None] for image in images]
     expected = [mask[None] for mask in alone]
-    assert_bursts_match(triton_server.grpc_url, batches, expected)
+    assert_bursts_match(gpu_config_server.grpc_url, batches, expected)
 
 
 @pytest.mark.parametrize("sizes", [(3, 1, 2), (1, 3, 2, 1, 2)], ids=["3+1+2", "1+3+2+1+2"])
 def test_mixed_batch_sizes_are_split_back_per_request(
-    triton_server: RunningServer, images: np.ndarray, alone: np.ndarray, sizes: tuple[int, ...]
+    gpu_config_server: RunningServer, images: np.ndarray, alone: np.ndarray, sizes: tuple[int, ...]
 ) -> None:
     """One request carries 3 images, others 1 and 2: each gets exactly its own masks back."""
     edges = np.cumsum([0, *sizes])
     assert edges[-1] <= len(images)
     batches = [images[a:b] for a, b in itertools.pairwise(edges)]
     expected = [alone[a:b] for a, b in itertools.pairwise(edges)]
-    assert_bursts_match(triton_server.grpc_url, batches, expected)
+    assert_bursts_match(gpu_config_server.grpc_url, batches, expected)
+
+
+def test_the_embedded_server_runs_the_cpu_configuration(
+    triton_server: RunningServer, gpu_config_server: RunningServer
+) -> None:
+    def limit(server: RunningServer) -> int:
+        client = grpcclient.InferenceServerClient(server.grpc_url)
+        return int(client.get_model_config(MODEL, as_json=True)["config"]["max_batch_size"])
+
+    assert limit(triton_server) == CPU_BATCHING.max_batch_size
+    assert limit(gpu_config_server) == BatchingPolicy().max_batch_size
