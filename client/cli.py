@@ -71,6 +71,26 @@ def _add_cut(sub: object) -> None:
         default=DEFAULT_MODEL,
         help="u2net, u2netp (picks _trt if ready, else _onnx) or a served name",
     )
+    _add_mask_flags(cut)
+    _add_render_flags(cut)
+    cut.add_argument(
+        "--server-side",
+        action="store_true",
+        help="send the file's bytes to Triton's `cutout` model, which does all the work",
+    )
+    cut.add_argument("--skip-existing", action="store_true", help="resume: skip done outputs")
+    cut.add_argument(
+        "--retries",
+        type=edge.non_negative_int,
+        default=RetryPolicy().retries,
+        help="retries when the server is unavailable (0: none)",
+    )
+    _add_connection(cut)
+    edge.add_verbosity(cut)
+
+
+def _add_mask_flags(cut: argparse.ArgumentParser) -> None:
+    """What is computed: the mask and how it is refined (rembg's flags)."""
     cut.add_argument("--only-mask", action="store_true", help="write the grey mask")
     cut.add_argument(
         "-ppm",
@@ -98,6 +118,10 @@ def _add_cut(sub: object) -> None:
             default=value,
             help=f"alpha matting: {what}",
         )
+
+
+def _add_render_flags(cut: argparse.ArgumentParser) -> None:
+    """How the result is composed, framed and encoded."""
     cut.add_argument("--bgcolor", type=edge.color, help="compose over R,G,B[,A]")
     cut.add_argument(
         "--format", choices=FORMATS, help="output format; default: from -o's suffix, else png"
@@ -124,20 +148,6 @@ def _add_cut(sub: object) -> None:
         type=edge.positive_int,
         help="scale the result down to at most this many pixels (remove.bg's size=preview)",
     )
-    cut.add_argument(
-        "--server-side",
-        action="store_true",
-        help="send the file's bytes to Triton's `cutout` model, which does all the work",
-    )
-    cut.add_argument("--skip-existing", action="store_true", help="resume: skip done outputs")
-    cut.add_argument(
-        "--retries",
-        type=edge.non_negative_int,
-        default=RetryPolicy().retries,
-        help="retries when the server is unavailable (0: none)",
-    )
-    _add_connection(cut)
-    edge.add_verbosity(cut)
 
 
 def _add_ab(sub: object) -> None:
