@@ -10,9 +10,15 @@ from convert.errors import EngineBuildError
 
 log = logging.getLogger(__name__)
 
+# NVIDIA's container release docker-compose.yml defaults to (its NGC_RELEASE), and the
+# TensorRT each release reasoned about ships; `[gpu]` in pyproject.toml pins the same one.
+DEFAULT_NGC_RELEASE = "24.10"
+NGC_TENSORRT = {"24.10": "10.5.0"}
+
 INSTALL_HINT = (
-    "install TensorRT 10 (`pip install 'u2net-triton[gpu]'`) or run inside the "
-    "nvcr.io/nvidia/tensorrt:24.10-py3 container (see docker-compose.yml)"
+    f"install TensorRT {NGC_TENSORRT[DEFAULT_NGC_RELEASE]} (`pip install 'u2net-triton[gpu]'`) "
+    f"or run inside the nvcr.io/nvidia/tensorrt:{DEFAULT_NGC_RELEASE}-py3 container "
+    "(see docker-compose.yml)"
 )
 
 
