@@ -78,3 +78,9 @@ def test_container_extra_leaves_tensorrt_to_the_image() -> None:
     assert not {name for name in ngc if name.startswith("tensorrt") or name == "cuda-python"}
     assert "onnxruntime" in ngc  # the verification reference
     assert "onnxconverter-common" in ngc  # TensorRT 11's fp16 (convert/fp16.py)
+
+
+@pytest.mark.parametrize("extra", ["test", "matting"])
+def test_add_on_extras_leave_the_onnxruntime_flavour_to_the_host_extra(extra: str) -> None:
+    """`.[gpu,test]` must not bring the CPU build back in."""
+    assert not ORT_FLAVOURS & EXTRAS[extra].keys()
