@@ -67,6 +67,12 @@ def _add_trt(sub: object) -> None:
         action="store_true",
         help="rebuild even if up to date, and stage even if verification fails",
     )
+    p_trt.add_argument(
+        "--fallback-fp32",
+        action="store_true",
+        help="when the fp16 engine fails to build or to verify, build fp32 instead "
+        "(a rerun keeps that fp32 plan while it is current)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -123,7 +129,14 @@ def cmd_configs(args: argparse.Namespace) -> int:
 def cmd_trt(args: argparse.Namespace) -> int:
     settings = BuildSettings(args.precision, args.opt_batch, args.workspace_gb)
     for model in args.models:
-        print(stage_trt(model, args.model_repository, settings, force=args.force))
+        staged = stage_trt(
+            model,
+            args.model_repository,
+            settings,
+            force=args.force,
+            fallback_fp32=args.fallback_fp32,
+        )
+        print(staged)
     return 0
 
 

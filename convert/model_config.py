@@ -87,17 +87,35 @@ class TrtVariant:
     model: str
     batching: BatchingPolicy = BatchingPolicy()
     cuda_graphs: bool = True
+    # Batch sizes to capture CUDA graphs for; None: every size the dynamic batcher can form
+    # (1..max_batch_size). Without graph_spec, the r24.10 TensorRT backend captures only 1,
+    # the preferred sizes and max_batch_size, and every other batch runs without a graph.
+    cuda_graph_batch_sizes: tuple[int, ...] | None = None
     contract: ServingContract = CONTRACT
 
     @property
     def name(self) -> str:
         return KNOWN_MODELS[self.model].trt_name
 
+    @property
+    def graph_batch_sizes(self) -> tuple[int, ...]:
+        if not self.cuda_graphs:
+            return ()
+        most = self.batching.max_batch_size
+        sizes = self.cuda_graph_batch_sizes or tuple(range(1, most + 1))
+        if any(not 1 <= size <= most for size in sizes):
+            raise ValueError(f"expected CUDA graph batch sizes within 1..{most}, got {sizes}")
+        return sizes
+
     def get_config(self) -> mc.ModelConfig:
         config = _base_config(self.name, self.batching, self.contract)
         config.platform = "tensorrt_plan"
         config.default_model_filename = PLAN_FILE
         config.optimization.cuda.graphs = self.cuda_graphs
+        # Batch size only: the backend then takes the engine's opt shape with this batch,
+        # which is the whole shape here (only the batch dimension varies).
+        for size in self.graph_batch_sizes:
+            config.optimization.cuda.graph_spec.add(batch_size=size)
         return config
 
 

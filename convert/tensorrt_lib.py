@@ -7,13 +7,13 @@ from types import ModuleType
 from typing import Any
 
 from convert.errors import EngineBuildError
-from u2net.deployment import TENSORRT_IMAGE
+from u2net.deployment import NGC_TENSORRT_VERSION, TENSORRT_IMAGE
 
 log = logging.getLogger(__name__)
 
 INSTALL_HINT = (
-    "install TensorRT 10 (`pip install 'u2net-triton[gpu]'`) or run inside the "
-    f"{TENSORRT_IMAGE} container (see docker-compose.yml)"
+    f"install TensorRT {NGC_TENSORRT_VERSION} (`pip install 'u2net-triton[gpu]'`) "
+    f"or run inside the {TENSORRT_IMAGE} container (see docker-compose.yml)"
 )
 
 

@@ -12,7 +12,7 @@ import hashlib
 import json
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Protocol
@@ -38,6 +38,9 @@ log = logging.getLogger(__name__)
 PLAN = PLAN_FILE
 TIMING_CACHE = "model.timing_cache"
 MANIFEST_VERSION = 1
+# How plans are built; bump when that changes so staged plans are rebuilt. 2: the parser's
+# helper layers pinned with the serving layers, TF32 off for fp32, TensorRT 11's fp16.
+BUILD_RECIPE = 2
 
 
 class Backend(Protocol):
@@ -90,6 +93,7 @@ def fingerprint(
     """Everything a plan depends on; a staged plan with the same inputs is up to date."""
     return {
         "manifest_version": MANIFEST_VERSION,
+        "build_recipe": BUILD_RECIPE,
         "tensorrt_version": tensorrt_version,
         "gpu": {"name": gpu.name, "compute_capability": gpu.compute_capability},
         "profile": profile.as_dict(),
@@ -109,6 +113,7 @@ def engine_manifest(
     verification: Verification,
     forced: bool,
     built_at: str,
+    fallback_from: str | None = None,
 ) -> dict[str, Any]:
     """The JSON manifest written beside the plan (pure: no I/O, no clock)."""
     return {
@@ -122,6 +127,7 @@ def engine_manifest(
         "timing_cache_found": timing_cache_found,
         "verification": verification.as_dict(),
         "staged_unverified": forced and not verification.passed,
+        "fallback_from": fallback_from,
         "built_at": built_at,
     }
 
@@ -134,6 +140,18 @@ def up_to_date(manifest: dict[str, Any] | None, plan_md5: str | None, inputs: di
         return False
     passed = bool(manifest.get("verification", {}).get("passed"))
     return passed and manifest.get("plan_md5") == plan_md5
+
+
+def loads_here(manifest: dict[str, Any] | None, inputs: dict[str, Any]) -> bool:
+    """Can a staged plan load at all with ``inputs``' TensorRT and GPU? A plan loads only on
+    the TensorRT version that built it and a GPU of the same compute capability."""
+    if manifest is None:
+        return True  # staged by hand: nothing says otherwise
+    built_on = manifest.get("gpu", {}).get("compute_capability")
+    return (
+        manifest.get("tensorrt_version") == inputs["tensorrt_version"]
+        and built_on == inputs["gpu"]["compute_capability"]
+    )
 
 
 def verify_engine(
@@ -181,7 +199,8 @@ def _built(
     plan, new_cache = backend.build(onnx_path, profile, settings, cache)
     seconds = time.perf_counter() - start
     plan_path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(cache_path, new_cache)
+    if new_cache:
+        atomic_write_bytes(cache_path, new_cache)
     log.info("%s: built in %.1f s (%.1f MB)", name, seconds, len(plan) / 1e6)
     return plan, seconds, cache is not None
 
@@ -208,39 +227,22 @@ def _staged_onnx(repository: Path, model: KnownModel) -> Path:
     return onnx_path
 
 
-def stage_trt(
+def _build_and_stage(
+    backend: Backend,
     model: KnownModel,
-    repository: Path,
-    settings: BuildSettings | None = None,
-    force: bool = False,
-    backend: Backend | None = None,
+    paths: tuple[Path, Path, Path],
+    profile: ShapeProfile,
+    settings: BuildSettings,
+    *,
+    inputs: dict[str, Any],
+    force: bool,
+    fallback_from: str | None = None,
 ) -> Path:
-    """Build, verify and stage ``<model>_trt/1/model.plan``; returns its path.
-
-    ``force`` rebuilds even when up to date and stages a plan that failed verification
-    (the manifest then says ``staged_unverified: true``).
-    """
-    settings = settings or BuildSettings()
+    """Build, verify (raising unless ``force``) and write the plan and its manifest."""
+    onnx_path, plan_path, manifest_path = paths
     name = TrtVariant(model.name).name
-    profile = load_profile(repository, model.name, settings.opt_batch)
-    onnx_path = _staged_onnx(Path(repository), model)
-    backend = backend or TensorRTBackend()
-    inputs = fingerprint(
-        tensorrt_version=backend.version(),
-        gpu=backend.gpu(),
-        profile=profile,
-        settings=settings,
-        source_md5=md5_of(onnx_path),
-    )
-    plan_path, manifest_path = staged_paths(repository, name, PLAN)
-    plan_md5 = md5_of(plan_path) if plan_path.is_file() else None
-    if not force and up_to_date(read_manifest(manifest_path), plan_md5, inputs):
-        log.info("%s: up to date (%s)", name, plan_path)
-        return plan_path
-
-    gpu_name = inputs["gpu"]["name"]
     plan, seconds, cache_found = _built(
-        backend, name, (onnx_path, plan_path), profile, settings, gpu_name=gpu_name
+        backend, name, (onnx_path, plan_path), profile, settings, gpu_name=inputs["gpu"]["name"]
     )
     verification = verify_engine(backend, plan, onnx_path, profile)
     _judge(name, verification, force)
@@ -254,7 +256,87 @@ def stage_trt(
         verification=verification,
         forced=force,
         built_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        fallback_from=fallback_from,
     )
     atomic_write_bytes(manifest_path, (json.dumps(manifest, indent=2) + "\n").encode())
     log.info("%s: staged %s", name, plan_path)
     return plan_path
+
+
+def _drop_if_unloadable(
+    name: str, manifest: dict[str, Any] | None, inputs: dict[str, Any], paths: tuple[Path, Path]
+) -> None:
+    """Remove a plan this TensorRT or GPU cannot load, so a failed rebuild leaves nothing
+    that would stop Triton from starting (it then serves the ONNX variant alone)."""
+    plan_path, manifest_path = paths
+    if manifest is None or loads_here(manifest, inputs) or not plan_path.exists():
+        return
+    log.warning(
+        "%s: removing %s, built by TensorRT %s for compute capability %s; it cannot load here",
+        name,
+        plan_path,
+        manifest.get("tensorrt_version"),
+        manifest.get("gpu", {}).get("compute_capability"),
+    )
+    plan_path.unlink()
+    manifest_path.unlink(missing_ok=True)
+
+
+def stage_trt(
+    model: KnownModel,
+    repository: Path,
+    settings: BuildSettings | None = None,
+    *,
+    force: bool = False,
+    backend: Backend | None = None,
+    fallback_fp32: bool = False,
+) -> Path:
+    """Build, verify and stage ``<model>_trt/1/model.plan``; returns its path.
+
+    ``force`` rebuilds even when up to date and stages a plan that failed verification
+    (the manifest then says ``staged_unverified: true``). ``fallback_fp32``: when an fp16
+    build fails (or, without ``force``, fails verification), build fp32 instead; the
+    manifest then says ``fallback_from: "fp16"`` and reruns keep that plan while it is
+    current.
+    """
+    settings = settings or BuildSettings()
+    name = TrtVariant(model.name).name
+    profile = load_profile(repository, model.name, settings.opt_batch)
+    onnx_path = _staged_onnx(Path(repository), model)
+    backend = backend or TensorRTBackend()
+    facts = {"tensorrt_version": backend.version(), "gpu": backend.gpu()}
+    source = md5_of(onnx_path)
+
+    def inputs_for(chosen: BuildSettings) -> dict[str, Any]:
+        return fingerprint(**facts, profile=profile, settings=chosen, source_md5=source)
+
+    plan_path, manifest_path = staged_paths(repository, name, PLAN)
+    manifest = read_manifest(manifest_path)
+    plan_md5 = md5_of(plan_path) if plan_path.is_file() else None
+    fp32 = replace(settings, precision="fp32")
+    wanted = [inputs_for(settings)]
+    if fallback_fp32 and (manifest or {}).get("fallback_from") == settings.precision:
+        wanted.append(inputs_for(fp32))  # an earlier run fell back; that plan still counts
+    if not force and any(up_to_date(manifest, plan_md5, inputs) for inputs in wanted):
+        log.info("%s: up to date (%s)", name, plan_path)
+        return plan_path
+    _drop_if_unloadable(name, manifest, inputs_for(settings), (plan_path, manifest_path))
+    paths = (onnx_path, plan_path, manifest_path)
+    try:
+        return _build_and_stage(
+            backend, model, paths, profile, settings, inputs=inputs_for(settings), force=force
+        )
+    except EngineBuildError as e:
+        if not fallback_fp32 or settings.precision == "fp32":
+            raise
+        log.warning("%s: the fp16 engine failed (%s); building fp32 instead", name, e)
+    return _build_and_stage(
+        backend,
+        model,
+        paths,
+        profile,
+        fp32,
+        inputs=inputs_for(fp32),
+        force=force,
+        fallback_from=settings.precision,
+    )

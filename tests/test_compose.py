@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import shlex
 import shutil
 import subprocess
 from pathlib import Path
@@ -14,14 +13,17 @@ import pytest
 import yaml
 
 from convert.model_config import OnnxVariant, TrtVariant
+from tests.deploy_run import SERVE_SCRIPT, run_script
 from u2net.catalogue import MODEL_NAMES
 from u2net.contract import CUTOUT
+from u2net.deployment import NGC_RELEASE
 from u2net.repository import REPOSITORY_DIRNAME
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = ROOT / "docker-compose.yml"
 REPOSITORY = ROOT / REPOSITORY_DIRNAME  # what `python -m convert` stages into, in a checkout
-RELEASE = "24.10"
+RELEASE = NGC_RELEASE
+RELEASE_VARIABLE = f"${{NGC_RELEASE:-{RELEASE}}}"
 SERVED_NAMES = sorted(v.name for m in MODEL_NAMES for v in (OnnxVariant(m), TrtVariant(m)))
 ADMIN_APIS = {"model-repository", "shared-memory", "trace", "logging"}
 
@@ -32,12 +34,24 @@ def compose() -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def triton_args(compose: dict[str, Any]) -> list[str]:
-    """tritonserver's arguments, from the shell line the triton service runs."""
+def triton_args(compose: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    """tritonserver's arguments from the script the triton service runs (tritonserver is
+    stubbed), with a plan staged for every model; ``--model-repository`` as in the container."""
     command = compose["services"]["triton"]["command"]
-    script = command[-1] if isinstance(command, list) else command
-    words = shlex.split(script.replace("$$", "$"))
-    return words[words.index("tritonserver") + 1 :]
+    assert command[:1] == ["bash"] and Path(command[1]).name == SERVE_SCRIPT.name
+    scratch = tmp_path_factory.mktemp("serve")
+    staged = scratch / "models"
+    for model in MODEL_NAMES:
+        plan = staged / f"{model}_trt" / "1" / "model.plan"
+        plan.parent.mkdir(parents=True)
+        plan.write_bytes(b"plan")
+
+    def run(repository: str) -> list[str]:
+        env = {"TRITON_ADMIN_KEY": "", "U2NET_MODELS": "", "MODEL_REPOSITORY": repository}
+        return run_script(SERVE_SCRIPT, scratch, env, ("tritonserver",), scratch).stdout.split("\n")
+
+    (inside,) = [a for a in run("") if a.startswith("--model-repository=")]
+    return [inside if a == f"--model-repository={staged}" else a for a in run(str(staged)) if a]
 
 
 def _default(value: str) -> str:
@@ -45,12 +59,34 @@ def _default(value: str) -> str:
     return re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", value)
 
 
-def test_images_are_the_pinned_24_10_pair(compose: dict[str, Any]) -> None:
+def _strings(node: Any) -> list[str]:
+    if isinstance(node, dict):
+        return [s for key, value in node.items() for s in (*_strings(key), *_strings(value))]
+    if isinstance(node, list):
+        return [s for item in node for s in _strings(item)]
+    return [node] if isinstance(node, str) else []
+
+
+def test_every_nvidia_image_follows_ngc_release(compose: dict[str, Any]) -> None:
     services = compose["services"]
-    assert services["convert"]["image"] == f"nvcr.io/nvidia/tensorrt:{RELEASE}-py3"
-    build = services["triton"]["build"]
-    assert build["args"]["TRITON_IMAGE"] == f"nvcr.io/nvidia/tritonserver:{RELEASE}-py3"
-    assert services["triton"]["image"].endswith(f":{RELEASE}")
+    assert services["convert"]["image"] == f"nvcr.io/nvidia/tensorrt:{RELEASE_VARIABLE}-py3"
+    triton = services["triton"]
+    assert triton["build"]["args"] == {"NGC_RELEASE": RELEASE_VARIABLE}
+    assert triton["image"].endswith(f":{RELEASE_VARIABLE}")
+    dockerfile = (ROOT / triton["build"]["context"] / triton["build"]["dockerfile"]).read_text()
+    assert f"ARG NGC_RELEASE={RELEASE}\n" in dockerfile
+    assert "\nFROM nvcr.io/nvidia/tritonserver:${NGC_RELEASE}-py3\n" in dockerfile
+
+
+def test_no_release_is_hard_coded(compose: dict[str, Any]) -> None:
+    """A release number appears only as NGC_RELEASE's default, in compose and Dockerfile."""
+    release = re.compile(r"\b\d{2}\.\d{2}\b")
+    found = [s for s in _strings(compose) if release.search(s.replace(RELEASE_VARIABLE, ""))]
+    assert found == []
+    build = compose["services"]["triton"]["build"]
+    dockerfile = (ROOT / build["context"] / build["dockerfile"]).read_text().splitlines()
+    code = [line for line in dockerfile if line and not line.startswith("#")]
+    assert [line for line in code if release.search(line)] == [f"ARG NGC_RELEASE={RELEASE}"]
 
 
 def test_triton_image_has_what_cutout_imports(compose: dict[str, Any]) -> None:
@@ -63,15 +99,26 @@ def test_triton_image_has_what_cutout_imports(compose: dict[str, Any]) -> None:
     copied = re.search(r"^COPY u2net (\S+)/u2net$", dockerfile, flags=re.MULTILINE)
     assert copied is not None
     assert f"ENV PYTHONPATH={copied.group(1)}" in dockerfile
-    assert "pillow" in dockerfile and "ARG TRITON_IMAGE" in dockerfile
+    assert "pillow" in dockerfile
+    served = compose["services"]["triton"]["command"][1]  # the script, baked into the image
+    assert f"COPY {SERVE_SCRIPT.relative_to(ROOT)} {served}" in dockerfile
 
 
-def test_convert_stages_before_building_the_engines(compose: dict[str, Any]) -> None:
+def test_what_the_dockerfile_copies_is_in_the_build_context(compose: dict[str, Any]) -> None:
+    """.dockerignore leaves out everything but what it lists again with ``!``."""
+    build = compose["services"]["triton"]["build"]
+    dockerfile = (ROOT / build["context"] / build["dockerfile"]).read_text()
+    kept = (ROOT / build["context"] / ".dockerignore").read_text().splitlines()
+    sources = re.findall(r"^COPY (\S+) ", dockerfile, flags=re.MULTILINE)
+    assert sources
+    assert [s for s in sources if f"!{s}" not in kept and f"!{s}/" not in kept] == []
+
+
+def test_convert_runs_its_script_from_the_mounted_checkout(compose: dict[str, Any]) -> None:
+    """What the script does is tested by running it (tests/test_deploy_scripts.py)."""
     convert = compose["services"]["convert"]
-    script = convert["command"][-1]
-    steps = [line.strip() for line in script.splitlines() if line.strip()]
-    assert steps.index("python -m convert") < steps.index("python -m convert trt")
-    assert convert["command"][1] == "-ec"  # stop at the first failing step
+    assert convert["command"] == ["bash", "deploy/convert/run.sh"]
+    assert (ROOT / convert["command"][1]).is_file()
     mounts = convert["volumes"]
     assert any(m.split(":")[1] == convert["working_dir"] for m in mounts)
     cache = next(m for m in mounts if m.split(":")[1].endswith(".u2net"))
@@ -131,10 +178,11 @@ def test_admin_apis_need_a_key(triton_args: list[str], flag: str) -> None:
     assert header.split("=", 1)[1]  # never an empty key
 
 
-def test_admin_key_is_random_unless_given(compose: dict[str, Any]) -> None:
-    script = compose["services"]["triton"]["command"][-1]
-    assert "TRITON_ADMIN_KEY:-" in script
-    assert "/dev/urandom" in script
+def test_admin_key_reaches_the_script(compose: dict[str, Any]) -> None:
+    """serve.sh uses TRITON_ADMIN_KEY, or a random key when it is empty (tested there)."""
+    assert compose["services"]["triton"]["environment"]["TRITON_ADMIN_KEY"] == (
+        "${TRITON_ADMIN_KEY:-}"
+    )
 
 
 def _compose_cli() -> list[str] | None:
@@ -160,6 +208,6 @@ def test_docker_compose_accepts_the_file() -> None:
         text=True,
         timeout=60,
         check=False,
-        env={**os.environ, "TRITON_ADMIN_KEY": "", "TRITON_BIND": ""},
+        env={**os.environ, "TRITON_ADMIN_KEY": "", "TRITON_BIND": "", "NGC_RELEASE": ""},
     )
     assert done.returncode == 0, done.stderr

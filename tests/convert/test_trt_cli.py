@@ -42,7 +42,14 @@ def test_bad_arguments_are_usage_errors(args: list[str], complaint: str) -> None
 def test_help_lists_the_flags() -> None:
     done = _convert("trt", "--help")
     assert done.returncode == 0
-    for flag in ("--models", "--opt-batch", "--precision", "--workspace-gb", "--force"):
+    for flag in (
+        "--models",
+        "--opt-batch",
+        "--precision",
+        "--workspace-gb",
+        "--force",
+        "--fallback-fp32",
+    ):
         assert flag in done.stdout
     assert "{fp16,fp32}" in done.stdout
 

@@ -57,11 +57,8 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.mark.parametrize("precision", ["fp32", "fp16"])
 def test_build_and_verify_u2netp(repo: Path, precision: str) -> None:
-    from convert.tensorrt_lib import load_tensorrt, tensorrt_major
     from convert.trt_stage import TIMING_CACHE, stage_trt
 
-    if precision == "fp16" and tensorrt_major(load_tensorrt()) >= 11:
-        pytest.skip("TensorRT 11 has no FP16 builder flag")
     settings = BuildSettings(precision=precision, opt_batch=4, workspace_gb=2)
     plan = stage_trt(MODEL, repo, settings, force=True)
 
@@ -102,3 +99,29 @@ def test_engine_io_follows_the_contract(repo: Path) -> None:
     _min, _opt, max_shape = engine.get_tensor_profile_shape(CONTRACT.input_name, 0)
     max_batch = read_config(trt_config_path(repo, MODEL.name)).max_batch_size
     assert tuple(max_shape) == (max_batch, *CONTRACT.input_dims)
+
+
+def test_the_real_parser_pins_the_serving_paths_with_their_broadcasts() -> None:
+    """What tests/convert/onnx_trt_layers.py emulates on CPU, with TensorRT's own parser."""
+    from convert.tensorrt_lib import load_tensorrt, make_logger
+    from convert.trt_build import layer_infos
+    from convert.trt_layers import layers_to_pin
+
+    trt = load_tensorrt()
+    logger = make_logger(trt)
+    network = trt.Builder(logger).create_network(0)
+    assert trt.OnnxParser(network, logger).parse_from_file(str(STAGED_ONNX))
+    layers = layer_infos(network)
+    pinned = set(layers_to_pin(layers))
+    feeding_serving = {
+        layer.name
+        for layer in layers
+        if layer.name.startswith("ONNXTRT_Broadcast")
+        and any(
+            other.name.startswith("serving/") and set(layer.outputs) & set(other.inputs)
+            for other in layers
+        )
+    }
+    assert len(feeding_serving) >= 3, [layer.name for layer in layers][-40:]
+    assert feeding_serving <= pinned
+    assert {"serving/xmax_floor", "serving/prange_safe", "serving/p255"} <= pinned

@@ -45,6 +45,40 @@ def test_profile_max_is_the_config_max_batch_size(config_path: Path) -> None:
         assert shape[1:] == tuple(declared.dims) == CONTRACT.input_dims
 
 
+@pytest.mark.parametrize("config_path", TRT_CONFIGS, ids=lambda p: p.parent.name)
+def test_cuda_graphs_cover_every_batch_the_engine_and_the_batcher_take(config_path: Path) -> None:
+    """Triton's r24.10 TensorRT backend captures graphs for the graph_spec sizes only (by
+    default just 1 and max_batch_size); the batcher forms any size from 1 to the max."""
+    config = read_config(config_path)
+    profile = load_profile(REPOSITORY, config.name.removesuffix("_trt"), DEFAULT_OPT_BATCH)
+    cuda = config.optimization.cuda
+    sizes = [spec.batch_size for spec in cuda.graph_spec]
+    assert cuda.graphs
+    assert sorted(sizes) == list(range(profile.min[0], profile.max[0] + 1))
+    assert len(set(sizes)) == len(sizes)
+    assert not config.dynamic_batching.preferred_batch_size  # else sizes are not all formed
+    for spec in cuda.graph_spec:  # batch only: the engine's opt shape with that batch
+        assert not spec.input and not spec.HasField("graph_lower_bound")
+
+
+@pytest.mark.parametrize(
+    ("variant", "sizes"),
+    [
+        (TrtVariant("u2netp", cuda_graph_batch_sizes=(1, 2, 4, 8, 16)), [1, 2, 4, 8, 16]),
+        (TrtVariant("u2netp", cuda_graphs=False), []),
+    ],
+    ids=["chosen", "no-graphs"],
+)
+def test_graph_spec_follows_the_variant(variant: TrtVariant, sizes: list[int]) -> None:
+    assert [s.batch_size for s in variant.get_config().optimization.cuda.graph_spec] == sizes
+
+
+@pytest.mark.parametrize("size", [0, MAX_BATCH + 1])
+def test_graph_batch_sizes_outside_the_profile_are_refused(size: int) -> None:
+    with pytest.raises(ValueError, match=f"within 1..{MAX_BATCH}, got"):
+        TrtVariant("u2netp", cuda_graph_batch_sizes=(1, size)).get_config()
+
+
 @pytest.mark.parametrize("opt_batch", [1, DEFAULT_OPT_BATCH, MAX_BATCH])
 def test_opt_batch_within_range(opt_batch: int) -> None:
     config = TrtVariant("u2netp").get_config()

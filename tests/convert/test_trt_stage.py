@@ -21,10 +21,12 @@ from convert.fetch import md5_of
 from convert.model_config import OnnxVariant, TrtVariant, to_file
 from convert.trt_profile import BuildSettings, ShapeProfile, profile_from_config
 from convert.trt_stage import (
+    BUILD_RECIPE,
     PLAN,
     TIMING_CACHE,
     engine_manifest,
     fingerprint,
+    loads_here,
     stage_trt,
     up_to_date,
 )
@@ -64,16 +66,33 @@ def _memoised_reference(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 class FakeBackend:
-    """Stands in for TensorRT: the 'engine' is ONNX Runtime, optionally corrupted."""
+    """Stands in for TensorRT: the 'engine' is ONNX Runtime, optionally corrupted.
 
-    def __init__(self, onnx_path: Path, corrupt: bool = False) -> None:
+    ``corrupt``: every engine disagrees; ``corrupt_precisions``: engines of those precisions
+    disagree; ``failing_precisions``: builds of those precisions raise, as TensorRT can.
+    """
+
+    def __init__(
+        self,
+        onnx_path: Path,
+        corrupt: bool = False,
+        *,
+        corrupt_precisions: tuple[str, ...] = (),
+        failing_precisions: tuple[str, ...] = (),
+        version: str = "10.5.0",
+        new_cache: bytes | None = None,
+    ) -> None:
         self.onnx_path = onnx_path
         self.corrupt = corrupt
+        self.corrupt_precisions = corrupt_precisions
+        self.failing_precisions = failing_precisions
+        self.trt_version = version
+        self.new_cache = new_cache
         self.builds: list[tuple[ShapeProfile, BuildSettings, bytes | None]] = []
         self.run_batches: list[int] = []
 
     def version(self) -> str:
-        return "10.5.0"
+        return self.trt_version
 
     def gpu(self) -> GpuInfo:
         return GPU
@@ -83,13 +102,17 @@ class FakeBackend:
     ) -> tuple[bytes, bytes]:
         assert onnx_path == self.onnx_path
         self.builds.append((profile, settings, cache))
-        return FAKE_PLAN, f"cache after {len(self.builds)} builds".encode()
+        if settings.precision in self.failing_precisions:
+            raise EngineBuildError(f"TensorRT could not build an engine from {onnx_path}")
+        new_cache = f"cache after {len(self.builds)} builds".encode()
+        return FAKE_PLAN, new_cache if self.new_cache is None else self.new_cache
 
     def run(self, plan: bytes, batch: np.ndarray) -> np.ndarray:
         assert plan == FAKE_PLAN
         self.run_batches.append(batch.shape[0])
         masks = memo_reference(self.onnx_path, batch)
-        return (255 - masks) if self.corrupt else masks
+        built_as = self.builds[-1][1].precision
+        return (255 - masks) if self.corrupt or built_as in self.corrupt_precisions else masks
 
 
 @pytest.fixture
@@ -178,6 +201,75 @@ def test_failed_verification_refuses_to_stage(repo: Path) -> None:
     assert recorded["verification"]["passed"] is False
 
 
+def _backend(repo: Path, **kwargs: object) -> FakeBackend:
+    return FakeBackend(staged_paths(repo, OnnxVariant(MODEL.name).name, "model.onnx")[0], **kwargs)
+
+
+@needs_staged_onnx
+@pytest.mark.parametrize(
+    "trouble",
+    [{"corrupt_precisions": ("fp16",)}, {"failing_precisions": ("fp16",)}],
+    ids=["fp16-disagrees", "fp16-build-fails"],
+)
+def test_fallback_fp32_stages_fp32_and_a_rerun_keeps_it(
+    repo: Path, trouble: dict, caplog: pytest.LogCaptureFixture
+) -> None:
+    backend = _backend(repo, **trouble)
+    settings = BuildSettings(precision="fp16", opt_batch=2)
+    with caplog.at_level("WARNING", logger="convert.trt_stage"):
+        stage_trt(MODEL, repo, settings, backend=backend, fallback_fp32=True)
+    assert [used.precision for _, used, _ in backend.builds] == ["fp16", "fp32"]
+    assert "u2netp_trt: the fp16 engine failed" in caplog.text
+    assert "building fp32 instead" in caplog.text
+    plan, manifest_path, _ = _paths(repo)
+    manifest = json.loads(manifest_path.read_text())
+    assert (manifest["precision"], manifest["fallback_from"]) == ("fp32", "fp16")
+    assert manifest["verification"]["passed"] is True
+    assert plan.read_bytes() == FAKE_PLAN
+
+    stage_trt(MODEL, repo, settings, backend=backend, fallback_fp32=True)
+    assert len(backend.builds) == 2  # the fallback plan is current: no fp16 retry
+    with pytest.raises(EngineBuildError):  # without the flag, fp16 is what was asked for
+        stage_trt(MODEL, repo, settings, backend=backend)
+
+
+@needs_staged_onnx
+def test_without_the_flag_or_when_fp32_fails_too_nothing_is_staged(repo: Path) -> None:
+    backend = _backend(repo, corrupt=True)
+    settings = BuildSettings(precision="fp16", opt_batch=2)
+    with pytest.raises(EngineBuildError, match="disagrees"):
+        stage_trt(MODEL, repo, settings, backend=backend)
+    assert len(backend.builds) == 1
+    with pytest.raises(EngineBuildError, match="disagrees"):
+        stage_trt(MODEL, repo, settings, backend=backend, fallback_fp32=True)
+    assert [used.precision for _, used, _ in backend.builds[1:]] == ["fp16", "fp32"]
+    assert not _paths(repo)[0].exists()
+
+
+@needs_staged_onnx
+def test_a_plan_another_tensorrt_built_is_removed_when_the_rebuild_fails(repo: Path) -> None:
+    settings = BuildSettings(precision="fp32", opt_batch=2)
+    stage_trt(MODEL, repo, settings, backend=_backend(repo, version="10.5.0"))
+    plan, manifest, _ = _paths(repo)
+
+    same_trt = _backend(repo, version="10.5.0", failing_precisions=("fp16",))
+    with pytest.raises(EngineBuildError):
+        stage_trt(MODEL, repo, BuildSettings(precision="fp16", opt_batch=2), backend=same_trt)
+    assert plan.exists() and manifest.exists()  # it still loads: keep it
+
+    upgraded = _backend(repo, version="10.6.0", failing_precisions=("fp32",))
+    with pytest.raises(EngineBuildError):
+        stage_trt(MODEL, repo, settings, backend=upgraded)
+    assert not plan.exists() and not manifest.exists()
+
+
+@needs_staged_onnx
+def test_an_empty_timing_cache_is_not_written(repo: Path) -> None:
+    stage_trt(MODEL, repo, BuildSettings(opt_batch=2), backend=_backend(repo, new_cache=b""))
+    plan, _, cache = _paths(repo)
+    assert plan.exists() and not cache.exists()
+
+
 def test_missing_staged_onnx_is_one_clear_error(tmp_path: Path) -> None:
     to_file(TrtVariant(MODEL.name).get_config(), tmp_path)
     with pytest.raises(EngineBuildError, match="python -m convert --models u2netp"):
@@ -218,6 +310,7 @@ def test_engine_manifest_is_pure_json_data() -> None:
     assert manifest["profile"]["opt"][0] == 8
     assert manifest["verification"]["masks"][0]["iou"] == 0.999
     assert manifest["staged_unverified"] is False
+    assert manifest["fallback_from"] is None
 
 
 @pytest.mark.parametrize(
@@ -235,6 +328,26 @@ def test_up_to_date_notices_every_input(change: dict) -> None:
     manifest = {**_inputs(), "plan_md5": "p", "verification": {"passed": True}}
     assert up_to_date(manifest, "p", _inputs())
     assert not up_to_date(manifest, "p", _inputs(**change))
+
+
+def test_a_plan_from_an_older_build_recipe_is_rebuilt() -> None:
+    manifest = {**_inputs(), "plan_md5": "p", "verification": {"passed": True}}
+    assert up_to_date(manifest, "p", _inputs())
+    assert not up_to_date({**manifest, "build_recipe": BUILD_RECIPE - 1}, "p", _inputs())
+
+
+@pytest.mark.parametrize(
+    ("built", "loads"),
+    [
+        ({"tensorrt_version": "10.5.0", "gpu": {"compute_capability": "8.6"}}, True),
+        ({"tensorrt_version": "10.6.0", "gpu": {"compute_capability": "8.6"}}, False),
+        ({"tensorrt_version": "10.5.0", "gpu": {"compute_capability": "8.9"}}, False),
+        (None, True),
+    ],
+    ids=["same", "other-tensorrt", "other-gpu", "hand-staged"],
+)
+def test_loads_here(built: dict | None, loads: bool) -> None:
+    assert loads_here(built, _inputs()) is loads
 
 
 def test_up_to_date_needs_a_verified_intact_plan() -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +79,58 @@ def _provider_gauge(args: dict[str, str], provider: str) -> tuple[Any, Any] | No
     return family, metric
 
 
+def _installed(distribution: str) -> str | None:
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def cpu_fallback_warning(
+    model_name: str, available: list[str], versions: dict[str, str | None]
+) -> str:
+    """The one line a GPU instance logs when it runs on the CPU, with the likely reason.
+
+    ``versions``: the installed ``onnxruntime`` and ``onnxruntime-gpu`` (None: absent).
+    """
+    cpu, gpu = versions.get("onnxruntime"), versions.get("onnxruntime-gpu")
+    if cpu and gpu:
+        why = (
+            f"onnxruntime {cpu} and onnxruntime-gpu {gpu} are both installed; they share one "
+            "module and CUDAExecutionProvider goes missing (onnxruntime issue #26996): "
+            "`pip uninstall -y onnxruntime onnxruntime-gpu` then install u2net-triton[gpu]"
+        )
+    elif not gpu:
+        why = "onnxruntime-gpu is not installed (install u2net-triton[gpu], not [cpu])"
+    elif "CUDAExecutionProvider" in available:
+        why = (
+            f"onnxruntime-gpu {gpu} could not create it: 1.19-1.26 need the CUDA 12 and "
+            "cuDNN 9 libraries and a driver for CUDA 12 (ONNX Runtime's log says which failed)"
+        )
+    else:
+        why = f"onnxruntime-gpu {gpu} lists no CUDA provider (a build for another platform?)"
+    return (
+        f"{model_name}: GPU instance running on the CPU, without CUDAExecutionProvider "
+        f"(ONNX Runtime's providers: {', '.join(available)}); {why} "
+        "(`python -m server doctor` checks the rest)"
+    )
+
+
+def _open_session(path: Path, options: Any, args: dict[str, str]) -> ort.InferenceSession:
+    """CUDA first on a GPU instance; one warning when such an instance ends up on the CPU."""
+    providers: list[Any] = ["CPUExecutionProvider"]
+    on_gpu = args.get("model_instance_kind") == "GPU"
+    available = ort.get_available_providers()
+    if on_gpu and "CUDAExecutionProvider" in available:
+        device = int(args.get("model_instance_device_id", 0))
+        providers = [("CUDAExecutionProvider", {"device_id": device}), *providers]
+    session = ort.InferenceSession(str(path), options, providers=providers)
+    if on_gpu and session.get_providers()[0] != "CUDAExecutionProvider":
+        versions = {name: _installed(name) for name in ("onnxruntime", "onnxruntime-gpu")}
+        _log("warn", cpu_fallback_warning(args["model_name"], available, versions))
+    return session
+
+
 def _invalid(message: str) -> pb_utils.TritonError:
     code = getattr(pb_utils.TritonError, "INVALID_ARG", None)
     return pb_utils.TritonError(message) if code is None else pb_utils.TritonError(message, code)
@@ -114,14 +167,7 @@ class TritonPythonModel:
         options.add_session_config_entry(
             "session.intra_op.allow_spinning", str(int(bool(spinning)))
         )
-        providers: list[Any] = ["CPUExecutionProvider"]
-        if (
-            args.get("model_instance_kind") == "GPU"
-            and "CUDAExecutionProvider" in ort.get_available_providers()
-        ):
-            device = int(args.get("model_instance_device_id", 0))
-            providers = [("CUDAExecutionProvider", {"device_id": device}), "CPUExecutionProvider"]
-        self.session = ort.InferenceSession(str(path), options, providers=providers)
+        self.session = _open_session(path, options, args)
         provider = self.session.get_providers()[0]
         _log(
             "info",
@@ -129,12 +175,6 @@ class TritonPythonModel:
             f"(intra_op={options.intra_op_num_threads}, inter_op={options.inter_op_num_threads}, "
             f"spinning={int(bool(spinning))})",
         )
-        if args.get("model_instance_kind") == "GPU" and provider != "CUDAExecutionProvider":
-            _log(
-                "warn",
-                f"{args['model_name']}: a GPU instance runs on {provider}: onnxruntime-gpu is not "
-                "installed or CUDA failed to start (run `python -m server doctor`)",
-            )
         self._provider_gauge = _provider_gauge(args, provider)
 
     def _check(self, request: Any) -> list[np.ndarray] | str:

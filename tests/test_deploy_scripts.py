@@ -1,0 +1,152 @@
+"""The compose services' scripts, run on CPU with stand-in commands (tests/deploy_run.py).
+
+deploy/convert/run.sh: ONNX staging must succeed; each TensorRT engine may fail without
+stopping the stack. deploy/triton/serve.sh: loads a TensorRT variant only when its plan
+is staged, so Triton starts and serves the ONNX variants whatever happened to TensorRT.
+"""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+
+import pytest
+
+from tests.deploy_run import CONVERT_SCRIPT, ROOT, SERVE_SCRIPT, ScriptRun, run_script
+from u2net.catalogue import MODEL_NAMES
+from u2net.contract import CUTOUT
+
+SOURCES = ("pyproject.toml", "README.md", "u2net", "client", "convert", "server")
+
+
+@pytest.fixture
+def checkout(tmp_path: Path) -> Path:
+    """A stand-in checkout: what run.sh copies, and an empty model repository."""
+    root = tmp_path / "checkout"
+    for name in SOURCES:
+        path = root / name
+        if "." in name:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text("stand-in\n")
+        else:
+            (path / "__init__.py").parent.mkdir(parents=True)
+            (path / "__init__.py").write_text("")
+    (root / "model_repository").mkdir()
+    return root
+
+
+def _convert(checkout: Path, fail: str = "", cuda: str = "12.6.2.004") -> ScriptRun:
+    env = {"STUB_FAIL": fail, "CUDA_VERSION": cuda, "U2NET_MODEL_REPOSITORY": ""}
+    env |= {"U2NET_TRT_MODELS": "", "TRT_PRECISION": ""}
+    stubs = ("python3", "python")
+    return run_script(CONVERT_SCRIPT, checkout, env, stubs, scratch=checkout.parent / "stubs")
+
+
+def _python_steps(run: ScriptRun) -> list[list[str]]:
+    return [shlex.split(call)[1:] for call in run.calls if call.startswith("python3 ")]
+
+
+def test_convert_installs_a_copy_then_stages_then_builds_each_engine(checkout: Path) -> None:
+    run = _convert(checkout)
+    assert run.returncode == 0, run.stderr
+    install, stage, *engines = _python_steps(run)
+    assert install[:4] == ["-m", "pip", "install", "--no-cache-dir"]
+    (copy,) = [a for a in install if a.endswith("[ngc]")]
+    assert not Path(copy.removesuffix("[ngc]")).is_relative_to(checkout)  # not in the checkout
+    assert "cuda-python==12.*" in install
+    repository = str(checkout / "model_repository")
+    assert stage == ["-m", "convert", "--model-repository", repository, "--models", "u2net,u2netp"]
+    assert [e[e.index("--models") + 1] for e in engines] == list(MODEL_NAMES)
+    for engine in engines:
+        assert engine[:3] == ["-m", "convert", "trt"]
+        assert "--fallback-fp32" in engine
+        assert engine[engine.index("--precision") + 1] == "fp16"
+        assert engine[engine.index("--model-repository") + 1] == repository
+    assert sorted(p.name for p in checkout.iterdir()) == sorted([*SOURCES, "model_repository"])
+
+
+def test_convert_calls_python3_never_python(checkout: Path) -> None:
+    run = _convert(checkout)
+    assert not [call for call in run.calls if call.startswith("python ")]
+    assert _python_steps(run)
+
+
+def test_a_failed_engine_does_not_stop_the_stack(checkout: Path) -> None:
+    run = _convert(checkout, fail=r"convert trt .*--models u2net ")
+    assert run.returncode == 0
+    assert "no TensorRT engine for u2net; triton serves u2net_onnx alone" in run.stderr
+    built = [s[s.index("--models") + 1] for s in _python_steps(run) if s[2:3] == ["trt"]]
+    assert built == ["u2net", "u2netp"]  # u2netp is still tried
+
+
+def test_failed_onnx_staging_stops_before_triton(checkout: Path) -> None:
+    run = _convert(checkout, fail=r"^python3 -m convert --model-repository")
+    assert run.returncode != 0
+    assert not [s for s in _python_steps(run) if s[2:3] == ["trt"]]
+
+
+@pytest.mark.parametrize(("cuda", "pin"), [("12.6.2.004", "12"), ("13.0.1", "13"), ("", "12")])
+def test_cuda_python_follows_the_image_cuda(checkout: Path, cuda: str, pin: str) -> None:
+    install = _python_steps(_convert(checkout, cuda=cuda))[0]
+    assert f"cuda-python=={pin}.*" in install
+
+
+def _serve(repository: Path, key: str = "") -> ScriptRun:
+    env = {"MODEL_REPOSITORY": str(repository), "TRITON_ADMIN_KEY": key, "U2NET_MODELS": ""}
+    scratch = repository.parent / "stubs"
+    return run_script(SERVE_SCRIPT, repository.parent, env, ("tritonserver",), scratch=scratch)
+
+
+def _stage_plans(repository: Path, models: list[str]) -> None:
+    for model in models:
+        plan = repository / f"{model}_trt" / "1" / "model.plan"
+        plan.parent.mkdir(parents=True)
+        plan.write_bytes(b"plan")
+
+
+def _loaded(run: ScriptRun) -> list[str]:
+    args = run.stdout.splitlines()
+    return sorted(a.split("=", 1)[1] for a in args if a.startswith("--load-model="))
+
+
+@pytest.mark.parametrize(
+    "with_plans", [[], ["u2netp"], list(MODEL_NAMES)], ids=["none", "u2netp", "all"]
+)
+def test_triton_loads_a_tensorrt_variant_only_with_its_plan(
+    tmp_path: Path, with_plans: list[str]
+) -> None:
+    repository = tmp_path / "models"
+    _stage_plans(repository, with_plans)
+    run = _serve(repository)
+    assert run.returncode == 0, run.stderr
+    onnx = [f"{m}_onnx" for m in MODEL_NAMES]
+    assert _loaded(run) == sorted([*onnx, *(f"{m}_trt" for m in with_plans), CUTOUT.name])
+    for model in set(MODEL_NAMES) - set(with_plans):
+        assert f"serving {model}_onnx alone" in run.stderr
+    assert f"--model-repository={repository}" in run.stdout.splitlines()
+
+
+def test_an_empty_plan_does_not_count(tmp_path: Path) -> None:
+    repository = tmp_path / "models"
+    _stage_plans(repository, ["u2net"])
+    (repository / "u2net_trt" / "1" / "model.plan").write_bytes(b"")
+    assert "u2net_trt" not in _loaded(_serve(repository))
+
+
+def _admin_keys(run: ScriptRun) -> set[str]:
+    flags = ("--http-restricted-api=", "--grpc-restricted-protocol=")
+    values = [a.split("=", 1)[1] for a in run.stdout.splitlines() if a.startswith(flags)]
+    assert len(values) == 2
+    return {value.split(":admin-key=", 1)[1] for value in values}
+
+
+def test_admin_key_is_the_given_one_or_random(tmp_path: Path) -> None:
+    repository = tmp_path / "models"
+    repository.mkdir()
+    assert _admin_keys(_serve(repository, key="s3cret")) == {"s3cret"}
+    (first,), (second,) = _admin_keys(_serve(repository)), _admin_keys(_serve(repository))
+    assert len(first) == 32 and first != second
+
+
+def test_scripts_are_in_the_checkout_where_compose_runs_them() -> None:
+    assert CONVERT_SCRIPT.is_relative_to(ROOT) and SERVE_SCRIPT.is_relative_to(ROOT)
