@@ -17,7 +17,7 @@ from client.inputs import expand, output_format, plan
 from client.jobs import run_jobs
 from client.report import table, to_csv, to_json
 from client.server_side import ServerSideCutter
-from client.triton import DEFAULT_TIMEOUT_S, RetryPolicy
+from client.triton import DEFAULT_TIMEOUT_S
 from u2net import cli as edge
 from u2net.catalogue import DEFAULT_MODEL
 from u2net.deployment import URL_ENV, default_url
@@ -25,6 +25,7 @@ from u2net.errors import UsageError
 from u2net.imaging import DEFAULT_MAX_PIXELS
 from u2net.matting import MattingOptions
 from u2net.options import DEFAULT_PNG_COMPRESSION, FORMATS, OutputOptions
+from u2net.retry import RetryPolicy
 from u2net.samples import sample_photos
 
 log = logging.getLogger("client")
@@ -37,10 +38,16 @@ DEFAULT_SWEEP = "1,2,4"
 def _add_connection(p: argparse.ArgumentParser, concurrency: bool = True) -> None:
     """--url, --timeout, --max-pixels and (where it applies) --concurrency."""
     p.add_argument(
-        "--url", default=default_url(), help=f"Triton gRPC address (${URL_ENV} overrides)"
+        "--url",
+        default=default_url(),
+        help=f"Triton gRPC address; several replicas: ipv4:HOST:PORT,HOST:PORT or "
+        f"dns:///NAME:PORT, balanced round-robin (${URL_ENV} overrides)",
     )
     p.add_argument(
-        "--timeout", type=edge.positive_float, default=DEFAULT_TIMEOUT_S, help="seconds per request"
+        "--timeout",
+        type=edge.positive_float,
+        default=DEFAULT_TIMEOUT_S,
+        help="seconds per request, all its retries included",
     )
     p.add_argument(
         "--max-pixels",
@@ -82,8 +89,9 @@ def _add_cut(sub: object) -> None:
     cut.add_argument(
         "--retries",
         type=edge.non_negative_int,
-        default=RetryPolicy().retries,
-        help="retries when the server is unavailable (0: none)",
+        default=None,
+        help="at most this many retries when the server is unreachable or restarting "
+        "(0: none; default: as many as --timeout allows, with jittered backoff)",
     )
     _add_connection(cut)
     edge.add_verbosity(cut)

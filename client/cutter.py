@@ -10,16 +10,12 @@ import numpy as np
 from PIL import Image
 
 from client.pipeline import map_ordered
-from client.triton import (
-    DEFAULT_TIMEOUT_S,
-    AsyncTritonModel,
-    RetryPolicy,
-    TritonModel,
-)
+from client.triton import DEFAULT_TIMEOUT_S, AsyncTritonModel, TritonModel
 from u2net.catalogue import DEFAULT_MODEL
 from u2net.contract import CONTRACT, ServingContract
 from u2net.imaging import DEFAULT_MAX_PIXELS, ImageSource, encode, open_rgb, render, to_model_input
 from u2net.options import OutputOptions
+from u2net.retry import RetryPolicy
 
 DEFAULT_CONCURRENCY = 2
 

@@ -9,12 +9,13 @@ import numpy as np
 import tritonclient.grpc as grpcclient
 
 from client.errors import InvalidImage
-from client.triton import DEFAULT_TIMEOUT_S, RetryPolicy, TritonModel
+from client.triton import DEFAULT_TIMEOUT_S, TritonModel
 from u2net.catalogue import DEFAULT_MODEL
 from u2net.contract import CUTOUT, CutoutContract, check_cutout_metadata
 from u2net.imaging import DEFAULT_MAX_PIXELS
 from u2net.job import CutResult
 from u2net.options import MAX_PIXELS, OutputOptions, to_parameters
+from u2net.retry import RetryPolicy
 
 
 class CutoutModel(TritonModel):

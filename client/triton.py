@@ -12,7 +12,6 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -24,28 +23,14 @@ from u2net.catalogue import DEFAULT_MODEL, KNOWN_MODELS, served_candidates
 from u2net.contract import CONTRACT, ServingContract, check_metadata
 from u2net.deployment import START_HINT, default_url
 from u2net.errors import ServingError
+from u2net.retry import DEADLINE_EXCEEDED, UNAVAILABLE, Deadline, RetryPolicy, retryable
+from u2net.targets import channel_args, grpc_target, is_balanced
 
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT_S = 60.0
-UNAVAILABLE = "StatusCode.UNAVAILABLE"
-DEADLINE = "StatusCode.DEADLINE_EXCEEDED"
+MIN_ATTEMPT_S = 0.05  # an attempt started just before the deadline still gets this long
 CATALOGUE_NAMES = tuple(n for m in KNOWN_MODELS.values() for n in m.served_names)
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Retries of UNAVAILABLE with bounded exponential backoff (``retries=0``: none)."""
-
-    retries: int = 3
-    first_delay_s: float = 0.2
-    max_delay_s: float = 2.0
-
-    def delays(self) -> Iterator[float]:
-        delay = self.first_delay_s
-        for _ in range(self.retries):
-            yield delay
-            delay = min(delay * 2, self.max_delay_s)
 
 
 def translate(e: InferenceServerException, url: str, timeout_s: float | None) -> ServingError:
@@ -53,9 +38,16 @@ def translate(e: InferenceServerException, url: str, timeout_s: float | None) ->
     status = e.status()
     if status == UNAVAILABLE:
         return ServerUnavailable(f"no Triton server answering at {url}: {START_HINT}")
-    if status == DEADLINE:
+    if status == DEADLINE_EXCEEDED:
         return InferenceFailed(f"timed out after {timeout_s:g}s (raise --timeout)")
     return InferenceFailed(str(e.message() or e).splitlines()[0])
+
+
+def client_options(target: str) -> dict[str, Any]:
+    """tritonclient's arguments for ``target``: gRPC's round-robin over several replicas."""
+    if not is_balanced(target):
+        return {"url": target}
+    return {"url": grpc_target(target), "channel_args": channel_args()}
 
 
 def not_ready(candidates: list[str], ready: list[str]) -> ModelNotReady:
@@ -121,12 +113,23 @@ class ModelBase:
         self.served_name = name
         return name
 
-    def retry_delay(self, e: InferenceServerException, delays: Iterator[float]) -> float | None:
-        """How long to wait before the next attempt, or None to give up."""
-        delay = next(delays, None) if e.status() == UNAVAILABLE else None
-        if delay is not None:
-            log.debug("server at %s unavailable, retrying in %.1fs", self.url, delay)
+    def retry_delay(
+        self, e: InferenceServerException, delays: Iterator[float], deadline: Deadline
+    ) -> float | None:
+        """How long to wait before the next attempt, or None to give up (u2net.retry's rules:
+        the server unreachable, or a model served before now missing, within the deadline)."""
+        served_before = self.served_name is not None
+        if not retryable(str(e.status()), str(e.message() or ""), served_before):
+            return None
+        delay = next(delays, None)
+        if delay is None or not deadline.allows(delay):
+            return None
+        log.debug("%s at %s, retrying in %.2fs", e.status(), self.url, delay)
         return delay
+
+    def attempt_timeout(self, deadline: Deadline) -> float:
+        """What is left of the request's budget (never less than a sliver)."""
+        return max(deadline.remaining(), MIN_ATTEMPT_S)
 
 
 class TritonModel(ModelBase):
@@ -141,16 +144,18 @@ class TritonModel(ModelBase):
         contract: ServingContract = CONTRACT,
     ) -> None:
         super().__init__(url, model, timeout_s, retry, contract)
-        self.client = grpcclient.InferenceServerClient(self.url)
+        self.client = grpcclient.InferenceServerClient(**client_options(self.url))
 
     def _call(self, method: str, *args: object, **kwargs: object) -> Any:
-        """One remote call, UNAVAILABLE retried with backoff, errors translated."""
-        delays = self.retry.delays()
+        """One remote call within the request's deadline, retried by u2net.retry's rules with
+        jittered backoff, errors translated."""
+        deadline, delays = Deadline(self.timeout_s), self.retry.delays()
+        call = getattr(self.client, method)
         while True:
             try:
-                return getattr(self.client, method)(*args, client_timeout=self.timeout_s, **kwargs)
+                return call(*args, client_timeout=self.attempt_timeout(deadline), **kwargs)
             except InferenceServerException as e:
-                delay = self.retry_delay(e, delays)
+                delay = self.retry_delay(e, delays, deadline)
                 if delay is None:
                     raise self.translate(e) from e
                 time.sleep(delay)
@@ -200,17 +205,17 @@ class AsyncTritonModel(ModelBase):
         import tritonclient.grpc.aio as aioclient
 
         super().__init__(url, model, timeout_s, retry, contract)
-        self.client = aioclient.InferenceServerClient(self.url)
+        self.client = aioclient.InferenceServerClient(**client_options(self.url))
         self._lock = asyncio.Lock()
 
     async def _call(self, method: str, *args: object, **kwargs: object) -> Any:
         call: Callable[..., Awaitable[Any]] = getattr(self.client, method)
-        delays = self.retry.delays()
+        deadline, delays = Deadline(self.timeout_s), self.retry.delays()
         while True:
             try:
-                return await call(*args, client_timeout=self.timeout_s, **kwargs)
+                return await call(*args, client_timeout=self.attempt_timeout(deadline), **kwargs)
             except InferenceServerException as e:
-                delay = self.retry_delay(e, delays)
+                delay = self.retry_delay(e, delays, deadline)
                 if delay is None:
                     raise self.translate(e) from e
                 await asyncio.sleep(delay)

@@ -6,9 +6,10 @@ import pytest
 
 from client.errors import ModelNotReady
 from client.pipeline import map_ordered
-from client.triton import RetryPolicy, resolve_model
+from client.triton import resolve_model
 from u2net.contract import CONTRACT, check_metadata
 from u2net.errors import ContractMismatch
+from u2net.retry import RetryPolicy
 
 
 @pytest.mark.parametrize(
@@ -56,7 +57,9 @@ def test_contract_mismatch_says_expected_and_got(meta: dict, says: str) -> None:
 
 
 def test_retry_backoff_is_bounded() -> None:
-    assert list(RetryPolicy(retries=5, first_delay_s=0.5, max_delay_s=2.0).delays()) == [
+    assert list(
+        RetryPolicy(retries=5, first_delay_s=0.5, max_delay_s=2.0, jitter=False).delays()
+    ) == [
         0.5,
         1.0,
         2.0,
