@@ -39,6 +39,28 @@ def _ns(entry: dict, key: str) -> int:
     return int(entry.get("inference_stats", {}).get(key, {}).get("ns", 0))
 
 
+def merge_statistics(replicas: Sequence[dict], model: str) -> dict:
+    """Several replicas' statistics JSON for ``model`` -> one, counts and times summed."""
+    entries = [_model_entry(stats, model) for stats in replicas]
+    keys = {k for e in entries for k in e.get("inference_stats", {})}
+    inference_stats = {
+        key: {
+            field: sum(
+                int(e.get("inference_stats", {}).get(key, {}).get(field, 0)) for e in entries
+            )
+            for field in ("count", "ns")
+        }
+        for key in sorted(keys)
+    }
+    merged = {
+        "name": model,
+        "inference_count": sum(int(e.get("inference_count", 0)) for e in entries),
+        "execution_count": sum(int(e.get("execution_count", 0)) for e in entries),
+        "inference_stats": inference_stats,
+    }
+    return {"model_stats": [merged]}
+
+
 def stats_delta(before: dict, after: dict, model: str) -> ServerStats:
     """Triton statistics JSON (before, after) -> what happened in between."""
     a, b = _model_entry(after, model), _model_entry(before, model)

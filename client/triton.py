@@ -19,12 +19,13 @@ import tritonclient.grpc as grpcclient
 from tritonclient.utils import InferenceServerException
 
 from client.errors import InferenceFailed, ModelNotReady, ServerUnavailable
+from client.loadgen import merge_statistics
 from u2net.catalogue import DEFAULT_MODEL, KNOWN_MODELS, served_candidates
 from u2net.contract import CONTRACT, ServingContract, check_metadata
 from u2net.deployment import START_HINT, default_url
 from u2net.errors import ServingError
 from u2net.retry import DEADLINE_EXCEEDED, UNAVAILABLE, Deadline, RetryPolicy, retryable
-from u2net.targets import channel_args, grpc_target, is_balanced
+from u2net.targets import addresses, channel_args, grpc_target, is_balanced
 
 log = logging.getLogger(__name__)
 
@@ -184,8 +185,26 @@ class TritonModel(ModelBase):
         return result.as_numpy(self.contract.output_name)
 
     def statistics(self) -> dict:
-        """Triton's inference statistics of this model (JSON form)."""
-        return self._call("get_inference_statistics", self.resolve(), as_json=True)
+        """Triton's inference statistics of this model (JSON form), summed over every replica
+        of a listed target; a ``dns:`` target's come from whichever replica answers."""
+        name = self.resolve()
+        replicas = addresses(self.url) or []
+        if len(replicas) < 2:
+            if not replicas:
+                log.warning("statistics of %s come from one replica (a dns: target)", self.url)
+            return self._call("get_inference_statistics", name, as_json=True)
+        return merge_statistics([self._replica_statistics(a, name) for a in replicas], name)
+
+    def _replica_statistics(self, address: str, name: str) -> dict:
+        client = grpcclient.InferenceServerClient(address)
+        try:
+            return client.get_inference_statistics(
+                name, as_json=True, client_timeout=self.timeout_s
+            )
+        except InferenceServerException as e:
+            raise self.translate(e) from e
+        finally:
+            client.close()
 
     def close(self) -> None:
         self.client.close()

@@ -84,9 +84,11 @@ def start(
     timeout: float = 120.0,
     host: str = "127.0.0.1",
     env: dict[str, str] | None = None,
+    ports: tuple[int, int, int] | None = None,
 ) -> RunningServer:
-    """Run ``python -m server`` on free ports; return once it printed ``ready:``."""
-    grpc, http, metrics = free_ports(3, host)
+    """Run ``python -m server`` on ``ports`` (grpc, http, metrics; default: free ones);
+    return once it printed ``ready:``."""
+    grpc, http, metrics = ports or free_ports(3, host)
     command = [
         sys.executable, "-m", "server",
         "--host", host,

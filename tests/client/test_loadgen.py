@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from client.loadgen import Window, stable, stats_delta
+from client.loadgen import Window, merge_statistics, stable, stats_delta
 from client.report import table, to_csv, to_json
 
 
@@ -62,3 +62,25 @@ def test_table_csv_json() -> None:
     assert "123.5" in text[3] and "-" in text[2]
     assert to_csv(["a", "b", "c"], rows).splitlines()[0] == "a,b,c"
     assert json.loads(to_json({"x": float("nan"), "y": [1.5]})) == {"x": None, "y": [1.5]}
+
+
+def test_replicas_statistics_are_summed() -> None:
+    def replica(requests: int, executions: int, queue_ns: int) -> dict:
+        return {
+            "model_stats": [
+                {"name": "other", "inference_count": 99},
+                {
+                    "name": "m",
+                    "inference_count": requests,
+                    "execution_count": executions,
+                    "inference_stats": {"queue": {"count": requests, "ns": queue_ns}},
+                },
+            ]
+        }
+
+    merged = merge_statistics([replica(3, 2, 30), replica(5, 5, 50)], "m")
+    (entry,) = merged["model_stats"]
+    assert (entry["inference_count"], entry["execution_count"]) == (8, 7)
+    assert entry["inference_stats"]["queue"] == {"count": 8, "ns": 80}
+    delta = stats_delta(replica(0, 0, 0), merged, "m")
+    assert delta.requests == 8 and delta.executions == 7 and delta.queue_ms == 80 / 8 / 1e6
