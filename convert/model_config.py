@@ -40,7 +40,7 @@ class BatchingPolicy:
     instance_count: int = 1
 
 
-CPU_BATCHING = BatchingPolicy(max_batch_size=2)  # measured: README, "The CPU configuration"
+CPU_BATCHING = BatchingPolicy(max_batch_size=1)  # measured: README, "The CPU configuration"
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,7 @@ def infer(client: grpcclient.InferenceServerClient, batch: np.ndarray) -> np.nda
 @pytest.fixture(scope="module")
 def gpu_config_server() -> Iterator[RunningServer]:
     """A server on config.pbtxt (the GPU host's batch limit, 16): the CPU configuration
-    (configs/cpu.pbtxt) caps batches at 2, too few to mix request sizes."""
+    (configs/cpu.pbtxt) caps batches at 1: no batching on CPU, where it costs."""
     server = start(["--models", MODEL, "--model-config-name", "default"], timeout=120)
     try:
         yield server

@@ -14,26 +14,26 @@ import numpy as np
 import pytest
 import tritonclient.grpc as grpcclient
 import tritonclient.http as httpclient
-from PIL import Image
 from tritonclient.utils import InferenceServerException
 
+from convert.model_config import CPU_BATCHING
 from server import backend_dir, models
 from server.process import group_members
 from server.spawn import RunningServer, free_ports, start
 from tests.cli_run import run_cli
 from u2net.contract import CONTRACT, CUTOUT
+from u2net.imaging import open_rgb, to_model_input
 from u2net.repository import default_repository
+from u2net.samples import SAMPLE_NAMES, sample_dir
 
 MODEL = "u2netp_onnx"
 REPOSITORY = default_repository()
-PHOTOS = ("astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg", "motorcycle_left.png")
+PHOTOS = SAMPLE_NAMES
 
 
 def photo(name: str) -> np.ndarray:
-    skimage = pytest.importorskip("skimage")
-    image = Image.open(Path(skimage.__file__).parent / "data" / name).convert("RGB")
-    resized = image.resize((CONTRACT.size, CONTRACT.size), Image.Resampling.LANCZOS)
-    return np.asarray(resized, dtype=CONTRACT.input_np_dtype)
+    """One sample photo as the model's input (the core's own pre-processing)."""
+    return to_model_input(open_rgb(sample_dir() / name))
 
 
 def make_input(batch: np.ndarray, datatype: str = CONTRACT.input_dtype) -> grpcclient.InferInput:
@@ -68,15 +68,28 @@ def test_ready_line_and_health(
     assert client.is_model_ready(MODEL) and client.is_model_ready(CUTOUT.name)
 
 
-@pytest.mark.parametrize("names", [PHOTOS[:1], PHOTOS[1:3]], ids=["batch1", "batch2"])
+@pytest.mark.parametrize("name", PHOTOS[:2])
 def test_inference_returns_contract_mask(
-    client: grpcclient.InferenceServerClient, names: tuple[str, ...]
+    client: grpcclient.InferenceServerClient, name: str
 ) -> None:
-    batch = np.stack([photo(n) for n in names])
-    mask = infer(client, batch)
+    mask = infer(client, photo(name)[None])
     assert mask.dtype == CONTRACT.output_np_dtype
-    assert mask.shape == (len(names), *CONTRACT.output_dims)
+    assert mask.shape == (1, *CONTRACT.output_dims)
     assert int(mask.max()) - int(mask.min()) > 100  # a real foreground/background split
+
+
+def test_the_cpu_configuration_refuses_larger_batches_clearly(
+    client: grpcclient.InferenceServerClient,
+) -> None:
+    """configs/cpu.pbtxt allows CPU_BATCHING.max_batch_size images per request (multi-image
+    requests are the GPU configuration's, tested in test_batching.py)."""
+    too_many = CPU_BATCHING.max_batch_size + 1
+    batch = np.stack([photo(p) for p in (PHOTOS * 2)[:too_many]])
+    with pytest.raises(InferenceServerException) as refused:
+        infer(client, batch)
+    assert "INVALID_ARG" in str(refused.value.status())
+    assert f"must be <= {CPU_BATCHING.max_batch_size}" in refused.value.message()
+    assert infer(client, batch[:1]).shape == (1, *CONTRACT.output_dims)
 
 
 @pytest.mark.parametrize(
