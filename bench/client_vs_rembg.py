@@ -22,18 +22,10 @@ from pathlib import Path
 from client.report import table
 from server.spawn import start
 from u2net.catalogue import KNOWN_MODELS, cache_dir
-from u2net.samples import sample_dir
+from u2net.samples import SAMPLE_NAMES, sample_dir
 
 ROOT = Path(__file__).resolve().parents[1]
-PHOTOS = (
-    "astronaut.png",
-    "chelsea.png",
-    "coffee.png",
-    "rocket.jpg",
-    "motorcycle_left.png",
-    "motorcycle_right.png",
-    "hubble_deep_field.jpg",
-)
+PHOTOS = (*SAMPLE_NAMES, "motorcycle_right.png", "hubble_deep_field.jpg")
 REMBG = ROOT / ".venv-rembg" / "bin" / "rembg"
 
 

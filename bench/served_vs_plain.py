@@ -43,8 +43,9 @@ from u2net.repository import (
     default_repository,
     read_config,
 )
+from u2net.samples import SAMPLE_NAMES
 
-PHOTOS = ("astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg", "motorcycle_left.png")
+PHOTOS = SAMPLE_NAMES
 CONCURRENCY = (1, 2, 4)
 
 
