@@ -75,8 +75,6 @@ async def _cut(
     service: CutService, admission: Admission, parsed: RemoveBgRequest, data: bytes
 ) -> tuple[bytes, CutResult]:
     """The answer's bytes, and the result whose size and foreground box it reports."""
-    if not data:
-        raise BadRequest("empty file: expected an image, got 0 bytes")
     options = parsed.options
     if parsed.margin_percent is not None and options.crop:
         try:

@@ -12,6 +12,7 @@ from u2net.options import MAX_PIXELS, OutputOptions, to_parameters
 from web.auth import check_key
 from web.capacity import Admission, Capacity
 from web.config import WebConfig
+from web.errors import BadRequest
 from web.gateway import Gateway
 from web.metrics import Metrics
 
@@ -40,5 +41,7 @@ class CutService:
     async def cut(
         self, admission: Admission, data: bytes, model: str, options: OutputOptions
     ) -> CutResult:
+        if not data:
+            raise BadRequest("empty file: expected an image, got 0 bytes")
         async with admission.running():
             return await self.gateway.cut(data, self.parameters(model, options))

@@ -27,8 +27,16 @@ def http(gateway: Served) -> Iterator[httpx.Client]:
 def cli_cut(triton_server, photo: Path, out: Path, *flags: str) -> bytes:
     """``python -m client cut`` (the CLI users run) with the same options: the expected bytes."""
     done = run_cli(
-        "client", "cut", photo, "-o", out, "--url", triton_server.grpc_url,
-        "--model", MODEL, *flags,
-    )  # fmt: skip
+        "client",
+        "cut",
+        photo,
+        "-o",
+        out,
+        "--url",
+        triton_server.grpc_url,
+        "--model",
+        MODEL,
+        *flags,
+    )
     assert done.returncode == 0, done.stderr
     return out.read_bytes()

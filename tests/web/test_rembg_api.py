@@ -29,8 +29,12 @@ OPTIONS = [
         id="alpha-matting",
     ),
     pytest.param({"format": "webp"}, ["--format", "webp"], "webp", id="webp"),
-    pytest.param({"format": "jpg", "bgc": "255,255,255"}, ["--bgcolor", "255,255,255"], "jpg",
-                 id="jpg-over-white"),  # fmt: skip
+    pytest.param(
+        {"format": "jpg", "bgc": "255,255,255"},
+        ["--bgcolor", "255,255,255"],
+        "jpg",
+        id="jpg-over-white",
+    ),
 ]
 
 
@@ -49,7 +53,7 @@ def test_default_cut_equals_the_cli_byte_for_byte(http, triton_server, tmp_path,
 
 @pytest.mark.parametrize(("fields", "flags", "fmt"), OPTIONS)
 def test_rembg_options_equal_the_cli_byte_for_byte(
-    http, triton_server, tmp_path, fields, flags, fmt
+    http, triton_server, tmp_path, *, fields, flags, fmt
 ) -> None:
     photo = PHOTOS[3]  # rocket.jpg
     response = post(http, photo, fields)
@@ -69,8 +73,11 @@ def test_rembg_defaults_but_the_model_is_u2net() -> None:
     model, options = rembg_options({}, "file", WebConfig(triton_url="x").default_model)
     assert model == "u2net"
     assert (options.only_mask, options.post_process, options.matting, options.bgcolor) == (
-        False, False, None, None,
-    )  # fmt: skip
+        False,
+        False,
+        None,
+        None,
+    )
 
 
 def test_only_mask_is_a_grey_picture_of_the_photo_size(http) -> None:

@@ -33,23 +33,47 @@ def b64() -> str:
         pytest.param({"size": "auto"}, [], "png", id="auto"),
         pytest.param({}, ["--max-output-pixels", "250000"], "png", id="default-is-preview"),
         pytest.param({"size": "small"}, ["--max-output-pixels", "250000"], "png", id="small"),
-        pytest.param({"size": "medium", "format": "webp"}, ["--format", "webp",
-                     "--max-output-pixels", "1500000"], "webp", id="medium-webp"),  # fmt: skip
+        pytest.param(
+            {"size": "medium", "format": "webp"},
+            ["--format", "webp", "--max-output-pixels", "1500000"],
+            "webp",
+            id="medium-webp",
+        ),
         pytest.param({"size": "full", "channels": "alpha"}, ["--only-mask"], "png", id="alpha"),
-        pytest.param({"size": "full", "bg_color": "81d4fa"},
-                     ["--bgcolor", "129,212,250,255"], "jpg", id="bg-hex-auto-is-jpg"),  # fmt: skip
-        pytest.param({"size": "full", "bg_color": "green", "format": "png"},
-                     ["--bgcolor", "0,128,0,255"], "png", id="bg-name-png"),  # fmt: skip
-        pytest.param({"size": "full", "format": "jpg"}, ["--bgcolor", "255,255,255,255"], "jpg",
-                     id="jpg-over-white"),  # fmt: skip
-        pytest.param({"size": "full", "crop": "true", "crop_margin": "30px"},
-                     ["--crop", "--crop-margin", "30"], "png", id="crop-30px"),  # fmt: skip
-        pytest.param({"size": "full", "crop": "true", "crop_margin": "10%"},
-                     ["--crop", "--crop-margin", "64"], "png", id="crop-10pc-of-640"),  # fmt: skip
+        pytest.param(
+            {"size": "full", "bg_color": "81d4fa"},
+            ["--bgcolor", "129,212,250,255"],
+            "jpg",
+            id="bg-hex-auto-is-jpg",
+        ),
+        pytest.param(
+            {"size": "full", "bg_color": "green", "format": "png"},
+            ["--bgcolor", "0,128,0,255"],
+            "png",
+            id="bg-name-png",
+        ),
+        pytest.param(
+            {"size": "full", "format": "jpg"},
+            ["--bgcolor", "255,255,255,255"],
+            "jpg",
+            id="jpg-over-white",
+        ),
+        pytest.param(
+            {"size": "full", "crop": "true", "crop_margin": "30px"},
+            ["--crop", "--crop-margin", "30"],
+            "png",
+            id="crop-30px",
+        ),
+        pytest.param(
+            {"size": "full", "crop": "true", "crop_margin": "10%"},
+            ["--crop", "--crop-margin", "64"],
+            "png",
+            id="crop-10pc-of-640",
+        ),
     ],
 )
 def test_results_equal_the_cli_with_the_same_options(
-    http, triton_server, tmp_path, fields, flags, fmt
+    http, triton_server, tmp_path, *, fields, flags, fmt
 ) -> None:
     response = upload(http, fields)
     assert response.status_code == 200, response.text
