@@ -28,6 +28,7 @@ Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 REDIRECTS = {301, 302, 303, 307, 308}
 CHUNK = 64 * 1024
 NAT64 = ipaddress.ip_network("64:ff9b::/96")
+KINDS = ("loopback", "link_local", "multicast", "unspecified", "private", "reserved")  # 1st wins
 
 
 def embedded_ipv4(address: Address) -> Address:
@@ -47,8 +48,8 @@ def embedded_ipv4(address: Address) -> Address:
 
 def refusal(address: Address) -> str | None:
     """Why ``address`` is not public (e.g. "loopback"), or None when it is."""
-    for candidate in (address, embedded_ipv4(address)):
-        for kind in ("loopback", "private", "link_local", "multicast", "reserved", "unspecified"):
+    for candidate in (embedded_ipv4(address), address):
+        for kind in KINDS:
             if getattr(candidate, f"is_{kind}"):
                 return kind.replace("_", "-")
     return None
