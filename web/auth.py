@@ -41,7 +41,9 @@ def presented_key(headers: dict[str, str] | object) -> str | None:
         return value
     authorization = headers.get("authorization") or ""  # type: ignore[attr-defined]
     scheme, _, token = authorization.partition(" ")
-    return token.strip() or None if scheme.lower() == "bearer" else None
+    if scheme.lower() != "bearer":
+        return None
+    return token.strip() or None
 
 
 def check_key(headers: object, keys: frozenset[str]) -> None:

@@ -25,13 +25,13 @@ from u2net.cli import (
     add_verbosity,
     log_level,
     make_parser,
+    non_negative_int,
     port,
     positive_float,
     positive_int,
     run_handler,
     setup_logging,
 )
-from u2net.errors import UsageError
 from web import config as defaults
 from web.app import create_app
 from web.auth import load_api_keys
@@ -42,10 +42,6 @@ from web.errors import ConfigError
 log = logging.getLogger(__name__)
 
 READY_POLL_S = 0.5
-
-
-def non_negative(text: str) -> int:
-    return 0 if text.strip() == "0" else positive_int(text)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -63,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="largest image, read from its header before decoding")  # fmt: skip
     p.add_argument("--concurrency", type=positive_int, default=defaults.DEFAULT_CONCURRENCY,
                    help="requests in flight to Triton")  # fmt: skip
-    p.add_argument("--queue", type=non_negative, default=defaults.DEFAULT_QUEUE,
+    p.add_argument("--queue", type=non_negative_int, default=defaults.DEFAULT_QUEUE,
                    help="requests waiting beyond --concurrency; more get 503 at once")  # fmt: skip
     p.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
                    help="allow this browser origin (repeatable; none by default)")  # fmt: skip
@@ -168,8 +164,6 @@ def announce(line: str) -> None:
 def run(args: argparse.Namespace) -> int:
     keys = load_api_keys(args.api_keys_file) if args.api_keys_file else frozenset()
     check_exposure(args.host, keys, args.no_auth)
-    if args.queue < 0:
-        raise UsageError(f"--queue: expected ≥ 0, got {args.queue}")
     sock = listen(args.host, args.port)
     with sigterm_exits():
         triton = (
