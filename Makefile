@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup models test lint demo serve bench-server clean
+.PHONY: setup models test lint demo serve web bench-server bench-web clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,13 @@ demo: models
 
 serve: models
 	$(PY) -m server
+
+## the HTTP APIs and the web UI on http://127.0.0.1:7000 (starts the embedded Triton)
+web: models
+	$(PY) -m web
+
+bench-web: models
+	$(PY) bench/web.py
 
 bench-server: models
 	$(PY) bench/served_vs_plain.py

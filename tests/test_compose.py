@@ -146,9 +146,11 @@ def test_triton_serves_the_checkout_repository_read_only(
     assert all(m[2:] == ["ro"] for m in mounts if m[1] == inside)
 
 
-def test_healthcheck_asks_for_readiness(compose: dict[str, Any]) -> None:
+def test_healthcheck_asks_for_what_web_needs(compose: dict[str, Any]) -> None:
+    """Triton is healthy once cutout is ready (a failed TensorRT plan must not keep web down)."""
     test = compose["services"]["triton"]["healthcheck"]["test"]
-    assert "http://localhost:8000/v2/health/ready" in test
+    assert f"http://localhost:8000/v2/models/{CUTOUT.name}/ready" in test
+    assert compose["services"]["web"]["depends_on"]["triton"] == {"condition": "service_healthy"}
 
 
 def test_ports_are_published_on_localhost_by_default(compose: dict[str, Any]) -> None:
@@ -211,3 +213,83 @@ def test_docker_compose_accepts_the_file() -> None:
         env={**os.environ, "TRITON_ADMIN_KEY": "", "TRITON_BIND": "", "NGC_RELEASE": ""},
     )
     assert done.returncode == 0, done.stderr
+
+
+# --- the web service (python -m web in front of triton) ---------------------------------
+
+WEB_DOCKERFILE = ROOT / "deploy" / "web" / "Dockerfile"
+ENTRYPOINT = ROOT / "deploy" / "web" / "entrypoint.sh"
+PIP_NAMES = {"PIL": "pillow", "prometheus_client": "prometheus-client"}
+
+
+def test_web_is_published_on_localhost_and_waits_for_a_healthy_triton(
+    compose: dict[str, Any],
+) -> None:
+    web = compose["services"]["web"]
+    assert [_default(p) for p in web["ports"]] == ["127.0.0.1:7000:7000"]
+    assert _default(web["environment"]["WEB_BIND"]) == "127.0.0.1"
+    assert web["depends_on"] == {"triton": {"condition": "service_healthy"}}
+    assert "/readyz" in " ".join(web["healthcheck"]["test"])
+    assert web["environment"]["WEB_TRITON_URL"] == "triton:8001"
+
+
+def _third_party_imports() -> set[str]:
+    """Top-level modules that web/ and the core import, beyond the standard library."""
+    import ast
+    import sys
+
+    found = set()
+    for package in ("web", "u2net"):
+        for path in (ROOT / package).rglob("*.py"):
+            tree = ast.parse(path.read_text())
+            nodes = ast.walk(tree) if package == "web" else tree.body  # the core: import time
+            for node in nodes:
+                if isinstance(node, ast.Import):
+                    found |= {a.name.split(".")[0] for a in node.names}
+                elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                    found.add(node.module.split(".")[0])
+    return found - set(sys.stdlib_module_names) - {"web", "u2net", "__future__"}
+
+
+def test_the_web_image_installs_what_web_imports() -> None:
+    dockerfile = WEB_DOCKERFILE.read_text()
+    installed = set(re.findall(r"'([a-z][a-z0-9_-]*)(?:\[[a-z]+\])?[<>=]", dockerfile))
+    provided_by = {"starlette": "fastapi"}  # fastapi's own dependency
+    wanted = {PIP_NAMES.get(m, m) for m in _third_party_imports()}
+    missing = {m for m in wanted if m not in installed and provided_by.get(m) not in installed}
+    assert missing == set(), f"add to {WEB_DOCKERFILE.name}: {sorted(missing)}"
+
+
+def _entrypoint(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    keys = tmp_path / "keys.txt"
+    base = {"PATH": os.environ["PATH"], "PYTHON": "echo", "WEB_KEYS_FILE": str(keys)}
+    return subprocess.run(
+        ["sh", str(ENTRYPOINT)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+        env={**base, **env},
+    )
+
+
+def test_web_on_loopback_needs_no_key(tmp_path: Path) -> None:
+    done = _entrypoint(tmp_path)
+    args = done.stdout.split()
+    assert done.returncode == 0
+    assert args[:2] == ["-m", "web"] and "--no-auth" in args
+    assert args[args.index("--triton-url") + 1] == "triton:8001"
+
+
+def test_web_exposed_without_keys_refuses_to_start(tmp_path: Path) -> None:
+    done = _entrypoint(tmp_path, WEB_BIND="0.0.0.0")
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr.strip().startswith("error: WEB_BIND=0.0.0.0 exposes the gateway")
+
+
+def test_web_exposed_with_keys_uses_them(tmp_path: Path) -> None:
+    (tmp_path / "keys.txt").write_text("secret\n")
+    done = _entrypoint(tmp_path, WEB_BIND="0.0.0.0")
+    args = done.stdout.split()
+    assert done.returncode == 0 and "--no-auth" not in args
+    assert args[args.index("--api-keys-file") + 1] == str(tmp_path / "keys.txt")

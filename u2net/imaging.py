@@ -161,3 +161,20 @@ def encode(image: Image.Image, options: OutputOptions) -> bytes:
     else:
         image.convert("L" if image.mode == "L" else "RGB").save(buffer, format="JPEG", quality=92)
     return buffer.getvalue()
+
+
+def header_size(data: bytes) -> tuple[int, int]:
+    """Width and height read from the image's header alone (no pixel is decoded)."""
+    if not data:
+        raise InvalidImage("empty input: expected image bytes, got 0 bytes")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as image:
+                return image.size
+    except UnidentifiedImageError as e:
+        raise InvalidImage("not an image Pillow can read (unsupported or not an image)") from e
+    except Image.DecompressionBombError as e:
+        raise InvalidImage(f"expected fewer pixels than Pillow allows, got {e}") from e
+    except OSError as e:
+        raise InvalidImage(f"cannot read image: {e}") from e

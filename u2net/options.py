@@ -7,6 +7,7 @@ mapping between the options and the parameter names of the ``cutout`` contract.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -86,6 +87,25 @@ def parse_color(text: str) -> Color:
     if len(parts) not in (3, 4) or not all(0 <= p <= 255 for p in parts):
         raise ValueError(f"expected R,G,B or R,G,B,A with values 0..255, got {text!r}")
     return (*parts, 255)[:4] if len(parts) == 3 else tuple(parts)  # type: ignore[return-value]
+
+
+HEX_COLOR = re.compile(r"#?([0-9a-fA-F]{3,4}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})")
+
+
+def parse_web_color(text: str) -> Color:
+    """remove.bg's ``bg_color``: hex (``81d4fa``, ``#fff``, ``81d4fa77``) or a colour name
+    (``green``, CSS names) -> RGBA tuple."""
+    from PIL import ImageColor
+
+    value = text.strip()
+    spec = f"#{value.lstrip('#')}" if HEX_COLOR.fullmatch(value) else value.lower()
+    try:
+        rgb = ImageColor.getrgb(spec)
+    except ValueError:
+        raise ValueError(
+            f"expected a hex colour (81d4fa, 81d4fa77) or a colour name, got {text!r}"
+        ) from None
+    return (*rgb, 255)[:4] if len(rgb) == 3 else rgb  # type: ignore[return-value]
 
 
 def to_parameters(options: OutputOptions, model: str = DEFAULT_MODEL) -> dict[str, ParameterValue]:

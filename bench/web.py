@@ -1,0 +1,199 @@
+"""``python -m web`` under load: HTTP (locust, headless) against the gRPC path on one Triton.
+
+    .venv/bin/python bench/web.py                          # u2net, c = 1, 4, 16, 600 s soak
+    .venv/bin/python bench/web.py --seconds 20 --soak-seconds 60 --model u2netp
+
+A real ``python -m server`` (embedded Triton) serves the model and ``cutout``; a real
+``python -m web`` runs in front of it. For each photo (about 1 MP and 12 MP, JPEG) and each
+concurrency, for ``--seconds`` each, closed loops:
+  HTTP  locust users POST the file to ``/api/remove`` (``model=u2net``)
+  gRPC  threads run ``python -m client cut --server-side``'s call (``ServerSideCutter``)
+Then the gateway's RSS is sampled every second during ``--soak-seconds`` of 12 MP uploads at
+concurrency 16 (start, peak, end), and an overload burst (``--overload-users``) counts 200s
+and 503s and checks the gateway is still alive. Prints Markdown tables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from PIL import Image
+
+from client.loadgen import Window
+from client.report import table
+from client.server_side import ServerSideCutter
+from server.spawn import start
+from u2net.options import OutputOptions
+from u2net.processes import ReadyChild, free_ports, spawn_until_ready
+from u2net.samples import sample_photos
+
+ROOT = Path(__file__).resolve().parents[1]
+LOCUSTFILE = Path(__file__).resolve().parent / "web_locustfile.py"
+SIZES = {"1 MP": (1155, 866), "12 MP": (4000, 3000)}
+PAGE_KB = 4
+
+
+def make_photos(folder: Path) -> dict[str, Path]:
+    astronaut = Image.open(sample_photos(("astronaut.png",))[0]).convert("RGB")
+    photos = {}
+    for label, size in SIZES.items():
+        photos[label] = folder / f"astronaut-{size[0]}x{size[1]}.jpg"
+        astronaut.resize(size, Image.Resampling.LANCZOS).save(photos[label], quality=92)
+    return photos
+
+
+def rss_mb(pid: int) -> float:
+    pages = int(Path(f"/proc/{pid}/statm").read_text().split()[1])
+    return pages * PAGE_KB / 1024
+
+
+def _ms(text: str) -> float:
+    return float("nan") if text == "N/A" else float(text)
+
+
+def locust(url: str, photo: Path, model: str, users: int, seconds: float, *, out: Path) -> dict:
+    """One headless locust run; its aggregated row (count, failures, percentiles, req/s).
+
+    Requests in flight at the end are let finish (``--stop-timeout``) and counted, as the gRPC
+    loop does, so long 12 MP requests do not bias the throughput down."""
+    prefix = out / f"locust-{photo.stem}-{users}"
+    command = [
+        sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--only-summary",
+        "-u", str(users), "-r", str(users), "-t", f"{int(seconds)}s", "--host", url,
+        "--csv", str(prefix), "--loglevel", "WARNING", "--stop-timeout", "600",
+    ]  # fmt: skip
+    env = {**os.environ, "BENCH_PHOTO": str(photo), "BENCH_MODEL": model}
+    subprocess.run(command, env=env, check=False, capture_output=True, text=True)
+    with open(f"{prefix}_stats.csv", newline="") as f:
+        row = next(r for r in csv.DictReader(f) if r["Name"] == "Aggregated")
+    return {
+        "requests": int(row["Request Count"]), "failures": int(row["Failure Count"]),
+        "p50": _ms(row["50%"]), "p95": _ms(row["95%"]), "p99": _ms(row["99%"]),
+        "rps": float(row["Requests/s"]),
+    }  # fmt: skip
+
+
+def grpc_for(url: str, model: str, photo: Path, users: int, seconds: float) -> Window:
+    """Closed loops of ``cut --server-side``'s call for ``seconds``."""
+    window, lock = Window(), threading.Lock()
+    deadline = time.monotonic() + seconds
+    cutter = ServerSideCutter(url, model, concurrency=users)
+
+    def loop() -> None:
+        while time.monotonic() < deadline:
+            begin = time.perf_counter()
+            cutter.cut_file(photo, OutputOptions())
+            with lock:
+                window.latencies_s.append(time.perf_counter() - begin)
+
+    threads = [threading.Thread(target=loop) for _ in range(users)]
+    begin = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    window.seconds = time.perf_counter() - begin
+    cutter.close()
+    return window
+
+
+def compare(web_url: str, grpc_url: str, photos: dict[str, Path], args, out: Path) -> list:
+    rows = []
+    for label, photo in photos.items():
+        for users in args.concurrency:
+            locust(web_url, photo, args.model, users, min(5, args.seconds), out=out)  # warm-up
+            http = locust(web_url, photo, args.model, users, args.seconds, out=out)
+            grpc = grpc_for(grpc_url, args.model, photo, users, args.seconds)
+            rows.append(
+                [
+                    label,
+                    users,
+                    http["rps"],
+                    grpc.throughput,
+                    http["rps"] / grpc.throughput,
+                    f"{http['p50']:.0f} / {http['p95']:.0f} / {http['p99']:.0f}",
+                    " / ".join(f"{grpc.percentile_ms(q):.0f}" for q in (50, 95, 99)),
+                    http["failures"],
+                ]
+            )
+            print(rows[-1], file=sys.stderr, flush=True)
+    return rows
+
+
+def soak(web: ReadyChild, url: str, photo: Path, args, out: Path) -> tuple[list[float], dict]:
+    samples, stop = [rss_mb(web.process.pid)], threading.Event()
+
+    def sample() -> None:
+        while not stop.wait(1.0):
+            samples.append(rss_mb(web.process.pid))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    result = locust(url, photo, args.model, 16, args.soak_seconds, out=out)
+    stop.set()
+    sampler.join()
+    return samples, result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", default="u2net", help="model the requests name")
+    parser.add_argument("--concurrency", default="1,4,16")
+    parser.add_argument("--seconds", type=float, default=60.0, help="per measurement")
+    parser.add_argument("--soak-seconds", type=float, default=600.0)
+    parser.add_argument("--overload-users", type=int, default=48)
+    args = parser.parse_args(argv)
+    args.concurrency = [int(c) for c in args.concurrency.split(",")]
+    with tempfile.TemporaryDirectory(prefix="bench-web-") as tmp:
+        out = Path(tmp)
+        photos = make_photos(out)
+        triton = start(["--models", f"{args.model}_onnx"], timeout=300)
+        (port,) = free_ports(1)
+        web = spawn_until_ready(
+            [
+                sys.executable,
+                "-m",
+                "web",
+                "--triton-url",
+                triton.grpc_url,
+                "--port",
+                str(port),
+                "-q",
+            ],
+            timeout=120,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            rows = compare(url, triton.grpc_url, photos, args, out)
+            samples, soaked = soak(web, url, photos["12 MP"], args, out)
+            overload = locust(url, photos["12 MP"], args.model, args.overload_users, 30, out=out)
+            alive = web.process.poll() is None
+        finally:
+            web.stop()
+            triton.stop()
+    headers = ["photo", "c", "HTTP img/s", "gRPC img/s", "HTTP/gRPC",
+               "HTTP p50/p95/p99 ms", "gRPC p50/p95/p99 ms", "HTTP errors"]  # fmt: skip
+    print(table(headers, rows))
+    print(
+        f"\nsoak: {args.soak_seconds:g} s of 12 MP at c=16: {soaked['requests']} requests, "
+        f"{soaked['failures']} failed; gateway RSS MB start {samples[0]:.0f}, "
+        f"peak {max(samples):.0f}, end {samples[-1]:.0f}"
+    )
+    print(
+        f"overload: {args.overload_users} users of 12 MP for 30 s: {overload['requests']} "
+        f"requests, {overload['failures']} refused (503); gateway alive after: {alive}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

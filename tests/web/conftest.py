@@ -1,0 +1,42 @@
+"""The gateway under test: the real app on uvicorn, in front of the session's real Triton."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.cli_run import run_cli
+from tests.web.serving import MODEL, Served, config_for, serve
+
+
+@pytest.fixture(scope="session")
+def gateway(triton_server) -> Iterator[Served]:
+    with serve(config_for(triton_server.grpc_url)) as served:
+        yield served
+
+
+@pytest.fixture(scope="session")
+def http(gateway: Served) -> Iterator[httpx.Client]:
+    with gateway.client() as client:
+        yield client
+
+
+def cli_cut(triton_server, photo: Path, out: Path, *flags: str) -> bytes:
+    """``python -m client cut`` (the CLI users run) with the same options: the expected bytes."""
+    done = run_cli(
+        "client",
+        "cut",
+        photo,
+        "-o",
+        out,
+        "--url",
+        triton_server.grpc_url,
+        "--model",
+        MODEL,
+        *flags,
+    )
+    assert done.returncode == 0, done.stderr
+    return out.read_bytes()

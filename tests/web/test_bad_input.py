@@ -1,0 +1,178 @@
+"""Bad input: 400 with one clear line, in the API's own shape, never a traceback; the service
+carries on."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.bad_files import BAD_FILES, png_bomb_bytes
+from tests.data import PHOTOS
+from tests.web.serving import MODEL
+
+PHOTO = PHOTOS[1]
+
+
+def one_line(text: str) -> None:
+    assert "\n" not in text and "Traceback" not in text and text.strip(), text
+
+
+def rembg_error(response) -> str:
+    assert response.status_code == 400, (response.status_code, response.text)
+    detail = response.json()["detail"]
+    one_line(detail)
+    return detail
+
+
+def removebg_error(response) -> str:
+    assert response.status_code == 400, (response.status_code, response.text)
+    (error,) = response.json()["errors"]
+    one_line(error["title"])
+    assert error["code"]
+    return error["title"]
+
+
+@pytest.mark.parametrize("key", [k for k in BAD_FILES if not k.startswith("pixel-bomb")])
+def test_bad_files_answer_400_on_both_apis(http, key) -> None:
+    name, content, says = BAD_FILES[key]
+    rembg = http.post("/api/remove", files={"file": (name, content)}, data={"model": MODEL})
+    assert says in rembg_error(rembg).lower()
+    removebg = http.post("/v1.0/removebg", files={"image_file": (name, content)})
+    assert says in removebg_error(removebg).lower()
+
+
+REMBG_CASES = [
+    pytest.param(
+        {"image": PHOTO.read_bytes()},
+        {},
+        "expected a multipart file field 'file'",
+        id="wrong-field-name",
+    ),
+    pytest.param({"file": PHOTO.read_bytes()}, {"bgc": "red"}, "bgc: expected R,G,B", id="bad-bgc"),
+    pytest.param({"file": PHOTO.read_bytes()}, {"bgc": "1,2,300"}, "bgc: expected", id="bgc-300"),
+    pytest.param(
+        {"file": PHOTO.read_bytes()},
+        {"model": "isnet-general-use"},
+        "parameter model: expected one of",
+        id="unknown-model",
+    ),
+    pytest.param(
+        {"file": PHOTO.read_bytes()},
+        {"format": "gif"},
+        "format: expected one of",
+        id="unknown-format",
+    ),
+    pytest.param(
+        {"file": PHOTO.read_bytes()},
+        {"af": "300", "a": "true"},
+        "af: expected 0..255",
+        id="af-out-of-range",
+    ),
+    pytest.param(
+        {"file": PHOTO.read_bytes()}, {"om": "maybe"}, "om: expected true or false", id="bad-bool"
+    ),
+    pytest.param({"file": PHOTO.read_bytes()}, {"colour": "1"}, "got 'colour'", id="unknown-field"),
+    pytest.param(
+        {"file": PHOTO.read_bytes()},
+        {"format": "jpg"},
+        "format jpg has no alpha",
+        id="jpg-without-bgc",
+    ),
+]
+
+
+@pytest.mark.parametrize(("files", "fields", "says"), REMBG_CASES)
+def test_rembg_bad_requests(http, files, fields, says) -> None:
+    response = http.post(
+        "/api/remove",
+        files={k: ("p.png", v) for k, v in files.items()},
+        data={"model": MODEL, **fields},
+    )
+    assert says in rembg_error(response)
+
+
+def test_rembg_post_without_multipart_body(http) -> None:
+    assert "expected a multipart file field" in rembg_error(http.post("/api/remove", json={}))
+
+
+REMOVEBG_CASES = [
+    pytest.param({"image": "x"}, "expected fields from", id="wrong-field-name"),
+    pytest.param({"size": "full"}, "expected exactly one of image_file", id="no-source"),
+    pytest.param({"image_file_b64": "@@@"}, "image_file_b64: expected base64", id="bad-base64"),
+    pytest.param(
+        {"image_file_b64": "aGVsbG8=", "bg_color": "nocolour"},
+        "bg_color: expected",
+        id="bad-bg-color",
+    ),
+    pytest.param(
+        {"image_file_b64": "aGVsbG8=", "format": "gif"},
+        "format: expected one of",
+        id="unknown-format",
+    ),
+    pytest.param(
+        {"image_file_b64": "aGVsbG8=", "size": "huge"}, "size: expected one of", id="unknown-size"
+    ),
+    pytest.param(
+        {"image_file_b64": "aGVsbG8=", "crop_margin": "1px 2px"},
+        "crop_margin",
+        id="multi-value-margin",
+    ),
+    pytest.param(
+        {"image_file_b64": "aGVsbG8=", "image_url": "http://example.com/x.jpg"},
+        "expected exactly one of",
+        id="two-sources",
+    ),
+    pytest.param({"image_file_b64": "aGVsbG8="}, "not an image", id="base64-of-text"),
+    pytest.param(
+        {"image_url": "http://example.com/x.jpg"}, "--allow-url-fetch", id="url-fetch-off"
+    ),
+]
+
+
+@pytest.mark.parametrize(("fields", "says"), REMOVEBG_CASES)
+def test_removebg_bad_requests_as_json(http, fields, says) -> None:
+    assert says in removebg_error(http.post("/v1.0/removebg", json=fields))
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "says"),
+    [
+        pytest.param(b"{not json", "application/json", "malformed JSON", id="malformed-json"),
+        pytest.param(b"[1, 2]", "application/json", "expected an object, got list", id="json-list"),
+        pytest.param(
+            b'{"image_file_b64": {"a": 1}}', "application/json", "plain values", id="nested-json"
+        ),
+        pytest.param(b"plain", "text/plain", "expected a body of", id="text-body"),
+        pytest.param(b"--x\r\nbroken", "multipart/form-data", "malformed form", id="no-boundary"),
+    ],
+)
+def test_removebg_malformed_bodies(http, body, content_type, says) -> None:
+    response = http.post("/v1.0/removebg", content=body, headers={"Content-Type": content_type})
+    assert says in removebg_error(response)
+
+
+def test_the_service_carries_on_after_bad_input(http) -> None:
+    for _ in range(3):
+        http.post("/api/remove", files={"file": ("x.jpg", b"junk")}, data={"model": MODEL})
+    response = http.post(
+        "/api/remove", files={"file": (PHOTO.name, PHOTO.read_bytes())}, data={"model": MODEL}
+    )
+    assert response.status_code == 200 and response.content[:4] == b"\x89PNG"
+
+
+def test_pixel_bomb_is_refused_from_its_header(triton_server) -> None:
+    from tests.web.serving import config_for, serve
+
+    with (
+        serve(config_for(triton_server.grpc_url, max_pixels=1_000_000)) as served,
+        served.client() as c,
+    ):
+        response = c.post(
+            "/api/remove",
+            files={"file": ("bomb.png", png_bomb_bytes(2000, 1000))},
+            data={"model": MODEL},
+        )
+        assert "expected at most 1,000,000 pixels, got 2000x1000" in rembg_error(response)
+        ok = c.post(
+            "/api/remove", files={"file": (PHOTO.name, PHOTO.read_bytes())}, data={"model": MODEL}
+        )
+        assert ok.status_code == 200  # 451x300 is within the limit

@@ -1,0 +1,106 @@
+"""The web UI in a real headless Chromium (Debian's ``chromium`` + ``chromium-driver``; no
+browser is downloaded): upload real photos, wait for the previews, download and compare with
+``python -m client cut``; a bad file shows its reason while the others carry on."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.data import PHOTOS
+from tests.web.conftest import cli_cut
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+DRIVER = shutil.which("chromedriver")
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not (CHROMIUM and DRIVER),
+        reason="needs Debian's chromium and chromium-driver (apt-get install chromium "
+        "chromium-driver; .ci/run installs them)",
+    ),
+]
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[object]:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM  # type: ignore[assignment]
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--window-size=1280,1400"):  # fmt: skip
+        options.add_argument(flag)
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    options.add_experimental_option(
+        "prefs",
+        {"download.default_directory": str(downloads), "download.prompt_for_download": False},
+    )
+    driver = webdriver.Chrome(service=Service(DRIVER), options=options)
+    driver.downloads = downloads  # type: ignore[attr-defined]
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def wait_for(predicate, timeout: float = 120.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError("timed out waiting")
+
+
+def items(driver) -> list:
+    from selenium.webdriver.common.by import By
+
+    return driver.find_elements(By.CSS_SELECTOR, "#results .item")
+
+
+def test_upload_preview_download_equals_the_cli(browser, gateway, triton_server, tmp_path) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    photos = [PHOTOS[3], PHOTOS[1]]  # rocket.jpg, chelsea.png
+    bad = tmp_path / "notes.jpg"
+    bad.write_text("not a photo\n")
+    browser.get(gateway.url)
+    Select(browser.find_element(By.ID, "model")).select_by_value("u2netp")
+    picker = browser.find_element(By.ID, "files")
+    picker.send_keys("\n".join(str(p) for p in [photos[0], bad, photos[1]]))
+    wait_for(
+        lambda: (
+            all(i.get_attribute("data-state") in ("done", "failed") for i in items(browser))
+            and len(items(browser)) == 3
+        )
+    )
+    states = [i.get_attribute("data-state") for i in items(browser)]
+    assert states == ["done", "failed", "done"]
+    failed = items(browser)[1]
+    assert "not an image" in failed.find_element(By.CSS_SELECTOR, ".state").text
+    assert not failed.find_element(By.CSS_SELECTOR, "a.download").is_displayed()
+    first = items(browser)[0]
+    preview = first.find_element(By.CSS_SELECTOR, ".after")
+    assert wait_for(lambda: browser.execute_script(
+        "return arguments[0].complete && arguments[0].naturalWidth", preview)) == 640  # fmt: skip
+    first.find_element(By.CSS_SELECTOR, "a.download").click()
+    downloaded = wait_for(lambda: next(browser.downloads.glob("rocket.out.png"), None))
+    wait_for(lambda: not list(browser.downloads.glob("*.crdownload")))
+    assert downloaded.read_bytes() == cli_cut(triton_server, photos[0], tmp_path / "cli.png")
+    browser.find_element(By.ID, "download-all").click()
+    archive = wait_for(lambda: next(browser.downloads.glob("cutouts.zip"), None))
+    wait_for(lambda: not list(browser.downloads.glob("*.crdownload")))
+    import zipfile
+
+    with zipfile.ZipFile(archive) as z:
+        assert sorted(z.namelist()) == ["chelsea.out.png", "rocket.out.png"]
+        assert z.read("rocket.out.png") == downloaded.read_bytes()

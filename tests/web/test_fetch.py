@@ -1,0 +1,170 @@
+"""Fetching by URL: off by default; only public addresses (after DNS, after each redirect);
+redirects, bytes and time capped. Traffic stays on loopback: private and link-local
+addresses are only ever checked, never connected to."""
+
+from __future__ import annotations
+
+import ipaddress
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from tests.data import PHOTOS
+from tests.web.serving import MODEL, config_for, serve
+from web.config import MB, FetchPolicy
+from web.fetch import refusal
+
+PHOTO = PHOTOS[3]
+
+
+@pytest.mark.parametrize(
+    ("address", "reason"),
+    [
+        ("127.0.0.1", "loopback"),
+        ("::1", "loopback"),
+        ("10.1.2.3", "private"),
+        ("192.168.0.10", "private"),
+        ("172.16.5.4", "private"),
+        ("169.254.169.254", "link-local"),
+        ("fe80::1", "link-local"),
+        ("224.0.0.251", "multicast"),
+        ("0.0.0.0", "unspecified"),
+        ("::ffff:127.0.0.1", "loopback"),
+        ("2002:c0a8:0101::", "private"),
+        ("64:ff9b::a00:1", "private"),
+        ("8.8.8.8", None),
+        ("2606:4700::1111", None),
+    ],
+)
+def test_only_public_addresses_pass(address, reason) -> None:
+    assert refusal(ipaddress.ip_address(address)) == reason
+
+
+class Origin(BaseHTTPRequestHandler):
+    """A loopback web server: the photo, redirects, a big body and a slow one."""
+
+    def do_GET(self) -> None:
+        port = self.server.server_address[1]
+        routes = {
+            "/photo.jpg": lambda: self._send(PHOTO.read_bytes()),
+            "/to-photo": lambda: self._redirect("/photo.jpg"),
+            "/to-other-loopback": lambda: self._redirect(f"http://127.0.0.2:{port}/photo.jpg"),
+            "/loop": lambda: self._redirect("/loop"),
+            "/big": lambda: self._send(b"\xff" * (2 * MB)),
+            "/slow": self._slow,
+            "/missing": lambda: self.send_error(404),
+        }
+        routes.get(self.path, lambda: self.send_error(404))()
+
+    def _send(self, body: bytes) -> None:
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _redirect(self, location: str) -> None:
+        self.send_response(302)
+        self.send_header("Location", location)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def _slow(self) -> None:
+        time.sleep(3)
+        self._send(b"late")
+
+    def log_message(self, *args: object) -> None:
+        return None
+
+
+class QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: object, client_address: object) -> None:
+        return None  # the gateway hangs up on /slow and /big on purpose
+
+
+@pytest.fixture(scope="module")
+def origin() -> Iterator[str]:
+    server = QuietServer(("127.0.0.1", 0), Origin)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def policy(**kwargs) -> FetchPolicy:
+    return FetchPolicy(enabled=True, timeout_s=1.5, max_redirects=3, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def fetching(triton_server):
+    """URL fetch on, with 127.0.0.1 (only) exempted so the loopback origin stands in for the
+    internet; 127.0.0.2 and the name localhost stay refused."""
+    config = config_for(
+        triton_server.grpc_url,
+        fetch=policy(exempt_networks=("127.0.0.1/32",)),
+        max_upload_bytes=MB,
+    )
+    with serve(config) as served, served.client() as client:
+        yield client
+
+
+def get(client, url: str):
+    return client.get("/api/remove", params={"url": url, "model": MODEL})
+
+
+def test_url_fetch_is_off_by_default(http, origin) -> None:
+    response = get(http, f"{origin}/photo.jpg")
+    assert response.status_code == 400 and "--allow-url-fetch" in response.json()["detail"]
+
+
+def test_a_fetched_photo_equals_the_uploaded_one(fetching, origin) -> None:
+    fetched = get(fetching, f"{origin}/to-photo")
+    uploaded = fetching.post(
+        "/api/remove", files={"file": (PHOTO.name, PHOTO.read_bytes())}, data={"model": MODEL}
+    )
+    assert fetched.status_code == 200, fetched.text
+    assert fetched.content == uploaded.content
+
+
+def test_remove_bg_image_url(fetching, origin) -> None:
+    response = fetching.post("/v1.0/removebg", json={"image_url": f"{origin}/photo.jpg"})
+    assert response.status_code == 200 and response.headers["X-Width"]
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "says"),
+    [
+        ("/to-other-loopback", 400, "got 127.0.0.2 (loopback)"),
+        ("/loop", 400, "expected at most 3 redirects"),
+        ("/big", 413, "at most 1 MB"),
+        ("/slow", 400, "within 1.5s"),
+        ("/missing", 400, "expected status 200, got 404"),
+    ],
+)
+def test_redirects_bytes_and_time_are_capped(fetching, origin, path, status, says) -> None:
+    response = get(fetching, f"{origin}{path}")
+    assert response.status_code == status and says in response.json()["detail"]
+
+
+def test_names_are_checked_after_dns_resolution(triton_server, origin) -> None:
+    port = origin.rsplit(":", 1)[1]
+    with serve(config_for(triton_server.grpc_url, fetch=policy())) as served, served.client() as c:
+        response = get(c, f"http://localhost:{port}/photo.jpg")
+    assert response.status_code == 400
+    assert "expected a public address" in response.json()["detail"]
+    assert "(loopback) for localhost" in response.json()["detail"]
+
+
+@pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://example.com/x", "http:///x"])
+def test_only_http_urls(fetching, url) -> None:
+    response = get(fetching, url)
+    assert response.status_code == 400 and "expected an http(s) URL" in response.json()["detail"]
+
+
+def test_without_the_exemption_loopback_is_refused(triton_server, origin) -> None:
+    with serve(config_for(triton_server.grpc_url, fetch=policy())) as served, served.client() as c:
+        response = get(c, f"{origin}/photo.jpg")
+    assert response.status_code == 400
+    assert "expected a public address, got 127.0.0.1 (loopback)" in response.json()["detail"]

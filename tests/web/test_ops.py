@@ -1,0 +1,82 @@
+"""/healthz, /readyz, /metrics; Triton down: 503 on the API and /readyz, and recovery without
+restarting the gateway once Triton is back."""
+
+from __future__ import annotations
+
+import time
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from server.spawn import start
+from tests.data import PHOTOS
+from tests.web.serving import MODEL, config_for, serve
+from u2net.processes import free_ports
+
+PHOTO = PHOTOS[1]
+
+
+def cut(client):
+    files = {"file": (PHOTO.name, PHOTO.read_bytes())}
+    return client.post("/api/remove", files=files, data={"model": MODEL})
+
+
+def samples(text: str) -> dict[tuple[str, tuple], float]:
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+def test_health_and_readiness(http) -> None:
+    assert http.get("/healthz").json() == {"status": "ok"}
+    ready = http.get("/readyz")
+    assert (ready.status_code, ready.json()) == (200, {"status": "ready"})
+
+
+def test_metrics_count_requests_bytes_latency_and_rejections(http) -> None:
+    before = samples(http.get("/metrics").text)
+    assert cut(http).status_code == 200
+    assert http.post("/api/remove", files={"file": ("x.jpg", b"no")}).status_code == 400
+    after = samples(http.get("/metrics").text)
+    ok = ("web_requests_total", (("method", "POST"), ("route", "/api/remove"), ("status", "200")))
+    bad = ("web_requests_total", (("method", "POST"), ("route", "/api/remove"), ("status", "400")))
+    assert after[ok] - before.get(ok, 0) == 1 and after[bad] - before.get(bad, 0) == 1
+    rejected = ("web_rejections_total", (("reason", "invalid_request"),))
+    assert after[rejected] - before.get(rejected, 0) == 1
+    body_in = ("web_request_body_bytes_total", ())
+    assert after[body_in] - before[body_in] > PHOTO.stat().st_size
+    assert (
+        after[("web_response_body_bytes_total", ())] > before[("web_response_body_bytes_total", ())]
+    )
+    latency = ("web_request_duration_seconds_count", (("route", "/api/remove"),))
+    assert after[latency] - before.get(latency, 0) == 2
+    assert after[("web_triton_in_flight", ())] == 0 and after[("web_queue_length", ())] == 0
+
+
+def test_unknown_paths_share_one_label(http) -> None:
+    for path in ("/nope/1", "/nope/2"):
+        assert http.get(path).status_code == 404
+    text = http.get("/metrics").text
+    assert 'route="unmatched"' in text and "/nope/" not in text
+
+
+def test_triton_down_is_503_and_the_gateway_recovers_when_it_is_back() -> None:
+    ports = tuple(free_ports(3))
+    triton = start(["--models", "u2netp_onnx"], ports=ports)  # type: ignore[arg-type]
+    try:
+        with serve(config_for(triton.grpc_url)) as served, served.client() as client:
+            assert client.get("/readyz").status_code == 200
+            assert cut(client).status_code == 200
+            triton.stop()
+            down, api = client.get("/readyz"), cut(client)
+            assert down.status_code == 503 and "unavailable" in down.json()["detail"]
+            assert api.status_code == 503 and api.headers["Retry-After"]
+            assert "unavailable" in api.json()["detail"]
+            triton = start(["--models", "u2netp_onnx"], ports=ports)  # type: ignore[arg-type]
+            deadline = time.monotonic() + 30
+            while client.get("/readyz").status_code != 200 and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert cut(client).status_code == 200
+    finally:
+        triton.stop()

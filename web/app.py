@@ -1,0 +1,88 @@
+"""The FastAPI app: routes, the UI's static files, and the layers around them.
+
+Outside in: metrics (every request), CORS (only with ``--cors-origin``), the streaming body
+limit, then the routes. Errors are rendered once, here, in the shape of the API called.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.staticfiles import StaticFiles
+from starlette.middleware.cors import CORSMiddleware
+from starlette.responses import FileResponse, JSONResponse
+
+from web import ops, rembg_api, removebg_api
+from web.config import WebConfig
+from web.errors import WebError
+from web.gateway import Gateway
+from web.metrics import Metrics, MetricsMiddleware
+from web.responses import error_body, error_response
+from web.service import CutService
+from web.uploads import BodyLimit
+
+log = logging.getLogger(__name__)
+
+STATIC = Path(__file__).resolve().parent / "static"
+
+
+def _handlers(app: FastAPI, metrics: Metrics) -> None:
+    @app.exception_handler(WebError)
+    async def web_error(request: Request, error: WebError) -> JSONResponse:
+        if error.status != 500:
+            metrics.rejections.labels(error.code).inc()
+        log.info("%s %s -> %d: %s", request.method, request.url.path, error.status, error)
+        return error_response(request.url.path, error)
+
+    @app.exception_handler(Exception)
+    async def bug(request: Request, error: Exception) -> JSONResponse:
+        log.error("%s %s failed", request.method, request.url.path, exc_info=error)
+        body = error_body(request.url.path, WebError("internal error (logged on the server)"))
+        return JSONResponse(body, status_code=500)
+
+
+def create_app(config: WebConfig, gateway: Gateway | None = None) -> FastAPI:
+    gateway = gateway or Gateway(config.triton_url, config.timeout_s)
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await gateway.open()
+        try:
+            yield
+        finally:
+            await gateway.close()
+
+    app = FastAPI(
+        title="U²-Net background removal",
+        description="rembg's and remove.bg's HTTP APIs in front of Triton's cutout model",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.service = CutService(config, gateway, metrics)
+    for module in (rembg_api, removebg_api, ops):
+        app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/", include_in_schema=False)
+    async def index() -> FileResponse:
+        return FileResponse(STATIC / "index.html")
+
+    _handlers(app, metrics)
+    app.add_middleware(BodyLimit, max_upload_bytes=config.max_upload_bytes)
+    if config.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(config.cors_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["X-Api-Key", "Content-Type", "Accept"],
+            expose_headers=["X-Width", "X-Height", "X-Type", "X-Credits-Charged",
+                            "X-Foreground-Top", "X-Foreground-Left",
+                            "X-Foreground-Width", "X-Foreground-Height"],
+        )  # fmt: skip
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    return app

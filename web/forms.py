@@ -1,0 +1,79 @@
+"""Reading request bodies: multipart and urlencoded forms, JSON objects, base64 images.
+
+Starlette's parser errors become BadRequest here, so they answer in the API's own shape; the
+size limit itself is enforced while the body streams in (:mod:`web.uploads`).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+
+from web.errors import BadRequest
+from web.fields import text_fields
+from web.uploads import check_file_size
+
+MAX_FIELDS = 64
+MAX_FIELD_BYTES = 1024 * 1024 * 48  # text fields may carry base64 images; the body is capped
+FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
+
+
+@dataclass
+class Body:
+    fields: dict[str, str]  # text fields (a file field shows as its file name)
+    files: dict[str, bytes]
+
+
+def content_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+async def read_form(request: Request, max_upload_bytes: int) -> Body:
+    """Multipart or urlencoded: text fields and uploaded files (each within the limit)."""
+    try:
+        form = await request.form(max_files=4, max_fields=MAX_FIELDS, max_part_size=MAX_FIELD_BYTES)
+    except HTTPException as e:
+        raise BadRequest(f"malformed form body: {e.detail}") from e
+    try:
+        fields, files = {}, {}
+        for name, value in form.multi_items():
+            if isinstance(value, UploadFile):
+                files[name] = check_file_size(await value.read(), max_upload_bytes)
+                fields[name] = value.filename or name
+            else:
+                fields[name] = value
+        return Body(fields, files)
+    finally:
+        await form.close()
+
+
+async def read_json(request: Request) -> Body:
+    raw = await request.body()
+    try:
+        value = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise BadRequest(f"malformed JSON body: {e}") from e
+    if not isinstance(value, dict):
+        raise BadRequest(f"JSON body: expected an object, got {type(value).__name__}")
+    nested = [k for k, v in value.items() if isinstance(v, dict | list)]
+    if nested:
+        raise BadRequest(
+            f"JSON body: expected plain values, got an object or list in {nested[0]!r}"
+        )
+    return Body(text_fields(value), {})
+
+
+def decode_base64(name: str, text: str, max_upload_bytes: int) -> bytes:
+    """Base64 (optionally a ``data:...;base64,`` URL) -> bytes, within the size limit."""
+    payload = text.split(",", 1)[1] if text.startswith("data:") and "," in text else text
+    try:
+        data = base64.b64decode("".join(payload.split()), validate=True)
+    except (binascii.Error, ValueError) as e:
+        raise BadRequest(f"{name}: expected base64, got {payload[:20]!r}...: {e}") from e
+    return check_file_size(data, max_upload_bytes)

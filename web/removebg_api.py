@@ -1,0 +1,140 @@
+"""remove.bg's API: ``POST /v1.0/removebg`` and ``GET /v1.0/account``, so remove.bg client
+libraries work by changing their base URL. Errors: ``{"errors": [{"title", "code"}]}``."""
+
+from __future__ import annotations
+
+import base64
+import io
+import zipfile
+
+from fastapi import APIRouter, Request
+from starlette.responses import JSONResponse, Response
+
+from u2net.errors import InvalidImage
+from u2net.imaging import header_size
+from u2net.job import CutResult
+from web.capacity import Admission
+from web.errors import BadRequest
+from web.fetch import fetch_image
+from web.forms import FORM_TYPES, Body, content_type, decode_base64, read_form, read_json
+from web.removebg_params import (
+    MEDIA_TYPES,
+    SOURCES,
+    USED,
+    RemoveBgRequest,
+    removebg_request,
+    with_margin,
+    zip_parts,
+)
+from web.service import CutService
+
+router = APIRouter(tags=["remove.bg"])
+ACCOUNT_CREDITS = 1_000_000  # nothing is charged here; clients that check credits carry on
+_FIELDS = {name: {"type": "string"} for name in (*SOURCES[1:], *USED)}
+_BODY = {
+    "requestBody": {
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {"image_file": {"type": "string", "format": "binary"}, **_FIELDS},
+                }
+            },
+            "application/x-www-form-urlencoded": {
+                "schema": {"type": "object", "properties": _FIELDS}
+            },
+            "application/json": {"schema": {"type": "object", "properties": _FIELDS}},
+        }
+    }
+}
+
+
+async def _body(request: Request, max_upload_bytes: int) -> Body:
+    kind = content_type(request)
+    if kind in FORM_TYPES:
+        return await read_form(request, max_upload_bytes)
+    if kind == "application/json":
+        return await read_json(request)
+    raise BadRequest(
+        f"expected a body of {', '.join(FORM_TYPES)} or application/json, got {kind or 'none'}"
+    )
+
+
+async def _image(service: CutService, parsed: RemoveBgRequest, body: Body) -> bytes:
+    limit = service.config.max_upload_bytes
+    if parsed.source == "image_file":
+        if "image_file" not in body.files:
+            raise BadRequest("image_file: expected a file upload (multipart), got a text field")
+        return body.files["image_file"]
+    if parsed.source == "image_file_b64":
+        return decode_base64("image_file_b64", body.fields["image_file_b64"], limit)
+    return await fetch_image(body.fields["image_url"], service.config.fetch, limit)
+
+
+async def _cut(
+    service: CutService, admission: Admission, parsed: RemoveBgRequest, data: bytes
+) -> tuple[bytes, CutResult]:
+    """The answer's bytes, and the result whose size and foreground box it reports."""
+    options = parsed.options
+    if parsed.margin_percent is not None and options.crop:
+        try:
+            options = with_margin(parsed, header_size(data))
+        except InvalidImage as e:
+            raise BadRequest(str(e)) from e
+    if parsed.fmt != "zip":
+        result = await service.cut(admission, data, service.config.default_model, options)
+        return result.data, result
+    buffer, result = io.BytesIO(), None
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        for name, part in zip_parts(options).items():
+            result = await service.cut(admission, data, service.config.default_model, part)
+            archive.writestr(name, result.data)
+    return buffer.getvalue(), result  # type: ignore[return-value]
+
+
+def _headers(result: CutResult) -> dict[str, str]:
+    left, top, width, height = result.box
+    return {
+        "X-Width": str(result.size[0]), "X-Height": str(result.size[1]), "X-Type": "other",
+        "X-Foreground-Top": str(top), "X-Foreground-Left": str(left),
+        "X-Foreground-Width": str(width), "X-Foreground-Height": str(height),
+        "X-Credits-Charged": "0",
+    }  # fmt: skip
+
+
+def _answer(request: Request, fmt: str, data: bytes, result: CutResult) -> Response:
+    headers = _headers(result)
+    if "application/json" not in request.headers.get("accept", ""):
+        return Response(data, media_type=MEDIA_TYPES[fmt], headers=headers)
+    left, top, width, height = result.box
+    payload = {
+        "result_b64": base64.b64encode(data).decode("ascii"),
+        "foreground_top": top, "foreground_left": left,
+        "foreground_width": width, "foreground_height": height,
+    }  # fmt: skip
+    return JSONResponse({"data": payload}, headers=headers)
+
+
+@router.post("/v1.0/removebg", summary="Remove the background (remove.bg's API)",
+             response_class=Response, openapi_extra=_BODY)  # fmt: skip
+async def removebg(request: Request) -> Response:
+    service: CutService = request.app.state.service
+    service.authorize(request)
+    async with service.admit() as admission:
+        body = await _body(request, service.config.max_upload_bytes)
+        parsed = removebg_request(body.fields)
+        data, result = await _cut(service, admission, parsed, await _image(service, parsed, body))
+    return _answer(request, parsed.fmt, data, result)
+
+
+@router.get("/v1.0/account", summary="Account and credits (remove.bg's shape)")
+async def account(request: Request) -> dict:
+    request.app.state.service.authorize(request)
+    credits = {
+        "total": ACCOUNT_CREDITS,
+        "subscription": 0,
+        "payg": ACCOUNT_CREDITS,
+        "enterprise": 0,
+    }
+    api = {"free_calls": ACCOUNT_CREDITS, "sizes": "all"}
+    return {"data": {"attributes": {"credits": credits, "api": api}}}

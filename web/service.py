@@ -1,0 +1,47 @@
+"""What every route shares: the key check, admission, and one cut through ``cutout``."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import AbstractAsyncContextManager
+
+from starlette.requests import Request
+
+from u2net.job import CutResult
+from u2net.options import MAX_PIXELS, OutputOptions, to_parameters
+from web.auth import check_key
+from web.capacity import Admission, Capacity
+from web.config import WebConfig
+from web.errors import BadRequest
+from web.gateway import Gateway
+from web.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+
+class CutService:
+    def __init__(self, config: WebConfig, gateway: Gateway, metrics: Metrics) -> None:
+        self.config = config
+        self.gateway = gateway
+        self.metrics = metrics
+        self.capacity = Capacity(
+            config.concurrency, config.queue, config.retry_after_s, metrics.capacity_changed
+        )
+
+    def authorize(self, request: Request) -> None:
+        check_key(request.headers, self.config.api_keys)
+
+    def admit(self) -> AbstractAsyncContextManager[Admission]:
+        return self.capacity.admit()
+
+    def parameters(self, model: str, options: OutputOptions) -> dict[str, bool | int | str]:
+        """``cutout``'s request parameters, as ``python -m client cut --server-side`` sends them."""
+        return {**to_parameters(options, model), MAX_PIXELS: self.config.max_pixels}
+
+    async def cut(
+        self, admission: Admission, data: bytes, model: str, options: OutputOptions
+    ) -> CutResult:
+        if not data:
+            raise BadRequest("empty file: expected an image, got 0 bytes")
+        async with admission.running():
+            return await self.gateway.cut(data, self.parameters(model, options))
