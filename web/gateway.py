@@ -7,14 +7,18 @@ one line by ``cutout``) -> 400, UNAVAILABLE / NOT_FOUND -> 503, DEADLINE_EXCEEDE
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
 import numpy as np
 from tritonclient.utils import InferenceServerException
 
 from u2net.contract import CUTOUT, CutoutContract
 from u2net.job import CutResult
+from u2net.retry import Deadline, RetryPolicy, retryable
+from u2net.targets import channel_args, grpc_target, is_balanced
 from web.errors import BadRequest, TritonUnavailable, UpstreamFailed, UpstreamTimeout, WebError
 
 log = logging.getLogger(__name__)
@@ -32,6 +36,7 @@ CHANNEL_ARGS = [
 BAD_INPUT = {"StatusCode.INVALID_ARGUMENT"}
 UNAVAILABLE = {"StatusCode.UNAVAILABLE", "StatusCode.NOT_FOUND"}
 DEADLINE = "StatusCode.DEADLINE_EXCEEDED"
+MIN_ATTEMPT_S = 0.05
 
 
 def translate(e: InferenceServerException, url: str, timeout_s: float) -> WebError:
@@ -46,24 +51,65 @@ def translate(e: InferenceServerException, url: str, timeout_s: float) -> WebErr
     return UpstreamFailed(f"processing failed: {message}")
 
 
+async def _attempts(
+    call: Callable[[float], Awaitable[Any]], policy: RetryPolicy, deadline: Deadline
+) -> Any:
+    """``call(timeout)`` until it answers, retried by u2net.retry's rules within ``deadline``
+    (``cutout`` was served before: the gateway only forwards once it has been ready)."""
+    delays = policy.delays()
+    while True:
+        try:
+            return await call(max(deadline.remaining(), MIN_ATTEMPT_S))
+        except InferenceServerException as e:
+            delay = next(delays, None)
+            again = retryable(str(e.status()), str(e.message() or ""), served_before=True)
+            if not again or delay is None or not deadline.allows(delay):
+                raise
+            log.debug("%s; retrying in %.2fs", e.status(), delay)
+            await asyncio.sleep(delay)
+
+
 class Gateway:
     """One gRPC channel to Triton, created inside the serving event loop (:meth:`open`)."""
 
-    def __init__(self, url: str, timeout_s: float, contract: CutoutContract = CUTOUT) -> None:
+    def __init__(
+        self,
+        url: str,
+        timeout_s: float,
+        contract: CutoutContract = CUTOUT,
+        retry: RetryPolicy = RetryPolicy(),
+    ) -> None:
         self.url = url
         self.timeout_s = timeout_s
+        self.retry = retry
         self.contract = contract
         self.client = None
 
     async def open(self) -> None:
         import tritonclient.grpc.aio as aioclient
 
-        self.client = aioclient.InferenceServerClient(self.url, channel_args=CHANNEL_ARGS)
+        args = CHANNEL_ARGS + (channel_args() if is_balanced(self.url) else [])
+        self.client = aioclient.InferenceServerClient(grpc_target(self.url), channel_args=args)
 
     async def close(self) -> None:
         if self.client is not None:
             await self.client.close()
             self.client = None
+
+    async def _infer_retrying(self, tensor: Any, outputs: list, parameters: dict) -> Any:
+        async def attempt(timeout_s: float) -> Any:
+            return await self.client.infer(
+                self.contract.name,
+                [tensor],
+                outputs=outputs,
+                parameters=parameters,
+                client_timeout=timeout_s,
+            )
+
+        try:
+            return await _attempts(attempt, self.retry, Deadline(self.timeout_s))
+        except InferenceServerException as e:
+            raise translate(e, self.url, self.timeout_s) from e
 
     async def not_ready_reason(self) -> str | None:
         """None when Triton and ``cutout`` are ready, else why not (one line)."""
@@ -88,16 +134,7 @@ class Gateway:
             aioclient.InferRequestedOutput(name)
             for name in (contract.output_name, contract.size_name, contract.box_name)
         ]
-        try:
-            result = await self.client.infer(
-                contract.name,
-                [tensor],
-                outputs=outputs,
-                parameters=dict(parameters),
-                client_timeout=self.timeout_s,
-            )
-        except InferenceServerException as e:
-            raise translate(e, self.url, self.timeout_s) from e
+        result = await self._infer_retrying(tensor, outputs, dict(parameters))
         width, height = (int(v) for v in result.as_numpy(contract.size_name))
         box = tuple(int(v) for v in result.as_numpy(contract.box_name))
         data_out = result.as_numpy(contract.output_name).reshape(-1)[0]
