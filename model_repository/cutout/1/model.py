@@ -42,10 +42,13 @@ def _served_name(requested: str) -> str:
     if not set(candidates) <= SERVED:
         choices = ", ".join([*KNOWN_MODELS, *sorted(SERVED)])
         raise InvalidRequest(f"parameter model: expected one of {choices}, got {requested!r}")
-    for name in candidates:
-        if pb_utils.is_model_ready(name):
-            return name
-    raise Unavailable(f"model {' or '.join(candidates)} is not loaded on this server")
+    try:
+        ready = [name for name in candidates if pb_utils.is_model_ready(name)]
+    except pb_utils.TritonModelException as e:  # the server is stopping or starting
+        raise Unavailable(f"the server is not ready ({e}); try again") from e
+    if not ready:
+        raise Unavailable(f"model {' or '.join(candidates)} is not loaded on this server")
+    return ready[0]
 
 
 def _mask(served: str, batch: np.ndarray) -> np.ndarray:
@@ -54,9 +57,14 @@ def _mask(served: str, batch: np.ndarray) -> np.ndarray:
         requested_output_names=[CONTRACT.output_name],
         inputs=[pb_utils.Tensor(CONTRACT.input_name, batch)],
     )
-    response = request.exec()
+    try:
+        response = request.exec()
+    except pb_utils.TritonModelException as e:  # the server is stopping or starting
+        raise Unavailable(f"{served} cannot be reached ({e}); try again") from e
     if response.has_error():
-        raise ServingError(f"{served}: {response.error().message()}")
+        error = response.error()
+        kind = Unavailable if error.code() == pb_utils.TritonError.UNAVAILABLE else ServingError
+        raise kind(f"{served}: {error.message()}")
     return pb_utils.get_output_tensor_by_name(response, CONTRACT.output_name).as_numpy()[0]
 
 
