@@ -22,38 +22,26 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
-from google.protobuf import text_format
 
 from client.loadgen import drive
 from client.report import table
 from client.triton import TritonModel
 from server.spawn import RunningServer, start
-from u2net.repository import CONFIG_FILE, config_path, default_repository, read_config
 from u2net.samples import sample_inputs
 
 sys.path.insert(0, str(Path(__file__).parent))
 from cutout import tree_rss_mb
+from served_vs_plain import variant_repo
 
 HEADERS = ["model", "max_batch_size", "concurrency", "img/s", "p50 ms", "RSS MB end", "RSS peak"]
-
-
-def edited_repository(folder: Path, model: str, max_batch: int) -> Path:
-    source = default_repository() / model
-    config = read_config(config_path(source.parent, model))
-    config.max_batch_size = max_batch
-    target = folder / model
-    target.mkdir()
-    (target / CONFIG_FILE).write_text(text_format.MessageToString(config))
-    for version in source.iterdir():
-        if version.is_dir() and version.name.isdigit():
-            (target / version.name).symlink_to(version.resolve(), target_is_directory=True)
-    return folder
 
 
 @contextmanager
 def serving(model: str, max_batch: int) -> Iterator[RunningServer]:
     with tempfile.TemporaryDirectory(prefix="bench-cpu-config-") as tmp:
-        repository = edited_repository(Path(tmp), model, max_batch)
+        repository = variant_repo(
+            Path(tmp), model, lambda c: setattr(c, "max_batch_size", max_batch)
+        )
         server = start(["--model-repository", str(repository), "--models", model], timeout=300)
         try:
             yield server

@@ -24,7 +24,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from google.protobuf import text_format
 from PIL import Image
 
 from client.cutter import Cutter
@@ -34,8 +33,11 @@ from client.server_side import ServerSideCutter
 from server.spawn import RunningServer, start
 from u2net.contract import CUTOUT
 from u2net.options import OutputOptions
-from u2net.repository import CONFIG_FILE, config_path, default_repository, read_config
+from u2net.repository import default_repository
 from u2net.samples import sample_photos
+
+sys.path.insert(0, str(Path(__file__).parent))
+from served_vs_plain import variant_repo
 
 LARGE = (4000, 3000)  # 12 MP
 PAGE_KB = 4  # /proc/<pid>/statm counts pages
@@ -52,16 +54,12 @@ def make_photos(folder: Path) -> dict[str, Path]:
 
 def cutout_repository(folder: Path, inner: str, instances: int) -> Path:
     """A repository with ``inner`` (linked) and ``cutout`` with ``instances`` instances."""
-    source = default_repository()
-    (folder / inner).symlink_to((source / inner).resolve(), target_is_directory=True)
-    config = read_config(config_path(source, CUTOUT.name))
-    config.instance_group[0].count = instances
-    target = folder / CUTOUT.name
-    target.mkdir()
-    (target / CONFIG_FILE).write_text(text_format.MessageToString(config))
-    for version in (source / CUTOUT.name).iterdir():
-        if version.is_dir() and version.name.isdigit():
-            (target / version.name).symlink_to(version.resolve(), target_is_directory=True)
+
+    def edit(config: object) -> None:
+        config.instance_group[0].count = instances  # type: ignore[attr-defined]
+
+    variant_repo(folder, CUTOUT.name, edit)
+    (folder / inner).symlink_to((default_repository() / inner).resolve(), target_is_directory=True)
     return folder
 
 
