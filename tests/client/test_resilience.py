@@ -122,8 +122,17 @@ def test_statistics_of_a_listed_target_sum_both_replicas(
     try:
         for image in images:
             model.infer(image[None])
+        # Triton counts a request when it releases it, a moment after the response is sent.
+        _until_counted(first, second, len(images))
         merged = model.statistics()["model_stats"][0]
     finally:
         model.close()
     assert _requests(first) > 0 and _requests(second) > 0
-    assert int(merged["inference_count"]) == _requests(first) + _requests(second)
+    assert int(merged["inference_count"]) == _requests(first) + _requests(second) == len(images)
+
+
+def _until_counted(first: RunningServer, second: RunningServer, total: int) -> None:
+    deadline = time.monotonic() + 10.0
+    while _requests(first) + _requests(second) < total:
+        assert time.monotonic() < deadline, f"expected {total} requests counted"
+        time.sleep(0.05)
