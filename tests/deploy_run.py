@@ -2,7 +2,7 @@
 
 Each stand-in appends its name and arguments to a log and exits 0, or 1 when its command
 line matches the regular expression in ``STUB_FAIL``; ``tritonserver`` also prints its
-arguments, one a line, to stdout.
+arguments to stdout, each ended by a NUL (an argument may hold a line break).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ echo "{name} $*" >> "$STUB_LOG"
 if [[ -n "${{STUB_FAIL:-}}" && "{name} $*" =~ $STUB_FAIL ]]; then exit 1; fi
 exit 0
 """
-_PRINT_ARGS = 'printf "%s\\n" "$@"'
+_PRINT_ARGS = 'printf "%s\\0" "$@"'
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,17 @@ class ScriptRun:
     stdout: str
     stderr: str
     calls: list[str]  # "<command> <arguments>", in order
+
+    @property
+    def args(self) -> list[str]:
+        """The arguments the ``tritonserver`` stand-in was given."""
+        return self.stdout.split("\0")[:-1]
+
+
+def restrictions(args: list[str], flag: str) -> dict[str, str]:
+    """``{protocol: "header=value"}`` from tritonserver's ``flag=protocols:header=value``."""
+    groups = [a.split("=", 1)[1].split(":", 1) for a in args if a.startswith(flag + "=")]
+    return {api: header for apis, header in groups for api in apis.split(",")}
 
 
 def run_script(

@@ -13,7 +13,8 @@ import pytest
 import yaml
 
 from convert.model_config import OnnxVariant, TrtVariant
-from tests.deploy_run import SERVE_SCRIPT, run_script
+from server.command import ADMIN_PROTOCOLS, OFF_HEADER, UNSENDABLE
+from tests.deploy_run import SERVE_SCRIPT, restrictions, run_script
 from u2net.catalogue import MODEL_NAMES
 from u2net.contract import CUTOUT
 from u2net.deployment import NGC_RELEASE
@@ -25,7 +26,6 @@ REPOSITORY = ROOT / REPOSITORY_DIRNAME  # what `python -m convert` stages into, 
 RELEASE = NGC_RELEASE
 RELEASE_VARIABLE = f"${{NGC_RELEASE:-{RELEASE}}}"
 SERVED_NAMES = sorted(v.name for m in MODEL_NAMES for v in (OnnxVariant(m), TrtVariant(m)))
-ADMIN_APIS = {"model-repository", "shared-memory", "trace", "logging"}
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +48,7 @@ def triton_args(compose: dict[str, Any], tmp_path_factory: pytest.TempPathFactor
 
     def run(repository: str) -> list[str]:
         env = {"TRITON_ADMIN_KEY": "", "U2NET_MODELS": "", "MODEL_REPOSITORY": repository}
-        return run_script(SERVE_SCRIPT, scratch, env, ("tritonserver",), scratch).stdout.split("\n")
+        return run_script(SERVE_SCRIPT, scratch, env, ("tritonserver",), scratch).args
 
     (inside,) = [a for a in run("") if a.startswith("--model-repository=")]
     return [inside if a == f"--model-repository={staged}" else a for a in run(str(staged)) if a]
@@ -171,17 +171,17 @@ def test_every_loaded_model_has_a_committed_config(name: str) -> None:
 
 
 @pytest.mark.parametrize("flag", ["--http-restricted-api", "--grpc-restricted-protocol"])
-def test_admin_apis_need_a_key(triton_args: list[str], flag: str) -> None:
-    (value,) = [a.split("=", 1)[1] for a in triton_args if a.startswith(flag + "=")]
-    apis, header = value.split(":", 1)
-    assert set(apis.split(",")) == ADMIN_APIS
-    assert "inference" not in apis  # clients infer without a key
-    assert header.startswith("admin-key=")
-    assert header.split("=", 1)[1]  # never an empty key
+def test_admin_apis_are_off_and_no_secret_is_on_the_command_line(
+    triton_args: list[str], flag: str
+) -> None:
+    granted = restrictions(triton_args, flag)
+    assert set(granted) == set(ADMIN_PROTOCOLS)
+    assert "inference" not in granted  # clients infer without a key
+    assert set(granted.values()) == {f"{OFF_HEADER}={UNSENDABLE}"}
 
 
 def test_admin_key_reaches_the_script(compose: dict[str, Any]) -> None:
-    """serve.sh uses TRITON_ADMIN_KEY, or a random key when it is empty (tested there)."""
+    """serve.sh opens the repository API to TRITON_ADMIN_KEY when set (tested there)."""
     assert compose["services"]["triton"]["environment"]["TRITON_ADMIN_KEY"] == (
         "${TRITON_ADMIN_KEY:-}"
     )

@@ -12,7 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.deploy_run import CONVERT_SCRIPT, ROOT, SERVE_SCRIPT, ScriptRun, run_script
+from server.command import ADMIN_PROTOCOLS, OFF_HEADER, UNSENDABLE
+from tests.deploy_run import (
+    CONVERT_SCRIPT,
+    ROOT,
+    SERVE_SCRIPT,
+    ScriptRun,
+    restrictions,
+    run_script,
+)
 from u2net.catalogue import MODEL_NAMES
 from u2net.contract import CUTOUT
 
@@ -105,8 +113,7 @@ def _stage_plans(repository: Path, models: list[str]) -> None:
 
 
 def _loaded(run: ScriptRun) -> list[str]:
-    args = run.stdout.splitlines()
-    return sorted(a.split("=", 1)[1] for a in args if a.startswith("--load-model="))
+    return sorted(a.split("=", 1)[1] for a in run.args if a.startswith("--load-model="))
 
 
 @pytest.mark.parametrize(
@@ -123,7 +130,7 @@ def test_triton_loads_a_tensorrt_variant_only_with_its_plan(
     assert _loaded(run) == sorted([*onnx, *(f"{m}_trt" for m in with_plans), CUTOUT.name])
     for model in set(MODEL_NAMES) - set(with_plans):
         assert f"serving {model}_onnx alone" in run.stderr
-    assert f"--model-repository={repository}" in run.stdout.splitlines()
+    assert f"--model-repository={repository}" in run.args
 
 
 def test_an_empty_plan_does_not_count(tmp_path: Path) -> None:
@@ -133,19 +140,26 @@ def test_an_empty_plan_does_not_count(tmp_path: Path) -> None:
     assert "u2net_trt" not in _loaded(_serve(repository))
 
 
-def _admin_keys(run: ScriptRun) -> set[str]:
-    flags = ("--http-restricted-api=", "--grpc-restricted-protocol=")
-    values = [a.split("=", 1)[1] for a in run.stdout.splitlines() if a.startswith(flags)]
-    assert len(values) == 2
-    return {value.split(":admin-key=", 1)[1] for value in values}
+RESTRICTED_FLAGS = ("--http-restricted-api", "--grpc-restricted-protocol")
 
 
-def test_admin_key_is_the_given_one_or_random(tmp_path: Path) -> None:
-    repository = tmp_path / "models"
-    repository.mkdir()
-    assert _admin_keys(_serve(repository, key="s3cret")) == {"s3cret"}
-    (first,), (second,) = _admin_keys(_serve(repository)), _admin_keys(_serve(repository))
-    assert len(first) == 32 and first != second
+@pytest.mark.parametrize("flag", RESTRICTED_FLAGS)
+def test_without_a_key_every_admin_api_needs_an_unsendable_header(
+    tmp_path: Path, flag: str
+) -> None:
+    (tmp_path / "models").mkdir()
+    run = _serve(tmp_path / "models")
+    off = f"{OFF_HEADER}={UNSENDABLE}"
+    assert restrictions(run.args, flag) == dict.fromkeys(ADMIN_PROTOCOLS, off)
+    assert "\n" in UNSENDABLE  # what makes it unsendable (and no secret)
+
+
+@pytest.mark.parametrize("flag", RESTRICTED_FLAGS)
+def test_a_given_key_opens_only_the_repository_api(tmp_path: Path, flag: str) -> None:
+    (tmp_path / "models").mkdir()
+    granted = restrictions(_serve(tmp_path / "models", key="s3cret").args, flag)
+    assert granted.pop("model-repository") == "admin-key=s3cret"
+    assert granted == dict.fromkeys(ADMIN_PROTOCOLS[1:], f"{OFF_HEADER}={UNSENDABLE}")
 
 
 def test_scripts_are_in_the_checkout_where_compose_runs_them() -> None:

@@ -1,18 +1,32 @@
 #!/usr/bin/env bash
-# docker-compose.yml's `triton` service: tritonserver with every model that can load.
+# Triton for docker-compose.yml's `triton` service and the Kubernetes Deployment
+# (deploy/k8s/): tritonserver with every model that can load.
 #
 # The ONNX variants and cutout always; a TensorRT variant only when convert staged its plan
 # (convert removes plans this TensorRT or GPU cannot load, and stages only verified ones),
-# so a failed engine build never keeps Triton from serving the rest. Admin APIs need the
-# key TRITON_ADMIN_KEY, else a random one per start that nobody knows: over HTTP the header
-# is `admin-key`, over gRPC `triton-grpc-protocol-admin-key`. Extra arguments go to
-# tritonserver.
+# so a failed engine build never keeps Triton from serving the rest.
+#
+# No secret on the command line by default: the admin APIs (model repository, shared memory,
+# trace, logging) are restricted to a header whose required value holds a line break, which
+# no HTTP or gRPC client can send (the same as `python -m server`, server/command.py). With
+# TRITON_ADMIN_KEY set, the model-repository API opens to that key (header `admin-key` over
+# HTTP, `triton-grpc-protocol-admin-key` over gRPC); Triton only takes it on its command
+# line, where `ps` inside the container shows it. Extra arguments go to tritonserver.
 set -euo pipefail
 
 repo=${MODEL_REPOSITORY:-/models}
 models=${U2NET_MODELS:-u2net u2netp}
-key=${TRITON_ADMIN_KEY:-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')}
-admin="model-repository,shared-memory,trace,logging:admin-key=$key"
+off=$'u2net-disabled=no\nclient can send this'
+
+if [[ -n "${TRITON_ADMIN_KEY:-}" ]]; then
+    restricted=("model-repository:admin-key=$TRITON_ADMIN_KEY" "shared-memory,trace,logging:$off")
+else
+    restricted=("model-repository,shared-memory,trace,logging:$off")
+fi
+restrictions=()
+for group in "${restricted[@]}"; do
+    restrictions+=("--http-restricted-api=$group" "--grpc-restricted-protocol=$group")
+done
 
 load=()
 for model in $models; do
@@ -30,6 +44,5 @@ exec tritonserver \
     "${load[@]}" \
     --load-model=cutout \
     --exit-on-error=false \
-    --http-restricted-api="$admin" \
-    --grpc-restricted-protocol="$admin" \
+    "${restrictions[@]}" \
     "$@"
