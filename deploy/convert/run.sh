@@ -3,13 +3,13 @@
 #
 # 1. Install the project from a copy (pip would leave root-owned build/ and *.egg-info in
 #    the checkout), with [ngc] and the cuda-python that matches the image's CUDA.
-# 2. Stage the ONNX serving graphs: this must work, Triton has nothing to serve without them.
-# 3. Build each TensorRT engine: this may fail. fp16 falls back to fp32, and a model left
-#    without a plan is served as <model>_onnx alone (deploy/triton/serve.sh).
+# 2. deploy/convert/stage.sh: the ONNX serving graphs (must work), then each TensorRT
+#    engine (may fail; fp16 falls back to fp32, a model without a plan is served as ONNX).
 # model_repository/ is handed back to the checkout's owner at the end, whatever happened.
 set -euo pipefail
 
 checkout=$PWD
+stage=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/stage.sh
 repo=${U2NET_MODEL_REPOSITORY:-$checkout/model_repository}
 models=${U2NET_TRT_MODELS:-u2net,u2netp}
 precision=${TRT_PRECISION:-fp16}
@@ -30,11 +30,5 @@ echo "convert: installing u2net-triton[ngc] and cuda-python ${cuda_major}.x" >&2
 python3 -m pip install --no-cache-dir "$src[ngc]" "cuda-python==${cuda_major}.*"
 cd /  # run the installed copy, not the checkout (and write no __pycache__ into it)
 
-python3 -m convert --model-repository "$repo" --models "$models"
-
-for model in ${models//,/ }; do
-    if ! python3 -m convert trt --model-repository "$repo" --models "$model" \
-        --precision "$precision" --fallback-fp32; then
-        echo "convert: no TensorRT engine for $model; triton serves ${model}_onnx alone" >&2
-    fi
-done
+U2NET_MODEL_REPOSITORY=$repo U2NET_TRT_MODELS=$models TRT_PRECISION=$precision \
+    bash "$stage"
