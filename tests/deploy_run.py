@@ -45,9 +45,15 @@ def restrictions(args: list[str], flag: str) -> dict[str, str]:
 
 
 def run_script(
-    script: Path, workdir: Path, env: dict[str, str], stubs: tuple[str, ...], scratch: Path
+    script: Path,
+    workdir: Path,
+    env: dict[str, str],
+    stubs: tuple[str, ...],
+    scratch: Path,
+    args: tuple[str, ...] = (),
 ) -> ScriptRun:
-    """Run ``bash script`` in ``workdir`` with ``stubs`` (kept in ``scratch``) first on PATH."""
+    """Run ``bash script *args`` in ``workdir`` with ``stubs`` (kept in ``scratch``) first on
+    PATH."""
     bin_dir = scratch / "stub-bin"
     bin_dir.mkdir(parents=True, exist_ok=True)
     for name in stubs:
@@ -58,7 +64,7 @@ def run_script(
     log = scratch / "stub-log"
     log.write_text("")
     done = subprocess.run(
-        ["bash", str(script)],
+        ["bash", str(script), *args],
         cwd=workdir,
         env={**os.environ, **env, "PATH": f"{bin_dir}:{os.environ['PATH']}", "STUB_LOG": str(log)},
         capture_output=True,
