@@ -50,6 +50,7 @@ def run_script(
     env: dict[str, str],
     stubs: tuple[str, ...],
     scratch: Path,
+    *,
     args: tuple[str, ...] = (),
 ) -> ScriptRun:
     """Run ``bash script *args`` in ``workdir`` with ``stubs`` (kept in ``scratch``) first on

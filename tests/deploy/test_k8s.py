@@ -189,7 +189,7 @@ def _serve_args(overlay: Rendered, tmp_path: Path, plans: bool) -> list[str]:
         plan.write_bytes(b"plan")
     env = env_of(triton) | {"MODEL_REPOSITORY": str(repository), "TRITON_ADMIN_KEY": ""}
     run = run_script(
-        SERVE_SCRIPT, tmp_path, env, ("tritonserver",), tmp_path, tuple(triton["args"])
+        SERVE_SCRIPT, tmp_path, env, ("tritonserver",), tmp_path, args=tuple(triton["args"])
     )
     assert run.returncode == 0, run.stderr
     return run.args
