@@ -136,3 +136,16 @@ def _until_counted(first: RunningServer, second: RunningServer, total: int) -> N
     while _requests(first) + _requests(second) < total:
         assert time.monotonic() < deadline, f"expected {total} requests counted"
         time.sleep(0.05)
+
+
+def test_a_dns_target_reaches_the_server(triton_server: RunningServer) -> None:
+    """The gateway's target in Kubernetes is ``dns:///<headless service>:8001``; here the
+    name is localhost, resolved by gRPC's own resolver."""
+    model = TritonModel(f"dns:///localhost:{triton_server.grpc_port}", SERVED)
+    _names, images = sample_inputs()
+    try:
+        masks = model.infer(images[:1])
+    finally:
+        model.close()
+    assert masks.shape == (1, *images.shape[1:3])
+    assert int(masks.max()) > 0 and int(masks.min()) < 255  # a real mask, not a constant
