@@ -15,6 +15,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 CONVERT_SCRIPT = ROOT / "deploy" / "convert" / "run.sh"
 SERVE_SCRIPT = ROOT / "deploy" / "triton" / "serve.sh"
+WEB_ENTRYPOINT = ROOT / "deploy" / "web" / "entrypoint.sh"
 
 _STUB = """#!/usr/bin/env bash
 echo "{name} $*" >> "$STUB_LOG"
@@ -74,3 +75,16 @@ def run_script(
         check=False,
     )
     return ScriptRun(done.returncode, done.stdout, done.stderr, log.read_text().splitlines())
+
+
+def run_web_entrypoint(keys: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """deploy/web/entrypoint.sh with ``echo`` for Python (stdout: web's arguments) and
+    ``keys`` as the keys file."""
+    return subprocess.run(
+        ["sh", str(WEB_ENTRYPOINT)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+        env={"PATH": os.environ["PATH"], "PYTHON": "echo", **env, "WEB_KEYS_FILE": str(keys)},
+    )

@@ -14,7 +14,7 @@ import yaml
 
 from convert.model_config import OnnxVariant, TrtVariant
 from server.command import ADMIN_PROTOCOLS, OFF_HEADER, UNSENDABLE
-from tests.deploy_run import SERVE_SCRIPT, restrictions, run_script
+from tests.deploy_run import SERVE_SCRIPT, restrictions, run_script, run_web_entrypoint
 from u2net.catalogue import MODEL_NAMES
 from u2net.contract import CUTOUT
 from u2net.deployment import NGC_RELEASE
@@ -218,7 +218,6 @@ def test_docker_compose_accepts_the_file() -> None:
 # --- the web service (python -m web in front of triton) ---------------------------------
 
 WEB_DOCKERFILE = ROOT / "deploy" / "web" / "Dockerfile"
-ENTRYPOINT = ROOT / "deploy" / "web" / "entrypoint.sh"
 PIP_NAMES = {"PIL": "pillow", "prometheus_client": "prometheus-client"}
 
 
@@ -261,16 +260,7 @@ def test_the_web_image_installs_what_web_imports() -> None:
 
 
 def _entrypoint(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    keys = tmp_path / "keys.txt"
-    base = {"PATH": os.environ["PATH"], "PYTHON": "echo", "WEB_KEYS_FILE": str(keys)}
-    return subprocess.run(
-        ["sh", str(ENTRYPOINT)],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-        env={**base, **env},
-    )
+    return run_web_entrypoint(tmp_path / "keys.txt", env)
 
 
 def test_web_on_loopback_needs_no_key(tmp_path: Path) -> None:

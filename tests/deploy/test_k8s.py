@@ -5,7 +5,6 @@ selectors, the models Triton loads, what the init container builds, the autoscal
 from __future__ import annotations
 
 import re
-import subprocess
 import urllib.request
 from importlib.metadata import version
 from pathlib import Path
@@ -19,7 +18,13 @@ from server.command import ADMIN_PROTOCOLS, OFF_HEADER, UNSENDABLE
 from server.spawn import RunningServer
 from tests.conftest import SESSION_MODEL
 from tests.deploy.conftest import ADAPTER, ROOT, Doc, Rendered, container, env_of, kustomize
-from tests.deploy_run import CONVERT_SCRIPT, SERVE_SCRIPT, restrictions, run_script
+from tests.deploy_run import (
+    CONVERT_SCRIPT,
+    SERVE_SCRIPT,
+    restrictions,
+    run_script,
+    run_web_entrypoint,
+)
 from u2net.catalogue import MODEL_NAMES
 from u2net.contract import CUTOUT
 from u2net.deployment import NGC_RELEASE
@@ -30,7 +35,6 @@ from web.config import DEFAULT_PORT
 from web.ops import router
 
 STAGE_SCRIPT = CONVERT_SCRIPT.with_name("stage.sh")
-WEB_ENTRYPOINT = ROOT / "deploy" / "web" / "entrypoint.sh"
 TRITON_PORTS = {"http": 8000, "grpc": 8001, "metrics": 8002}
 
 
@@ -312,18 +316,6 @@ def test_triton_gets_a_memory_backed_dev_shm(overlay: Rendered) -> None:
     assert volume["emptyDir"]["medium"] == "Memory" and volume["emptyDir"]["sizeLimit"]
 
 
-def _entrypoint(env: dict[str, str], keys: Path) -> subprocess.CompletedProcess[str]:
-    base = {"PATH": "/usr/bin:/bin", "PYTHON": "echo"}
-    return subprocess.run(
-        ["sh", str(WEB_ENTRYPOINT)],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-        env=base | env | {"WEB_KEYS_FILE": str(keys)},
-    )
-
-
 def test_the_gateway_demands_the_keys_from_its_secret(overlay: Rendered, tmp_path: Path) -> None:
     web_pod = overlay.get("Deployment", "web")
     web = container(web_pod, "web")
@@ -331,10 +323,10 @@ def test_the_gateway_demands_the_keys_from_its_secret(overlay: Rendered, tmp_pat
     (mount,) = [m for m in web["volumeMounts"] if m["mountPath"] == str(keys_file.parent)]
     volume = {v["name"]: v for v in web_pod["spec"]["template"]["spec"]["volumes"]}[mount["name"]]
     assert [i["path"] for i in volume["secret"]["items"]] == [keys_file.name]
-    refused = _entrypoint(env_of(web), tmp_path / "missing.txt")  # listening beyond loopback
+    refused = run_web_entrypoint(tmp_path / "missing.txt", env_of(web))  # listening beyond loopback
     assert refused.returncode == 1 and "exposes the gateway" in refused.stderr
     (tmp_path / "keys.txt").write_text("k1\n")
-    started = _entrypoint(env_of(web), tmp_path / "keys.txt").stdout.split()
+    started = run_web_entrypoint(tmp_path / "keys.txt", env_of(web)).stdout.split()
     assert started[started.index("--triton-url") + 1] == env_of(web)["WEB_TRITON_URL"]
     assert "--api-keys-file" in started and "--no-auth" not in started
 
