@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import struct
 import zlib
 from pathlib import Path
+
+from PIL import Image
 
 from tests.data import PHOTOS
 
@@ -17,6 +20,13 @@ def png_bomb_bytes(width: int = 20000, height: int = 20000) -> bytes:
     """A PNG whose header claims ``width`` x ``height``; its pixels are never there."""
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + _chunk(b"IEND", b"")
+
+
+def wide_png_bytes(width: int = 16400, height: int = 48) -> bytes:
+    """A real PNG wider than WebP can encode (16383 px) and well inside any pixel budget."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), (90, 120, 200)).save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 def truncated_jpeg_bytes() -> bytes:

@@ -27,6 +27,9 @@ log = logging.getLogger(__name__)
 ImageSource = str | Path | bytes | Image.Image
 
 DEFAULT_MAX_PIXELS = 100_000_000
+# The widest side each encoder can write (libwebp's and libjpeg's own limits); PNG has none
+# that a pixel budget allows.
+MAX_SIDE = {"webp": 16383, "jpg": 65500}
 
 
 def _name(source: ImageSource) -> str:
@@ -152,7 +155,19 @@ def matte_or_cutout(
         return fallback
 
 
+def check_encodable(size: tuple[int, int], fmt: str) -> None:
+    """Refuse, in one line, a result the chosen encoder cannot write."""
+    limit = MAX_SIDE.get(fmt)
+    if limit is not None and max(size) > limit:
+        width, height = size
+        raise InvalidImage(
+            f"format {fmt}: expected at most {limit} px per side, got {width}x{height};"
+            " ask for png, or a smaller result (max_output_pixels)"
+        )
+
+
 def encode(image: Image.Image, options: OutputOptions) -> bytes:
+    check_encodable(image.size, options.fmt)
     buffer = io.BytesIO()
     if options.fmt == "png":
         image.save(buffer, format="PNG", compress_level=options.png_compression)

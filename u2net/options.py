@@ -133,6 +133,8 @@ def _flag(params: Mapping[str, object], name: str) -> bool:
     value = params.get(name, False)
     if isinstance(value, bool):
         return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
     if isinstance(value, str) and value.lower() in ("true", "false", "1", "0"):
         return value.lower() in ("true", "1")
     raise ValueError(f"parameter {name}: expected true or false, got {value!r}")

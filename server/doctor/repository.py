@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +19,16 @@ from tritonclient.grpc import model_config_pb2
 
 from server.doctor.check import Check, Deployment, fail, na, ok
 from u2net.catalogue import KNOWN_MODELS, ONNX_SUFFIX, TRT_SUFFIX, base_name
-from u2net.contract import CONTRACT, ServingContract
+from u2net.contract import CONTRACT, CUTOUT, ServingContract
 from u2net.deployment import NGC_TENSORRT_VERSION, TRITON_IMAGE
-from u2net.repository import CONFIG_FILE, ONNX_FILE, PLAN_FILE, read_config, read_manifest
+from u2net.repository import (
+    CONFIG_FILE,
+    CUSTOM_CONFIGS_DIR,
+    ONNX_FILE,
+    PLAN_FILE,
+    read_config,
+    read_manifest,
+)
 from u2net.repository import staged_paths as _staged_paths
 
 logger = logging.getLogger(__name__)
@@ -29,6 +36,9 @@ logger = logging.getLogger(__name__)
 CONVERT = "python -m convert"
 CONVERT_TRT = "python -m convert trt"
 _MD5_KEYS = {ONNX_FILE: "output_md5", PLAN_FILE: "plan_md5"}
+PYTHON_BACKEND = "python"
+PYTHON_FILE = "model.py"
+Tensor = tuple[str, str, list[int]]  # name, config data type, dims
 
 
 @dataclass(frozen=True)
@@ -59,6 +69,8 @@ class StagedModel:
     staged: bool
     manifest: Mapping[str, Any] | None
     md5: str | None  # of the staged file, when its manifest names one to compare
+    # configs/<name>.pbtxt: the parsed config, or why it does not parse
+    custom_configs: Mapping[str, Any] = field(default_factory=dict)
 
 
 def parse_plan_manifest(manifest: Mapping[str, Any]) -> PlanFacts:
@@ -103,23 +115,51 @@ def plan_problems(
     return problems
 
 
-def config_problems(model: StagedModel, contract: ServingContract = CONTRACT) -> list[str]:
-    """Disagreements of a parsed config with its folder, the contract and the staged files."""
-    config = model.config
+def _expected_tensors(name: str, contract: ServingContract) -> dict[str, list[Tensor]]:
+    """What a model's config must declare: ``cutout``'s bytes contract, else the mask one."""
+    if name == CUTOUT.name:
+        return {
+            "input": [(n, _config_type(d), dims) for n, d, dims in CUTOUT.inputs],
+            "output": [(n, _config_type(d), dims) for n, d, dims in CUTOUT.outputs],
+        }
+    return {
+        "input": [(contract.input_name, f"TYPE_{contract.input_dtype}", list(contract.input_dims))],
+        "output": [
+            (contract.output_name, f"TYPE_{contract.output_dtype}", list(contract.output_dims))
+        ],
+    }
+
+
+def _config_type(dtype: str) -> str:
+    return "TYPE_STRING" if dtype == CUTOUT.bytes_dtype else f"TYPE_{dtype}"
+
+
+def tensor_problems(config: Any, name: str, contract: ServingContract = CONTRACT) -> list[str]:
+    """Disagreements of one parsed config (default or custom) with its folder and contract."""
     problems = []
-    if config.name and config.name != model.name:
-        problems.append(f"config name {config.name!r} ≠ folder {model.name!r}")
-    expected = [
-        ("input", contract.input_name, contract.input_dtype, list(contract.input_dims)),
-        ("output", contract.output_name, contract.output_dtype, list(contract.output_dims)),
-    ]
-    for field, tensor_name, dtype, dims in expected:
-        tensors = [
+    if config.name and config.name != name:
+        problems.append(f"config name {config.name!r} ≠ folder {name!r}")
+    for kind, expected in _expected_tensors(name, contract).items():
+        declared = [
             (t.name, model_config_pb2.DataType.Name(t.data_type), list(t.dims))
-            for t in getattr(config, field)
+            for t in getattr(config, kind)
         ]
-        if tensors != [(tensor_name, f"TYPE_{dtype}", dims)]:
-            problems.append(f"expected {field} {tensor_name} TYPE_{dtype} {dims}, got {tensors}")
+        if declared != expected:
+            problems.append(f"expected {kind} {expected}, got {declared}")
+    return problems
+
+
+def config_problems(model: StagedModel, contract: ServingContract = CONTRACT) -> list[str]:
+    """Disagreements of a parsed config with its folder, the contract and the staged files,
+    and of each custom configuration (``configs/*.pbtxt``) with the contract."""
+    config = model.config
+    problems = tensor_problems(config, model.name, contract)
+    for config_name, custom in sorted(model.custom_configs.items()):
+        where = f"{CUSTOM_CONFIGS_DIR}/{config_name}.pbtxt"
+        if isinstance(custom, str):
+            problems.append(f"{where} does not parse: {custom}")
+        else:
+            problems += [f"{where}: {p}" for p in tensor_problems(custom, model.name, contract)]
     manifest = model.manifest or {}
     wanted_md5 = manifest.get(_MD5_KEYS.get(model.filename, ""))
     if model.staged and wanted_md5 and model.md5 and wanted_md5 != model.md5:
@@ -136,6 +176,8 @@ def config_problems(model: StagedModel, contract: ServingContract = CONTRACT) ->
 def _filename(config: Any) -> str:
     if config.default_model_filename:
         return config.default_model_filename
+    if config.backend == PYTHON_BACKEND:
+        return PYTHON_FILE
     trt = config.platform == "tensorrt_plan" or config.backend == "tensorrt"
     return PLAN_FILE if trt else ONNX_FILE
 
@@ -155,13 +197,28 @@ def inspect_model(repository: Path, name: str) -> StagedModel:
     except (ParseError, OSError) as e:
         default = PLAN_FILE if name.endswith(TRT_SUFFIX) else ONNX_FILE
         return StagedModel(name, None, str(e).splitlines()[0], default, False, None, None)
+    return _with_staged_files(repository, name, config)
+
+
+def _custom_configs(repository: Path, name: str) -> dict[str, Any]:
+    parsed: dict[str, Any] = {}
+    for path in sorted((Path(repository) / name / CUSTOM_CONFIGS_DIR).glob("*.pbtxt")):
+        try:
+            parsed[path.stem] = read_config(path)
+        except (ParseError, OSError) as e:
+            parsed[path.stem] = str(e).splitlines()[0]
+    return parsed
+
+
+def _with_staged_files(repository: Path, name: str, config: Any) -> StagedModel:
     filename = _filename(config)
     path, manifest_path = _staged_paths(repository, name, filename)
     manifest = read_manifest(manifest_path)
     staged = path.is_file()
     wants_md5 = staged and manifest is not None and _MD5_KEYS.get(filename, "") in manifest
     md5 = _md5(path) if wants_md5 else None
-    return StagedModel(name, config, None, filename, staged, manifest, md5)
+    custom = _custom_configs(repository, name)
+    return StagedModel(name, config, None, filename, staged, manifest, md5, custom)
 
 
 def inspect_repository(repository: Path) -> list[StagedModel] | None:
@@ -173,6 +230,8 @@ def inspect_repository(repository: Path) -> list[StagedModel] | None:
 
 
 def _unstaged_hint(name: str) -> str:
+    if name == CUTOUT.name:
+        return f"{name} (its {PYTHON_FILE} is missing: restore model_repository/{name}/ from git)"
     if name.endswith(TRT_SUFFIX):
         return f"{name} (GPU hosts: `{CONVERT_TRT} --models {base_name(name)}`)"
     return f"{name} (`{CONVERT} --models {base_name(name)}`)"

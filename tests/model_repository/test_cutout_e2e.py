@@ -19,7 +19,7 @@ from tritonclient.utils import InferenceServerException
 
 from client import Cutter
 from client.server_side import CutoutModel
-from tests.bad_files import png_bomb_bytes, truncated_jpeg_bytes
+from tests.bad_files import png_bomb_bytes, truncated_jpeg_bytes, wide_png_bytes
 from tests.data import PHOTO_IDS, PHOTOS
 from u2net.contract import CUTOUT
 from u2net.job import CutResult
@@ -112,6 +112,11 @@ BAD_INPUTS = {
         "parameter alpha_matting_erode_size: expected 0..255, got 300",
     ),
     "unknown-parameter": (None, {"colour": "red"}, "expected parameters from model"),
+    "too-wide-for-webp": (
+        wide_png_bytes(),
+        {"format": "webp"},
+        "format webp: expected at most 16383 px per side, got 16400x48",
+    ),
 }
 
 

@@ -157,6 +157,25 @@ def test_render_and_encode(photo: Image.Image, options: OutputOptions, mode: str
     assert (back.format, back.mode, back.size) == (fmt, mode, photo.size)
 
 
+@pytest.mark.parametrize(
+    ("fmt", "size", "says"),
+    [
+        ("webp", (16384, 8), "format webp: expected at most 16383 px per side, got 16384x8"),
+        ("jpg", (8, 65501), "format jpg: expected at most 65500 px per side, got 8x65501"),
+    ],
+)
+def test_a_result_the_encoder_cannot_write_is_one_clear_line(
+    fmt: str, size: tuple[int, int], says: str
+) -> None:
+    with pytest.raises(InvalidImage, match=says):
+        encode(Image.new("RGBA", size), OutputOptions(fmt=fmt, bgcolor=(0, 0, 0, 255)))
+
+
+def test_the_largest_webp_side_still_encodes() -> None:
+    data = encode(Image.new("RGBA", (16383, 8)), OutputOptions(fmt="webp"))
+    assert Image.open(io.BytesIO(data)).size == (16383, 8)
+
+
 def test_png_is_lossless(photo: Image.Image) -> None:
     options = OutputOptions()
     rendered = render(photo, _mask(), options)

@@ -39,6 +39,7 @@ def test_parameters_round_trip(name: str) -> None:
         ({"crop": "true", "crop_margin": "5"}, OutputOptions(crop=True, crop_margin=5)),
         ({"only_mask": "1", "format": "JPG"}, OutputOptions(only_mask=True, fmt="jpg")),
         ({"bgcolor": ""}, OutputOptions()),
+        ({"only_mask": 1, "post_process_mask": 0}, OutputOptions(only_mask=True)),
         ({"bgcolor": "9,8,7"}, OutputOptions(bgcolor=(9, 8, 7, 255))),
     ],
 )

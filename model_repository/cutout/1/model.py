@@ -9,6 +9,7 @@ INVALID_ARG with one line; the other requests and the instance carry on.
 from __future__ import annotations
 
 import json
+import traceback
 
 import numpy as np
 import triton_python_backend_utils as pb_utils
@@ -83,6 +84,10 @@ class TritonPythonModel:
             return _error(e)
         except json.JSONDecodeError as e:
             return _error(InvalidRequest(f"expected request parameters as JSON, got {e}"))
+        except Exception as e:  # a bug: this request fails, the others and the instance go on
+            pb_utils.Logger.log_error(f"cutout: {traceback.format_exc()}")
+            line = " ".join(str(e).split())
+            return _error(ServingError(f"internal error in cutout ({type(e).__name__}: {line})"))
 
     def _cut(self, request: object) -> pb_utils.InferenceResponse:
         data = pb_utils.get_input_tensor_by_name(request, CUTOUT.input_name).as_numpy()

@@ -1,0 +1,71 @@
+"""The doctor's repository checks on copies of the committed repository: ``cutout`` (a Python
+model, no ONNX file) and the custom CPU configurations are read and checked too."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from server.doctor.check import Status
+from server.doctor.repository import inspect_model, inspect_repository, model_check, staged_check
+from tests.data import REPOSITORY
+from u2net.contract import CUTOUT
+
+COMMITTED = REPOSITORY
+ONNX = "u2netp_onnx"
+
+
+@pytest.fixture
+def repository(tmp_path: Path) -> Path:
+    """The committed configs and ``cutout``'s code; nothing staged for the U²-Net models."""
+    for name in (CUTOUT.name, ONNX):
+        shutil.copytree(
+            COMMITTED / name, tmp_path / name, ignore=shutil.ignore_patterns("*.onnx", "*.json")
+        )
+    return tmp_path
+
+
+def test_cutout_is_staged_by_its_code_and_agrees_with_its_contract(repository: Path) -> None:
+    check = model_check(inspect_model(repository, CUTOUT.name), [], "cpu")
+    assert (check.status, check.detail) == (
+        Status.OK,
+        "config agrees with the contract; model.py staged",
+    )
+
+
+def test_cutout_without_its_code_is_not_staged_and_the_fix_is_not_convert(
+    repository: Path,
+) -> None:
+    (repository / CUTOUT.name / "1" / "model.py").unlink()
+    check = staged_check(repository, inspect_repository(repository), "cpu")
+    assert "not staged: cutout (its model.py is missing: restore model_repository/cutout/" in (
+        check.detail
+    )
+    assert "--models cutout" not in check.detail
+
+
+@pytest.mark.parametrize(
+    ("edit", "says"),
+    [
+        (lambda text: text.replace("max_batch_size: 1", "max_batch_size: one"), "does not parse"),
+        (lambda text: text.replace("dims: 320\n}", "dims: 321\n}"), "configs/cpu.pbtxt: expected"),
+    ],
+    ids=["unparseable", "wrong-output-dims"],
+)
+def test_a_broken_cpu_configuration_is_reported(repository: Path, edit, says: str) -> None:
+    cpu = repository / ONNX / "configs" / "cpu.pbtxt"
+    cpu.write_text(edit(cpu.read_text()))
+    (repository / ONNX / "1").mkdir(exist_ok=True)
+    (repository / ONNX / "1" / "model.onnx").write_bytes(b"stands in for the staged graph")
+    check = model_check(inspect_model(repository, ONNX), [], "cpu")
+    assert check.status is Status.FAIL and check.blocking
+    assert says in check.detail
+
+
+def test_the_committed_repository_passes(repository: Path) -> None:
+    (repository / ONNX / "1").mkdir(exist_ok=True)
+    (repository / ONNX / "1" / "model.onnx").write_bytes(b"stands in for the staged graph")
+    checks = [model_check(m, [], "cpu") for m in inspect_repository(repository)]
+    assert [c.status for c in checks] == [Status.OK, Status.OK]
