@@ -84,7 +84,9 @@ class TritonPythonModel:
             return _error(e)
         except json.JSONDecodeError as e:
             return _error(InvalidRequest(f"expected request parameters as JSON, got {e}"))
-        except Exception as e:  # a bug: this request fails, the others and the instance go on
+        # A bug: this request fails with one line (traceback in the server log); the other
+        # requests of this execute and the instance carry on.
+        except Exception as e:  # noqa: BLE001
             pb_utils.Logger.log_error(f"cutout: {traceback.format_exc()}")
             line = " ".join(str(e).split())
             return _error(ServingError(f"internal error in cutout ({type(e).__name__}: {line})"))
