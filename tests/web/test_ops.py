@@ -3,16 +3,25 @@ restarting the gateway once Triton is back."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import time
+from pathlib import Path
 
+import pytest
+import tritonclient.http as httpclient
 from prometheus_client.parser import text_string_to_metric_families
+from tritonclient.utils import InferenceServerException
 
+from server.command import ADMIN_HEADER, ADMIN_KEY_ENV
 from server.spawn import start
-from tests.data import PHOTOS
+from tests.data import PHOTOS, REPOSITORY
 from tests.web.serving import MODEL, config_for, serve
+from u2net.contract import CUTOUT
 from u2net.processes import free_ports
 
 PHOTO = PHOTOS[1]
+MODEL_SERVED = f"{MODEL}_onnx"
 
 
 def cut(client):
@@ -59,6 +68,33 @@ def test_unknown_paths_share_one_label(http) -> None:
         assert http.get(path).status_code == 404
     text = http.get("/metrics").text
     assert 'route="unmatched"' in text and "/nope/" not in text
+
+
+def test_ready_while_cutout_is_though_another_model_failed_to_load(tmp_path: Path) -> None:
+    """Triton's strict readiness says "not ready" once any model failed to load (as a stale
+    TensorRT plan does under compose); the gateway needs only ``cutout`` and stays ready."""
+    repository = tmp_path / "repository"
+    for name in (CUTOUT.name, MODEL_SERVED):
+        shutil.copytree(
+            REPOSITORY / name, repository / name, ignore=shutil.ignore_patterns("__pycache__")
+        )
+    broken = repository / "broken_onnx"
+    (broken / "1").mkdir(parents=True)
+    config = (REPOSITORY / MODEL_SERVED / "config.pbtxt").read_text()
+    (broken / "config.pbtxt").write_text(config.replace(MODEL_SERVED, broken.name))
+    (broken / "1" / "model.onnx").write_bytes(b"not an ONNX graph")
+    models = ["--models", f"{MODEL_SERVED},{CUTOUT.name}", "--model-repository", str(repository)]
+    triton = start([*models, "--allow-model-control"], env={**os.environ, ADMIN_KEY_ENV: "k"})
+    try:
+        admin = httpclient.InferenceServerClient(triton.http_url)  # plain header over HTTP
+        with pytest.raises(InferenceServerException, match="load failed for model 'broken_onnx'"):
+            admin.load_model(broken.name, headers={ADMIN_HEADER: "k"})
+        assert not admin.is_server_ready() and admin.is_model_ready(CUTOUT.name)
+        with serve(config_for(triton.grpc_url)) as served, served.client() as client:
+            assert client.get("/readyz").status_code == 200
+            assert cut(client).status_code == 200
+    finally:
+        triton.stop()
 
 
 def test_triton_down_is_503_and_the_gateway_recovers_when_it_is_back() -> None:
