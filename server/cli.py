@@ -119,6 +119,22 @@ def serve_settings(args: argparse.Namespace) -> command.ServeSettings:
     )
 
 
+class StopSignals:
+    """SIGINT and SIGTERM stop the server gracefully; Ctrl-C then exits 130, SIGTERM 0."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.exit_code = 0
+        signal.signal(signal.SIGINT, self._on_signal)
+        signal.signal(signal.SIGTERM, self._on_signal)
+
+    def _on_signal(self, signum: int, _frame: object) -> None:
+        logger.info("received %s", signal.Signals(signum).name)
+        if signum == signal.SIGINT:
+            self.exit_code = edge.EXIT_INTERRUPTED
+        self.event.set()
+
+
 def _serve(args: argparse.Namespace) -> int:
     repository: Path = args.model_repository
     if not repository.is_dir():
@@ -132,15 +148,7 @@ def _serve(args: argparse.Namespace) -> int:
         args.host, {"grpc": args.grpc_port, "http": args.http_port, "metrics": args.metrics_port}
     )
 
-    stop = threading.Event()
-
-    def _on_signal(signum: int, _frame: object) -> None:
-        logger.info("received %s", signal.Signals(signum).name)
-        stop.set()
-
-    signal.signal(signal.SIGINT, _on_signal)
-    signal.signal(signal.SIGTERM, _on_signal)
-
+    stop = StopSignals()
     settings = serve_settings(args)
     with tempfile.TemporaryDirectory(prefix="u2net-triton-") as tmp:
         backends = backend_dir.assemble(dist, Path(tmp))
@@ -148,21 +156,22 @@ def _serve(args: argparse.Namespace) -> int:
         if not settings.model_control:
             served = command.link_repository(Path(tmp) / "repository", repository, names)
         argv = command.triton_command(dist.binary, settings, served, backends, names)
-        triton = TritonProcess(argv, dist.environment(), echo=args.verbose)
+        shown = command.shown(argv, settings)
+        triton = TritonProcess(argv, dist.environment(), echo=args.verbose, shown=shown)
         try:
             poll_host = "127.0.0.1" if args.host in ("0.0.0.0", "::", "") else args.host
             http_base = f"http://{poll_host}:{args.http_port}"
-            if not triton.wait_ready(http_base, names, args.ready_timeout, stop):
-                return 0
+            if not triton.wait_ready(http_base, names, args.ready_timeout, stop.event):
+                return stop.exit_code
             print(
                 f"ready: grpc {args.host}:{args.grpc_port} http {args.host}:{args.http_port} "
                 f"metrics {args.host}:{args.metrics_port} models: {', '.join(sorted(names))}",
                 flush=True,
             )
-            while not stop.wait(0.5):
+            while not stop.event.wait(0.5):
                 if not triton.alive():
                     raise ServerStartError(triton.failure())
-            return 0
+            return stop.exit_code
         finally:
             triton.stop()
 

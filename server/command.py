@@ -64,6 +64,12 @@ def _restrictions(settings: ServeSettings) -> list[str]:
     return flags
 
 
+def shown(command: Sequence[str], settings: ServeSettings) -> str:
+    """The command as it may appear in a log: the admin key, if any, replaced by ``***``."""
+    text = " ".join(command)
+    return text.replace(settings.admin_key, "***") if settings.admin_key else text
+
+
 def triton_command(
     binary: Path,
     settings: ServeSettings,

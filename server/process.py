@@ -65,12 +65,15 @@ def _die_with_parent() -> None:  # runs in the child between fork and exec
 class TritonProcess:
     """A running ``tritonserver``, leader of its own process group (stubs included)."""
 
-    def __init__(self, command: Sequence[str], env: dict[str, str], echo: bool = False) -> None:
+    def __init__(
+        self, command: Sequence[str], env: dict[str, str], echo: bool = False, shown: str = ""
+    ) -> None:
+        """``shown``: the command as the log may show it (no secret); default: the command."""
         self.command = list(command)
         self._lines: collections.deque[str] = collections.deque(maxlen=400)
         self._errors: collections.deque[str] = collections.deque(maxlen=20)
         self._echo = echo
-        logger.debug("starting: %s", " ".join(self.command))
+        logger.debug("starting: %s", shown or " ".join(self.command))
         try:
             self.popen = subprocess.Popen(
                 self.command,

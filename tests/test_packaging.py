@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from packaging.requirements import Requirement
 
-from u2net.deployment import NGC_TENSORRT_VERSION
+from u2net.deployment import NGC_TENSORRT_VERSION, ORT_GPU_REQUIREMENT, TENSORRT_REQUIREMENTS
 
 try:
     import tomllib
@@ -40,6 +40,15 @@ def test_gpu_pins_the_tensorrt_of_the_default_ngc_release(part: str) -> None:
     assert spec.contains(f"{version}.post1")
     for other in (f"{major}.{minor}.{patch + 1}", f"{major}.{minor + 1}.0", f"{major + 1}.0.0"):
         assert not spec.contains(other), f"{part} {spec} admits {other}"
+
+
+@pytest.mark.parametrize(
+    "requirement", [ORT_GPU_REQUIREMENT, *TENSORRT_REQUIREMENTS], ids=lambda r: r.split("=")[0]
+)
+def test_the_doctors_install_commands_pin_what_the_gpu_extra_pins(requirement: str) -> None:
+    """``python -m server doctor``'s fixes install what ``[gpu]`` would, never a newer CUDA."""
+    doctor = Requirement(requirement)
+    assert doctor.specifier == EXTRAS["gpu"][doctor.name].specifier
 
 
 @pytest.mark.parametrize(

@@ -16,13 +16,25 @@ START_HINT = "start one with `python -m server` (or `docker compose up` on a GPU
 NGC_RELEASE = "24.10"  # nvcr.io/nvidia/tritonserver:24.10-py3 and tensorrt:24.10-py3
 TRITON_IMAGE = f"nvcr.io/nvidia/tritonserver:{NGC_RELEASE}-py3"
 TENSORRT_IMAGE = f"nvcr.io/nvidia/tensorrt:{NGC_RELEASE}-py3"
-TRITON_VERSION = "2.51.0"  # also the embedded server's (nvidia-pytriton 0.7.0)
 NGC_TENSORRT_VERSION = "10.5.0"
 NGC_CUDA_VERSION = "12.6.2"
 # NVIDIA's release notes for 24.10: driver 560 or later; data-center GPUs may also use these
 # forward-compatible branches (at least this version within the branch).
 NGC_MIN_DRIVER_BRANCH = 560
 NGC_FORWARD_COMPATIBLE_DRIVERS: tuple[str, ...] = ("470.57", "525.85", "535.86", "545.23")
+
+# What a GPU host outside the containers installs (pyproject's [gpu] extra; a test checks they
+# agree): a CUDA 12 onnxruntime-gpu, and the TensorRT of the pinned release with its cu12 parts.
+ORT_GPU_REQUIREMENT = "onnxruntime-gpu[cuda,cudnn]>=1.19,<1.27"
+TENSORRT_REQUIREMENTS: tuple[str, ...] = tuple(
+    f"{part}=={NGC_TENSORRT_VERSION}.*"
+    for part in ("tensorrt", "tensorrt-cu12", "tensorrt-cu12-bindings", "tensorrt-cu12-libs")
+)
+
+
+def pip_install(*requirements: str) -> str:
+    """A copy-pasteable ``pip install`` line (each requirement quoted for the shell)."""
+    return "pip install " + " ".join(f"'{r}'" for r in requirements)
 
 
 def default_url() -> str:

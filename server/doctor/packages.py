@@ -17,14 +17,21 @@ from dataclasses import dataclass
 
 from server.doctor.check import Check, Deployment, fail, na, ok
 from server.doctor.host import CUDA_MIN_DRIVER_BRANCH, CudaNeed
-from u2net.deployment import NGC_TENSORRT_VERSION, TENSORRT_IMAGE, TRITON_IMAGE
+from u2net.deployment import (
+    NGC_TENSORRT_VERSION,
+    ORT_GPU_REQUIREMENT,
+    TENSORRT_IMAGE,
+    TENSORRT_REQUIREMENTS,
+    TRITON_IMAGE,
+    pip_install,
+)
 
 logger = logging.getLogger(__name__)
 
 ORT_BUILDS = ("onnxruntime", "onnxruntime-gpu", "onnxruntime-openvino", "onnxruntime-directml")
 CUDA_PYTHON = ("cuda-python", "cuda-bindings")
 CUDA_EP = "CUDAExecutionProvider"
-ORT_GPU_INSTALL = "pip install 'onnxruntime-gpu[cuda,cudnn]'"
+ORT_GPU_INSTALL = pip_install(ORT_GPU_REQUIREMENT)
 _TRT_CUDA = re.compile(r"^tensorrt[-_]cu(\d+)")
 
 
@@ -156,7 +163,7 @@ def _ort_builds(dists: Mapping[str, Dist]) -> list[Dist]:
 def onnxruntime_check(dists: Mapping[str, Dist], deployment: Deployment) -> Check:
     name = "packages.onnxruntime"
     builds = _ort_builds(dists)
-    wanted = "onnxruntime-gpu" if deployment == "gpu" else "onnxruntime"
+    install = ORT_GPU_INSTALL if deployment == "gpu" else "pip install onnxruntime"
     listed = " and ".join(f"{d.name} {d.version} ({d.location})" for d in builds)
     if len(builds) > 1:
         names = " ".join(d.name for d in builds)
@@ -165,14 +172,14 @@ def onnxruntime_check(dists: Mapping[str, Dist], deployment: Deployment) -> Chec
             f"{listed} are {'both' if len(builds) == 2 else 'all'} installed: they share one "
             "`onnxruntime` package, so the files of "
             "whichever was installed last win and removing one breaks the other",
-            f"pip uninstall -y {names} && pip install {wanted}",
+            f"pip uninstall -y {names} && {install}",
             blocking=True,
         )
     if not builds:
         return fail(
             name,
             "ONNX Runtime is not installed (python -m server's onnxruntime backend needs it)",
-            f"pip install {wanted}",
+            install,
             blocking=deployment == "cpu",
         )
     (build,) = builds
@@ -228,7 +235,8 @@ def tensorrt_check(version: str | None, error: str | None, deployment: Deploymen
     name = "packages.tensorrt"
     pinned = NGC_TENSORRT_VERSION
     fix = (
-        f"pip install 'tensorrt=={pinned}' or build in {TENSORRT_IMAGE} (docker compose's convert)"
+        f"{pip_install(*TENSORRT_REQUIREMENTS)} or build in {TENSORRT_IMAGE} "
+        "(docker compose's convert)"
     )
     if error:
         return fail(

@@ -22,7 +22,7 @@ from tritonclient.utils import InferenceServerException
 from server.doctor.check import Check, Deployment, fail, na, ok
 from server.doctor.reference import GPU_SUSPECT_FRACTION, REFERENCE_HOST, cpu_reference_ms
 from u2net.contract import CONTRACT, check_metadata
-from u2net.deployment import TRITON_IMAGE, URL_ENV
+from u2net.deployment import ORT_GPU_REQUIREMENT, TRITON_IMAGE, URL_ENV, pip_install
 from u2net.errors import ContractMismatch, ServingError
 from u2net.samples import sample_inputs
 
@@ -284,7 +284,7 @@ def _gpu_problem(model: ModelRuntime, ratio: float | None) -> str | None:
 
 GPU_FIX = (
     "make the GPU visible to Triton (NVIDIA driver; in Docker the NVIDIA Container Toolkit) and, "
-    "for python -m server, pip install 'onnxruntime-gpu[cuda,cudnn]' (see packages.*); restart it"
+    f"for python -m server, {pip_install(ORT_GPU_REQUIREMENT)} (see packages.*); restart it"
 )
 
 

@@ -96,7 +96,7 @@ def controlled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Runni
     """A second server with --allow-model-control and a key from the environment."""
     key = "k" * 12 + "-test-key"
     env = {**os.environ, ADMIN_KEY_ENV: key}
-    server = start(["--models", MODEL, "--allow-model-control"], env=env, timeout=120)
+    server = start(["--models", MODEL, "--allow-model-control", "-v"], env=env, timeout=120)
     try:
         yield server, key
     finally:
@@ -116,6 +116,13 @@ def test_model_control_needs_the_key(controlled: tuple[RunningServer, str]) -> N
     assert client.is_model_ready(MODEL)
     with pytest.raises(InferenceServerException, match="restricted"):  # the rest stays off
         client.update_log_settings({"log_verbose_level": 1})
+
+
+def test_the_key_is_not_in_the_verbose_log(controlled: tuple[RunningServer, str]) -> None:
+    server, key = controlled
+    log = "\n".join(server.stderr_lines)
+    assert "starting: " in log and "--model-control-mode=explicit" in log  # the command is there
+    assert key not in log and f"{ADMIN_HEADER}=***" in log
 
 
 def test_a_bad_admin_key_file_is_one_line(tmp_path: Path) -> None:

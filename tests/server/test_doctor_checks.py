@@ -19,6 +19,7 @@ NO_SMI = GpuQuery(False, (), "nvidia-smi is not on PATH")
 CPU_ORT = {"onnxruntime": Dist("onnxruntime", "1.32.0", "/venv/site-packages")}
 GPU_ORT = {"onnxruntime-gpu": Dist("onnxruntime-gpu", "1.20.1", "/venv/site-packages")}
 BOTH_ORT = {**CPU_ORT, **GPU_ORT}
+GPU_INSTALL = "pip install 'onnxruntime-gpu[cuda,cudnn]>=1.19,<1.27'"  # [gpu]'s CUDA 12 range
 
 
 # --- the Check value -----------------------------------------------------------------------
@@ -111,14 +112,14 @@ def test_driver_check_without_a_driver_is_not_applicable() -> None:
             "gpu",
             Status.FAIL,
             True,
-            "pip uninstall -y onnxruntime onnxruntime-gpu && pip install onnxruntime-gpu",
+            f"pip uninstall -y onnxruntime onnxruntime-gpu && {GPU_INSTALL}",
         ),
         (
             CPU_ORT,
             "gpu",
             Status.FAIL,
             False,
-            "pip uninstall -y onnxruntime && pip install 'onnxruntime-gpu[cuda,cudnn]'",
+            f"pip uninstall -y onnxruntime && {GPU_INSTALL}",
         ),
         ({}, "cpu", Status.FAIL, True, "pip install onnxruntime"),
     ],

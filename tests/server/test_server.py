@@ -153,7 +153,12 @@ def _cmdline(pid: int) -> str:
         return ""
 
 
-def test_sigterm_stops_triton_and_its_stubs() -> None:
+@pytest.mark.parametrize(
+    ("stop_signal", "exit_code"),
+    [(signal.SIGTERM, 0), (signal.SIGINT, 130)],
+    ids=["sigterm-exits-0", "ctrl-c-exits-130"],
+)
+def test_a_stop_signal_stops_triton_and_its_stubs(stop_signal: int, exit_code: int) -> None:
     server = start(["--models", MODEL], timeout=120.0)
     try:
         tritons = [p for p in _children(server.process.pid) if "tritonserver" in _cmdline(p)]
@@ -162,8 +167,8 @@ def test_sigterm_stops_triton_and_its_stubs() -> None:
         assert pgid == tritons[0]  # Triton leads its own process group
         stubs = [p for p in group_members(pgid) if "triton_python_backend_stub" in _cmdline(p)]
         assert stubs, "the model should run in a python backend stub"
-        server.process.send_signal(signal.SIGTERM)
-        assert server.process.wait(timeout=60) == 0
+        server.process.send_signal(stop_signal)
+        assert server.process.wait(timeout=60) == exit_code
     finally:
         server.stop()
     assert group_members(pgid) == []
