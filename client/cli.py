@@ -94,7 +94,7 @@ def _add_cut(sub: object) -> None:
         "(0: none; default: as many as --timeout allows, with jittered backoff)",
     )
     _add_connection(cut)
-    edge.add_verbosity(cut)
+    edge.add_verbosity(cut, subcommand=True)
 
 
 def _add_mask_flags(cut: argparse.ArgumentParser) -> None:
@@ -136,9 +136,8 @@ def _add_render_flags(cut: argparse.ArgumentParser) -> None:
     )
     cut.add_argument(
         "--png-compression",
-        type=int,
+        type=edge.png_level,
         default=DEFAULT_PNG_COMPRESSION,
-        choices=range(10),
         metavar="0-9",
         help="zlib level (measured)",
     )
@@ -171,7 +170,7 @@ def _add_ab(sub: object) -> None:
     )
     ab.add_argument("--json", action="store_true", help="machine-readable output")
     _add_connection(ab)
-    edge.add_verbosity(ab, quiet=False)
+    edge.add_verbosity(ab, quiet=False, subcommand=True)
 
 
 def _add_bench(sub: object) -> None:
@@ -211,11 +210,12 @@ def _add_bench(sub: object) -> None:
     out.add_argument("--json", action="store_true", help="machine-readable output")
     out.add_argument("--csv", action="store_true", help="CSV output")
     _add_connection(bench, concurrency=False)
-    edge.add_verbosity(bench, quiet=False)
+    edge.add_verbosity(bench, quiet=False, subcommand=True)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = edge.make_parser("python -m client", "Background removal through Triton.")
+    edge.add_verbosity(parser, quiet=False)  # -q only where it does something: `cut -q`
     sub = edge.add_subparsers(parser)
     _add_cut(sub)
     _add_ab(sub)
@@ -269,14 +269,15 @@ def cmd_cut(args: argparse.Namespace) -> int:
         max_pixels=args.max_pixels,
         retry=RetryPolicy(retries=args.retries),
     )
+    quiet = getattr(args, "quiet", False)  # a subcommand's -q is absent unless given
     with cutter:
-        progress = _progress(len(jobs), args.quiet)
+        progress = _progress(len(jobs), quiet)
         summary = run_jobs(cutter, jobs, options, args.skip_existing, progress)
     for source, reason in summary.failures:
         print(f"failed: {source}: {reason}", file=sys.stderr)
-    if len(jobs) == 1 and not summary.failures and not args.quiet:
+    if len(jobs) == 1 and not summary.failures and not quiet:
         print(jobs[0].target)
-    elif not args.quiet or summary.failures:
+    elif not quiet or summary.failures:
         print(summary.line(), file=sys.stderr)
     return 1 if summary.failures else 0
 

@@ -49,6 +49,7 @@ def _add_trt(sub: object) -> None:
         "<model>_trt/config.pbtxt.",
     )
     _add_selection(p_trt, top=False)
+    edge.add_verbosity(p_trt, subcommand=True)
     p_trt.add_argument(
         "--opt-batch",
         type=edge.positive_int,
@@ -86,13 +87,16 @@ def build_parser() -> argparse.ArgumentParser:
     sub = edge.add_subparsers(parser, required=False)
     p_fetch = edge.add_subcommand(sub, "fetch", "get the model files into rembg's cache")
     _add_selection(p_fetch, top=False)
+    edge.add_verbosity(p_fetch, subcommand=True)
     p_fetch.add_argument("--path", type=Path, help="use this local copy (md5-checked) first")
     p_check = edge.add_subcommand(sub, "check", "validate an ONNX file")
     p_check.add_argument("file", type=Path, help="the .onnx file")
+    edge.add_verbosity(p_check, subcommand=True)
     p_configs = edge.add_subcommand(
         sub, "configs", "rewrite the config.pbtxt files of --models from convert/model_config.py"
     )
     _add_selection(p_configs, top=False)
+    edge.add_verbosity(p_configs, subcommand=True)
     _add_trt(sub)
     return parser
 

@@ -77,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
         f"model has it); `{DEFAULT_CONFIG}` uses config.pbtxt, the GPU host's configuration",
     )
     parser.add_argument(
-        "--ready-timeout", type=float, default=READY_TIMEOUT_S, help=argparse.SUPPRESS
+        "--ready-timeout", type=edge.positive_float, default=READY_TIMEOUT_S, help=argparse.SUPPRESS
     )
     edge.add_verbosity(parser)
     subparsers = edge.add_subparsers(parser, required=False)

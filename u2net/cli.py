@@ -62,14 +62,30 @@ def add_subcommand(subparsers: object, name: str, help_text: str, **kwargs: obje
     )
 
 
-def add_verbosity(parser: argparse.ArgumentParser, quiet: bool = True) -> None:
-    """``-v`` (debug log) and, where it does something, ``-q`` (errors only)."""
+def add_verbosity(
+    parser: argparse.ArgumentParser, quiet: bool = True, subcommand: bool = False
+) -> None:
+    """``-v`` (debug log) and, where it does something, ``-q`` (errors only).
+
+    Offered on the program and on each subcommand (``subcommand=True``), so both
+    ``prog -v cmd`` and ``prog cmd -v`` work: a subcommand's flags default to "not given"
+    and never undo the program's.
+    """
+    default = argparse.SUPPRESS if subcommand else False
     parser.add_argument(
-        "-v", "--verbose", action="store_true", help="log details (debug level) on stderr"
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=default,
+        help="log details (debug level) on stderr",
     )
     if quiet:
         parser.add_argument(
-            "-q", "--quiet", action="store_true", help="errors only: no progress, no info lines"
+            "-q",
+            "--quiet",
+            action="store_true",
+            default=default,
+            help="errors only: no progress, no info lines",
         )
 
 
@@ -146,6 +162,13 @@ def byte(text: str) -> int:
     value = _number(text, int, "a whole number 0..255")
     if not 0 <= value <= 255:
         raise argparse.ArgumentTypeError(f"expected a whole number 0..255, got {text!r}")
+    return value
+
+
+def png_level(text: str) -> int:
+    value = _number(text, int, "a PNG compression level 0..9")
+    if not 0 <= value <= 9:
+        raise argparse.ArgumentTypeError(f"expected a PNG compression level 0..9, got {text!r}")
     return value
 
 

@@ -42,7 +42,7 @@ def add_parser(subparsers: object) -> argparse.ArgumentParser:
     parser.add_argument(
         "--timeout", type=edge.positive_float, default=5.0, help="seconds per server call"
     )
-    edge.add_verbosity(parser, quiet=False)
+    edge.add_verbosity(parser, quiet=False, subcommand=True)
     return parser
 
 

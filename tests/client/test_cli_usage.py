@@ -24,7 +24,7 @@ DEAD_URL = "127.0.0.1:9"  # discard port: nothing answers gRPC there
         (["cut", "{photo}", "--concurrency", "x"], "expected a whole number ≥ 1, got 'x'"),
         (["cut", "{photo}", "--retries", "-1"], "expected a whole number ≥ 0, got '-1'"),
         (["cut", "{photo}", "--timeout", "0"], "expected a number > 0, got '0'"),
-        (["cut", "{photo}", "--png-compression", "10"], "invalid choice"),
+        (["cut", "{photo}", "--png-compression", "x"], "expected a PNG compression level 0..9"),
         (["cut", "/nonexistent/*.png", "-o", "out"], "no image files found"),
         (["bench", "u2netp", "--concurrency", "0"], "expected numbers ≥ 1 like 1,2,4, got '0'"),
         (["bench", "u2netp", "--concurrency", "1,x"], "expected numbers ≥ 1 like 1,2,4"),

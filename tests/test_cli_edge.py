@@ -1,0 +1,102 @@
+"""The one command-line edge shared by the four CLIs (convert, server, client, web): every option
+explains itself and shows its default, -v works before and after a subcommand, and
+``run_handler`` maps user errors, usage errors, Ctrl-C and bugs to their exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from client.cli import build_parser as client_parser
+from convert.cli import build_parser as convert_parser
+from server.cli import build_parser as server_parser
+from u2net import cli as edge
+from u2net.errors import ServingError, UsageError
+from web.cli import build_parser as web_parser
+
+PARSERS: dict[str, Callable[[], argparse.ArgumentParser]] = {
+    "convert": convert_parser,
+    "server": server_parser,
+    "client": client_parser,
+    "web": web_parser,
+}
+
+
+def _parsers(name: str, parser: argparse.ArgumentParser) -> Iterator[tuple[str, object]]:
+    yield name, parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for command, sub in action.choices.items():
+                yield from _parsers(f"{name} {command}", sub)
+
+
+OPTIONS = [
+    pytest.param(parser, action, id=f"{where} {action.option_strings[-1]}")
+    for program, build in PARSERS.items()
+    for where, parser in _parsers(program, build())
+    for action in parser._actions
+    if action.option_strings and action.help != argparse.SUPPRESS and action.dest != "help"
+]
+
+
+@pytest.mark.parametrize(("parser", "action"), OPTIONS)
+def test_every_option_explains_itself_and_shows_its_default(parser, action) -> None:
+    assert action.help, f"{action.option_strings} has no help text"
+    shown = parser.formatter_class(prog="x")._get_help_string(action)
+    if action.default not in (None, False, argparse.SUPPRESS):
+        assert "%(default)" in shown, f"{action.option_strings}: default not shown"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("convert", ["-v", "fetch"]),
+        ("convert", ["fetch", "-v"]),
+        ("client", ["-v", "cut", "x.jpg"]),
+        ("client", ["cut", "x.jpg", "-v"]),
+        ("server", ["-v", "doctor"]),
+        ("server", ["doctor", "-v"]),
+        ("server", ["-v"]),
+        ("web", ["-v"]),
+    ],
+    ids=lambda v: " ".join([v[0], *v[1]]),
+)
+def test_verbose_works_before_and_after_the_subcommand(argv: tuple[str, list[str]]) -> None:
+    program, args = argv
+    assert edge.log_level(PARSERS[program]().parse_args(args)) == logging.DEBUG
+
+
+def test_a_subcommands_absent_flag_keeps_the_programs() -> None:
+    args = convert_parser().parse_args(["-q", "configs"])
+    assert edge.log_level(args) == logging.ERROR
+
+
+def _raise(error: BaseException) -> Callable[[], int]:
+    def handler() -> int:
+        raise error
+
+    return handler
+
+
+@pytest.mark.parametrize(
+    ("error", "code", "line"),
+    [
+        (ServingError("expected a photo, got a dir"), 1, "error: expected a photo, got a dir"),
+        (UsageError("expected one model, got two"), 2, "error: expected one model, got two"),
+        (KeyboardInterrupt(), 130, "interrupted"),
+    ],
+    ids=["user-error", "usage-error", "ctrl-c"],
+)
+def test_run_handler_exit_codes(
+    error: BaseException, code: int, line: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert edge.run_handler(_raise(error)) == code
+    assert capsys.readouterr().err.strip().splitlines()[-1] == line
+
+
+def test_run_handler_lets_a_bug_keep_its_traceback() -> None:
+    with pytest.raises(ZeroDivisionError):
+        edge.run_handler(_raise(ZeroDivisionError("a bug")))
