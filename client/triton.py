@@ -57,12 +57,15 @@ def not_ready(candidates: list[str], ready: list[str]) -> ModelNotReady:
     return ModelNotReady(f"model {wanted} is not ready on the server; ready models: {shown}")
 
 
-def resolve_model(requested: str, ready: list[str]) -> str:
-    """``u2net`` -> ``u2net_trt`` if ready, else ``u2net_onnx``; served names pass as they are."""
-    for name in served_candidates(requested):
+def resolve_model(candidates: list[str], ready: list[str]) -> str:
+    """The first candidate that is ready (``u2net``'s are ``u2net_trt``, then ``u2net_onnx``).
+
+    ``ready``: the ready candidates, or (when none is) every ready model, for the message.
+    """
+    for name in candidates:
         if name in ready:
             return name
-    raise not_ready(served_candidates(requested), ready)
+    raise not_ready(candidates, ready)
 
 
 def make_inputs(batch: np.ndarray, contract: ServingContract = CONTRACT) -> list:
@@ -128,6 +131,25 @@ class ModelBase:
         log.debug("%s at %s, retrying in %.2fs", e.status(), self.url, delay)
         return delay
 
+    def replicas(self) -> list[str]:
+        """The addresses of a listed target (two or more) to ask one by one, else []."""
+        replicas = addresses(self.url) or []
+        if not replicas:
+            log.warning("statistics of %s come from one replica (a dns: target)", self.url)
+        return replicas if len(replicas) > 1 else []
+
+    def replica_statistics(self, address: str, name: str) -> dict:
+        """One replica's statistics of ``name`` (blocking; one attempt, errors translated)."""
+        client = grpcclient.InferenceServerClient(address)
+        try:
+            return client.get_inference_statistics(
+                name, as_json=True, client_timeout=self.timeout_s
+            )
+        except InferenceServerException as e:
+            raise self.translate(e) from e
+        finally:
+            client.close()
+
     def attempt_timeout(self, deadline: Deadline) -> float:
         """What is left of the request's budget (never less than a sliver)."""
         return max(deadline.remaining(), MIN_ATTEMPT_S)
@@ -170,10 +192,9 @@ class TritonModel(ModelBase):
         if self.served_name is None:
             if not self._call("is_server_ready"):
                 raise self.server_not_ready()
-            candidates = self.candidates()
-            name = next((n for n in candidates if self._call("is_model_ready", n)), None)
-            if name is None:
-                raise not_ready(candidates, self.ready_models())
+            wanted = self.candidates()
+            ready = [n for n in wanted if self._call("is_model_ready", n)]
+            name = resolve_model(wanted, ready or self.ready_models())
             self.accept(name, self._call("get_model_metadata", name, as_json=True))
         return self.served_name  # type: ignore[return-value]
 
@@ -188,23 +209,10 @@ class TritonModel(ModelBase):
         """Triton's inference statistics of this model (JSON form), summed over every replica
         of a listed target; a ``dns:`` target's come from whichever replica answers."""
         name = self.resolve()
-        replicas = addresses(self.url) or []
-        if len(replicas) < 2:
-            if not replicas:
-                log.warning("statistics of %s come from one replica (a dns: target)", self.url)
+        replicas = self.replicas()
+        if not replicas:
             return self._call("get_inference_statistics", name, as_json=True)
-        return merge_statistics([self._replica_statistics(a, name) for a in replicas], name)
-
-    def _replica_statistics(self, address: str, name: str) -> dict:
-        client = grpcclient.InferenceServerClient(address)
-        try:
-            return client.get_inference_statistics(
-                name, as_json=True, client_timeout=self.timeout_s
-            )
-        except InferenceServerException as e:
-            raise self.translate(e) from e
-        finally:
-            client.close()
+        return merge_statistics([self.replica_statistics(a, name) for a in replicas], name)
 
     def close(self) -> None:
         self.client.close()
@@ -247,13 +255,9 @@ class AsyncTritonModel(ModelBase):
             if self.served_name is None:
                 if not await self._call("is_server_ready"):
                     raise self.server_not_ready()
-                name = None
-                for candidate in self.candidates():
-                    if await self._call("is_model_ready", candidate):
-                        name = candidate
-                        break
-                if name is None:
-                    raise not_ready(self.candidates(), await self.ready_models())
+                wanted = self.candidates()
+                ready = [n for n in wanted if await self._call("is_model_ready", n)]
+                name = resolve_model(wanted, ready or await self.ready_models())
                 self.accept(name, await self._call("get_model_metadata", name, as_json=True))
             return self.served_name  # type: ignore[return-value]
 
@@ -264,7 +268,15 @@ class AsyncTritonModel(ModelBase):
         return result.as_numpy(self.contract.output_name)
 
     async def statistics(self) -> dict:
-        return await self._call("get_inference_statistics", await self.resolve(), as_json=True)
+        """As :meth:`TritonModel.statistics`: summed over every replica of a listed target."""
+        name = await self.resolve()
+        replicas = self.replicas()
+        if not replicas:
+            return await self._call("get_inference_statistics", name, as_json=True)
+        parts = await asyncio.gather(
+            *(asyncio.to_thread(self.replica_statistics, a, name) for a in replicas)
+        )
+        return merge_statistics(list(parts), name)
 
     async def close(self) -> None:
         await self.client.close()

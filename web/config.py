@@ -56,7 +56,3 @@ class WebConfig:
                 raise ValueError(f"{name}: expected ≥ 1, got {getattr(self, name)}")
         if self.queue < 0:
             raise ValueError(f"queue: expected ≥ 0, got {self.queue}")
-
-    @property
-    def auth_required(self) -> bool:
-        return bool(self.api_keys)

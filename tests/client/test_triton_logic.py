@@ -7,6 +7,7 @@ import pytest
 from client.errors import ModelNotReady
 from client.pipeline import map_ordered
 from client.triton import resolve_model
+from u2net.catalogue import served_candidates
 from u2net.contract import CONTRACT, check_metadata
 from u2net.errors import ContractMismatch
 from u2net.retry import RetryPolicy
@@ -21,12 +22,12 @@ from u2net.retry import RetryPolicy
     ],
 )
 def test_resolve_model(requested: str, ready: list[str], expected: str) -> None:
-    assert resolve_model(requested, ready) == expected
+    assert resolve_model(served_candidates(requested), ready) == expected
 
 
 def test_resolve_model_lists_ready_models() -> None:
     with pytest.raises(ModelNotReady, match=r"ready models: u2netp_onnx$"):
-        resolve_model("u2net", ["u2netp_onnx"])
+        resolve_model(served_candidates("u2net"), ["u2netp_onnx"])
 
 
 def _meta(in_shape: list[int], in_dtype: str = "UINT8", out_name: str = "mask") -> dict:
