@@ -25,6 +25,7 @@ import threading
 import time
 from pathlib import Path
 
+from cutout import tree_rss_mb  # bench/cutout.py, beside this script
 from PIL import Image
 
 from client.loadgen import Window
@@ -128,12 +129,19 @@ def compare(web_url: str, grpc_url: str, photos: dict[str, Path], args, out: Pat
     return rows
 
 
-def soak(web: ReadyChild, url: str, photo: Path, args, out: Path) -> tuple[list[float], dict]:
-    samples, stop = [rss_mb(web.process.pid)], threading.Event()
+def soak(
+    web: ReadyChild, triton_pid: int, url: str, photo: Path, *, args, out: Path
+) -> tuple[list[tuple[float, float]], dict]:
+    """12 MP uploads at c=16; every second, (gateway RSS, Triton's whole tree RSS) in MB."""
+
+    def rss() -> tuple[float, float]:
+        return rss_mb(web.process.pid), tree_rss_mb(triton_pid)
+
+    samples, stop = [rss()], threading.Event()
 
     def sample() -> None:
         while not stop.wait(1.0):
-            samples.append(rss_mb(web.process.pid))
+            samples.append(rss())
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
@@ -143,15 +151,29 @@ def soak(web: ReadyChild, url: str, photo: Path, args, out: Path) -> tuple[list[
     return samples, result
 
 
+def soak_lines(samples: list[tuple[float, float]], soaked: dict, seconds: float) -> str:
+    """Start, peak and end of both processes, and one sample per minute (does it level off?)."""
+    lines = [f"soak: {seconds:g} s of 12 MP at c=16: {soaked['requests']} requests, "
+             f"{soaked['failures']} failed"]  # fmt: skip
+    for i, who in enumerate(("gateway", "Triton (server, stubs)")):
+        series = [s[i] for s in samples]
+        minutes = " ".join(f"{v:.0f}" for v in series[::60])
+        lines.append(
+            f"  {who} RSS MB: start {series[0]:.0f}, peak {max(series):.0f}, "
+            f"end {series[-1]:.0f}; each minute: {minutes}"
+        )
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default="u2net", help="model the requests name")
-    parser.add_argument("--concurrency", default="1,4,16")
+    parser.add_argument("--concurrency", default="1,4,16", help='"" skips the sweep')
     parser.add_argument("--seconds", type=float, default=60.0, help="per measurement")
     parser.add_argument("--soak-seconds", type=float, default=600.0)
     parser.add_argument("--overload-users", type=int, default=48)
     args = parser.parse_args(argv)
-    args.concurrency = [int(c) for c in args.concurrency.split(",")]
+    args.concurrency = [int(c) for c in args.concurrency.split(",") if c]  # "": soak only
     with tempfile.TemporaryDirectory(prefix="bench-web-") as tmp:
         out = Path(tmp)
         photos = make_photos(out)
@@ -174,7 +196,9 @@ def main(argv: list[str] | None = None) -> int:
         url = f"http://127.0.0.1:{port}"
         try:
             rows = compare(url, triton.grpc_url, photos, args, out)
-            samples, soaked = soak(web, url, photos["12 MP"], args, out)
+            samples, soaked = soak(
+                web, triton.process.pid, url, photos["12 MP"], args=args, out=out
+            )
             overload = locust(url, photos["12 MP"], args.model, args.overload_users, 30, out=out)
             alive = web.process.poll() is None
         finally:
@@ -183,11 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     headers = ["photo", "c", "HTTP img/s", "gRPC img/s", "HTTP/gRPC",
                "HTTP p50/p95/p99 ms", "gRPC p50/p95/p99 ms", "HTTP errors"]  # fmt: skip
     print(table(headers, rows))
-    print(
-        f"\nsoak: {args.soak_seconds:g} s of 12 MP at c=16: {soaked['requests']} requests, "
-        f"{soaked['failures']} failed; gateway RSS MB start {samples[0]:.0f}, "
-        f"peak {max(samples):.0f}, end {samples[-1]:.0f}"
-    )
+    print("\n" + soak_lines(samples, soaked, args.soak_seconds))
     print(
         f"overload: {args.overload_users} users of 12 MP for 30 s: {overload['requests']} "
         f"requests, {overload['failures']} refused (503); gateway alive after: {alive}"

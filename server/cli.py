@@ -25,7 +25,6 @@ logger = logging.getLogger(__name__)
 READY_TIMEOUT_S = 300.0
 LOOPBACK = "127.0.0.1"
 DEFAULT_PORTS = {"grpc": 8001, "http": 8000, "metrics": 8002}
-DEFAULT_CONFIG = "default"
 
 
 def _names(text: str) -> list[str]:
@@ -72,9 +71,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--model-config-name",
-        default=CPU_CONFIG_NAME,
+        default=command.AUTO_CONFIG,
         help="Triton's custom model configuration (<model>/configs/<name>.pbtxt, where a "
-        f"model has it); `{DEFAULT_CONFIG}` uses config.pbtxt, the GPU host's configuration",
+        f"model has it); `{command.DEFAULT_CONFIG}` uses config.pbtxt, the GPU host's "
+        f"configuration; `{command.AUTO_CONFIG}`: `{CPU_CONFIG_NAME}`, or "
+        f"`{command.DEFAULT_CONFIG}` when ONNX Runtime offers CUDA here",
     )
     parser.add_argument(
         "--ready-timeout", type=edge.positive_float, default=READY_TIMEOUT_S, help=argparse.SUPPRESS
@@ -99,6 +100,22 @@ def read_admin_key(args: argparse.Namespace) -> str | None:
     return os.environ.get(command.ADMIN_KEY_ENV) or None
 
 
+def onnxruntime_offers_cuda() -> bool:
+    try:
+        import onnxruntime
+    except ImportError:  # the server then skips the ONNX models with a reason
+        return False
+    return "CUDAExecutionProvider" in onnxruntime.get_available_providers()
+
+
+def _config_name(requested: str) -> str | None:
+    chosen = command.choose_config(
+        requested, requested == command.AUTO_CONFIG and onnxruntime_offers_cuda()
+    )
+    logger.info("model configuration: %s", chosen or f"{command.DEFAULT_CONFIG} (config.pbtxt)")
+    return chosen
+
+
 def serve_settings(args: argparse.Namespace) -> command.ServeSettings:
     key = read_admin_key(args) if args.allow_model_control else None
     if args.allow_model_control and key is None:
@@ -115,7 +132,7 @@ def serve_settings(args: argparse.Namespace) -> command.ServeSettings:
         model_control=args.allow_model_control,
         admin_key=key,
         verbose=args.verbose,
-        config_name=None if args.model_config_name == DEFAULT_CONFIG else args.model_config_name,
+        config_name=_config_name(args.model_config_name),
     )
 
 

@@ -19,6 +19,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from u2net.repository import CPU_CONFIG_NAME
+
 ADMIN_KEY_ENV = "U2NET_ADMIN_KEY"
 ADMIN_HEADER = "u2net-admin-key"  # over gRPC Triton expects it as triton-grpc-protocol-<name>
 OFF_HEADER = "u2net-disabled"
@@ -62,6 +64,17 @@ def _restrictions(settings: ServeSettings) -> list[str]:
             f"--http-restricted-api={protocols}:{header}",
         ]
     return flags
+
+
+AUTO_CONFIG = "auto"  # cpu, unless ONNX Runtime offers CUDA on this host
+DEFAULT_CONFIG = "default"  # config.pbtxt: the GPU host's configuration
+
+
+def choose_config(requested: str, cuda_offered: bool) -> str | None:
+    """Triton's ``--model-config-name`` (None: config.pbtxt) for ``--model-config-name``."""
+    if requested == AUTO_CONFIG:
+        requested = DEFAULT_CONFIG if cuda_offered else CPU_CONFIG_NAME
+    return None if requested == DEFAULT_CONFIG else requested
 
 
 def shown(command: Sequence[str], settings: ServeSettings) -> str:

@@ -104,6 +104,8 @@ class TritonProcess:
                 self._errors.append(line)
             if self._echo:
                 logger.info("triton: %s", line)
+            elif match and match.group(1) == "W":  # e.g. a GPU instance that ended on the CPU
+                logger.warning("triton: %s", match.group(2))
 
     def alive(self) -> bool:
         return self.popen.poll() is None
