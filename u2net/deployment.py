@@ -14,6 +14,7 @@ DEFAULT_URL = "localhost:8001"
 START_HINT = "start one with `python -m server` (or `docker compose up` on a GPU host)"
 
 NGC_RELEASE = "24.10"  # nvcr.io/nvidia/tritonserver:24.10-py3 and tensorrt:24.10-py3
+RELEASE_ENV = "NGC_RELEASE"  # compose's setting (and the images' build argument)
 TRITON_IMAGE = f"nvcr.io/nvidia/tritonserver:{NGC_RELEASE}-py3"
 TENSORRT_IMAGE = f"nvcr.io/nvidia/tensorrt:{NGC_RELEASE}-py3"
 NGC_TENSORRT_VERSION = "10.5.0"
@@ -35,6 +36,17 @@ TENSORRT_REQUIREMENTS: tuple[str, ...] = tuple(
 def pip_install(*requirements: str) -> str:
     """A copy-pasteable ``pip install`` line (each requirement quoted for the shell)."""
     return "pip install " + " ".join(f"'{r}'" for r in requirements)
+
+
+def release_in_use() -> str:
+    """The NGC release the GPU stack runs: ``$NGC_RELEASE`` as compose reads it, else the pin."""
+    return os.environ.get(RELEASE_ENV) or NGC_RELEASE
+
+
+def tensorrt_in_use() -> str | None:
+    """The TensorRT inside the release in use; None for a release this project has not pinned
+    (its TensorRT version is not known here, so plans cannot be compared with it)."""
+    return NGC_TENSORRT_VERSION if release_in_use() == NGC_RELEASE else None
 
 
 def default_url() -> str:

@@ -20,7 +20,14 @@ from tritonclient.grpc import model_config_pb2
 from server.doctor.check import Check, Deployment, fail, na, ok
 from u2net.catalogue import KNOWN_MODELS, ONNX_SUFFIX, TRT_SUFFIX, base_name
 from u2net.contract import CONTRACT, CUTOUT, ServingContract
-from u2net.deployment import NGC_TENSORRT_VERSION, TRITON_IMAGE
+from u2net.deployment import (
+    NGC_RELEASE,
+    NGC_TENSORRT_VERSION,
+    RELEASE_ENV,
+    TRITON_IMAGE,
+    release_in_use,
+    tensorrt_in_use,
+)
 from u2net.repository import (
     CONFIG_FILE,
     CUSTOM_CONFIGS_DIR,
@@ -103,11 +110,12 @@ def same_tensorrt(a: str, b: str) -> bool:
 
 
 def plan_problems(
-    facts: PlanFacts, host_capabilities: Sequence[str], pinned: str = NGC_TENSORRT_VERSION
+    facts: PlanFacts, host_capabilities: Sequence[str], pinned: str | None = NGC_TENSORRT_VERSION
 ) -> list[str]:
-    """Why the plan will not load where it is meant to run, or []."""
+    """Why the plan will not load where it is meant to run, or []; ``pinned`` None: the
+    serving TensorRT is not known (another NGC release), so only the GPU is compared."""
     problems = []
-    if not same_tensorrt(facts.tensorrt_version, pinned):
+    if pinned is not None and not same_tensorrt(facts.tensorrt_version, pinned):
         problems.append(f"{TRITON_IMAGE} runs TensorRT {pinned}")
     if host_capabilities and facts.compute_capability not in host_capabilities:
         here = ", ".join(sorted({"sm_" + c.replace(".", "") for c in host_capabilities}))
@@ -284,7 +292,13 @@ def plan_check(
         return fail(name, str(e), rebuild, blocking=blocking)
     detail = _plan_detail(facts)
     data = {"tensorrt_version": facts.tensorrt_version, "sm": facts.sm}
-    problems = plan_problems(facts, host_capabilities) + config_problems(model)
+    pinned = tensorrt_in_use()
+    if pinned is None:
+        detail += (
+            f"; ${RELEASE_ENV}={release_in_use()} is not the pinned {NGC_RELEASE}, whose "
+            "TensorRT this project does not know: the version is not compared"
+        )
+    problems = plan_problems(facts, host_capabilities, pinned) + config_problems(model)
     if problems:
         fix = (
             f"{rebuild} with TensorRT {NGC_TENSORRT_VERSION} on the serving GPU "

@@ -11,6 +11,7 @@ import pytest
 from server.doctor.check import Status
 from server.doctor.repository import inspect_model, inspect_repository, model_check, staged_check
 from tests.data import REPOSITORY
+from tests.server import doctor_data as data
 from u2net.contract import CUTOUT
 
 COMMITTED = REPOSITORY
@@ -69,3 +70,25 @@ def test_the_committed_repository_passes(repository: Path) -> None:
     (repository / ONNX / "1" / "model.onnx").write_bytes(b"stands in for the staged graph")
     checks = [model_check(m, [], "cpu") for m in inspect_repository(repository)]
     assert [c.status for c in checks] == [Status.OK, Status.OK]
+
+
+@pytest.mark.parametrize(
+    ("release", "status", "says"),
+    [
+        (None, Status.FAIL, "tritonserver:24.10-py3 runs TensorRT 10.5.0"),
+        ("24.10", Status.FAIL, "tritonserver:24.10-py3 runs TensorRT 10.5.0"),
+        ("26.01", Status.OK, "$NGC_RELEASE=26.01 is not the pinned 24.10"),
+    ],
+    ids=["pinned-release", "pinned-release-named", "another-release"],
+)
+def test_a_plan_is_compared_with_the_tensorrt_of_the_release_in_use(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, release: str | None, status: Status, says: str
+) -> None:
+    """A TensorRT 11 plan is wrong for 24.10, and not called wrong under another release."""
+    if release is None:
+        monkeypatch.delenv("NGC_RELEASE", raising=False)
+    else:
+        monkeypatch.setenv("NGC_RELEASE", release)
+    repository = data.repository_with_plan(tmp_path, "11.0.0", "8.9")
+    check = model_check(inspect_model(repository, "u2netp_trt"), ["8.9"], "gpu")
+    assert check.status is status and says in check.detail
