@@ -1,14 +1,17 @@
 """Render the checks: one text line each (✓ ok, ✗ failed with its fix, – not applicable), or
 JSON for scripts and CI: a list of objects with the fields of
-:class:`~server.doctor.check.Check`."""
+:class:`~server.doctor.check.Check`, described by ``report.schema.json`` (JSON Schema,
+shipped beside this module; check names are unique, which a schema cannot say)."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from pathlib import Path
 
 from server.doctor.check import Check, Status, blockers
 
+SCHEMA = Path(__file__).with_name("report.schema.json")
 MARKS = {Status.OK: "✓", Status.FAIL: "✗", Status.NA: "–"}
 EXIT_OK = 0
 EXIT_BLOCKED = 1
