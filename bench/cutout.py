@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from google.protobuf import text_format
 from PIL import Image
 
 from client.cutter import Cutter
@@ -33,8 +34,14 @@ from client.server_side import ServerSideCutter
 from server.spawn import RunningServer, start
 from u2net.contract import CUTOUT
 from u2net.options import OutputOptions
-from u2net.repository import default_repository
-from u2net.samples import sample_photos
+from u2net.repository import (
+    CONFIG_FILE,
+    CUSTOM_CONFIGS_DIR,
+    VERSION_DIR,
+    default_repository,
+    read_config,
+)
+from u2net.samples import PROBE_NAME, sample_photos
 
 sys.path.insert(0, str(Path(__file__).parent))
 from served_vs_plain import variant_repo
@@ -44,7 +51,7 @@ PAGE_KB = 4  # /proc/<pid>/statm counts pages
 
 
 def make_photos(folder: Path) -> dict[str, Path]:
-    astronaut = sample_photos(("astronaut.png",))[0]
+    astronaut = sample_photos((PROBE_NAME,))[0]
     large = folder / "astronaut-12mp.jpg"
     Image.open(astronaut).convert("RGB").resize(LARGE, Image.Resampling.LANCZOS).save(
         large, quality=92
@@ -52,21 +59,35 @@ def make_photos(folder: Path) -> dict[str, Path]:
     return {"512x512 PNG": astronaut, "4000x3000 JPEG": large}
 
 
-def cutout_repository(folder: Path, inner: str, instances: int) -> Path:
-    """A repository with ``inner`` (linked) and ``cutout`` with ``instances`` instances."""
+def inner_with_threads(folder: Path, inner: str, intra: int) -> None:
+    """``inner`` with ``intra_op_thread_count`` set in both its configurations (0: a thread
+    per core, the committed setting); its version folder linked."""
+    source = default_repository() / inner
+    target = folder / inner
+    customs = source.glob(f"{CUSTOM_CONFIGS_DIR}/*.pbtxt")
+    for relative in [Path(CONFIG_FILE), *(c.relative_to(source) for c in customs)]:
+        config = read_config(source / relative)
+        config.parameters["intra_op_thread_count"].string_value = str(intra)
+        (target / relative).parent.mkdir(parents=True, exist_ok=True)
+        (target / relative).write_text(text_format.MessageToString(config))
+    (target / VERSION_DIR).symlink_to((source / VERSION_DIR).resolve(), target_is_directory=True)
+
+
+def cutout_repository(folder: Path, inner: str, instances: int, intra: int) -> Path:
+    """A repository with ``inner`` (``intra`` threads) and ``cutout`` (``instances``)."""
 
     def edit(config: object) -> None:
         config.instance_group[0].count = instances  # type: ignore[attr-defined]
 
     variant_repo(folder, CUTOUT.name, edit)
-    (folder / inner).symlink_to((default_repository() / inner).resolve(), target_is_directory=True)
+    inner_with_threads(folder, inner, intra)
     return folder
 
 
 @contextmanager
-def serving(inner: str, instances: int) -> Iterator[RunningServer]:
+def serving(inner: str, instances: int, intra: int = 0) -> Iterator[RunningServer]:
     with tempfile.TemporaryDirectory(prefix="bench-cutout-") as tmp:
-        repository = cutout_repository(Path(tmp), inner, instances)
+        repository = cutout_repository(Path(tmp), inner, instances, intra)
         server = start(["--model-repository", str(repository), "--models", inner], timeout=300)
         try:
             yield server
@@ -158,6 +179,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--instances", default="1,2", help="cutout instance counts to try")
     parser.add_argument("--concurrency", default="1,4", help="requests in flight")
     parser.add_argument("--requests", type=int, default=12, help="requests per cell")
+    parser.add_argument(
+        "--intra-threads",
+        type=int,
+        default=0,
+        help="the inner model's intra_op_thread_count (0: one per core, the committed one)",
+    )
     parser.add_argument("--soak-seconds", type=float, default=180.0)
     parser.add_argument("--soak-concurrency", type=int, default=8)
     args = parser.parse_args(argv)
@@ -165,9 +192,10 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-photos-") as tmp:
         photos = make_photos(Path(tmp))
         for instances in (int(i) for i in args.instances.split(",")):
-            with serving(args.model, instances) as server:
+            with serving(args.model, instances, args.intra_threads) as server:
                 rows = compare_paths(server.grpc_url, args.model, photos, args)
-                print(f"\n{args.model}, cutout instances: {instances}")
+                threads = args.intra_threads or "one per core"
+                print(f"\n{args.model} ({threads} intra-op threads), cutout instances: {instances}")
                 print(table(["photo", "concurrency", "path", "p50 ms", "p95 ms", "img/s"], rows))
                 if instances == int(args.instances.split(",")[-1]) and args.soak_seconds > 0:
                     samples = soak(server, args.model, photos["4000x3000 JPEG"], args)

@@ -29,10 +29,8 @@ from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
-import skimage
 import tritonclient.grpc as grpcclient
 from google.protobuf import text_format
-from PIL import Image
 
 from server.spawn import start
 from u2net.contract import CONTRACT
@@ -43,24 +41,15 @@ from u2net.repository import (
     default_repository,
     read_config,
 )
-from u2net.samples import SAMPLE_NAMES
+from u2net.samples import SAMPLE_NAMES, sample_inputs
 
 PHOTOS = SAMPLE_NAMES
 CONCURRENCY = (1, 2, 4)
 
 
 def photos() -> np.ndarray:
-    folder = Path(skimage.__file__).parent / "data"
-    size = (CONTRACT.size, CONTRACT.size)
-    return np.stack(
-        [
-            np.asarray(
-                Image.open(folder / n).convert("RGB").resize(size, Image.Resampling.LANCZOS),
-                dtype=CONTRACT.input_np_dtype,
-            )
-            for n in PHOTOS
-        ]
-    )
+    """The sample photos as the contract's input, by the client's own pre-processing."""
+    return sample_inputs(PHOTOS)[1]
 
 
 def thread_settings(config_path: Path) -> tuple[int, int]:

@@ -34,7 +34,7 @@ from client.server_side import ServerSideCutter
 from server.spawn import start
 from u2net.options import OutputOptions
 from u2net.processes import ReadyChild, free_ports, spawn_until_ready
-from u2net.samples import sample_photos
+from u2net.samples import PROBE_NAME, sample_photos
 
 ROOT = Path(__file__).resolve().parents[1]
 LOCUSTFILE = Path(__file__).resolve().parent / "web_locustfile.py"
@@ -43,7 +43,7 @@ PAGE_KB = 4
 
 
 def make_photos(folder: Path) -> dict[str, Path]:
-    astronaut = Image.open(sample_photos(("astronaut.png",))[0]).convert("RGB")
+    astronaut = Image.open(sample_photos((PROBE_NAME,))[0]).convert("RGB")
     photos = {}
     for label, size in SIZES.items():
         photos[label] = folder / f"astronaut-{size[0]}x{size[1]}.jpg"

@@ -10,8 +10,9 @@ from u2net.contract import CONTRACT, ServingContract
 from u2net.errors import ServingError
 from u2net.imaging import open_rgb, to_model_input
 
+PROBE_NAME = "astronaut.png"  # 512x512 RGB: the one photo of quick probes and benchmarks
 SAMPLE_NAMES: tuple[str, ...] = (
-    "astronaut.png",
+    PROBE_NAME,
     "chelsea.png",
     "coffee.png",
     "rocket.jpg",

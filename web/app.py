@@ -12,31 +12,43 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
-from starlette.responses import FileResponse, JSONResponse
+from starlette.responses import FileResponse, JSONResponse, Response
 
 from web import ops, rembg_api, removebg_api
 from web.config import WebConfig
 from web.errors import WebError
 from web.gateway import Gateway
 from web.metrics import Metrics, MetricsMiddleware
-from web.responses import error_body, error_response
+from web.responses import REMOVEBG_PREFIX, error_body, error_response
 from web.service import CutService
 from web.uploads import BodyLimit
 
 log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).resolve().parent / "static"
+HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
 
 
 def _handlers(app: FastAPI, metrics: Metrics) -> None:
     @app.exception_handler(WebError)
     async def web_error(request: Request, error: WebError) -> JSONResponse:
-        if error.status != 500:
+        if error.refused:
             metrics.rejections.labels(error.code).inc()
         log.info("%s %s -> %d: %s", request.method, request.url.path, error.status, error)
         return error_response(request.url.path, error)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: StarletteHTTPException) -> Response:
+        """Starlette's own answers (404, 405) in remove.bg's shape under its routes."""
+        if not request.url.path.startswith(REMOVEBG_PREFIX):
+            return await http_exception_handler(request, error)
+        code = HTTP_CODES.get(error.status_code, "invalid_request")
+        body = {"errors": [{"title": str(error.detail), "code": code}]}
+        return JSONResponse(body, status_code=error.status_code, headers=error.headers)
 
     @app.exception_handler(Exception)
     async def bug(request: Request, error: Exception) -> JSONResponse:
@@ -73,7 +85,7 @@ def create_app(config: WebConfig, gateway: Gateway | None = None) -> FastAPI:
         return FileResponse(STATIC / "index.html")
 
     _handlers(app, metrics)
-    app.add_middleware(BodyLimit, max_upload_bytes=config.max_upload_bytes)
+    app.add_middleware(BodyLimit, max_upload_bytes=config.max_upload_bytes, metrics=metrics)
     if config.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -11,6 +11,8 @@ class WebError(ServingError):
 
     status = 500
     code = "internal_error"
+    # counted in web_rejections_total: the gateway said no (input, key, size, capacity)
+    refused = False
     retry_after_s: int | None = None
 
 
@@ -19,6 +21,7 @@ class BadRequest(WebError):
 
     status = 400
     code = "invalid_request"
+    refused = True
 
 
 class Forbidden(WebError):
@@ -26,6 +29,7 @@ class Forbidden(WebError):
 
     status = 403
     code = "auth_failed"
+    refused = True
 
 
 class PayloadTooLarge(WebError):
@@ -33,6 +37,7 @@ class PayloadTooLarge(WebError):
 
     status = 413
     code = "file_too_large"
+    refused = True
 
 
 class Overloaded(WebError):
@@ -40,6 +45,7 @@ class Overloaded(WebError):
 
     status = 503
     code = "over_capacity"
+    refused = True
 
     def __init__(self, message: str, retry_after_s: int) -> None:
         super().__init__(message)

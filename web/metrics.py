@@ -31,7 +31,10 @@ class Metrics:
         self.in_flight = Gauge("web_triton_in_flight", "requests in flight to Triton", registry=r)
         self.queued = Gauge("web_queue_length", "admitted requests waiting for Triton", registry=r)
         self.rejections = Counter(
-            "web_rejections", "requests refused before reaching Triton", ["reason"], registry=r
+            "web_rejections",
+            "requests the gateway refused: bad input, bad key, too large, over capacity",
+            ["reason"],
+            registry=r,
         )
 
     def capacity_changed(self, in_flight: int, queued: int) -> None:

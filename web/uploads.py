@@ -13,6 +13,7 @@ import logging
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from web.errors import PayloadTooLarge
+from web.metrics import Metrics
 from web.responses import error_response
 
 log = logging.getLogger(__name__)
@@ -38,9 +39,10 @@ def header(scope: Scope, name: bytes) -> str:
 
 
 class BodyLimit:
-    def __init__(self, app: ASGIApp, max_upload_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_upload_bytes: int, metrics: Metrics) -> None:
         self.app = app
         self.max_upload_bytes = max_upload_bytes
+        self.metrics = metrics  # a refusal here never reaches the app's error handlers
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] not in BODY_METHODS:
@@ -51,6 +53,7 @@ class BodyLimit:
         if declared.isdigit() and int(declared) > limit:
             log.info("refused %s: Content-Length %s over %d", scope["path"], declared, limit)
             error = too_large(self.max_upload_bytes, f"a body of {int(declared):,} bytes")
+            self.metrics.rejections.labels(error.code).inc()
             await error_response(scope["path"], error)(scope, receive, send)
             return
         received = 0

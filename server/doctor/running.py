@@ -24,13 +24,13 @@ from server.doctor.reference import GPU_SUSPECT_FRACTION, REFERENCE_HOST, cpu_re
 from u2net.contract import CONTRACT, check_metadata
 from u2net.deployment import ORT_GPU_REQUIREMENT, TRITON_IMAGE, URL_ENV, pip_install
 from u2net.errors import ContractMismatch, ServingError
-from u2net.samples import sample_inputs
+from u2net.samples import PROBE_NAME, sample_inputs
 
 logger = logging.getLogger(__name__)
 
 # the gauge server/backends/onnxruntime/model.py sets (a test checks both say the same)
 PROVIDER_METRIC = "u2net_onnxruntime_execution_provider"
-PROBE_PHOTO = "astronaut.png"
+PROBE_PHOTO = PROBE_NAME
 CUDA_EP = "CUDAExecutionProvider"
 START = f"start one: `python -m server` (CPU) or `docker compose up -d` (GPU, {TRITON_IMAGE})"
 _SAMPLE = re.compile(r"^(?P<name>[A-Za-z_:][\w:]*)\{(?P<labels>[^}]*)\}\s+(?P<value>\S+)")

@@ -16,8 +16,9 @@ from u2net.errors import InvalidImage
 from u2net.imaging import cutout, encode, mask_to_size, open_rgb, render, to_model_input
 from u2net.options import OutputOptions, parse_color
 from u2net.postprocess import post_process_mask
+from u2net.samples import PROBE_NAME
 
-ASTRONAUT = next(p for p in PHOTOS if p.name == "astronaut.png")
+ASTRONAUT = next(p for p in PHOTOS if p.name == PROBE_NAME)
 
 
 @pytest.fixture(scope="module")

@@ -104,3 +104,30 @@ def test_upload_preview_download_equals_the_cli(browser, gateway, triton_server,
     with zipfile.ZipFile(archive) as z:
         assert sorted(z.namelist()) == ["chelsea.out.png", "rocket.out.png"]
         assert z.read("rocket.out.png") == downloaded.read_bytes()
+
+
+UNLABELLED_CONTROLS = """
+return [...document.querySelectorAll('input, select, button, textarea')]
+  .filter((c) => c.type !== 'hidden')
+  .filter((c) => !(c.labels && c.labels.length) && !c.getAttribute('aria-label')
+                 && !(c.tagName === 'BUTTON' && c.textContent.trim()))
+  .map((c) => c.outerHTML);
+"""
+
+
+def test_controls_are_labelled_and_the_drop_zone_is_a_tab_stop(browser, gateway) -> None:
+    """Every control has a label; Tab reaches the drop zone (a button named by its text) and
+    never the hidden file input behind it."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+
+    browser.get(gateway.url)
+    assert browser.execute_script(UNLABELLED_CONTROLS) == []
+    stops = []
+    for _ in range(30):
+        ActionChains(browser).send_keys(Keys.TAB).perform()  # to whatever has the focus
+        stops.append(browser.switch_to.active_element)
+    ids = [e.get_attribute("id") for e in stops]
+    assert "drop" in ids and "files" not in ids
+    drop = stops[ids.index("drop")]
+    assert drop.get_attribute("role") == "button" and "choose files" in drop.text

@@ -10,6 +10,7 @@ import time
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.data import PHOTOS
 from tests.web.serving import MODEL, config_for, serve
@@ -71,6 +72,27 @@ def test_a_chunked_oversized_body_is_stopped_while_streaming(small) -> None:
     status, sent = raw_request(small.url, head, chunks, pause_s=0.002)
     assert status.startswith("HTTP/1.1 413"), status
     assert sent < 5 * MB
+
+
+def _rejected_as_too_large(served) -> float:
+    with served.client() as client:
+        text = client.get("/metrics").text
+    families = text_string_to_metric_families(text)
+    values = [
+        s.value
+        for family in families
+        for s in family.samples
+        if s.name == "web_rejections_total" and s.labels == {"reason": "file_too_large"}
+    ]
+    return values[0] if values else 0.0
+
+
+def test_every_refusal_for_size_is_counted(small) -> None:
+    """A declared size is refused by the body limit itself, outside the app's handlers."""
+    before = _rejected_as_too_large(small)
+    test_a_declared_oversized_body_is_refused_before_any_byte_is_read(small, "/api/remove")
+    test_a_chunked_oversized_body_is_stopped_while_streaming(small)
+    assert _rejected_as_too_large(small) - before == 2
 
 
 def test_oversized_answers_say_the_limit(small) -> None:

@@ -143,3 +143,24 @@ def test_ignored_documented_fields_are_accepted(http) -> None:
 def test_account_answers_in_remove_bgs_shape(http) -> None:
     attributes = http.get("/v1.0/account").json()["data"]["attributes"]
     assert attributes["credits"]["total"] > 0 and attributes["api"]["free_calls"] > 0
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "code"),
+    [
+        ("GET", "/v1.0/nowhere", 404, "not_found"),
+        ("GET", "/v1.0/removebg", 405, "method_not_allowed"),
+    ],
+)
+def test_routing_errors_under_v1_are_in_remove_bgs_shape(
+    http, method: str, path: str, status: int, code: str
+) -> None:
+    response = http.request(method, path)
+    assert response.status_code == status
+    (error,) = response.json()["errors"]
+    assert error["code"] == code and error["title"]
+
+
+def test_routing_errors_elsewhere_keep_fastapis_shape(http) -> None:
+    response = http.get("/api/nowhere")
+    assert (response.status_code, response.json()) == (404, {"detail": "Not Found"})

@@ -202,8 +202,9 @@ picker.addEventListener("change", () => {
   add(picker.files);
   picker.value = "";
 });
+// the whole zone is one button: a click anywhere in it (the input's own clicks aside) picks
 drop.addEventListener("click", (event) => {
-  if (event.target === drop) picker.click();
+  if (event.target !== picker) picker.click();
 });
 drop.addEventListener("keydown", (event) => {
   if (event.key === "Enter" || event.key === " ") {
