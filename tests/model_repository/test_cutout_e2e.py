@@ -83,6 +83,33 @@ def test_cutout_alpha_matting_equals_the_client_side_cut(
     assert _remote(cutout, small.read_bytes(), options).data == local.cut_file(small, options)
 
 
+def _exif_rotated(photo: Image.Image, path: Path) -> None:
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90° clockwise to display
+    photo.save(path, exif=exif.tobytes())
+
+
+INPUT_FORMATS = {
+    "webp": lambda photo, path: photo.save(path, lossless=True),
+    "tiff": lambda photo, path: photo.save(path),
+    "bmp": lambda photo, path: photo.save(path),
+    "gif": lambda photo, path: photo.convert("P").save(path),
+    "exif-rotated.jpg": _exif_rotated,
+    "grey.png": lambda photo, path: photo.convert("L").save(path),
+}
+
+
+@pytest.mark.parametrize("kind", list(INPUT_FORMATS))
+def test_every_input_format_equals_the_client_side_cut(
+    cutout: CutoutModel, local: Cutter, tmp_path: Path, kind: str
+) -> None:
+    """The bytes of each format `cut` reads go to cutout as they are; same result as `cut`."""
+    path = tmp_path / f"photo.{kind}"
+    INPUT_FORMATS[kind](Image.open(PHOTOS[1]).convert("RGB"), path)
+    options = OutputOptions()
+    assert _remote(cutout, path.read_bytes(), options).data == local.cut_file(path, options)
+
+
 def test_box_is_the_foreground_in_result_pixels(cutout: CutoutModel) -> None:
     full = _remote(cutout, PHOTOS[0].read_bytes(), OutputOptions(only_mask=True))
     cropped = _remote(cutout, PHOTOS[0].read_bytes(), OutputOptions(only_mask=True, crop=True))
@@ -137,6 +164,24 @@ def test_bad_input_is_invalid_arg_and_the_next_request_works(
     assert (
         _remote(cutout, PHOTOS[1].read_bytes(), OutputOptions()).size == Image.open(PHOTOS[1]).size
     )
+
+
+@pytest.mark.parametrize(
+    ("params", "names"),
+    [({}, "u2net_trt or u2net_onnx"), ({"model": "u2net_onnx"}, "u2net_onnx")],
+    ids=["default-model-is-u2net", "served-name"],
+)
+def test_a_known_model_that_is_not_loaded_is_unavailable(
+    triton_server, params: dict, names: str
+) -> None:
+    """The session's server loads u2netp only: u2net (the default) is known, not loaded."""
+    client = grpcclient.InferenceServerClient(triton_server.grpc_url)
+    tensor = grpcclient.InferInput(CUTOUT.input_name, [1], CUTOUT.bytes_dtype)
+    tensor.set_data_from_numpy(np.array([PHOTOS[0].read_bytes()], dtype=np.object_))
+    with pytest.raises(InferenceServerException) as info:
+        client.infer(CUTOUT.name, [tensor], parameters=params)
+    assert info.value.status() == "StatusCode.UNAVAILABLE"
+    assert info.value.message() == f"model {names} is not loaded on this server"
 
 
 def test_concurrent_requests_each_get_their_own_image(cutout: CutoutModel, local: Cutter) -> None:

@@ -52,6 +52,14 @@ def _served_name(requested: str) -> str:
     return ready[0]
 
 
+# the inner model's answers while it unloads (a stopping or restarting server): try again
+_GONE = {
+    pb_utils.TritonError.UNAVAILABLE,
+    pb_utils.TritonError.NOT_FOUND,
+    pb_utils.TritonError.CANCELLED,
+}
+
+
 def _mask(served: str, batch: np.ndarray) -> np.ndarray:
     request = pb_utils.InferenceRequest(
         model_name=served,
@@ -64,7 +72,7 @@ def _mask(served: str, batch: np.ndarray) -> np.ndarray:
         raise Unavailable(f"{served} cannot be reached ({e}); try again") from e
     if response.has_error():
         error = response.error()
-        kind = Unavailable if error.code() == pb_utils.TritonError.UNAVAILABLE else ServingError
+        kind = Unavailable if error.code() in _GONE else ServingError
         raise kind(f"{served}: {error.message()}")
     return pb_utils.get_output_tensor_by_name(response, CONTRACT.output_name).as_numpy()[0]
 
