@@ -52,12 +52,11 @@ def _served_name(requested: str) -> str:
     return ready[0]
 
 
-# the inner model's answers while it unloads (a stopping or restarting server): try again
-_GONE = {
-    pb_utils.TritonError.UNAVAILABLE,
-    pb_utils.TritonError.NOT_FOUND,
-    pb_utils.TritonError.CANCELLED,
-}
+def _gone(code: int) -> bool:
+    """The inner model's answer while it unloads (the server stops or restarts): try again.
+    (pb_utils.TritonError only exists once the stub runs, not at import.)"""
+    errors = pb_utils.TritonError
+    return code in (errors.UNAVAILABLE, errors.NOT_FOUND, errors.CANCELLED)
 
 
 def _mask(served: str, batch: np.ndarray) -> np.ndarray:
@@ -72,7 +71,7 @@ def _mask(served: str, batch: np.ndarray) -> np.ndarray:
         raise Unavailable(f"{served} cannot be reached ({e}); try again") from e
     if response.has_error():
         error = response.error()
-        kind = Unavailable if error.code() in _GONE else ServingError
+        kind = Unavailable if _gone(error.code()) else ServingError
         raise kind(f"{served}: {error.message()}")
     return pb_utils.get_output_tensor_by_name(response, CONTRACT.output_name).as_numpy()[0]
 
