@@ -8,6 +8,8 @@ import argparse
 import logging
 import os
 import signal
+import subprocess
+import sys
 import tempfile
 import threading
 from collections.abc import Sequence
@@ -101,11 +103,15 @@ def read_admin_key(args: argparse.Namespace) -> str | None:
 
 
 def onnxruntime_offers_cuda() -> bool:
+    """Asked in a child process: this launcher stays small (it lives as long as Triton)."""
+    probe = "import onnxruntime as o; print('CUDAExecutionProvider' in o.get_available_providers())"
     try:
-        import onnxruntime
-    except ImportError:  # the server then skips the ONNX models with a reason
+        done = subprocess.run(
+            [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
         return False
-    return "CUDAExecutionProvider" in onnxruntime.get_available_providers()
+    return done.stdout.strip() == "True"  # no onnxruntime: the ONNX models are skipped anyway
 
 
 def _config_name(requested: str) -> str | None:
