@@ -20,8 +20,14 @@ from dataclasses import dataclass
 
 UNAVAILABLE = "StatusCode.UNAVAILABLE"
 DEADLINE_EXCEEDED = "StatusCode.DEADLINE_EXCEEDED"
-# how Triton says a model is not (yet) there; after a restart these mean "still loading"
-NOT_LOADED = ("unknown model", "is not ready", "no available versions", "is not loaded")
+# how Triton says a model is not (yet) there; after a restart these mean "still loading",
+# and while a server stops, a model it still calls answers "Server not ready"
+NOT_LOADED = ("unknown model", "not ready", "no available versions", "is not loaded")
+
+
+def says_not_loaded(message: str) -> bool:
+    """Does Triton's message say the model (or its server) is not there right now?"""
+    return any(words in message.lower() for words in NOT_LOADED)
 
 
 @dataclass(frozen=True)
@@ -47,7 +53,7 @@ def retryable(status: str, message: str, served_before: bool) -> bool:
     """Is this answer worth another attempt? (see the module's docstring)"""
     if status == UNAVAILABLE:
         return True
-    return served_before and any(words in message.lower() for words in NOT_LOADED)
+    return served_before and says_not_loaded(message)
 
 
 class Deadline:

@@ -11,6 +11,7 @@ import pytest
 from u2net.retry import DEADLINE_EXCEEDED, UNAVAILABLE, Deadline, RetryPolicy, retryable
 
 UNKNOWN = "Request for unknown model: 'u2netp_onnx' has no available versions"
+STOPPING = "u2netp_onnx: Model u2netp_onnx - Error when running inference: Server not ready"
 
 
 @pytest.mark.parametrize(
@@ -23,6 +24,9 @@ UNKNOWN = "Request for unknown model: 'u2netp_onnx' has no available versions"
         ("StatusCode.NOT_FOUND", UNKNOWN, False, False),  # never served: a wrong name
         ("StatusCode.INVALID_ARGUMENT", "not an image Pillow can read", True, False),
         ("StatusCode.INTERNAL", "onnxruntime failed", True, False),
+        # cutout's inner model while the server stops (seen in CI): Triton's own wording
+        ("StatusCode.INTERNAL", STOPPING, True, True),
+        ("StatusCode.INTERNAL", STOPPING, False, False),
         (DEADLINE_EXCEEDED, "Deadline Exceeded", True, False),
     ],
 )

@@ -19,6 +19,7 @@ from u2net.contract import CONTRACT, CUTOUT
 from u2net.errors import InvalidImage, InvalidRequest, ServingError
 from u2net.job import complete, parse_request, prepare
 from u2net.options import MAX_PIXELS
+from u2net.retry import says_not_loaded
 
 SERVED = {name for model in KNOWN_MODELS.values() for name in model.served_names}
 
@@ -71,7 +72,8 @@ def _mask(served: str, batch: np.ndarray) -> np.ndarray:
         raise Unavailable(f"{served} cannot be reached ({e}); try again") from e
     if response.has_error():
         error = response.error()
-        kind = Unavailable if _gone(error.code()) else ServingError
+        gone = _gone(error.code()) or says_not_loaded(error.message())
+        kind = Unavailable if gone else ServingError
         raise kind(f"{served}: {error.message()}")
     return pb_utils.get_output_tensor_by_name(response, CONTRACT.output_name).as_numpy()[0]
 
