@@ -12,6 +12,7 @@ from google.protobuf.text_format import ParseError
 from server.errors import ServerStartError
 from u2net.catalogue import KNOWN_MODELS
 from u2net.contract import CUTOUT
+from u2net.errors import UsageError
 from u2net.repository import CONFIG_FILE, ONNX_FILE, PLAN_FILE, read_config
 
 logger = logging.getLogger(__name__)
@@ -75,7 +76,7 @@ def scan(repository: Path) -> list[ModelEntry]:
 def expand(requested: list[str], known: dict[str, ModelEntry]) -> list[str]:
     """Served names as given; a base name (``u2netp``) stands for its variants in the repository.
 
-    Raises ServerStartError naming the known models for anything else.
+    Raises UsageError naming the known models for anything else.
     """
     names: list[str] = []
     for name in requested:
@@ -85,9 +86,9 @@ def expand(requested: list[str], known: dict[str, ModelEntry]) -> list[str]:
         model = KNOWN_MODELS.get(name)
         variants = [n for n in reversed(model.served_names) if n in known] if model else []
         if not variants:
-            raise ServerStartError(
-                f"expected model names from {', '.join(known) or 'none'} (or a base name such "
-                f"as {', '.join(KNOWN_MODELS)}), got {name!r}"
+            raise UsageError(  # a bad --models value: exit 2, as convert's
+                f"--models: expected model names from {', '.join(known) or 'none'} (or a base "
+                f"name such as {', '.join(KNOWN_MODELS)}), got {name!r}"
             )
         names += variants
     return list(dict.fromkeys(names))

@@ -218,6 +218,14 @@ def test_missing_models_name_convert(
     assert "Traceback" not in done.stderr
 
 
+def test_an_unknown_model_name_is_a_usage_error() -> None:
+    done = run_cli("server", "--models", "u2netq", *port_args(), timeout=60)
+    assert done.returncode == 2 and done.stdout == ""
+    assert "Traceback" not in done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: --models: expected model names from") and "'u2netq'" in last
+
+
 def test_tensorrt_models_are_skipped_with_a_reason(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.WARNING, logger="server.models")
     entries = models.scan(REPOSITORY)
