@@ -131,3 +131,14 @@ def test_controls_are_labelled_and_the_drop_zone_is_a_tab_stop(browser, gateway)
     assert "drop" in ids and "files" not in ids
     drop = stops[ids.index("drop")]
     assert drop.get_attribute("role") == "button" and "choose files" in drop.text
+
+
+def test_choosing_jpeg_turns_the_background_colour_on(browser, gateway) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.select import Select
+
+    browser.get(gateway.url)
+    use_colour = browser.find_element(By.ID, "use-bgc")
+    assert not use_colour.is_selected()
+    Select(browser.find_element(By.ID, "format")).select_by_value("jpg")
+    assert use_colour.is_selected()

@@ -196,6 +196,11 @@ async function downloadAll() {
 }
 
 // --- wiring ------------------------------------------------------------------------------
+// JPEG has no alpha: choosing it turns the background colour on (white unless one is chosen),
+// rather than letting every file fail on the server
+$("#format").addEventListener("change", () => {
+  if ($("#format").value === "jpg" && !$("#om").checked) $("#use-bgc").checked = true;
+});
 const drop = $("#drop");
 const picker = $("#files");
 picker.addEventListener("change", () => {
