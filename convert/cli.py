@@ -10,8 +10,8 @@ from convert.check import check_source
 from convert.fetch import fetch
 from convert.model_config import all_variants, write_configs
 from convert.stage import stage_onnx
-from convert.trt_profile import DEFAULT_OPT_BATCH, DEFAULT_WORKSPACE_GB, PRECISIONS, BuildSettings
-from convert.trt_stage import stage_trt
+from convert.trt.profile import DEFAULT_OPT_BATCH, DEFAULT_WORKSPACE_GB, PRECISIONS, BuildSettings
+from convert.trt.stage import stage_trt
 from u2net import cli as edge
 from u2net.catalogue import MODEL_NAMES
 from u2net.errors import UsageError

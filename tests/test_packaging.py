@@ -86,7 +86,7 @@ def test_container_extra_leaves_tensorrt_to_the_image() -> None:
     ngc = EXTRAS["ngc"]
     assert not {name for name in ngc if name.startswith("tensorrt") or name == "cuda-python"}
     assert "onnxruntime" in ngc  # the verification reference
-    assert "onnxconverter-common" in ngc  # TensorRT 11's fp16 (convert/fp16.py)
+    assert "onnxconverter-common" in ngc  # TensorRT 11's fp16 (convert/trt/fp16.py)
 
 
 @pytest.mark.parametrize("extra", ["test", "matting"])

@@ -2,7 +2,7 @@
 
 The nvidia-smi texts follow NVIDIA's documented CSV format (``nvidia-smi --help-query-gpu``;
 ``--format=csv`` prints a header and units, ``noheader``/``nounits`` drop them). Plan manifests
-are written by the project's own ``convert.trt_stage`` functions, so they have the real format.
+are written by the project's own ``convert.trt.stage`` functions, so they have the real format.
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from convert.cuda import GpuInfo
 from convert.model_config import OnnxVariant, TrtVariant, to_file
-from convert.trt_profile import BuildSettings, load_profile
-from convert.trt_stage import engine_manifest, fingerprint
-from convert.trt_verify import Verification
+from convert.trt.cuda import GpuInfo
+from convert.trt.profile import BuildSettings, load_profile
+from convert.trt.stage import engine_manifest, fingerprint
+from convert.trt.verify import Verification
 from server.doctor.report import SCHEMA
 from u2net.agreement import MaskAgreement
 from u2net.repository import ONNX_FILE, PLAN_FILE, staged_paths

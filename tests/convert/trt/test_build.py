@@ -2,7 +2,7 @@
 
 TensorRT is replaced by small fakes with the same method names; the pinning runs on the
 layers TensorRT's ONNX parser makes of the staged u2netp serving graph (emulated from its
-naming rules in tests/convert/onnx_trt_layers.py) and on hand-written plain data.
+naming rules in tests/convert/trt/onnx_layers.py) and on hand-written plain data.
 """
 
 from __future__ import annotations
@@ -15,15 +15,15 @@ import pytest
 
 from convert.errors import EngineBuildError
 from convert.graph import SERVING_PREFIX
-from convert.trt_build import (
+from convert.trt.build import (
     apply_precision,
     attach_timing_cache,
     fp16_method,
     layer_infos,
     pin_serving_layers,
 )
-from convert.trt_layers import LayerInfo, layers_to_pin
-from tests.convert.onnx_trt_layers import parsed_layers
+from convert.trt.layers import LayerInfo, layers_to_pin
+from tests.convert.trt.onnx_layers import parsed_layers
 from tests.data import staged_model
 
 F, I64, U8 = "FLOAT", "INT64", "UINT8"
@@ -215,7 +215,7 @@ def test_a_missing_flag_is_a_warning_not_silence(
     caplog: pytest.LogCaptureFixture, precision: str, missing: str, warning: str
 ) -> None:
     trt = _trt(*(f for f in ALL_FLAGS if f != missing), version="11.0.0")
-    with caplog.at_level(logging.WARNING, logger="convert.trt_build"):
+    with caplog.at_level(logging.WARNING, logger="convert.trt.build"):
         assert apply_precision(trt, _FlagConfig(), precision, "builder-flag") is False
     assert warning in caplog.text
     assert "11.0.0" in caplog.text
@@ -270,7 +270,7 @@ def test_timing_cache_falls_back_to_a_fresh_one(
     attached: bytes,
     warning: str | None,
 ) -> None:
-    with caplog.at_level(logging.WARNING, logger="convert.trt_build"):
+    with caplog.at_level(logging.WARNING, logger="convert.trt.build"):
         cache = attach_timing_cache(config, saved)
     assert [c.data for c in config.attached] == [attached]
     assert cache is config.attached[0]
@@ -282,7 +282,7 @@ def test_timing_cache_falls_back_to_a_fresh_one(
 
 def test_without_any_timing_cache_the_build_goes_on(caplog: pytest.LogCaptureFixture) -> None:
     config = _CacheConfig(readable=False, fresh=False)
-    with caplog.at_level(logging.WARNING, logger="convert.trt_build"):
+    with caplog.at_level(logging.WARNING, logger="convert.trt.build"):
         assert attach_timing_cache(config, b"stale") is None
     assert config.attached == []
     assert "building without one" in caplog.text

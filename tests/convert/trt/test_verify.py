@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from convert.trt_verify import MAX_MEAN_ABS_DIFF, MIN_IOU, Verification, verify_batch
+from convert.trt.verify import MAX_MEAN_ABS_DIFF, MIN_IOU, Verification, verify_batch
 from u2net.agreement import MASK_THRESHOLD, MaskAgreement, compare_masks
 from u2net.contract import CONTRACT
 

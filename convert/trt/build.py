@@ -1,10 +1,10 @@
 """Build a TensorRT plan from the serving ONNX (TensorRT is imported lazily, via
-:mod:`convert.tensorrt_lib`, so everything else in ``convert`` works on CPU-only machines).
+:mod:`convert.trt.tensorrt_lib`, so everything else in ``convert`` works on CPU-only machines).
 
 The decisions are plain functions over duck-typed objects, tested on CPU with fakes:
 which fp16 method a TensorRT version gets (:func:`fp16_method`), the builder flags
 (:func:`apply_precision`), the timing cache and its fallback (:func:`attach_timing_cache`)
-and, through :mod:`convert.trt_layers`, which layers an fp16 build keeps in fp32.
+and, through :mod:`convert.trt.layers`, which layers an fp16 build keeps in fp32.
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ from typing import Any, Literal
 import onnx
 
 from convert.errors import EngineBuildError
-from convert.fp16 import body_to_fp16
-from convert.tensorrt_lib import load_tensorrt, make_logger, tensorrt_major
-from convert.trt_layers import LayerInfo, layers_to_pin
-from convert.trt_profile import BuildSettings, Precision, ShapeProfile
+from convert.trt.fp16 import body_to_fp16
+from convert.trt.layers import LayerInfo, layers_to_pin
+from convert.trt.profile import BuildSettings, Precision, ShapeProfile
+from convert.trt.tensorrt_lib import load_tensorrt, make_logger, tensorrt_major
 from u2net.contract import CONTRACT, ServingContract
 
 log = logging.getLogger(__name__)
@@ -102,7 +102,7 @@ def _tensors(layer: Any, count: int, get: str) -> list[Any]:
 
 
 def layer_infos(network: Any) -> list[LayerInfo]:
-    """The network's layers as plain data for :func:`convert.trt_layers.layers_to_pin`."""
+    """The network's layers as plain data for :func:`convert.trt.layers.layers_to_pin`."""
     infos = []
     for i in range(network.num_layers):
         layer = network.get_layer(i)

@@ -15,7 +15,7 @@ import pytest
 
 from convert.errors import EngineBuildError
 from convert.model_config import OnnxVariant, TrtVariant, to_file
-from convert.trt_profile import BuildSettings, trt_config_path
+from convert.trt.profile import BuildSettings, trt_config_path
 from tests.data import REPOSITORY
 from u2net.catalogue import KNOWN_MODELS
 from u2net.contract import CONTRACT
@@ -28,8 +28,8 @@ STAGED_ONNX, _ = staged_paths(REPOSITORY, OnnxVariant(MODEL.name).name, "model.o
 def _gpu_skip_reason() -> str | None:
     if importlib.util.find_spec("tensorrt") is None:
         return "tensorrt is not installed (pip install 'u2net-triton[gpu]' or the TRT container)"
-    from convert.cuda import gpu_info
-    from convert.tensorrt_lib import load_tensorrt
+    from convert.trt.cuda import gpu_info
+    from convert.trt.tensorrt_lib import load_tensorrt
 
     try:
         load_tensorrt()
@@ -57,7 +57,7 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.mark.parametrize("precision", ["fp32", "fp16"])
 def test_build_and_verify_u2netp(repo: Path, precision: str) -> None:
-    from convert.trt_stage import TIMING_CACHE, stage_trt
+    from convert.trt.stage import TIMING_CACHE, stage_trt
 
     settings = BuildSettings(precision=precision, opt_batch=4, workspace_gb=2)
     plan = stage_trt(MODEL, repo, settings, force=True)
@@ -76,8 +76,8 @@ def test_build_and_verify_u2netp(repo: Path, precision: str) -> None:
 
 
 def test_engine_io_follows_the_contract(repo: Path) -> None:
-    from convert.tensorrt_lib import load_tensorrt
-    from convert.trt_stage import PLAN, stage_trt
+    from convert.trt.stage import PLAN, stage_trt
+    from convert.trt.tensorrt_lib import load_tensorrt
 
     plan_path, _ = staged_paths(repo, TrtVariant(MODEL.name).name, PLAN)
     if not plan_path.is_file():
@@ -102,10 +102,10 @@ def test_engine_io_follows_the_contract(repo: Path) -> None:
 
 
 def test_the_real_parser_pins_the_serving_paths_with_their_broadcasts() -> None:
-    """What tests/convert/onnx_trt_layers.py emulates on CPU, with TensorRT's own parser."""
-    from convert.tensorrt_lib import load_tensorrt, make_logger
-    from convert.trt_build import layer_infos
-    from convert.trt_layers import layers_to_pin
+    """What tests/convert/trt/onnx_layers.py emulates on CPU, with TensorRT's own parser."""
+    from convert.trt.build import layer_infos
+    from convert.trt.layers import layers_to_pin
+    from convert.trt.tensorrt_lib import load_tensorrt, make_logger
 
     trt = load_tensorrt()
     logger = make_logger(trt)

@@ -15,12 +15,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from convert.cuda import GpuInfo
 from convert.errors import EngineBuildError
 from convert.fetch import md5_of
 from convert.model_config import OnnxVariant, TrtVariant, to_file
-from convert.trt_profile import BuildSettings, ShapeProfile, profile_from_config
-from convert.trt_stage import (
+from convert.trt.cuda import GpuInfo
+from convert.trt.profile import BuildSettings, ShapeProfile, profile_from_config
+from convert.trt.stage import (
     BUILD_RECIPE,
     PLAN,
     TIMING_CACHE,
@@ -30,7 +30,7 @@ from convert.trt_stage import (
     stage_trt,
     up_to_date,
 )
-from convert.trt_verify import Verification, onnx_reference
+from convert.trt.verify import Verification, onnx_reference
 from tests.data import REPOSITORY
 from u2net.agreement import MaskAgreement
 from u2net.catalogue import KNOWN_MODELS
@@ -62,7 +62,7 @@ def memo_reference(onnx_path: Path, batch: np.ndarray, contract: object = CONTRA
 
 @pytest.fixture(autouse=True)
 def _memoised_reference(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("convert.trt_stage.onnx_reference", memo_reference)
+    monkeypatch.setattr("convert.trt.stage.onnx_reference", memo_reference)
 
 
 class FakeBackend:
@@ -216,7 +216,7 @@ def test_fallback_fp32_stages_fp32_and_a_rerun_keeps_it(
 ) -> None:
     backend = _backend(repo, **trouble)
     settings = BuildSettings(precision="fp16", opt_batch=2)
-    with caplog.at_level("WARNING", logger="convert.trt_stage"):
+    with caplog.at_level("WARNING", logger="convert.trt.stage"):
         stage_trt(MODEL, repo, settings, backend=backend, fallback_fp32=True)
     assert [used.precision for _, used, _ in backend.builds] == ["fp16", "fp32"]
     assert "u2netp_trt: the fp16 engine failed" in caplog.text

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from convert.cuda import DeviceMemory
 from convert.errors import EngineBuildError
-from convert.tensorrt_lib import load_tensorrt, make_logger
+from convert.trt.cuda import DeviceMemory
+from convert.trt.tensorrt_lib import load_tensorrt, make_logger
 from u2net.contract import CONTRACT, ServingContract
 
 

@@ -1,6 +1,6 @@
 """staged ONNX -> TensorRT plan -> verified against ONNX Runtime -> <model>_trt/1/model.plan.
 
-The GPU work sits behind a small backend (``convert.trt_build.TensorRTBackend``); this
+The GPU work sits behind a small backend (``convert.trt.build.TensorRTBackend``); this
 module decides, verifies and writes, so its logic is tested on CPU with a fake backend.
 Idempotent like ONNX staging: the manifest beside the plan records what the plan was
 built from and on; when all of it still holds, a rerun does nothing.
@@ -19,15 +19,15 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from convert.cuda import GpuInfo, gpu_info
 from convert.errors import EngineBuildError
 from convert.fetch import md5_of
 from convert.model_config import OnnxVariant, TrtVariant
-from convert.tensorrt_lib import load_tensorrt
-from convert.trt_build import build_plan
-from convert.trt_profile import BuildSettings, ShapeProfile, load_profile
-from convert.trt_run import run_plan
-from convert.trt_verify import Verification, onnx_reference, sample_batch, verify_batch
+from convert.trt.build import build_plan
+from convert.trt.cuda import GpuInfo, gpu_info
+from convert.trt.profile import BuildSettings, ShapeProfile, load_profile
+from convert.trt.run import run_plan
+from convert.trt.tensorrt_lib import load_tensorrt
+from convert.trt.verify import Verification, onnx_reference, sample_batch, verify_batch
 from u2net.catalogue import KnownModel
 from u2net.contract import CONTRACT, ServingContract
 from u2net.files import atomic_write_bytes
@@ -61,7 +61,7 @@ class Backend(Protocol):
 
 @dataclass(frozen=True)
 class TensorRTBackend:
-    """What :mod:`convert.trt_stage` needs from the GPU side (tests substitute a fake)."""
+    """What :mod:`convert.trt.stage` needs from the GPU side (tests substitute a fake)."""
 
     def version(self) -> str:
         return str(load_tensorrt().__version__)

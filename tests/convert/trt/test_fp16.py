@@ -13,9 +13,9 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from convert.errors import InvalidModel
-from convert.fp16 import body_to_fp16
 from convert.graph import SERVING_PREFIX, build_serving_graph
-from convert.trt_verify import onnx_reference, verify_batch
+from convert.trt.fp16 import body_to_fp16
+from convert.trt.verify import onnx_reference, verify_batch
 from tests.data import staged_model
 from u2net.contract import CONTRACT
 from u2net.samples import sample_inputs

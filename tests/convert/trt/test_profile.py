@@ -8,7 +8,7 @@ import pytest
 
 from convert.errors import EngineBuildError
 from convert.model_config import TrtVariant, to_file
-from convert.trt_profile import (
+from convert.trt.profile import (
     DEFAULT_OPT_BATCH,
     BuildSettings,
     ShapeProfile,

@@ -14,7 +14,7 @@ from __future__ import annotations
 import onnx
 from onnx import TensorProto
 
-from convert.trt_layers import LayerInfo
+from convert.trt.layers import LayerInfo
 
 ELEMENTWISE = {"Add", "Sub", "Mul", "Div", "Max", "Min", "Pow", "Sum", "Mean"}
 TYPE_NAMES = {

@@ -8,12 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from convert.trt_profile import trt_config_path
+from convert.trt.profile import trt_config_path
 from tests.cli_run import run_cli
 from tests.data import REPOSITORY
 from u2net.repository import read_config
 
-ROOT = Path(__file__).resolve().parents[2]
 HAS_TENSORRT = importlib.util.find_spec("tensorrt") is not None
 
 
