@@ -1,6 +1,7 @@
 """``python -m server``: serve model_repository/ with the embedded Triton 2.51 on this host.
 
-``python -m server doctor`` checks the host, packages, repository and a running server."""
+``python -m server doctor [options]`` runs ``python -m doctor [options]`` (an alias: the doctor sits
+above server, which never imports it)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from server import backend_dir, command, distribution, models
-from server.doctor import command as doctor
 from server.errors import ServerStartError
 from server.process import TritonProcess, check_ports
 from u2net import cli as edge
@@ -25,6 +25,7 @@ from u2net.repository import CPU_CONFIG_NAME, default_repository
 logger = logging.getLogger(__name__)
 
 READY_TIMEOUT_S = 300.0
+DOCTOR = "doctor"
 LOOPBACK = "127.0.0.1"
 DEFAULT_PORTS = {"grpc": 8001, "http": 8000, "metrics": 8002}
 
@@ -84,7 +85,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     edge.add_verbosity(parser)
     subparsers = edge.add_subparsers(parser, required=False)
-    doctor.add_parser(subparsers)
+    edge.add_subcommand(
+        subparsers,
+        DOCTOR,
+        "check host, packages, model repository and a running server (`python -m doctor`)",
+        description="Runs `python -m doctor` with the options that follow; "
+        "`python -m doctor --help` lists them.",
+        add_help=False,
+    )
     return parser
 
 
@@ -199,11 +207,26 @@ def _serve(args: argparse.Namespace) -> int:
             triton.stop()
 
 
+def doctor_command(args: argparse.Namespace, rest: Sequence[str]) -> list[str]:
+    """``python -m doctor`` with what followed ``doctor`` (and a ``-v`` given before it)."""
+    verbose = ["-v"] if args.verbose else []
+    return [sys.executable, "-m", DOCTOR, *verbose, *rest]
+
+
+def run_doctor(args: argparse.Namespace, rest: Sequence[str]) -> int:
+    """The alias: the doctor in a child process, its exit code passed through."""
+    try:
+        return subprocess.run(doctor_command(args, rest), check=False).returncode
+    except KeyboardInterrupt:  # the child got the same Ctrl-C and stops itself
+        return edge.EXIT_INTERRUPTED
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command == "doctor":
-        edge.setup_logging(edge.log_level(args, default=logging.WARNING), prefix="doctor: ")
-        return edge.run_handler(lambda: doctor.run(args), parser)
+    args, rest = parser.parse_known_args(argv)
+    if args.command == DOCTOR:
+        return run_doctor(args, rest)
+    if rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
     edge.setup_logging(edge.log_level(args), prefix="server: ")
     return edge.run_handler(lambda: _serve(args), parser)

@@ -1,5 +1,5 @@
-"""The one command-line edge shared by the four CLIs (convert, server, client, web): every option
-explains itself and shows its default, -v works before and after a subcommand, and
+"""The one command-line edge shared by the five CLIs (convert, server, doctor, client, web):
+every option explains itself and shows its default, -v works before and after a subcommand, and
 ``run_handler`` maps user errors, usage errors, Ctrl-C and bugs to their exit codes."""
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import pytest
 
 from client.cli import build_parser as client_parser
 from convert.cli import build_parser as convert_parser
+from doctor.cli import build_parser as doctor_parser
 from server.cli import build_parser as server_parser
 from u2net import cli as edge
 from u2net.errors import ServingError, UsageError
@@ -22,6 +23,7 @@ PARSERS: dict[str, Callable[[], argparse.ArgumentParser]] = {
     "server": server_parser,
     "client": client_parser,
     "web": web_parser,
+    "doctor": doctor_parser,
 }
 
 
@@ -57,8 +59,7 @@ def test_every_option_explains_itself_and_shows_its_default(parser, action) -> N
         ("convert", ["fetch", "-v"]),
         ("client", ["-v", "cut", "x.jpg"]),
         ("client", ["cut", "x.jpg", "-v"]),
-        ("server", ["-v", "doctor"]),
-        ("server", ["doctor", "-v"]),
+        ("doctor", ["-v"]),
         ("server", ["-v"]),
         ("web", ["-v"]),
     ],

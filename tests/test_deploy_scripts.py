@@ -24,7 +24,7 @@ from tests.deploy_run import (
 from u2net.catalogue import MODEL_NAMES
 from u2net.contract import CUTOUT
 
-SOURCES = ("pyproject.toml", "README.md", "u2net", "client", "convert", "server")
+SOURCES = ("pyproject.toml", "README.md", "u2net", "client", "convert", "server", "doctor")
 
 
 @pytest.fixture

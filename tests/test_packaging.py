@@ -46,7 +46,7 @@ def test_gpu_pins_the_tensorrt_of_the_default_ngc_release(part: str) -> None:
     "requirement", [ORT_GPU_REQUIREMENT, *TENSORRT_REQUIREMENTS], ids=lambda r: r.split("=")[0]
 )
 def test_the_doctors_install_commands_pin_what_the_gpu_extra_pins(requirement: str) -> None:
-    """``python -m server doctor``'s fixes install what ``[gpu]`` would, never a newer CUDA."""
+    """``python -m doctor``'s fixes install what ``[gpu]`` would, never a newer CUDA."""
     doctor = Requirement(requirement)
     assert doctor.specifier == EXTRAS["gpu"][doctor.name].specifier
 

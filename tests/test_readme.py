@@ -9,7 +9,17 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-FOLDERS = ("u2net", "client", "convert", "web", "server", "server/doctor", "bench", "scripts")
+FOLDERS = (
+    "u2net",
+    "client",
+    "convert",
+    "web",
+    "server",
+    "doctor",
+    "convert/trt",
+    "bench",
+    "scripts",
+)
 
 
 def _layout() -> str:

@@ -25,7 +25,7 @@ finish() {
 trap finish EXIT
 
 cp -r "$checkout"/pyproject.toml "$checkout"/README.md "$checkout"/u2net "$checkout"/client \
-    "$checkout"/convert "$checkout"/server "$src"/
+    "$checkout"/convert "$checkout"/server "$checkout"/doctor "$src"/
 echo "convert: installing u2net-triton[ngc] and cuda-python ${cuda_major}.x" >&2
 python3 -m pip install --no-cache-dir "$src[ngc]" "cuda-python==${cuda_major}.*"
 cd /  # run the installed copy, not the checkout (and write no __pycache__ into it)

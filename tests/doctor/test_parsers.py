@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from server.doctor import host, running
-from server.doctor.gateway import triton_target
-from server.doctor.host import Gpu, GpuQuery, driver_cuda_major, ngc_driver_ok, parse_gpu_csv
-from server.doctor.reference import CPU_MS_PER_IMAGE, cpu_reference_ms
-from server.doctor.repository import PlanFacts, parse_plan_manifest, plan_problems
-from tests.server import doctor_data as data
+from doctor import host, running
+from doctor.gateway import triton_target
+from doctor.host import Gpu, GpuQuery, driver_cuda_major, ngc_driver_ok, parse_gpu_csv
+from doctor.reference import CPU_MS_PER_IMAGE, cpu_reference_ms
+from doctor.repository import PlanFacts, parse_plan_manifest, plan_problems
+from tests.doctor import data
 from u2net import deployment
 
 # --- nvidia-smi -----------------------------------------------------------------------------

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from server.doctor import gateway, host, packages, repository, running
-from server.doctor.check import Check, Deployment, Status, fail, na, ok
+from doctor import gateway, host, packages, repository, running
+from doctor.check import Check, Deployment, Status, fail, na, ok
 from u2net.catalogue import KNOWN_MODELS
 from u2net.contract import CUTOUT
 

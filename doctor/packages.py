@@ -15,8 +15,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from server.doctor.check import Check, Deployment, fail, na, ok
-from server.doctor.host import CUDA_MIN_DRIVER_BRANCH, CudaNeed
+from doctor.check import Check, Deployment, fail, na, ok
+from doctor.host import CUDA_MIN_DRIVER_BRANCH, CudaNeed
 from u2net.deployment import (
     NGC_TENSORRT_VERSION,
     ORT_GPU_REQUIREMENT,

@@ -22,7 +22,7 @@ from convert.trt.cuda import GpuInfo
 from convert.trt.profile import BuildSettings, load_profile
 from convert.trt.stage import engine_manifest, fingerprint
 from convert.trt.verify import Verification
-from server.doctor.report import SCHEMA
+from doctor.report import SCHEMA
 from u2net.agreement import MaskAgreement
 from u2net.repository import ONNX_FILE, PLAN_FILE, staged_paths
 
@@ -149,7 +149,7 @@ def run_doctor(
 ) -> subprocess.CompletedProcess[str]:
     environment = {k: v for k, v in os.environ.items() if k != "U2NET_TRITON_URL"}
     return subprocess.run(
-        [str(python), "-m", "server", "doctor", *map(str, args)],
+        [str(python), "-m", "doctor", *map(str, args)],
         capture_output=True,
         text=True,
         cwd=ROOT,

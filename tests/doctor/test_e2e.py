@@ -1,4 +1,4 @@
-"""``python -m server doctor`` end to end on this CPU machine: real processes, a real embedded
+"""``python -m doctor`` end to end on this CPU machine: real processes, a real embedded
 Triton, a real throwaway virtualenv; GPUs only through a recorded nvidia-smi."""
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from server.spawn import RunningServer, free_ports
-from tests.server import doctor_data as data
+from tests.cli_run import run_cli
+from tests.doctor import data
 
 MODEL = "u2netp_onnx"
 
@@ -224,7 +225,10 @@ def test_the_gateway_readyz_and_its_triton_target(
     assert check["blocking"] is (status == "fail")
 
 
-def test_usage_errors_exit_2() -> None:
-    done = data.run_doctor("--probe-runs", "0")
+@pytest.mark.parametrize("command", [["doctor"], ["server", "doctor"]], ids=" ".join)
+def test_usage_errors_exit_2(command: list[str]) -> None:
+    """``python -m server doctor`` is an alias: the doctor's options and exit codes."""
+    done = run_cli(*command, "--probe-runs", "0", env={"PATH": data.path_without_nvidia_smi()})
     assert done.returncode == 2
+    assert "usage: python -m doctor" in done.stderr
     assert "expected a whole number ≥ 1, got '0'" in done.stderr

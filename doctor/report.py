@@ -1,6 +1,6 @@
 """Render the checks: one text line each (✓ ok, ✗ failed with its fix, – not applicable), or
 JSON for scripts and CI: a list of objects with the fields of
-:class:`~server.doctor.check.Check`, described by ``report.schema.json`` (JSON Schema,
+:class:`~doctor.check.Check`, described by ``report.schema.json`` (JSON Schema,
 shipped beside this module; check names are unique, which a schema cannot say)."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from server.doctor.check import Check, Status, blockers
+from doctor.check import Check, Status, blockers
 
 SCHEMA = Path(__file__).with_name("report.schema.json")
 MARKS = {Status.OK: "✓", Status.FAIL: "✗", Status.NA: "–"}

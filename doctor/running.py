@@ -19,8 +19,8 @@ import numpy as np
 import tritonclient.grpc as grpcclient
 from tritonclient.utils import InferenceServerException
 
-from server.doctor.check import Check, Deployment, fail, na, ok
-from server.doctor.reference import GPU_SUSPECT_FRACTION, REFERENCE_HOST, cpu_reference_ms
+from doctor.check import Check, Deployment, fail, na, ok
+from doctor.reference import GPU_SUSPECT_FRACTION, REFERENCE_HOST, cpu_reference_ms
 from u2net.contract import CONTRACT, check_metadata
 from u2net.deployment import ORT_GPU_REQUIREMENT, TRITON_IMAGE, URL_ENV, pip_install
 from u2net.errors import ContractMismatch, ServingError

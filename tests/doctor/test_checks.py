@@ -6,13 +6,13 @@ import json
 
 import pytest
 
-from server.doctor import host, packages, report, running
-from server.doctor.check import Check, Status, fail, na, ok
-from server.doctor.diagnose import choose_deployment, gpu_verdict
-from server.doctor.host import CudaNeed, Gpu, GpuQuery
-from server.doctor.packages import Dist, OrtFacts
-from server.doctor.running import ModelRuntime, ServerFacts
-from tests.server.doctor_data import structure_errors
+from doctor import host, packages, report, running
+from doctor.check import Check, Status, fail, na, ok
+from doctor.diagnose import choose_deployment, gpu_verdict
+from doctor.host import CudaNeed, Gpu, GpuQuery
+from doctor.packages import Dist, OrtFacts
+from doctor.running import ModelRuntime, ServerFacts
+from tests.doctor.data import structure_errors
 
 RTX = GpuQuery(True, (Gpu("NVIDIA GeForce RTX 4090", 24564, "8.9", "560.35.03"),))
 NO_SMI = GpuQuery(False, (), "nvidia-smi is not on PATH")

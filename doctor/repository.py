@@ -17,7 +17,7 @@ from typing import Any
 from google.protobuf.text_format import ParseError
 from tritonclient.grpc import model_config_pb2
 
-from server.doctor.check import Check, Deployment, fail, na, ok
+from doctor.check import Check, Deployment, fail, na, ok
 from u2net.catalogue import KNOWN_MODELS, ONNX_SUFFIX, TRT_SUFFIX, base_name
 from u2net.contract import CONTRACT, CUTOUT, ServingContract
 from u2net.deployment import (

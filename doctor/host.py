@@ -15,7 +15,7 @@ import subprocess
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from server.doctor.check import Check, Deployment, fail, na, ok
+from doctor.check import Check, Deployment, fail, na, ok
 from u2net.deployment import (
     NGC_CUDA_VERSION,
     NGC_FORWARD_COMPATIBLE_DRIVERS,

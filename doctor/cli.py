@@ -1,24 +1,28 @@
-"""The ``doctor`` subcommand of ``python -m server``: options, then diagnose, render, exit."""
+"""``python -m doctor``: options, then diagnose, render, exit (``python -m server doctor`` runs
+this too)."""
 
 from __future__ import annotations
 
 import argparse
+import logging
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 from u2net import cli as edge
 from u2net.deployment import DEFAULT_URL, URL_ENV, default_url
 from u2net.repository import default_repository
 
-HELP = "check host, packages, model repository and a running server: is the GPU used?"
+PROG = "python -m doctor"
 DESCRIPTION = (
+    "Check host, packages, model repository and a running server: is the GPU used? "
     "One line per check: ✓ ok, ✗ wrong (with the fix), – not applicable. Exit 1 when "
     "something blocks the chosen deployment (cpu or gpu)."
 )
 
 
-def add_parser(subparsers: object) -> argparse.ArgumentParser:
-    parser = edge.add_subcommand(subparsers, "doctor", HELP, description=DESCRIPTION)
+def build_parser() -> argparse.ArgumentParser:
+    parser = edge.make_parser(PROG, DESCRIPTION)
     parser.add_argument(
         "--url", default=None, help=f"Triton gRPC address (default: ${URL_ENV} or {DEFAULT_URL})"
     )
@@ -42,14 +46,14 @@ def add_parser(subparsers: object) -> argparse.ArgumentParser:
     parser.add_argument(
         "--timeout", type=edge.positive_float, default=5.0, help="seconds per server call"
     )
-    edge.add_verbosity(parser, quiet=False, subcommand=True)
+    edge.add_verbosity(parser, quiet=False)
     return parser
 
 
 def run(args: argparse.Namespace) -> int:
     """Only this function prints the report."""
-    from server.doctor.diagnose import Options, diagnose
-    from server.doctor.report import exit_code, render_json, render_text
+    from doctor.diagnose import Options, diagnose
+    from doctor.report import exit_code, render_json, render_text
 
     options = Options(
         url=args.url or default_url(),
@@ -64,3 +68,10 @@ def run(args: argparse.Namespace) -> int:
     deployment, checks = diagnose(options)
     print(render_json(checks) if args.json else render_text(checks, deployment), flush=True)
     return exit_code(checks)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    edge.setup_logging(edge.log_level(args, default=logging.WARNING), prefix="doctor: ")
+    return edge.run_handler(lambda: run(args), parser)

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from server.doctor.check import Status
-from server.doctor.repository import inspect_model, inspect_repository, model_check, staged_check
+from doctor.check import Status
+from doctor.repository import inspect_model, inspect_repository, model_check, staged_check
 from tests.data import REPOSITORY
-from tests.server import doctor_data as data
+from tests.doctor import data
 from u2net.contract import CUTOUT
 
 COMMITTED = REPOSITORY

@@ -10,7 +10,7 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
-from server.doctor.check import Check, fail, na, ok
+from doctor.check import Check, fail, na, ok
 
 logger = logging.getLogger(__name__)
 
