@@ -22,20 +22,12 @@ from tqdm import tqdm
 
 from convert.errors import FetchError
 from u2net.catalogue import KnownModel, cache_dir, cached_candidates
-from u2net.files import atomic_writer
+from u2net.files import atomic_writer, md5_of
 
 log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT_S = 5.0
 CHUNK = 1 << 20
-
-
-def md5_of(path: Path) -> str:
-    digest = hashlib.md5()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(CHUNK), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class _SourceFailed(Exception):

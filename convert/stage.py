@@ -1,42 +1,31 @@
 """fetch -> check -> serving graph -> check -> model_repository/<model>_onnx/1/model.onnx.
 
-Idempotent: a manifest beside the staged file records the source md5, the converter
-version and the staged file's md5; when all three still hold, a rerun does nothing.
+Idempotent: a manifest beside the staged file (:mod:`u2net.manifests`) records the source md5,
+the converter version and the staged file's md5; when all three still hold, a rerun does nothing.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from convert.check import check_serving, check_source, load_onnx
-from convert.fetch import fetch, md5_of
+from convert.fetch import fetch
 from convert.graph import GRAPH_VERSION, build_serving_graph
 from convert.model_config import OnnxVariant, write_configs
 from u2net.catalogue import KnownModel
-from u2net.files import atomic_write_bytes
-from u2net.repository import ONNX_FILE, config_path, read_manifest, staged_paths
+from u2net.files import atomic_write_bytes, md5_of
+from u2net.manifests import OnnxManifest, onnx_current, read_manifest, staged_md5, write_manifest
+from u2net.repository import ONNX_FILE, config_path, staged_paths
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class Manifest:
-    model: str
-    source_md5: str
-    converter_version: int
-    output_md5: str
-
-
-def _up_to_date(manifest_path: Path, staged: Path, expected: dict) -> bool:
+def _up_to_date(manifest_path: Path, staged: Path, model: KnownModel) -> bool:
     recorded = read_manifest(manifest_path)
-    if recorded is None or not staged.is_file():
+    if not onnx_current(recorded, model.md5, GRAPH_VERSION) or not staged.is_file():
         return False
-    if any(recorded.get(k) != v for k, v in expected.items()):
-        return False
-    return recorded.get("output_md5") == md5_of(staged)
+    return staged_md5(recorded, ONNX_FILE) == md5_of(staged)
 
 
 def stage_onnx(model: KnownModel, repository: Path) -> Path:
@@ -47,8 +36,7 @@ def stage_onnx(model: KnownModel, repository: Path) -> Path:
             log.info("%s: writing %s", variant.name, path)
     staged, manifest_path = staged_paths(repository, variant.name, ONNX_FILE)
     source = fetch(model)
-    expected = {"source_md5": model.md5, "converter_version": GRAPH_VERSION}
-    if _up_to_date(manifest_path, staged, expected):
+    if _up_to_date(manifest_path, staged, model):
         log.info("%s: up to date (%s)", variant.name, staged)
         return staged
 
@@ -60,7 +48,7 @@ def stage_onnx(model: KnownModel, repository: Path) -> Path:
     data = serving.SerializeToString()
     staged.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(staged, data)
-    manifest = Manifest(model.name, model.md5, GRAPH_VERSION, md5_of(staged))
-    atomic_write_bytes(manifest_path, (json.dumps(asdict(manifest), indent=2) + "\n").encode())
+    manifest = OnnxManifest(model.name, model.md5, GRAPH_VERSION, md5_of(staged))
+    write_manifest(manifest_path, manifest.as_dict())
     log.info("%s: staged %s (%.1f MB)", variant.name, staged, len(data) / 1e6)
     return staged

@@ -2,12 +2,11 @@
 the contract and the staged files, and whether each TensorRT plan was built for the TensorRT
 of the pinned NGC release and for this host's GPU.
 
-``parse_plan_manifest`` reads the manifest ``python -m convert trt`` writes beside a plan.
+Plan manifests are read with :mod:`u2net.manifests`, whose format ``python -m convert trt`` writes.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -28,13 +27,22 @@ from u2net.deployment import (
     release_in_use,
     tensorrt_in_use,
 )
+from u2net.files import md5_of
+from u2net.manifests import (
+    PlanFacts,
+    parse_plan_manifest,
+    plan_max_batch,
+    read_manifest,
+    staged_md5,
+)
 from u2net.repository import (
     CONFIG_FILE,
     CUSTOM_CONFIGS_DIR,
     ONNX_FILE,
     PLAN_FILE,
+    PYTHON_FILE,
+    model_filename,
     read_config,
-    read_manifest,
 )
 from u2net.repository import staged_paths as _staged_paths
 
@@ -42,27 +50,7 @@ logger = logging.getLogger(__name__)
 
 CONVERT = "python -m convert"
 CONVERT_TRT = "python -m convert trt"
-_MD5_KEYS = {ONNX_FILE: "output_md5", PLAN_FILE: "plan_md5"}
-PYTHON_BACKEND = "python"
-PYTHON_FILE = "model.py"
 Tensor = tuple[str, str, list[int]]  # name, config data type, dims
-
-
-@dataclass(frozen=True)
-class PlanFacts:
-    """What a plan's manifest says it was built with."""
-
-    tensorrt_version: str
-    compute_capability: str
-    gpu_name: str
-    max_batch: int | None
-    precision: str | None
-    verified: bool
-    staged_unverified: bool
-
-    @property
-    def sm(self) -> str:
-        return "sm_" + self.compute_capability.replace(".", "")
 
 
 @dataclass(frozen=True)
@@ -78,30 +66,6 @@ class StagedModel:
     md5: str | None  # of the staged file, when its manifest names one to compare
     # configs/<name>.pbtxt: the parsed config, or why it does not parse
     custom_configs: Mapping[str, Any] = field(default_factory=dict)
-
-
-def parse_plan_manifest(manifest: Mapping[str, Any]) -> PlanFacts:
-    """The facts of a ``<m>_trt/1/manifest.json``; ValueError naming what is missing."""
-    gpu = manifest.get("gpu")
-    version = manifest.get("tensorrt_version")
-    capability = gpu.get("compute_capability") if isinstance(gpu, Mapping) else None
-    if not isinstance(version, str) or not isinstance(capability, str):
-        raise ValueError(
-            "expected tensorrt_version and gpu.compute_capability in the plan's manifest, got "
-            f"{sorted(manifest)}"
-        )
-    profile = manifest.get("profile")
-    maximum = profile.get("max") if isinstance(profile, Mapping) else None
-    verification = manifest.get("verification")
-    return PlanFacts(
-        tensorrt_version=version,
-        compute_capability=capability,
-        gpu_name=str(gpu.get("name", "?")),
-        max_batch=int(maximum[0]) if isinstance(maximum, list) and maximum else None,
-        precision=manifest.get("precision"),
-        verified=bool(isinstance(verification, Mapping) and verification.get("passed")),
-        staged_unverified=bool(manifest.get("staged_unverified")),
-    )
 
 
 def same_tensorrt(a: str, b: str) -> bool:
@@ -168,34 +132,16 @@ def config_problems(model: StagedModel, contract: ServingContract = CONTRACT) ->
             problems.append(f"{where} does not parse: {custom}")
         else:
             problems += [f"{where}: {p}" for p in tensor_problems(custom, model.name, contract)]
-    manifest = model.manifest or {}
-    wanted_md5 = manifest.get(_MD5_KEYS.get(model.filename, ""))
+    wanted_md5 = staged_md5(model.manifest, model.filename)
     if model.staged and wanted_md5 and model.md5 and wanted_md5 != model.md5:
         problems.append(f"{model.filename} changed since it was staged (md5 ≠ manifest's)")
     if model.filename == PLAN_FILE and model.staged and model.manifest is not None:
-        maximum = manifest.get("profile", {}).get("max", [None])[0]
+        maximum = plan_max_batch(model.manifest)
         if maximum != config.max_batch_size:
             problems.append(
                 f"the plan's profile max batch {maximum} ≠ max_batch_size {config.max_batch_size}"
             )
     return problems
-
-
-def _filename(config: Any) -> str:
-    if config.default_model_filename:
-        return config.default_model_filename
-    if config.backend == PYTHON_BACKEND:
-        return PYTHON_FILE
-    trt = config.platform == "tensorrt_plan" or config.backend == "tensorrt"
-    return PLAN_FILE if trt else ONNX_FILE
-
-
-def _md5(path: Path) -> str:
-    digest = hashlib.md5()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def inspect_model(repository: Path, name: str) -> StagedModel:
@@ -219,12 +165,12 @@ def _custom_configs(repository: Path, name: str) -> dict[str, Any]:
 
 
 def _with_staged_files(repository: Path, name: str, config: Any) -> StagedModel:
-    filename = _filename(config)
+    filename = model_filename(config)
     path, manifest_path = _staged_paths(repository, name, filename)
     manifest = read_manifest(manifest_path)
     staged = path.is_file()
-    wants_md5 = staged and manifest is not None and _MD5_KEYS.get(filename, "") in manifest
-    md5 = _md5(path) if wants_md5 else None
+    wants_md5 = staged and staged_md5(manifest, filename) is not None
+    md5 = md5_of(path) if wants_md5 else None
     custom = _custom_configs(repository, name)
     return StagedModel(name, config, None, filename, staged, manifest, md5, custom)
 

@@ -13,14 +13,12 @@ from server.errors import ServerStartError
 from u2net.catalogue import KNOWN_MODELS
 from u2net.contract import CUTOUT
 from u2net.errors import UsageError
-from u2net.repository import CONFIG_FILE, ONNX_FILE, PLAN_FILE, read_config
+from u2net.repository import CONFIG_FILE, model_filename, read_config
 
 logger = logging.getLogger(__name__)
 CATALOGUE_NAMES = {name for model in KNOWN_MODELS.values() for name in model.served_names}
 
 CONVERT_HINT = "python -m convert"
-_DEFAULT_FILENAMES = {"tensorrt_plan": PLAN_FILE, "onnxruntime_onnx": ONNX_FILE}
-_BACKEND_FILENAMES = {"onnxruntime": ONNX_FILE, "tensorrt": PLAN_FILE, "python": "model.py"}
 
 
 @dataclass(frozen=True)
@@ -53,11 +51,7 @@ def scan(repository: Path) -> list[ModelEntry]:
         except (ParseError, OSError) as e:
             raise ServerStartError(f"cannot read {config_path}: {e}") from e
         backend = _backend_of(config)
-        filename = (
-            config.default_model_filename
-            or _DEFAULT_FILENAMES.get(config.platform)
-            or _BACKEND_FILENAMES.get(backend, ONNX_FILE)
-        )
+        filename = model_filename(config)
         folder = config_path.parent
         versions = tuple(
             sorted(

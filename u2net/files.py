@@ -1,13 +1,17 @@
-"""Atomic file writes: a killed process never leaves a half-written file behind."""
+"""Files: atomic writes (a killed process never leaves a half-written file behind) and the md5
+that catalogues and manifests record."""
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
+
+_BLOCK = 1 << 20
 
 
 @contextlib.contextmanager
@@ -31,3 +35,12 @@ def atomic_writer(path: Path, mode: str = "wb") -> Iterator[IO]:
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     with atomic_writer(path) as handle:
         handle.write(data)
+
+
+def md5_of(path: Path) -> str:
+    """The hex md5 of a file, read in 1 MiB blocks."""
+    digest = hashlib.md5()
+    with Path(path).open("rb") as handle:
+        for block in iter(lambda: handle.read(_BLOCK), b""):
+            digest.update(block)
+    return digest.hexdigest()

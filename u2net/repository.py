@@ -10,7 +10,6 @@ Reading a config needs Triton's protobuf (tritonclient), imported when it is ask
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,10 @@ CPU_CONFIG_NAME = "cpu"  # the embedded CPU server's configuration
 MANIFEST = "manifest.json"
 ONNX_FILE = "model.onnx"
 PLAN_FILE = "model.plan"
+PYTHON_FILE = "model.py"
+# Triton's default model file per platform, then per backend
+_PLATFORM_FILES = {"tensorrt_plan": PLAN_FILE, "onnxruntime_onnx": ONNX_FILE}
+_BACKEND_FILES = {"onnxruntime": ONNX_FILE, "tensorrt": PLAN_FILE, "python": PYTHON_FILE}
 
 
 def default_repository() -> Path:
@@ -50,12 +53,14 @@ def staged_paths(repository: Path, served_name: str, filename: str) -> tuple[Pat
     return folder / filename, folder / MANIFEST
 
 
-def read_manifest(path: Path) -> dict[str, Any] | None:
-    """A staged model's manifest, or None when there is none (or it is not JSON)."""
-    try:
-        return json.loads(Path(path).read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
-        return None
+def model_filename(config: Any) -> str:
+    """The file a parsed config names in each version folder: its ``default_model_filename``,
+    else its platform's or backend's default, else ``model.onnx``."""
+    return (
+        config.default_model_filename
+        or _PLATFORM_FILES.get(config.platform)
+        or _BACKEND_FILES.get(config.backend, ONNX_FILE)
+    )
 
 
 def read_config(path: Path) -> Any:

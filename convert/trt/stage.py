@@ -8,8 +8,6 @@ built from and on; when all of it still holds, a rerun does nothing.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import time
 from dataclasses import dataclass, replace
@@ -20,7 +18,6 @@ from typing import Any, Protocol
 import numpy as np
 
 from convert.errors import EngineBuildError
-from convert.fetch import md5_of
 from convert.model_config import OnnxVariant, TrtVariant
 from convert.trt.build import build_plan
 from convert.trt.cuda import GpuInfo, gpu_info
@@ -30,14 +27,22 @@ from convert.trt.tensorrt_lib import load_tensorrt
 from convert.trt.verify import Verification, onnx_reference, sample_batch, verify_batch
 from u2net.catalogue import KnownModel
 from u2net.contract import CONTRACT, ServingContract
-from u2net.files import atomic_write_bytes
-from u2net.repository import ONNX_FILE, PLAN_FILE, read_manifest, staged_paths
+from u2net.files import atomic_write_bytes, md5_of
+from u2net.manifests import (
+    parse_plan_manifest,
+    plan_inputs,
+    plan_loads_with,
+    plan_manifest,
+    plan_up_to_date,
+    read_manifest,
+    write_manifest,
+)
+from u2net.repository import ONNX_FILE, PLAN_FILE, staged_paths
 
 log = logging.getLogger(__name__)
 
 PLAN = PLAN_FILE
 TIMING_CACHE = "model.timing_cache"
-MANIFEST_VERSION = 1
 # How plans are built; bump when that changes so staged plans are rebuilt. 2: the parser's
 # helper layers pinned with the serving layers, TF32 off for fp32, TensorRT 11's fp16.
 BUILD_RECIPE = 2
@@ -90,17 +95,17 @@ def fingerprint(
     settings: BuildSettings,
     source_md5: str,
 ) -> dict[str, Any]:
-    """Everything a plan depends on; a staged plan with the same inputs is up to date."""
-    return {
-        "manifest_version": MANIFEST_VERSION,
-        "build_recipe": BUILD_RECIPE,
-        "tensorrt_version": tensorrt_version,
-        "gpu": {"name": gpu.name, "compute_capability": gpu.compute_capability},
-        "profile": profile.as_dict(),
-        "precision": settings.precision,
-        "workspace_gb": settings.workspace_gb,
-        "source_md5": source_md5,
-    }
+    """Everything a plan depends on (:func:`u2net.manifests.plan_inputs`, from our types)."""
+    return plan_inputs(
+        build_recipe=BUILD_RECIPE,
+        tensorrt_version=tensorrt_version,
+        gpu_name=gpu.name,
+        compute_capability=gpu.compute_capability,
+        profile=profile.as_dict(),
+        precision=settings.precision,
+        workspace_gb=settings.workspace_gb,
+        source_md5=source_md5,
+    )
 
 
 def engine_manifest(
@@ -115,42 +120,18 @@ def engine_manifest(
     built_at: str,
     fallback_from: str | None = None,
 ) -> dict[str, Any]:
-    """The JSON manifest written beside the plan (pure: no I/O, no clock)."""
-    return {
-        "model": model,
-        "variant": TrtVariant(model).name,
-        **inputs,
-        "plan": PLAN,
-        "plan_md5": hashlib.md5(plan).hexdigest(),
-        "plan_bytes": len(plan),
-        "build_seconds": round(build_seconds, 2),
-        "timing_cache_found": timing_cache_found,
-        "verification": verification.as_dict(),
-        "staged_unverified": forced and not verification.passed,
-        "fallback_from": fallback_from,
-        "built_at": built_at,
-    }
-
-
-def up_to_date(manifest: dict[str, Any] | None, plan_md5: str | None, inputs: dict) -> bool:
-    """A staged plan is current when it was built from ``inputs`` and passed verification."""
-    if manifest is None or plan_md5 is None:
-        return False
-    if any(manifest.get(k) != v for k, v in inputs.items()):
-        return False
-    passed = bool(manifest.get("verification", {}).get("passed"))
-    return passed and manifest.get("plan_md5") == plan_md5
-
-
-def loads_here(manifest: dict[str, Any] | None, inputs: dict[str, Any]) -> bool:
-    """Can a staged plan load at all with ``inputs``' TensorRT and GPU? A plan loads only on
-    the TensorRT version that built it and a GPU of the same compute capability."""
-    if manifest is None:
-        return True  # staged by hand: nothing says otherwise
-    built_on = manifest.get("gpu", {}).get("compute_capability")
-    return (
-        manifest.get("tensorrt_version") == inputs["tensorrt_version"]
-        and built_on == inputs["gpu"]["compute_capability"]
+    """The manifest written beside the plan (:func:`u2net.manifests.plan_manifest`; pure)."""
+    return plan_manifest(
+        model=model,
+        variant=TrtVariant(model).name,
+        inputs=inputs,
+        plan=plan,
+        build_seconds=build_seconds,
+        timing_cache_found=timing_cache_found,
+        verification=verification.as_dict(),
+        staged_unverified=forced and not verification.passed,
+        built_at=built_at,
+        fallback_from=fallback_from,
     )
 
 
@@ -258,7 +239,7 @@ def _build_and_stage(
         built_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         fallback_from=fallback_from,
     )
-    atomic_write_bytes(manifest_path, (json.dumps(manifest, indent=2) + "\n").encode())
+    write_manifest(manifest_path, manifest)
     log.info("%s: staged %s", name, plan_path)
     return plan_path
 
@@ -269,15 +250,17 @@ def _drop_if_unloadable(
     """Remove a plan this TensorRT or GPU cannot load, so a failed rebuild leaves nothing
     that would stop Triton from starting (it then serves the ONNX variant alone)."""
     plan_path, manifest_path = paths
-    if manifest is None or loads_here(manifest, inputs) or not plan_path.exists():
+    if plan_loads_with(manifest, inputs) or not plan_path.exists():
         return
-    log.warning(
-        "%s: removing %s, built by TensorRT %s for compute capability %s; it cannot load here",
-        name,
-        plan_path,
-        manifest.get("tensorrt_version"),
-        manifest.get("gpu", {}).get("compute_capability"),
-    )
+    try:
+        facts = parse_plan_manifest(manifest or {})
+        built = (
+            f"built by TensorRT {facts.tensorrt_version} "
+            f"for compute capability {facts.compute_capability}"
+        )
+    except ValueError as e:
+        built = str(e)
+    log.warning("%s: removing %s, %s; it cannot load here", name, plan_path, built)
     plan_path.unlink()
     manifest_path.unlink(missing_ok=True)
 
@@ -317,7 +300,7 @@ def stage_trt(
     wanted = [inputs_for(settings)]
     if fallback_fp32 and (manifest or {}).get("fallback_from") == settings.precision:
         wanted.append(inputs_for(fp32))  # an earlier run fell back; that plan still counts
-    if not force and any(up_to_date(manifest, plan_md5, inputs) for inputs in wanted):
+    if not force and any(plan_up_to_date(manifest, plan_md5, inputs) for inputs in wanted):
         log.info("%s: up to date (%s)", name, plan_path)
         return plan_path
     _drop_if_unloadable(name, manifest, inputs_for(settings), (plan_path, manifest_path))

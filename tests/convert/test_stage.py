@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from convert.fetch import md5_of
 from convert.graph import GRAPH_VERSION
 from convert.model_config import OnnxVariant
 from tests.cli_run import run_cli
 from tests.data import original_model
 from u2net.catalogue import KNOWN_MODELS
+from u2net.files import md5_of
 from u2net.repository import read_config
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import ast
 import re
 import subprocess
-from pathlib import Path
 
 import pytest
 import yaml
@@ -15,9 +14,10 @@ from doctor import host, running
 from doctor.gateway import triton_target
 from doctor.host import Gpu, GpuQuery, driver_cuda_major, ngc_driver_ok, parse_gpu_csv
 from doctor.reference import CPU_MS_PER_IMAGE, cpu_reference_ms
-from doctor.repository import PlanFacts, parse_plan_manifest, plan_problems
+from doctor.repository import plan_problems
 from tests.doctor import data
 from u2net import deployment
+from u2net.manifests import PlanFacts
 
 # --- nvidia-smi -----------------------------------------------------------------------------
 
@@ -140,35 +140,7 @@ def test_ngc_driver_ok(driver: str, runs_ngc: bool) -> None:
     assert ngc_driver_ok(driver) is runs_ngc
 
 
-# --- plan manifests ------------------------------------------------------------------------
-
-
-@pytest.fixture
-def trt_repository(tmp_path: Path) -> Path:
-    return data.repository_with_plan(tmp_path, "10.5.0", "8.9")
-
-
-def test_parse_plan_manifest_reads_convert_trts_manifest(trt_repository: Path) -> None:
-    manifest = data.plan_manifest("10.3.0", "9.0", trt_repository)
-    assert parse_plan_manifest(manifest) == PlanFacts(
-        tensorrt_version="10.3.0",
-        compute_capability="9.0",
-        gpu_name="NVIDIA H100 80GB HBM3",
-        max_batch=16,
-        precision="fp16",
-        verified=True,
-        staged_unverified=False,
-    )
-
-
-@pytest.mark.parametrize(
-    "broken",
-    [{}, {"tensorrt_version": "10.5.0"}, {"tensorrt_version": "10.5.0", "gpu": "sm_89"}],
-    ids=["empty", "no-gpu", "gpu-not-an-object"],
-)
-def test_parse_plan_manifest_names_what_is_missing(broken: dict) -> None:
-    with pytest.raises(ValueError, match=r"expected tensorrt_version and gpu\.compute_capability"):
-        parse_plan_manifest(broken)
+# --- plan manifests (their parser: tests/u2net/test_manifests.py) ---------------------------
 
 
 def _facts(version: str, capability: str) -> PlanFacts:

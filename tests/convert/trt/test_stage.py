@@ -16,7 +16,6 @@ import numpy as np
 import pytest
 
 from convert.errors import EngineBuildError
-from convert.fetch import md5_of
 from convert.model_config import OnnxVariant, TrtVariant, to_file
 from convert.trt.cuda import GpuInfo
 from convert.trt.profile import BuildSettings, ShapeProfile, profile_from_config
@@ -26,15 +25,15 @@ from convert.trt.stage import (
     TIMING_CACHE,
     engine_manifest,
     fingerprint,
-    loads_here,
     stage_trt,
-    up_to_date,
 )
 from convert.trt.verify import Verification, onnx_reference
 from tests.data import REPOSITORY
 from u2net.agreement import MaskAgreement
 from u2net.catalogue import KNOWN_MODELS
 from u2net.contract import CONTRACT
+from u2net.files import md5_of
+from u2net.manifests import plan_loads_with, plan_up_to_date
 from u2net.repository import staged_paths
 
 MODEL = KNOWN_MODELS["u2netp"]
@@ -326,14 +325,14 @@ def test_engine_manifest_is_pure_json_data() -> None:
 )
 def test_up_to_date_notices_every_input(change: dict) -> None:
     manifest = {**_inputs(), "plan_md5": "p", "verification": {"passed": True}}
-    assert up_to_date(manifest, "p", _inputs())
-    assert not up_to_date(manifest, "p", _inputs(**change))
+    assert plan_up_to_date(manifest, "p", _inputs())
+    assert not plan_up_to_date(manifest, "p", _inputs(**change))
 
 
 def test_a_plan_from_an_older_build_recipe_is_rebuilt() -> None:
     manifest = {**_inputs(), "plan_md5": "p", "verification": {"passed": True}}
-    assert up_to_date(manifest, "p", _inputs())
-    assert not up_to_date({**manifest, "build_recipe": BUILD_RECIPE - 1}, "p", _inputs())
+    assert plan_up_to_date(manifest, "p", _inputs())
+    assert not plan_up_to_date({**manifest, "build_recipe": BUILD_RECIPE - 1}, "p", _inputs())
 
 
 @pytest.mark.parametrize(
@@ -347,13 +346,13 @@ def test_a_plan_from_an_older_build_recipe_is_rebuilt() -> None:
     ids=["same", "other-tensorrt", "other-gpu", "hand-staged"],
 )
 def test_loads_here(built: dict | None, loads: bool) -> None:
-    assert loads_here(built, _inputs()) is loads
+    assert plan_loads_with(built, _inputs()) is loads
 
 
 def test_up_to_date_needs_a_verified_intact_plan() -> None:
     manifest = {**_inputs(), "plan_md5": "p", "verification": {"passed": True}}
-    assert not up_to_date(manifest, "other", _inputs())
-    assert not up_to_date(manifest, None, _inputs())
-    assert not up_to_date(None, "p", _inputs())
+    assert not plan_up_to_date(manifest, "other", _inputs())
+    assert not plan_up_to_date(manifest, None, _inputs())
+    assert not plan_up_to_date(None, "p", _inputs())
     forced = {**manifest, "verification": {"passed": False}}
-    assert not up_to_date(forced, "p", _inputs())
+    assert not plan_up_to_date(forced, "p", _inputs())

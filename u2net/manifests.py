@@ -1,0 +1,204 @@
+"""The ``manifest.json`` beside each staged model file: what it was staged from, and its md5.
+
+    <repository>/<m>_onnx/1/manifest.json   written by ``python -m convert``
+    <repository>/<m>_trt/1/manifest.json    written by ``python -m convert trt``
+
+The one writer and reader of both formats (pure data, plus :func:`read_manifest` and
+:func:`write_manifest`): convert writes them and reads them back (is the staged file current?
+can this plan load here?); the doctor reads them (does the staged file still match? which
+TensorRT and GPU built the plan?).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from u2net.files import atomic_write_bytes
+from u2net.repository import ONNX_FILE, PLAN_FILE
+
+PLAN_MANIFEST_VERSION = 1
+# the key under which each manifest records the md5 of the file it sits beside
+_STAGED_MD5_KEYS = {ONNX_FILE: "output_md5", PLAN_FILE: "plan_md5"}
+
+Manifest = Mapping[str, Any]
+
+
+def read_manifest(path: Path) -> dict[str, Any] | None:
+    """A staged model's manifest, or None when there is none (or it is not JSON)."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+
+
+def write_manifest(path: Path, manifest: Manifest) -> None:
+    """Atomically, as indented JSON with a final newline."""
+    atomic_write_bytes(path, (json.dumps(manifest, indent=2) + "\n").encode())
+
+
+def staged_md5(manifest: Manifest | None, filename: str) -> str | None:
+    """The md5 a manifest records for the staged ``filename`` (model.onnx, model.plan), if any."""
+    key = _STAGED_MD5_KEYS.get(filename)
+    value = manifest.get(key) if manifest is not None and key is not None else None
+    return value if isinstance(value, str) and value else None
+
+
+# --- python -m convert: the ONNX serving graph ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class OnnxManifest:
+    model: str
+    source_md5: str
+    converter_version: int
+    output_md5: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def onnx_current(manifest: Manifest | None, source_md5: str, converter_version: int) -> bool:
+    """Was the staged graph made from this source by this converter? (Whether the file still
+    has the recorded md5 is the caller's second question: :func:`staged_md5`.)"""
+    if manifest is None:
+        return False
+    return (manifest.get("source_md5"), manifest.get("converter_version")) == (
+        source_md5,
+        converter_version,
+    )
+
+
+# --- python -m convert trt: the TensorRT plan ----------------------------------------------
+
+
+def plan_inputs(
+    *,
+    build_recipe: int,
+    tensorrt_version: str,
+    gpu_name: str,
+    compute_capability: str,
+    profile: Mapping[str, Any],
+    precision: str,
+    workspace_gb: float,
+    source_md5: str,
+) -> dict[str, Any]:
+    """Everything a plan depends on; a staged plan built from the same inputs is up to date."""
+    return {
+        "manifest_version": PLAN_MANIFEST_VERSION,
+        "build_recipe": build_recipe,
+        "tensorrt_version": tensorrt_version,
+        "gpu": {"name": gpu_name, "compute_capability": compute_capability},
+        "profile": dict(profile),
+        "precision": precision,
+        "workspace_gb": workspace_gb,
+        "source_md5": source_md5,
+    }
+
+
+def plan_manifest(
+    *,
+    model: str,
+    variant: str,
+    inputs: Manifest,
+    plan: bytes,
+    build_seconds: float,
+    timing_cache_found: bool,
+    verification: Manifest,
+    staged_unverified: bool,
+    built_at: str,
+    fallback_from: str | None = None,
+) -> dict[str, Any]:
+    """The manifest written beside a plan (pure: no I/O, no clock); ``inputs`` from
+    :func:`plan_inputs`, ``verification`` with at least ``passed``."""
+    return {
+        "model": model,
+        "variant": variant,
+        **inputs,
+        "plan": PLAN_FILE,
+        "plan_md5": hashlib.md5(plan).hexdigest(),
+        "plan_bytes": len(plan),
+        "build_seconds": round(build_seconds, 2),
+        "timing_cache_found": timing_cache_found,
+        "verification": dict(verification),
+        "staged_unverified": staged_unverified,
+        "fallback_from": fallback_from,
+        "built_at": built_at,
+    }
+
+
+@dataclass(frozen=True)
+class PlanFacts:
+    """What a plan's manifest says it was built with."""
+
+    tensorrt_version: str
+    compute_capability: str
+    gpu_name: str
+    max_batch: int | None
+    precision: str | None
+    verified: bool
+    staged_unverified: bool
+
+    @property
+    def sm(self) -> str:
+        return "sm_" + self.compute_capability.replace(".", "")
+
+
+def plan_max_batch(manifest: Manifest) -> int | None:
+    """The largest batch the plan's optimization profile takes, or None when it says none."""
+    profile = manifest.get("profile")
+    maximum = profile.get("max") if isinstance(profile, Mapping) else None
+    return int(maximum[0]) if isinstance(maximum, list) and maximum else None
+
+
+def parse_plan_manifest(manifest: Manifest) -> PlanFacts:
+    """The facts of a ``<m>_trt/1/manifest.json``; ValueError naming what is missing."""
+    gpu = manifest.get("gpu")
+    version = manifest.get("tensorrt_version")
+    capability = gpu.get("compute_capability") if isinstance(gpu, Mapping) else None
+    if not isinstance(version, str) or not isinstance(capability, str):
+        raise ValueError(
+            "expected tensorrt_version and gpu.compute_capability in the plan's manifest, got "
+            f"{sorted(manifest)}"
+        )
+    verification = manifest.get("verification")
+    return PlanFacts(
+        tensorrt_version=version,
+        compute_capability=capability,
+        gpu_name=str(gpu.get("name", "?")),
+        max_batch=plan_max_batch(manifest),
+        precision=manifest.get("precision"),
+        verified=bool(isinstance(verification, Mapping) and verification.get("passed")),
+        staged_unverified=bool(manifest.get("staged_unverified")),
+    )
+
+
+def plan_up_to_date(manifest: Manifest | None, plan_md5: str | None, inputs: Manifest) -> bool:
+    """A staged plan is current when it was built from ``inputs`` and passed verification."""
+    if manifest is None or plan_md5 is None:
+        return False
+    if any(manifest.get(k) != v for k, v in inputs.items()):
+        return False
+    verification = manifest.get("verification")
+    passed = isinstance(verification, Mapping) and bool(verification.get("passed"))
+    return passed and staged_md5(manifest, PLAN_FILE) == plan_md5
+
+
+def plan_loads_with(manifest: Manifest | None, inputs: Manifest) -> bool:
+    """Can a staged plan load at all with ``inputs``' TensorRT and GPU? A plan loads only on
+    the TensorRT version that built it and a GPU of the same compute capability."""
+    if manifest is None:
+        return True  # staged by hand: nothing says otherwise
+    try:
+        built = parse_plan_manifest(manifest)
+    except ValueError:
+        return False
+    here = parse_plan_manifest(inputs)
+    return (built.tensorrt_version, built.compute_capability) == (
+        here.tensorrt_version,
+        here.compute_capability,
+    )
