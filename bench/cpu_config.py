@@ -26,7 +26,7 @@ import numpy as np
 from client.loadgen import drive
 from client.report import table
 from client.triton import TritonModel
-from server.spawn import RunningServer, start
+from u2net.embedded import RunningServer, start
 from u2net.samples import sample_inputs
 
 sys.path.insert(0, str(Path(__file__).parent))

@@ -32,8 +32,8 @@ import onnxruntime as ort
 import tritonclient.grpc as grpcclient
 from google.protobuf import text_format
 
-from server.spawn import start
 from u2net.contract import CONTRACT
+from u2net.embedded import start
 from u2net.repository import (
     ONNX_FILE,
     VERSION_DIR,

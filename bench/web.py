@@ -31,7 +31,7 @@ from PIL import Image
 from client.loadgen import Window
 from client.report import table
 from client.server_side import ServerSideCutter
-from server.spawn import start
+from u2net.embedded import start
 from u2net.options import OutputOptions
 from u2net.processes import ReadyChild, free_ports, spawn_until_ready
 from u2net.samples import PROBE_NAME, sample_photos

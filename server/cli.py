@@ -17,9 +17,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from server import backend_dir, command, distribution, models
-from server.errors import ServerStartError
 from server.process import TritonProcess, check_ports
 from u2net import cli as edge
+from u2net.errors import ServerStartError
 from u2net.repository import CPU_CONFIG_NAME, default_repository
 
 logger = logging.getLogger(__name__)

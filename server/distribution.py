@@ -15,7 +15,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from server.errors import ServerStartError
+from u2net.errors import ServerStartError
 
 logger = logging.getLogger(__name__)
 

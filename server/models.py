@@ -9,10 +9,9 @@ from pathlib import Path
 from google.protobuf.message import Message
 from google.protobuf.text_format import ParseError
 
-from server.errors import ServerStartError
 from u2net.catalogue import KNOWN_MODELS
 from u2net.contract import CUTOUT
-from u2net.errors import UsageError
+from u2net.errors import ServerStartError, UsageError
 from u2net.repository import CONFIG_FILE, model_filename, read_config
 
 logger = logging.getLogger(__name__)

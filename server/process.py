@@ -18,7 +18,7 @@ import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 
-from server.errors import ServerStartError
+from u2net.errors import ServerStartError
 
 logger = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from server.models import scan
-from server.spawn import RunningServer, start
+from u2net.embedded import RunningServer, start
 from u2net.repository import default_repository
 
 SESSION_MODEL = "u2netp_onnx"

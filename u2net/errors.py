@@ -25,3 +25,7 @@ class ContractMismatch(ServingError):
 
 class InvalidRequest(ServingError):
     """A request's parameters are malformed or unknown."""
+
+
+class ServerStartError(ServingError):
+    """The embedded Triton server could not be started."""

@@ -135,8 +135,8 @@ def test_bench_csv(triton_server) -> None:
 @pytest.fixture(scope="module")
 def both_models_server():
     """A second real server with u2net_onnx (176 MB) next to u2netp_onnx."""
-    from server.spawn import start
     from tests.data import staged_model
+    from u2net.embedded import start
 
     staged_model("u2net_onnx")
     server = start(["--models", "u2net_onnx,u2netp_onnx"], timeout=300.0)

@@ -14,8 +14,8 @@ import pytest
 import tritonclient.grpc as grpcclient
 
 from client.triton import TritonModel
-from server.spawn import RunningServer, start
 from tests.data import PHOTOS
+from u2net.embedded import RunningServer, start
 from u2net.samples import sample_inputs
 
 MODEL = "u2netp"

@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 
-from server.spawn import RunningServer, free_ports
 from tests.cli_run import run_cli
 from tests.doctor import data
+from u2net.embedded import RunningServer
+from u2net.processes import free_ports
 
 MODEL = "u2netp_onnx"
 

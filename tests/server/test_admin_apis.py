@@ -19,8 +19,8 @@ import tritonclient.http as httpclient
 from tritonclient.utils import InferenceServerException
 
 from server.command import ADMIN_HEADER, ADMIN_KEY_ENV, OFF_HEADER, UNSENDABLE
-from server.spawn import RunningServer, start
 from tests.cli_run import assert_one_line_error, run_cli
+from u2net.embedded import RunningServer, start
 
 MODEL = "u2netp_onnx"
 GRPC_PREFIX = "triton-grpc-protocol-"  # Triton's prefix for restricted-protocol headers

@@ -21,8 +21,8 @@ import pytest
 import tritonclient.grpc as grpcclient
 
 from convert.model_config import CPU_BATCHING, BatchingPolicy
-from server.spawn import RunningServer, start
 from u2net.contract import CONTRACT
+from u2net.embedded import RunningServer, start
 from u2net.samples import sample_inputs
 
 MODEL = "u2netp_onnx"

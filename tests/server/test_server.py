@@ -19,10 +19,11 @@ from tritonclient.utils import InferenceServerException
 from convert.model_config import CPU_BATCHING
 from server import backend_dir, models
 from server.process import group_members
-from server.spawn import RunningServer, free_ports, start
 from tests.cli_run import run_cli
 from u2net.contract import CONTRACT, CUTOUT
+from u2net.embedded import RunningServer, start
 from u2net.imaging import open_rgb, to_model_input
+from u2net.processes import free_ports
 from u2net.repository import default_repository
 from u2net.samples import SAMPLE_NAMES, sample_dir
 

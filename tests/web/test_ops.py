@@ -14,10 +14,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from tritonclient.utils import InferenceServerException
 
 from server.command import ADMIN_HEADER, ADMIN_KEY_ENV
-from server.spawn import start
 from tests.data import PHOTOS, REPOSITORY
 from tests.web.serving import MODEL, config_for, serve
 from u2net.contract import CUTOUT
+from u2net.embedded import start
 from u2net.processes import free_ports
 
 PHOTO = PHOTOS[1]

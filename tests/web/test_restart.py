@@ -8,9 +8,9 @@ import dataclasses
 import threading
 import time
 
-from server.spawn import start
 from tests.data import PHOTOS
 from tests.web.serving import MODEL, config_for, serve
+from u2net.embedded import start
 from u2net.processes import free_ports
 
 SENDERS = 3

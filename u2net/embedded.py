@@ -1,7 +1,9 @@
-"""Start ``python -m server`` as a child process and wait for its ``ready:`` line.
+"""The embedded Triton (``python -m server``) as a child process on free ports: its command
+line, and starting it and waiting for its ``ready:`` line.
 
-Used by the tests' ``triton_server`` fixture and by the benches; the generic part (free ports,
-spawn and wait for a ready line) is in :mod:`u2net.processes`, shared with ``python -m web``.
+``python -m web`` (without ``--triton-url``), the tests' ``triton_server`` fixture, the benches
+and the demo all start it here. The core runs it as a command and never imports ``server``;
+the generic half (free ports, spawn and wait for a ready line) is :mod:`u2net.processes`.
 """
 
 from __future__ import annotations
@@ -11,10 +13,10 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from server.errors import ServerStartError
+from u2net.errors import ServerStartError
 from u2net.processes import ChildNotReady, ReadyChild, free_ports, spawn_until_ready
 
-__all__ = ["RunningServer", "free_ports", "server_command", "start"]
+LOOPBACK = "127.0.0.1"
 
 
 @dataclass
@@ -57,11 +59,12 @@ def server_command(host: str, grpc: int, http: int, metrics: int) -> list[str]:
 def start(
     extra_args: Sequence[str] = (),
     timeout: float = 120.0,
-    host: str = "127.0.0.1",
+    host: str = LOOPBACK,
     env: dict[str, str] | None = None,
-    ports: tuple[int, int, int] | None = None,
+    ports: Sequence[int] | None = None,
 ) -> RunningServer:
-    """Run ``python -m server`` on free ports (or ``ports``); return once it printed ``ready:``."""
+    """Run ``python -m server`` on free ports (or ``ports``: grpc, http, metrics); return once
+    it printed ``ready:``. Raises ServerStartError naming its last stderr line otherwise."""
     grpc, http, metrics = ports or free_ports(3, host)
     command = [*server_command(host, grpc, http, metrics), *extra_args]
     try:
