@@ -9,7 +9,7 @@ No secret is ever put on the command line (``ps`` shows it to every local user):
   the protocols are off, and the value is no secret.
 - ``--allow-model-control`` serves the repository itself in explicit mode. Its admin key is
   read from ``$U2NET_ADMIN_KEY`` or ``--admin-key-file``; Triton only takes it on its command
-  line, so the README says it is visible to local users there.
+  line, so docs/api.md says it is visible to local users there.
 """
 
 from __future__ import annotations

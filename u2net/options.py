@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from u2net.catalogue import DEFAULT_MODEL
 from u2net.matting import MattingOptions
 
-DEFAULT_PNG_COMPRESSION = 1  # measured: see README "Per-stage costs"
+DEFAULT_PNG_COMPRESSION = 1  # measured: docs/measurements.md, "Per-stage costs"
 FORMATS = ("png", "webp", "jpg")
 Color = tuple[int, int, int, int]
 ParameterValue = bool | int | str

@@ -56,7 +56,7 @@ def kustomize(directory: Path) -> list[Doc]:
 
 def with_component(scratch: Path, overlay: Path, component: Path) -> Path:
     """A kustomization in ``scratch`` that adds ``component`` to ``overlay``, the way the
-    README tells users to (kustomize wants relative paths)."""
+    docs/kubernetes.md tells users to (kustomize wants relative paths)."""
     scratch.mkdir(parents=True, exist_ok=True)
     kustomization = {
         "apiVersion": "kustomize.config.k8s.io/v1beta1",

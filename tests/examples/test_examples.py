@@ -1,4 +1,4 @@
-"""The README's calls without our Python package (curl, Node.js) against the real server."""
+"""docs/api.md's calls without our Python package (curl, Node.js) against the real server."""
 
 from __future__ import annotations
 
