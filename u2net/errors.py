@@ -25,3 +25,8 @@ class ContractMismatch(ServingError):
 
 class InvalidRequest(ServingError):
     """A request's parameters are malformed or unknown."""
+
+
+class OptionError(ServingError, ValueError):
+    """An option's value is not one it takes: "NAME: expected X, got Y". Each edge says it its
+    own way: the CLIs as a usage error, web as 400, the ``cutout`` model as InvalidRequest."""
