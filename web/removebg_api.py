@@ -21,7 +21,7 @@ from web.fetch import fetch_image
 from web.forms import FORM_TYPES, Body, content_type, decode_base64, read_form, read_json
 from web.removebg_params import (
     CHOICES,
-    DEFAULTS,
+    FIELD_DEFAULTS,
     MEDIA_TYPES,
     SOURCES,
     USED,
@@ -43,8 +43,8 @@ def _field_schema(name: str) -> dict:
     schema: dict = {"type": "string"}
     if name in CHOICES:
         schema["enum"] = list(CHOICES[name])
-    if name in DEFAULTS:
-        schema["default"] = DEFAULTS[name]
+    if name in FIELD_DEFAULTS:
+        schema["default"] = FIELD_DEFAULTS[name]
     return schema
 
 

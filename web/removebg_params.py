@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from u2net.errors import OptionError
-from u2net.options import OutputOptions, build_options, parse_web_color
+from u2net.options import DEFAULTS, OutputOptions, build_options, parse_web_color
 from u2net.values import parse_choice, reject_unknown, shown
 
 SOURCES = ("image_file", "image_file_b64", "image_url")
@@ -38,7 +38,11 @@ SIZES: dict[str, int | None] = {
 FORMATS = ("auto", "png", "jpg", "webp", "zip")
 CHANNELS = ("rgba", "alpha")
 CHOICES = {"size": tuple(SIZES), "format": FORMATS, "channels": CHANNELS}
-DEFAULTS = {"size": "preview", "format": "auto", "channels": "rgba", "crop_margin": "0"}
+# remove.bg's defaults for its fields, as text (a margin: the options' own)
+FIELD_DEFAULTS = {
+    "size": "preview", "format": "auto", "channels": "rgba",
+    "crop_margin": str(DEFAULTS.crop_margin),
+}  # fmt: skip
 MAX_MARGIN_PX = 500
 MARGIN = re.compile(r"(\d+(?:\.\d+)?)\s*(px|%)?")
 WHITE = (255, 255, 255, 255)
@@ -60,11 +64,11 @@ class RemoveBgRequest:
 
 
 def _choice(fields: Mapping[str, str], name: str) -> str:
-    return parse_choice(name, fields.get(name), CHOICES[name], DEFAULTS[name])
+    return parse_choice(name, fields.get(name), CHOICES[name], FIELD_DEFAULTS[name])
 
 
 def _margin(fields: Mapping[str, str]) -> tuple[int, float | None]:
-    text = fields.get("crop_margin", DEFAULTS["crop_margin"]).strip()
+    text = fields.get("crop_margin", FIELD_DEFAULTS["crop_margin"]).strip()
     match = MARGIN.fullmatch(text)
     if match is None:
         raise OptionError(f"crop_margin: expected one margin like 30px or 10%, got {shown(text)}")
