@@ -21,10 +21,17 @@ from client.triton import DEFAULT_TIMEOUT_S
 from u2net import cli as edge
 from u2net.catalogue import DEFAULT_MODEL
 from u2net.deployment import URL_ENV, default_url
-from u2net.errors import UsageError
+from u2net.errors import OptionError, UsageError
 from u2net.imaging import DEFAULT_MAX_PIXELS
 from u2net.matting import MattingOptions
-from u2net.options import DEFAULT_PNG_COMPRESSION, FORMATS, OutputOptions
+from u2net.options import (
+    DEFAULTS,
+    FORMAT,
+    FORMATS,
+    PARAMETER_FIELDS,
+    OutputOptions,
+    build_options,
+)
 from u2net.retry import RetryPolicy
 from u2net.samples import sample_photos
 
@@ -137,7 +144,7 @@ def _add_render_flags(cut: argparse.ArgumentParser) -> None:
     cut.add_argument(
         "--png-compression",
         type=edge.png_level,
-        default=DEFAULT_PNG_COMPRESSION,
+        default=DEFAULTS.png_compression,
         metavar="0-9",
         help="zlib level (measured)",
     )
@@ -147,7 +154,7 @@ def _add_render_flags(cut: argparse.ArgumentParser) -> None:
     cut.add_argument(
         "--crop-margin",
         type=edge.non_negative_int,
-        default=0,
+        default=DEFAULTS.crop_margin,
         help="pixels kept around the subject with --crop",
     )
     cut.add_argument(
@@ -233,27 +240,12 @@ def _progress(total: int, quiet: bool) -> Callable[[Iterable], Iterable]:
 
 
 def output_options(args: argparse.Namespace) -> OutputOptions:
-    """The cut flags as options; impossible combinations are usage errors."""
-    matting = None
-    if args.alpha_matting:
-        matting = MattingOptions(
-            args.alpha_matting_foreground_threshold,
-            args.alpha_matting_background_threshold,
-            args.alpha_matting_erode_size,
-        )
+    """The cut flags as options (their names are ``cutout``'s parameters); impossible
+    combinations are usage errors."""
+    flags = {**vars(args), FORMAT: output_format(args.format, args.output)}
     try:
-        return OutputOptions(
-            only_mask=args.only_mask,
-            bgcolor=args.bgcolor,
-            post_process=args.post_process_mask,
-            matting=matting,
-            fmt=output_format(args.format, args.output),
-            png_compression=args.png_compression,
-            crop=args.crop,
-            crop_margin=args.crop_margin,
-            max_output_pixels=args.max_output_pixels,
-        )
-    except ValueError as e:
+        return build_options(flags, PARAMETER_FIELDS)
+    except OptionError as e:
         raise UsageError(str(e)) from e
 
 

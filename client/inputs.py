@@ -10,6 +10,7 @@ from pathlib import Path
 from PIL import Image
 
 from u2net.errors import UsageError
+from u2net.options import DEFAULTS
 
 GLOB_CHARS = set("*?[")
 
@@ -67,8 +68,8 @@ def output_format(requested: str | None, output: Path | None) -> str:
     if requested is not None:
         return requested
     if output is not None and not output.is_dir():
-        return SUFFIX_FORMATS.get(output.suffix.lower(), "png")
-    return "png"
+        return SUFFIX_FORMATS.get(output.suffix.lower(), DEFAULTS.fmt)
+    return DEFAULTS.fmt
 
 
 def plan(inputs: list[str], output: Path | None, fmt: str) -> list[Job]:

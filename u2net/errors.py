@@ -29,3 +29,8 @@ class InvalidRequest(ServingError):
 
 class ServerStartError(ServingError):
     """The embedded Triton server could not be started."""
+
+
+class OptionError(ServingError, ValueError):
+    """An option's value is not one it takes: "NAME: expected X, got Y". Each edge says it its
+    own way: the CLIs as a usage error, web as 400, the ``cutout`` model as InvalidRequest."""

@@ -14,7 +14,7 @@ import numpy as np
 from PIL import Image
 
 from u2net.contract import CONTRACT, ServingContract
-from u2net.errors import InvalidRequest
+from u2net.errors import InvalidRequest, OptionError
 from u2net.framing import Box
 from u2net.imaging import encode, finish, open_rgb, to_model_input
 from u2net.options import CutRequest, from_parameters
@@ -38,7 +38,7 @@ def parse_request(parameters: Mapping[str, object]) -> CutRequest:
     """Request parameters -> a parsed request, or InvalidRequest saying what was wrong."""
     try:
         return from_parameters(parameters)
-    except ValueError as e:
+    except OptionError as e:
         raise InvalidRequest(str(e)) from e
 
 

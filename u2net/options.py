@@ -1,25 +1,30 @@
-"""How a cut-out is rendered and encoded, and the same options as request parameters.
+"""How a cut-out is rendered and encoded, the one way to build it from callers' values, and
+the same options as request parameters.
 
 ``OutputOptions`` is what the CLI flags, the ``cutout`` model's request parameters and the
-HTTP gateway all turn into; :func:`to_parameters` / :func:`from_parameters` are the one
-mapping between the options and the parameter names of the ``cutout`` contract.
+HTTP gateway's fields all turn into, each through :func:`build_options` under its own names;
+:func:`to_parameters` / :func:`from_parameters` are the one mapping between the options and
+the parameter names of the ``cutout`` contract.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from u2net.catalogue import DEFAULT_MODEL
+from u2net.errors import OptionError
 from u2net.matting import MattingOptions
+from u2net.values import parse_bool, parse_int, reject_unknown
 
 DEFAULT_PNG_COMPRESSION = 1  # measured: docs/measurements.md, "Per-stage costs"
 FORMATS = ("png", "webp", "jpg")
 Color = tuple[int, int, int, int]
 ParameterValue = bool | int | str
 
-# request parameter names of the ``cutout`` model
+# request parameter names of the ``cutout`` model (the CLI's flags have the same names)
 MODEL = "model"
 ONLY_MASK = "only_mask"
 BGCOLOR = "bgcolor"
@@ -58,15 +63,39 @@ class OutputOptions:
 
     def __post_init__(self) -> None:
         if self.fmt not in FORMATS:
-            raise ValueError(f"expected a format from {', '.join(FORMATS)}, got {self.fmt!r}")
+            raise OptionError(f"expected a format from {', '.join(FORMATS)}, got {self.fmt!r}")
         if self.fmt == "jpg" and not self.only_mask and self.bgcolor is None:
-            raise ValueError("format jpg has no alpha channel: give a background colour R,G,B")
+            raise OptionError("format jpg has no alpha channel: give a background colour R,G,B")
         if not 0 <= self.png_compression <= 9:
-            raise ValueError(f"expected a PNG compression 0..9, got {self.png_compression}")
+            raise OptionError(f"expected a PNG compression 0..9, got {self.png_compression}")
         if self.crop_margin < 0:
-            raise ValueError(f"expected a crop margin ≥ 0 pixels, got {self.crop_margin}")
+            raise OptionError(f"expected a crop margin ≥ 0 pixels, got {self.crop_margin}")
         if self.max_output_pixels is not None and self.max_output_pixels < 1:
-            raise ValueError(f"expected max output pixels ≥ 1, got {self.max_output_pixels}")
+            raise OptionError(f"expected max output pixels ≥ 1, got {self.max_output_pixels}")
+
+
+DEFAULTS = OutputOptions()
+MATTING_DEFAULTS = MattingOptions()
+THRESHOLD_RANGE = (0, 255)  # each of alpha matting's thresholds and its erosion
+MATTING_FIELDS = tuple(f.name for f in dataclasses.fields(MattingOptions))
+FLAG_FIELDS = ("only_mask", "post_process", "crop")
+NUMBER_FIELDS = ("png_compression", "crop_margin", "max_output_pixels")
+# what build_options takes: the options' own fields, matting as a switch and its thresholds
+FIELDS = (*FLAG_FIELDS, *NUMBER_FIELDS, "bgcolor", "fmt", "alpha_matting", *MATTING_FIELDS)
+# the ``cutout`` parameter (and CLI flag) -> the field of FIELDS it sets
+PARAMETER_FIELDS = {
+    ONLY_MASK: "only_mask", BGCOLOR: "bgcolor", FORMAT: "fmt", PNG_COMPRESSION: "png_compression",
+    POST_PROCESS_MASK: "post_process", ALPHA_MATTING: "alpha_matting", **MATTING_THRESHOLDS,
+    CROP: "crop", CROP_MARGIN: "crop_margin", MAX_OUTPUT_PIXELS: "max_output_pixels",
+}  # fmt: skip
+
+
+def field_default(name: str) -> object:
+    """What a field of FIELDS is when a caller leaves it out (None: nothing)."""
+    if name == "alpha_matting":
+        return DEFAULTS.matting is not None
+    source = MATTING_DEFAULTS if name in MATTING_FIELDS else DEFAULTS
+    return getattr(source, name)
 
 
 @dataclass(frozen=True)
@@ -78,23 +107,29 @@ class CutRequest:
     max_pixels: int | None = None  # may only lower the server's own limit
 
 
-def parse_color(text: str) -> Color:
-    """``"255,255,255"`` or ``"0,0,0,128"`` -> RGBA tuple."""
+def _named(name: str | None, message: str) -> str:
+    return f"{name}: {message}" if name else message
+
+
+def parse_color(text: str, name: str | None = None) -> Color:
+    """``"255,255,255"`` or ``"0,0,0,128"`` -> RGBA tuple; ``name`` heads the error."""
     try:
         parts = [int(p) for p in text.split(",")]
     except ValueError:
         parts = []
     if len(parts) not in (3, 4) or not all(0 <= p <= 255 for p in parts):
-        raise ValueError(f"expected R,G,B or R,G,B,A with values 0..255, got {text!r}")
+        raise OptionError(
+            _named(name, f"expected R,G,B or R,G,B,A with values 0..255, got {text!r}")
+        )
     return (*parts, 255)[:4] if len(parts) == 3 else tuple(parts)  # type: ignore[return-value]
 
 
 HEX_COLOR = re.compile(r"#?([0-9a-fA-F]{3,4}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})")
 
 
-def parse_web_color(text: str) -> Color:
+def parse_web_color(text: str, name: str | None = None) -> Color:
     """remove.bg's ``bg_color``: hex (``81d4fa``, ``#fff``, ``81d4fa77``) or a colour name
-    (``green``, CSS names) -> RGBA tuple."""
+    (``green``, CSS names) -> RGBA tuple; ``name`` heads the error."""
     from PIL import ImageColor
 
     value = text.strip()
@@ -102,9 +137,8 @@ def parse_web_color(text: str) -> Color:
     try:
         rgb = ImageColor.getrgb(spec)
     except ValueError:
-        raise ValueError(
-            f"expected a hex colour (81d4fa, 81d4fa77) or a colour name, got {text!r}"
-        ) from None
+        expected = "expected a hex colour (81d4fa, 81d4fa77) or a colour name"
+        raise OptionError(_named(name, f"{expected}, got {text!r}")) from None
     return (*rgb, 255)[:4] if len(rgb) == 3 else rgb  # type: ignore[return-value]
 
 
@@ -129,67 +163,51 @@ def to_parameters(options: OutputOptions, model: str = DEFAULT_MODEL) -> dict[st
     return params
 
 
-def _flag(params: Mapping[str, object], name: str) -> bool:
-    value = params.get(name, False)
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int) and value in (0, 1):
-        return bool(value)
-    if isinstance(value, str) and value.lower() in ("true", "false", "1", "0"):
-        return value.lower() in ("true", "1")
-    raise ValueError(f"parameter {name}: expected true or false, got {value!r}")
+def _color(name: str, value: object) -> Color | None:
+    if not isinstance(value, str):
+        return value  # type: ignore[return-value]  # parsed already (a CLI type, remove.bg's)
+    return parse_color(value, name) if value else None
 
 
-def _int(params: Mapping[str, object], name: str, default: int | None) -> int | None:
-    value = params.get(name, default)
-    if value is None or (isinstance(value, int) and not isinstance(value, bool)):
-        return value
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value)
-    raise ValueError(f"parameter {name}: expected a whole number, got {value!r}")
-
-
-def _color(params: Mapping[str, object]) -> Color | None:
-    value = params.get(BGCOLOR)
-    if value in (None, ""):
+def _matting(given: Mapping[str, object], labels: Mapping[str, str]) -> MattingOptions | None:
+    if not parse_bool(labels["alpha_matting"], given["alpha_matting"]):
         return None
-    try:
-        return parse_color(str(value))
-    except ValueError as e:
-        raise ValueError(f"parameter {BGCOLOR}: {e}") from e
+    low, high = THRESHOLD_RANGE
+    values = {f: parse_int(labels[f], given[f], low, high) for f in MATTING_FIELDS if f in given}
+    return MattingOptions(**values)
 
 
-def _matting(params: Mapping[str, object]) -> MattingOptions | None:
-    if not _flag(params, ALPHA_MATTING):
-        return None
-    defaults = MattingOptions()
-    values = {
-        attr: _int(params, name, getattr(defaults, attr))
-        for name, attr in MATTING_THRESHOLDS.items()
+def build_options(
+    values: Mapping[str, object], names: Mapping[str, str] | None = None, label: str = "{}"
+) -> OutputOptions:
+    """The one way to options from what a caller sent: raw values (text, numbers, booleans or
+    parsed values) under the caller's own names. Absent or None: the default.
+
+    ``names`` maps each of the caller's names to the field of :data:`FIELDS` it sets (default:
+    those names themselves); ``label`` formats the caller's name in "NAME: expected X, got Y".
+    Raises OptionError.
+    """
+    names = names if names is not None else {f: f for f in FIELDS}
+    given = {f: values[own] for own, f in names.items() if values.get(own) is not None}
+    labels = {f: label.format(own) for own, f in names.items()}
+    kwargs: dict[str, object] = {
+        f: parse_bool(labels[f], given[f]) for f in FLAG_FIELDS if f in given
     }
-    for name, attr in MATTING_THRESHOLDS.items():
-        if not 0 <= values[attr] <= 255:  # type: ignore[operator]
-            raise ValueError(f"parameter {name}: expected 0..255, got {values[attr]}")
-    return MattingOptions(**values)  # type: ignore[arg-type]
+    kwargs |= {f: parse_int(labels[f], given[f]) for f in NUMBER_FIELDS if f in given}
+    if "bgcolor" in given:
+        kwargs["bgcolor"] = _color(labels["bgcolor"], given["bgcolor"])
+    if "fmt" in given:
+        kwargs["fmt"] = str(given["fmt"]).lower()
+    if "alpha_matting" in given:
+        kwargs["matting"] = _matting(given, labels)
+    return OutputOptions(**kwargs)  # type: ignore[arg-type]
 
 
 def from_parameters(params: Mapping[str, object]) -> CutRequest:
-    """Request parameters -> a parsed request; raises ValueError saying "expected X, got Y"."""
-    unknown = sorted(set(params) - set(PARAMETERS))
-    if unknown:
-        raise ValueError(f"expected parameters from {', '.join(PARAMETERS)}, got {unknown[0]!r}")
-    options = OutputOptions(
-        only_mask=_flag(params, ONLY_MASK),
-        bgcolor=_color(params),
-        post_process=_flag(params, POST_PROCESS_MASK),
-        matting=_matting(params),
-        fmt=str(params.get(FORMAT, "png")).lower(),
-        png_compression=_int(params, PNG_COMPRESSION, DEFAULT_PNG_COMPRESSION),  # type: ignore[arg-type]
-        crop=_flag(params, CROP),
-        crop_margin=_int(params, CROP_MARGIN, 0),  # type: ignore[arg-type]
-        max_output_pixels=_int(params, MAX_OUTPUT_PIXELS, None),
-    )
-    max_pixels = _int(params, MAX_PIXELS, None)
-    if max_pixels is not None and max_pixels < 1:
-        raise ValueError(f"parameter {MAX_PIXELS}: expected a whole number ≥ 1, got {max_pixels}")
+    """Request parameters -> a parsed request; raises OptionError saying "expected X, got Y"."""
+    reject_unknown(params, PARAMETERS, what="parameters")
+    options = build_options(params, PARAMETER_FIELDS, label="parameter {}")
+    max_pixels = params.get(MAX_PIXELS)
+    if max_pixels is not None:
+        max_pixels = parse_int(f"parameter {MAX_PIXELS}", max_pixels, low=1)
     return CutRequest(str(params.get(MODEL, DEFAULT_MODEL)), options, max_pixels)

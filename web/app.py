@@ -18,9 +18,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import FileResponse, JSONResponse, Response
 
+from u2net.errors import OptionError
 from web import ops, rembg_api, removebg_api
 from web.config import WebConfig
-from web.errors import WebError
+from web.errors import BadRequest, WebError
 from web.gateway import Gateway
 from web.metrics import Metrics, MetricsMiddleware
 from web.responses import REMOVEBG_PREFIX, error_body, error_response
@@ -40,6 +41,11 @@ def _handlers(app: FastAPI, metrics: Metrics) -> None:
             metrics.rejections.labels(error.code).inc()
         log.info("%s %s -> %d: %s", request.method, request.url.path, error.status, error)
         return error_response(request.url.path, error)
+
+    @app.exception_handler(OptionError)
+    async def option_error(request: Request, error: OptionError) -> JSONResponse:
+        """A field's value the options do not take ("NAME: expected X, got Y") is a 400."""
+        return await web_error(request, BadRequest(str(error)))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException) -> Response:

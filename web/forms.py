@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from starlette.datastructures import UploadFile
@@ -16,7 +17,6 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
 from web.errors import BadRequest
-from web.fields import text_fields
 from web.uploads import check_file_size
 
 MAX_FIELDS = 64
@@ -28,6 +28,15 @@ FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 class Body:
     fields: dict[str, str]  # text fields (a file field shows as its file name)
     files: dict[str, bytes]
+
+
+def text_fields(fields: Mapping[str, object]) -> dict[str, str]:
+    """Scalar fields as text (JSON numbers and booleans as callers would type them)."""
+    return {
+        k: str(v).lower() if isinstance(v, bool) else str(v)
+        for k, v in fields.items()
+        if v is not None
+    }
 
 
 def content_type(request: Request) -> str:

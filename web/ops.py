@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.responses import JSONResponse, Response
+
+from web.depends import KEY_REQUIRED, Service
 
 router = APIRouter(tags=["operations"])
 
@@ -16,8 +18,8 @@ async def healthz() -> dict:
 
 
 @router.get("/readyz", summary="Triton and the cutout model are ready")
-async def readyz(request: Request) -> JSONResponse:
-    reason = await request.app.state.service.gateway.not_ready_reason()
+async def readyz(service: Service) -> JSONResponse:
+    reason = await service.gateway.not_ready_reason()
     if reason is not None:
         return JSONResponse(
             {"status": "not ready", "detail": reason}, status_code=503, headers={"Retry-After": "5"}
@@ -25,8 +27,6 @@ async def readyz(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ready"})
 
 
-@router.get("/metrics", summary="Prometheus metrics")
-async def metrics(request: Request) -> Response:
-    service = request.app.state.service
-    service.authorize(request)
+@router.get("/metrics", summary="Prometheus metrics", dependencies=KEY_REQUIRED)
+async def metrics(service: Service) -> Response:
     return Response(generate_latest(service.metrics.registry), media_type=CONTENT_TYPE_LATEST)

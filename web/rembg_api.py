@@ -9,28 +9,51 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from u2net.options import OutputOptions
+from u2net.catalogue import DEFAULT_MODEL, MODEL_NAMES
+from u2net.options import (
+    FORMATS,
+    MATTING_FIELDS,
+    THRESHOLD_RANGE,
+    OutputOptions,
+    field_default,
+)
 from web.capacity import Admission
+from web.depends import KEY_REQUIRED, Service
 from web.errors import BadRequest
 from web.fetch import fetch_image
 from web.forms import read_form
-from web.rembg_params import FILE_FIELD, URL_FIELD, rembg_options
+from web.rembg_params import FILE_FIELD, OPTIONS, URL_FIELD, rembg_options
 from web.removebg_params import MEDIA_TYPES
 from web.service import CutService
 
-router = APIRouter(tags=["rembg"])
+router = APIRouter(tags=["rembg"], dependencies=KEY_REQUIRED)
 
-_OPTION_SCHEMA = {
-    "model": {"type": "string", "default": "u2net", "enum": ["u2net", "u2netp"]},
-    "a": {"type": "boolean", "default": False, "description": "alpha matting"},
-    "af": {"type": "integer", "default": 240, "description": "matting foreground threshold"},
-    "ab": {"type": "integer", "default": 10, "description": "matting background threshold"},
-    "ae": {"type": "integer", "default": 10, "description": "matting erode size"},
-    "om": {"type": "boolean", "default": False, "description": "only the mask"},
-    "ppm": {"type": "boolean", "default": False, "description": "post-process the mask"},
-    "bgc": {"type": "string", "description": "background colour r,g,b[,a]", "example": "0,0,0,255"},
-    "format": {"type": "string", "default": "png", "enum": ["png", "webp", "jpg"]},
+_DESCRIPTIONS = {
+    "a": "alpha matting", "af": "matting foreground threshold",
+    "ab": "matting background threshold", "ae": "matting erode size", "om": "only the mask",
+    "ppm": "post-process the mask", "bgc": "background colour r,g,b[,a]", "format": "output format",
 }  # fmt: skip
+_EXTRA = {"format": {"enum": list(FORMATS)}, "bgc": {"example": "0,0,0,255"}}
+_TYPES = {bool: "boolean", int: "integer"}
+
+
+def _option_schema(name: str) -> dict:
+    """rembg's field ``name`` as the code reads it: its type, default and range."""
+    field = OPTIONS[name]
+    default = field_default(field)
+    schema = {"type": _TYPES.get(type(default), "string"), "description": _DESCRIPTIONS[name]}
+    if default is not None:
+        schema["default"] = default
+    if field in MATTING_FIELDS:
+        schema["minimum"], schema["maximum"] = THRESHOLD_RANGE
+    return {**schema, **_EXTRA.get(name, {})}
+
+
+_MODEL_SCHEMA = {
+    "type": "string", "default": DEFAULT_MODEL, "enum": list(MODEL_NAMES),
+    "description": "when not given: the gateway's --default-model",
+}  # fmt: skip
+_OPTION_SCHEMA = {"model": _MODEL_SCHEMA, **{name: _option_schema(name) for name in OPTIONS}}
 _FORM = {
     "requestBody": {
         "required": True,
@@ -57,10 +80,6 @@ _QUERY = {
 _IMAGE = {200: {"content": {t: {} for t in ("image/png", "image/webp", "image/jpeg")}}}
 
 
-def _service(request: Request) -> CutService:
-    return request.app.state.service
-
-
 async def _answer(
     service: CutService, admission: Admission, data: bytes, model: str, options: OutputOptions
 ) -> Response:
@@ -70,9 +89,7 @@ async def _answer(
 
 @router.post("/api/remove", summary="Remove the background of an uploaded image",
              response_class=Response, responses=_IMAGE, openapi_extra=_FORM)  # fmt: skip
-async def remove_upload(request: Request) -> Response:
-    service = _service(request)
-    service.authorize(request)
+async def remove_upload(request: Request, service: Service) -> Response:
     async with service.admit() as admission:
         body = await read_form(request, service.config.max_upload_bytes)
         fields = {**request.query_params, **body.fields}
@@ -85,9 +102,7 @@ async def remove_upload(request: Request) -> Response:
 
 @router.get("/api/remove", summary="Remove the background of an image at a URL",
             response_class=Response, responses=_IMAGE, openapi_extra=_QUERY)  # fmt: skip
-async def remove_url(request: Request) -> Response:
-    service = _service(request)
-    service.authorize(request)
+async def remove_url(request: Request, service: Service) -> Response:
     fields = dict(request.query_params)
     url = fields.get(URL_FIELD)
     if not url:

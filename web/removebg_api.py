@@ -13,11 +13,15 @@ from starlette.responses import JSONResponse, Response
 from u2net.errors import InvalidImage
 from u2net.imaging import header_size
 from u2net.job import CutResult
+from u2net.options import field_default
 from web.capacity import Admission
+from web.depends import KEY_REQUIRED, Service
 from web.errors import BadRequest
 from web.fetch import fetch_image
 from web.forms import FORM_TYPES, Body, content_type, decode_base64, read_form, read_json
 from web.removebg_params import (
+    CHOICES,
+    FIELD_DEFAULTS,
     MEDIA_TYPES,
     SOURCES,
     USED,
@@ -28,9 +32,23 @@ from web.removebg_params import (
 )
 from web.service import CutService
 
-router = APIRouter(tags=["remove.bg"])
+router = APIRouter(tags=["remove.bg"], dependencies=KEY_REQUIRED)
 ACCOUNT_CREDITS = 1_000_000  # nothing is charged here; clients that check credits carry on
-_FIELDS = {name: {"type": "string"} for name in (*SOURCES[1:], *USED)}
+
+
+def _field_schema(name: str) -> dict:
+    """remove.bg's field ``name`` as the code reads it: its choices and default."""
+    if name == "crop":
+        return {"type": "boolean", "default": field_default("crop")}
+    schema: dict = {"type": "string"}
+    if name in CHOICES:
+        schema["enum"] = list(CHOICES[name])
+    if name in FIELD_DEFAULTS:
+        schema["default"] = FIELD_DEFAULTS[name]
+    return schema
+
+
+_FIELDS = {name: _field_schema(name) for name in (*SOURCES[1:], *USED)}
 _BODY = {
     "requestBody": {
         "content": {
@@ -117,9 +135,7 @@ def _answer(request: Request, fmt: str, data: bytes, result: CutResult) -> Respo
 
 @router.post("/v1.0/removebg", summary="Remove the background (remove.bg's API)",
              response_class=Response, openapi_extra=_BODY)  # fmt: skip
-async def removebg(request: Request) -> Response:
-    service: CutService = request.app.state.service
-    service.authorize(request)
+async def removebg(request: Request, service: Service) -> Response:
     async with service.admit() as admission:
         body = await _body(request, service.config.max_upload_bytes)
         parsed = removebg_request(body.fields)
@@ -128,8 +144,7 @@ async def removebg(request: Request) -> Response:
 
 
 @router.get("/v1.0/account", summary="Account and credits (remove.bg's shape)")
-async def account(request: Request) -> dict:
-    request.app.state.service.authorize(request)
+async def account() -> dict:
     credits = {
         "total": ACCOUNT_CREDITS,
         "subscription": 0,

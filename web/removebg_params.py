@@ -9,6 +9,8 @@
 - ``crop``, ``crop_margin``: pixels (``30px``, ``30``) or percent (``10%``, of the photo's
   larger side: remove.bg takes it of the subject's, which only the model knows), at most 500 px.
 - Every other documented field is accepted and ignored.
+
+Bad values raise OptionError naming the field (web answers 400).
 """
 
 from __future__ import annotations
@@ -18,9 +20,9 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from u2net.options import OutputOptions, parse_web_color
-from web.errors import BadRequest
-from web.fields import parse_bool, reject_unknown
+from u2net.errors import OptionError
+from u2net.options import DEFAULTS, OutputOptions, build_options, parse_web_color
+from u2net.values import parse_choice, reject_unknown, shown
 
 SOURCES = ("image_file", "image_file_b64", "image_url")
 USED = ("size", "format", "channels", "bg_color", "crop", "crop_margin")
@@ -35,6 +37,12 @@ SIZES: dict[str, int | None] = {
 }  # fmt: skip
 FORMATS = ("auto", "png", "jpg", "webp", "zip")
 CHANNELS = ("rgba", "alpha")
+CHOICES = {"size": tuple(SIZES), "format": FORMATS, "channels": CHANNELS}
+# remove.bg's defaults for its fields, as text (a margin: the options' own)
+FIELD_DEFAULTS = {
+    "size": "preview", "format": "auto", "channels": "rgba",
+    "crop_margin": str(DEFAULTS.crop_margin),
+}  # fmt: skip
 MAX_MARGIN_PX = 500
 MARGIN = re.compile(r"(\d+(?:\.\d+)?)\s*(px|%)?")
 WHITE = (255, 255, 255, 255)
@@ -55,18 +63,15 @@ class RemoveBgRequest:
     margin_percent: float | None = None  # resolved to pixels once the photo's size is known
 
 
-def _choice(fields: Mapping[str, str], name: str, choices: tuple[str, ...], default: str) -> str:
-    value = fields.get(name, default).strip().lower() or default
-    if value not in choices:
-        raise BadRequest(f"{name}: expected one of {', '.join(choices)}, got {value[:30]!r}")
-    return value
+def _choice(fields: Mapping[str, str], name: str) -> str:
+    return parse_choice(name, fields.get(name), CHOICES[name], FIELD_DEFAULTS[name])
 
 
 def _margin(fields: Mapping[str, str]) -> tuple[int, float | None]:
-    text = fields.get("crop_margin", "0").strip()
+    text = fields.get("crop_margin", FIELD_DEFAULTS["crop_margin"]).strip()
     match = MARGIN.fullmatch(text)
     if match is None:
-        raise BadRequest(f"crop_margin: expected one margin like 30px or 10%, got {text[:30]!r}")
+        raise OptionError(f"crop_margin: expected one margin like 30px or 10%, got {shown(text)}")
     value = float(match.group(1))
     if match.group(2) == "%":
         return 0, value
@@ -77,41 +82,36 @@ def _source(fields: Mapping[str, str]) -> str:
     given = [name for name in SOURCES if fields.get(name)]
     if len(given) != 1:
         got = ", ".join(given) or "none"
-        raise BadRequest(f"expected exactly one of {', '.join(SOURCES)}, got {got}")
+        raise OptionError(f"expected exactly one of {', '.join(SOURCES)}, got {got}")
     return given[0]
 
 
 def _background(fields: Mapping[str, str]) -> tuple[int, int, int, int] | None:
     text = fields.get("bg_color", "").strip()
-    if not text:
-        return None
-    try:
-        return parse_web_color(text)
-    except ValueError as e:
-        raise BadRequest(f"bg_color: {e}") from e
+    return parse_web_color(text, "bg_color") if text else None
 
 
 def removebg_request(fields: Mapping[str, str]) -> RemoveBgRequest:
     """remove.bg's fields (from multipart, a form or JSON) -> a parsed request."""
     reject_unknown(fields, (*SOURCES, *USED, *IGNORED))
     source = _source(fields)
-    size = _choice(fields, "size", tuple(SIZES), "preview")
-    fmt = _choice(fields, "format", FORMATS, "auto")
-    only_mask = _choice(fields, "channels", CHANNELS, "rgba") == "alpha"
+    size = _choice(fields, "size")
+    fmt = _choice(fields, "format")
+    only_mask = _choice(fields, "channels") == "alpha"
     background = None if only_mask else _background(fields)
     if fmt == "auto":
         fmt = "jpg" if background is not None and background[3] == 255 else "png"
     if fmt == "jpg" and not only_mask and background is None:
         background = WHITE
     margin, percent = _margin(fields)
-    options = OutputOptions(
-        only_mask=only_mask and fmt != "zip",
-        bgcolor=background if fmt != "zip" else None,
-        fmt="png" if fmt == "zip" else fmt,
-        crop=parse_bool("crop", fields.get("crop", "false")),
-        crop_margin=margin,
-        max_output_pixels=SIZES[size],
-    )
+    options = build_options({
+        "only_mask": only_mask and fmt != "zip",
+        "bgcolor": background if fmt != "zip" else None,
+        "fmt": "png" if fmt == "zip" else fmt,
+        "crop": fields.get("crop"),
+        "crop_margin": margin,
+        "max_output_pixels": SIZES[size],
+    })  # fmt: skip
     return RemoveBgRequest(source, fmt, options, percent)
 
 

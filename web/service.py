@@ -1,15 +1,12 @@
-"""What every route shares: the key check, admission, and one cut through ``cutout``."""
+"""What every route shares: admission, and one cut through ``cutout``."""
 
 from __future__ import annotations
 
 import logging
 from contextlib import AbstractAsyncContextManager
 
-from starlette.requests import Request
-
 from u2net.job import CutResult
 from u2net.options import MAX_PIXELS, OutputOptions, to_parameters
-from web.auth import check_key
 from web.capacity import Admission, Capacity
 from web.config import WebConfig
 from web.errors import BadRequest
@@ -27,9 +24,6 @@ class CutService:
         self.capacity = Capacity(
             config.concurrency, config.queue, config.retry_after_s, metrics.capacity_changed
         )
-
-    def authorize(self, request: Request) -> None:
-        check_key(request.headers, self.config.api_keys)
 
     def admit(self) -> AbstractAsyncContextManager[Admission]:
         return self.capacity.admit()

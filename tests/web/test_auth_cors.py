@@ -41,10 +41,12 @@ def removebg(client, **headers):
 def test_missing_or_wrong_keys_are_403_in_each_apis_shape(keyed, headers, says) -> None:
     with keyed.client() as client:
         first, second = rembg(client, **headers), removebg(client, **headers)
+        by_url = client.get("/api/remove", params={"url": "http://x.test/a.jpg"}, headers=headers)
         account = client.get("/v1.0/account", headers=headers)
         metrics = client.get("/metrics", headers=headers)
     assert (first.status_code, second.status_code, account.status_code) == (403, 403, 403)
-    assert says in first.json()["detail"]
+    assert says in first.json()["detail"] and by_url.status_code == 403
+    assert says in by_url.json()["detail"]
     assert second.json()["errors"][0] == {"title": second.json()["errors"][0]["title"],
                                           "code": "auth_failed"}  # fmt: skip
     assert metrics.status_code == 403
