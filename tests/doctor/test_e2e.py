@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.cli_run import run_cli
+from tests.cli_run import run_cli, run_process
 from tests.doctor import data
 from u2net.embedded import RunningServer
 from u2net.processes import free_ports
@@ -226,10 +226,15 @@ def test_the_gateway_readyz_and_its_triton_target(
     assert check["blocking"] is (status == "fail")
 
 
-@pytest.mark.parametrize("command", [["doctor"], ["server", "doctor"]], ids=" ".join)
-def test_usage_errors_exit_2(command: list[str]) -> None:
-    """``python -m server doctor`` is an alias: the doctor's options and exit codes."""
-    done = run_cli(*command, "--probe-runs", "0", env={"PATH": data.path_without_nvidia_smi()})
+@pytest.mark.parametrize(
+    ("run", "command"),
+    [(run_cli, ["doctor"]), (run_process, ["server", "doctor"])],
+    ids=["doctor", "server doctor"],
+)
+def test_usage_errors_exit_2(run: Callable, command: list[str]) -> None:
+    """``python -m server doctor`` is an alias (a child ``python -m doctor``: a real process
+    here, so its output is the child's): the doctor's options and exit codes."""
+    done = run(*command, "--probe-runs", "0", env={"PATH": data.path_without_nvidia_smi()})
     assert done.returncode == 2
     assert "usage: python -m doctor" in done.stderr
     assert "expected a whole number ≥ 1, got '0'" in done.stderr
