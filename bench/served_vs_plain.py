@@ -1,4 +1,4 @@
-"""Served (``python -m server``, tritonclient.grpc) vs plain in-process ONNX Runtime.
+"""Served (``python -m server``, the client's gRPC) vs plain in-process ONNX Runtime.
 
 Same model file, same thread settings (read from the model's config.pbtxt), real photos from
 scikit-image's data folder resized to 320×320. Prints markdown tables:
@@ -29,9 +29,9 @@ from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
-import tritonclient.grpc as grpcclient
 from google.protobuf import text_format
 
+from client.triton import TritonServer
 from u2net.contract import CONTRACT
 from u2net.embedded import start
 from u2net.repository import (
@@ -132,24 +132,22 @@ def plain_batches(session: ort.InferenceSession, images: np.ndarray) -> dict[int
 
 
 class GrpcSender:
-    """One client per thread (tritonclient clients are cheap; avoids shared-channel locks)."""
+    """One client per thread (clients are cheap; avoids shared-channel locks)."""
 
     def __init__(self, url: str, model: str, images: np.ndarray) -> None:
         self.url, self.model, self.images = url, model, images
         self.local = threading.local()
 
     def __call__(self, i: int) -> None:
-        client = getattr(self.local, "client", None)
-        if client is None:
-            client = self.local.client = grpcclient.InferenceServerClient(self.url)
-        image = self.images[i % len(self.images)][None]
-        tensor = grpcclient.InferInput(CONTRACT.input_name, list(image.shape), CONTRACT.input_dtype)
-        tensor.set_data_from_numpy(image)
-        client.infer(self.model, [tensor]).as_numpy(CONTRACT.output_name)
+        server = getattr(self.local, "server", None)
+        if server is None:
+            server = self.local.server = TritonServer(self.url)
+        server.infer(self.model, self.images[i % len(self.images)][None], CONTRACT)
 
 
 def batch_histogram(url: str, model: str) -> dict[int, int]:
-    stats = grpcclient.InferenceServerClient(url).get_inference_statistics(model, as_json=True)
+    with TritonServer(url) as server:
+        stats = server.statistics(model)
     return {
         int(b["batch_size"]): int(b["compute_infer"].get("count", 0))
         for b in stats["model_stats"][0].get("batch_stats", [])

@@ -7,12 +7,15 @@ with Cutter("localhost:8001") as cutter:
 
 from client.cutter import AsyncCutter, Cutter
 from client.errors import (
+    BadInput,
     ContractMismatch,
     InferenceFailed,
     InvalidImage,
     ModelNotReady,
+    RemoteError,
     ServerUnavailable,
     ServingError,
+    TimedOut,
 )
 from u2net.contract import CONTRACT, ServingContract
 from u2net.options import OutputOptions
@@ -20,13 +23,16 @@ from u2net.options import OutputOptions
 __all__ = [
     "CONTRACT",
     "AsyncCutter",
+    "BadInput",
     "ContractMismatch",
     "Cutter",
     "InferenceFailed",
     "InvalidImage",
     "ModelNotReady",
     "OutputOptions",
+    "RemoteError",
     "ServerUnavailable",
     "ServingContract",
     "ServingError",
+    "TimedOut",
 ]

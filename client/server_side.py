@@ -1,15 +1,25 @@
-"""``python -m client cut --server-side``: send the file's bytes to the ``cutout`` model and
-write what comes back; Triton does the decoding, resizing, composing and encoding."""
+"""The ``cutout`` model: send an image's bytes, get the finished result back; Triton does the
+decoding, resizing, composing and encoding. :class:`CutoutModel` (blocking) serves
+``python -m client cut --server-side``, :class:`AsyncCutoutModel` (asyncio) the web gateway.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import tritonclient.grpc as grpcclient
 
 from client.errors import InvalidImage
-from client.triton import DEFAULT_TIMEOUT_S, TritonModel
+from client.triton import (
+    DEFAULT_TIMEOUT_S,
+    ONE_ATTEMPT,
+    AsyncTritonModel,
+    ModelBase,
+    TritonModel,
+)
 from u2net.catalogue import DEFAULT_MODEL
 from u2net.contract import CUTOUT, CutoutContract, check_cutout_metadata
 from u2net.imaging import DEFAULT_MAX_PIXELS
@@ -17,18 +27,21 @@ from u2net.job import CutResult
 from u2net.options import MAX_PIXELS, OutputOptions, to_parameters
 from u2net.retry import RetryPolicy
 
+READY_TIMEOUT_S = 2.0
+Parameters = Mapping[str, bool | int | str]
 
-class CutoutModel(TritonModel):
-    """The served ``cutout`` model (same connection, retry and error handling as the rest)."""
 
-    def __init__(
-        self,
-        url: str | None = None,
-        timeout_s: float = DEFAULT_TIMEOUT_S,
-        retry: RetryPolicy = RetryPolicy(),
-        contract: CutoutContract = CUTOUT,
-    ) -> None:
-        super().__init__(url, contract.name, timeout_s, retry)
+class CutoutBase(ModelBase):
+    """What both ``cutout`` clients share: the request, the result, the contract check.
+
+    Only ``cutout``'s own readiness counts: with strict readiness a server says "not ready"
+    while any model failed to load (a TensorRT plan, say) even though ``cutout`` serves.
+    """
+
+    asks_server_ready = False
+    cutout: CutoutContract
+
+    def use_cutout(self, contract: CutoutContract) -> None:
         self.cutout = contract
         self.outputs = [
             grpcclient.InferRequestedOutput(name)
@@ -41,17 +54,70 @@ class CutoutModel(TritonModel):
     def check(self, metadata: dict) -> None:
         check_cutout_metadata(metadata, self.cutout)
 
-    def cut_bytes(self, data: bytes, parameters: dict[str, bool | int | str]) -> CutResult:
-        """One encoded image -> the finished, encoded result (with its size and box)."""
+    def request(self, data: bytes) -> list[grpcclient.InferInput]:
         tensor = grpcclient.InferInput(self.cutout.input_name, [1], self.cutout.bytes_dtype)
         tensor.set_data_from_numpy(np.array([data], dtype=np.object_))
-        result = self._call(
-            "infer", self.resolve(), [tensor], outputs=self.outputs, parameters=parameters
+        return [tensor]
+
+    def result(self, answer: Any) -> CutResult:
+        width, height = (int(v) for v in answer.as_numpy(self.cutout.size_name))
+        left, top, box_w, box_h = (int(v) for v in answer.as_numpy(self.cutout.box_name))
+        data = answer.as_numpy(self.cutout.output_name).reshape(-1)[0]
+        return CutResult(bytes(data), (width, height), (left, top, box_w, box_h))
+
+
+class CutoutModel(CutoutBase, TritonModel):
+    """The served ``cutout`` model (same connection, retry and error handling as the rest)."""
+
+    def __init__(
+        self,
+        url: str | None = None,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        retry: RetryPolicy = RetryPolicy(),
+        contract: CutoutContract = CUTOUT,
+    ) -> None:
+        super().__init__(url, contract.name, timeout_s, retry)
+        self.use_cutout(contract)
+
+    def cut_bytes(self, data: bytes, parameters: Parameters) -> CutResult:
+        """One encoded image -> the finished, encoded result (with its size and box)."""
+        answer = self._call(
+            "infer",
+            self.resolve(),
+            self.request(data),
+            outputs=self.outputs,
+            parameters=dict(parameters),
         )
-        width, height = (int(v) for v in result.as_numpy(self.cutout.size_name))
-        left, top, box_w, box_h = (int(v) for v in result.as_numpy(self.cutout.box_name))
-        data_out = result.as_numpy(self.cutout.output_name).reshape(-1)[0]
-        return CutResult(bytes(data_out), (width, height), (left, top, box_w, box_h))
+        return self.result(answer)
+
+
+class AsyncCutoutModel(CutoutBase, AsyncTritonModel):
+    """The asyncio twin of :class:`CutoutModel`; create it in the loop that uses it."""
+
+    def __init__(
+        self,
+        url: str | None = None,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        retry: RetryPolicy = RetryPolicy(),
+        contract: CutoutContract = CUTOUT,
+    ) -> None:
+        super().__init__(url, contract.name, timeout_s, retry)
+        self.use_cutout(contract)
+
+    async def cut_bytes(self, data: bytes, parameters: Parameters) -> CutResult:
+        answer = await self._call(
+            "infer",
+            await self.resolve(),
+            self.request(data),
+            outputs=self.outputs,
+            parameters=dict(parameters),
+        )
+        return self.result(answer)
+
+    async def is_ready(self, timeout_s: float = READY_TIMEOUT_S) -> bool:
+        """Is ``cutout`` ready? One attempt of ``timeout_s``; no answer raises the error."""
+        attempts = self.attempts(timeout_s, ONE_ATTEMPT)
+        return bool(await self._call("is_model_ready", self.cutout.name, attempts=attempts))
 
 
 class ServerSideCutter:

@@ -1,54 +1,100 @@
-"""All of the client's gRPC: connect, pick the served model, check its contract, infer.
+"""All of the client's gRPC: the channel, the retry loop, Triton's errors made ours, and the
+models on top of them.
 
-One base, :class:`ModelBase`, holds everything the blocking and the asyncio clients share:
-which served names to try, readiness, the contract check, the retry schedule and the one
-place where tritonclient's errors become ours. :class:`TritonModel` (blocking, thread-safe)
-and :class:`AsyncTritonModel` (``tritonclient.grpc.aio``) only add the calls themselves.
+:class:`Link` holds what every connection shares, blocking or asyncio: the address, the
+request's budget, u2net.retry's rules (with whether this client ever reached the server) and
+the one translation of tritonclient's errors. :class:`BlockingLink` and :class:`AsyncLink`
+only add the channel and the calls. :class:`TritonServer` asks one server about any model
+(the doctor, the benches); :class:`ModelBase` adds the choice of a served model and its
+contract check, for :class:`TritonModel` (blocking, thread-safe) and
+:class:`AsyncTritonModel` (``tritonclient.grpc.aio``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import numpy as np
 import tritonclient.grpc as grpcclient
 from tritonclient.utils import InferenceServerException
 
-from client.errors import InferenceFailed, ModelNotReady, ServerUnavailable
+from client.errors import (
+    BadInput,
+    InferenceFailed,
+    ModelNotReady,
+    RemoteError,
+    ServerUnavailable,
+    TimedOut,
+)
 from client.loadgen import merge_statistics
 from u2net.catalogue import DEFAULT_MODEL, KNOWN_MODELS, served_candidates
 from u2net.contract import CONTRACT, ServingContract, check_metadata
 from u2net.deployment import START_HINT, default_url
-from u2net.errors import ServingError
-from u2net.retry import DEADLINE_EXCEEDED, UNAVAILABLE, Deadline, RetryPolicy, retryable
-from u2net.targets import addresses, channel_args, grpc_target, is_balanced
+from u2net.retry import (
+    DEADLINE_EXCEEDED,
+    INVALID_ARGUMENT,
+    UNAVAILABLE,
+    Attempts,
+    RetryPolicy,
+    model_gone,
+)
+from u2net.targets import addresses, grpc_target, is_balanced
 
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT_S = 60.0
-MIN_ATTEMPT_S = 0.05  # an attempt started just before the deadline still gets this long
+ONE_ATTEMPT = RetryPolicy(retries=0)
 CATALOGUE_NAMES = tuple(n for m in KNOWN_MODELS.values() for n in m.served_names)
+INT32_MAX = 2**31 - 1
+# several replicas: round-robin over those gRPC's health checks (grpc.health.v1) see as
+# serving; a server without that service is treated as healthy, so this only ever helps
+SERVICE_CONFIG = {
+    "loadBalancingConfig": [{"round_robin": {}}],
+    "healthCheckConfig": {"serviceName": ""},
+}
 
 
-def translate(e: InferenceServerException, url: str, timeout_s: float | None) -> ServingError:
-    """The one place that turns tritonclient's errors into ours."""
-    status = e.status()
+def channel_options(target: str) -> dict[str, Any]:
+    """tritonclient's arguments for ``target``: messages of any size (tritonclient's own
+    default, dropped as soon as channel arguments are given), reconnection within a second
+    once a lost server is back (gRPC's default backoff grows to 120 s) and, for several
+    replicas, gRPC's round-robin over the healthy ones."""
+    args: list[tuple[str, Any]] = [
+        ("grpc.max_send_message_length", INT32_MAX),
+        ("grpc.max_receive_message_length", INT32_MAX),
+        ("grpc.initial_reconnect_backoff_ms", 200),
+        ("grpc.min_reconnect_backoff_ms", 200),
+        ("grpc.max_reconnect_backoff_ms", 1000),
+    ]
+    if is_balanced(target):
+        args += [
+            ("grpc.lb_policy_name", "round_robin"),
+            ("grpc.service_config", json.dumps(SERVICE_CONFIG)),
+            ("grpc.enable_retries", 0),  # our retry rules (u2net.retry) decide, once
+        ]
+    return {"url": grpc_target(target), "channel_args": args}
+
+
+def translate(e: InferenceServerException, url: str, timeout_s: float) -> RemoteError:
+    """The one place that turns tritonclient's errors into ours: bad input, the server or
+    the model not there right now (as u2net.retry reads Triton), out of time, or a failure."""
+    status = str(e.status() or "")
+    reason = (str(e.message() or e).strip().splitlines() or [""])[0]
+    name = status.removeprefix("StatusCode.")
+    if model_gone(status, reason):
+        return ModelNotReady(reason, status=name)
     if status == UNAVAILABLE:
-        return ServerUnavailable(f"no Triton server answering at {url}: {START_HINT}")
+        return ServerUnavailable(f"no Triton server answering at {url}: {START_HINT}", reason, name)
+    if status == INVALID_ARGUMENT:
+        return BadInput(reason, status=name)
     if status == DEADLINE_EXCEEDED:
-        return InferenceFailed(f"timed out after {timeout_s:g}s (raise --timeout)")
-    return InferenceFailed(str(e.message() or e).splitlines()[0])
-
-
-def client_options(target: str) -> dict[str, Any]:
-    """tritonclient's arguments for ``target``: gRPC's round-robin over several replicas."""
-    if not is_balanced(target):
-        return {"url": target}
-    return {"url": grpc_target(target), "channel_args": channel_args()}
+        return TimedOut(timeout_s, reason, name)
+    return InferenceFailed(reason, status=name)
 
 
 def not_ready(candidates: list[str], ready: list[str]) -> ModelNotReady:
@@ -74,8 +120,151 @@ def make_inputs(batch: np.ndarray, contract: ServingContract = CONTRACT) -> list
     return [inp]
 
 
-class ModelBase:
-    """What both clients share; subclasses only make the calls (blocking or awaited)."""
+class Link:
+    """What every connection shares; subclasses hold the channel and make the calls."""
+
+    def __init__(self, url: str | None, timeout_s: float, retry: RetryPolicy) -> None:
+        self.url = url or default_url()
+        self.timeout_s = timeout_s
+        self.retry = retry
+        self.reached = False  # a call was answered: from then on a lost server is waited for
+
+    def served_before(self) -> bool:
+        """Was the model asked for served before? (Then "not loaded" means "restarting".)"""
+        return False
+
+    def attempts(
+        self, timeout_s: float | None = None, retry: RetryPolicy | None = None
+    ) -> Attempts:
+        """A new request's attempts: this link's budget and retry policy unless given."""
+        return Attempts(retry or self.retry, timeout_s or self.timeout_s)
+
+    def wait_or_raise(self, e: InferenceServerException, attempts: Attempts) -> float:
+        """The wait before the next attempt (u2net.retry's rules); when there is none, raise
+        the translated error."""
+        status, message = str(e.status() or ""), str(e.message() or "")
+        served_before = self.served_before()
+        delay = attempts.wait(status, message, served_before=served_before, reached=self.reached)
+        if delay is None:
+            raise translate(e, self.url, attempts.timeout_s) from e
+        log.debug("%s at %s, retrying in %.2fs", status, self.url, delay)
+        return delay
+
+
+class BlockingLink(Link):
+    """A blocking channel (thread-safe)."""
+
+    def __init__(self, url: str | None, timeout_s: float, retry: RetryPolicy) -> None:
+        super().__init__(url, timeout_s, retry)
+        self.client = grpcclient.InferenceServerClient(**channel_options(self.url))
+
+    def _call(
+        self, method: str, *args: Any, attempts: Attempts | None = None, **kwargs: Any
+    ) -> Any:
+        """One remote call within the request's budget, retried, errors translated."""
+        attempts = attempts or self.attempts()
+        call = getattr(self.client, method)
+        while True:
+            try:
+                result = call(*args, client_timeout=attempts.timeout(), **kwargs)
+            except InferenceServerException as e:
+                time.sleep(self.wait_or_raise(e, attempts))
+            else:
+                self.reached = True
+                return result
+
+    def close(self) -> None:
+        self.client.close()
+
+
+class AsyncLink(Link):
+    """An asyncio channel (``tritonclient.grpc.aio``): create it in the loop that uses it."""
+
+    def __init__(self, url: str | None, timeout_s: float, retry: RetryPolicy) -> None:
+        import tritonclient.grpc.aio as aioclient
+
+        super().__init__(url, timeout_s, retry)
+        self.client = aioclient.InferenceServerClient(**channel_options(self.url))
+
+    async def _call(
+        self, method: str, *args: Any, attempts: Attempts | None = None, **kwargs: Any
+    ) -> Any:
+        """As :meth:`BlockingLink._call`, awaited."""
+        attempts = attempts or self.attempts()
+        call: Callable[..., Awaitable[Any]] = getattr(self.client, method)
+        while True:
+            try:
+                result = await call(*args, client_timeout=attempts.timeout(), **kwargs)
+            except InferenceServerException as e:
+                await asyncio.sleep(self.wait_or_raise(e, attempts))
+            else:
+                self.reached = True
+                return result
+
+    async def close(self) -> None:
+        await self.client.close()
+
+
+class TritonServer(BlockingLink):
+    """Blocking questions to one Triton server about any model, by name (the doctor's and
+    the benches'): no model choice, no contract check."""
+
+    def __init__(
+        self,
+        url: str | None = None,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        retry: RetryPolicy = RetryPolicy(),
+    ) -> None:
+        super().__init__(url, timeout_s, retry)
+
+    def version(self) -> str:
+        return str(self._call("get_server_metadata", as_json=True)["version"])
+
+    def is_live(self) -> bool:
+        return bool(self._call("is_server_live"))
+
+    def is_ready(self) -> bool:
+        return bool(self._call("is_server_ready"))
+
+    def is_model_ready(self, name: str) -> bool:
+        return bool(self._call("is_model_ready", name))
+
+    def model_config(self, name: str) -> dict:
+        return self._call("get_model_config", name, as_json=True)["config"]
+
+    def model_metadata(self, name: str) -> dict:
+        return self._call("get_model_metadata", name, as_json=True)
+
+    def statistics(self, name: str) -> dict:
+        return self._call("get_inference_statistics", name, as_json=True)
+
+    def infer(
+        self,
+        name: str,
+        batch: np.ndarray,
+        contract: ServingContract = CONTRACT,
+        timeout_s: float | None = None,
+    ) -> np.ndarray:
+        """The contract's batch -> masks, from the model called ``name`` (``timeout_s``: this
+        request's budget instead of the server's)."""
+        outputs = [grpcclient.InferRequestedOutput(contract.output_name)]
+        attempts = self.attempts(timeout_s)
+        result = self._call(
+            "infer", name, make_inputs(batch, contract), outputs=outputs, attempts=attempts
+        )
+        return result.as_numpy(contract.output_name)
+
+    def __enter__(self) -> TritonServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class ModelBase(Link):
+    """One served model: which name to use and its contract (mixed with a channel below)."""
+
+    asks_server_ready = True  # False: only the model's own readiness counts
 
     def __init__(
         self,
@@ -85,16 +274,14 @@ class ModelBase:
         retry: RetryPolicy,
         contract: ServingContract,
     ) -> None:
-        self.url = url or default_url()
+        super().__init__(url, timeout_s, retry)
         self.requested = model
-        self.timeout_s = timeout_s
-        self.retry = retry
         self.contract = contract
         self.served_name: str | None = None  # set once resolved and checked
         self.outputs = [grpcclient.InferRequestedOutput(contract.output_name)]
 
-    def translate(self, e: InferenceServerException) -> ServingError:
-        return translate(e, self.url, self.timeout_s)
+    def served_before(self) -> bool:
+        return self.served_name is not None
 
     def server_not_ready(self) -> ServerUnavailable:
         return ServerUnavailable(
@@ -117,20 +304,6 @@ class ModelBase:
         self.served_name = name
         return name
 
-    def retry_delay(
-        self, e: InferenceServerException, delays: Iterator[float], deadline: Deadline
-    ) -> float | None:
-        """How long to wait before the next attempt, or None to give up (u2net.retry's rules:
-        the server unreachable, or a model served before now missing, within the deadline)."""
-        served_before = self.served_name is not None
-        if not retryable(str(e.status()), str(e.message() or ""), served_before):
-            return None
-        delay = next(delays, None)
-        if delay is None or not deadline.allows(delay):
-            return None
-        log.debug("%s at %s, retrying in %.2fs", e.status(), self.url, delay)
-        return delay
-
     def replicas(self) -> list[str]:
         """The addresses of a listed target (two or more) to ask one by one, else []."""
         replicas = addresses(self.url) or []
@@ -140,22 +313,11 @@ class ModelBase:
 
     def replica_statistics(self, address: str, name: str) -> dict:
         """One replica's statistics of ``name`` (blocking; one attempt, errors translated)."""
-        client = grpcclient.InferenceServerClient(address)
-        try:
-            return client.get_inference_statistics(
-                name, as_json=True, client_timeout=self.timeout_s
-            )
-        except InferenceServerException as e:
-            raise self.translate(e) from e
-        finally:
-            client.close()
-
-    def attempt_timeout(self, deadline: Deadline) -> float:
-        """What is left of the request's budget (never less than a sliver)."""
-        return max(deadline.remaining(), MIN_ATTEMPT_S)
+        with TritonServer(address, self.timeout_s, ONE_ATTEMPT) as server:
+            return server.statistics(name)
 
 
-class TritonModel(ModelBase):
+class TritonModel(ModelBase, BlockingLink):
     """One served model that follows the contract (blocking gRPC, thread-safe)."""
 
     def __init__(
@@ -167,21 +329,6 @@ class TritonModel(ModelBase):
         contract: ServingContract = CONTRACT,
     ) -> None:
         super().__init__(url, model, timeout_s, retry, contract)
-        self.client = grpcclient.InferenceServerClient(**client_options(self.url))
-
-    def _call(self, method: str, *args: object, **kwargs: object) -> Any:
-        """One remote call within the request's deadline, retried by u2net.retry's rules with
-        jittered backoff, errors translated."""
-        deadline, delays = Deadline(self.timeout_s), self.retry.delays()
-        call = getattr(self.client, method)
-        while True:
-            try:
-                return call(*args, client_timeout=self.attempt_timeout(deadline), **kwargs)
-            except InferenceServerException as e:
-                delay = self.retry_delay(e, delays, deadline)
-                if delay is None:
-                    raise self.translate(e) from e
-                time.sleep(delay)
 
     def ready_models(self) -> list[str]:
         """The catalogue's served names that are ready (asked one by one, no admin API)."""
@@ -190,7 +337,7 @@ class TritonModel(ModelBase):
     def resolve(self) -> str:
         """The served model's name; resolved and checked against the contract on first use."""
         if self.served_name is None:
-            if not self._call("is_server_ready"):
+            if self.asks_server_ready and not self._call("is_server_ready"):
                 raise self.server_not_ready()
             wanted = self.candidates()
             ready = [n for n in wanted if self._call("is_model_ready", n)]
@@ -214,11 +361,8 @@ class TritonModel(ModelBase):
             return self._call("get_inference_statistics", name, as_json=True)
         return merge_statistics([self.replica_statistics(a, name) for a in replicas], name)
 
-    def close(self) -> None:
-        self.client.close()
 
-
-class AsyncTritonModel(ModelBase):
+class AsyncTritonModel(ModelBase, AsyncLink):
     """The same on ``tritonclient.grpc.aio``: every call awaited, resolution under a lock."""
 
     def __init__(
@@ -229,23 +373,8 @@ class AsyncTritonModel(ModelBase):
         retry: RetryPolicy = RetryPolicy(),
         contract: ServingContract = CONTRACT,
     ) -> None:
-        import tritonclient.grpc.aio as aioclient
-
         super().__init__(url, model, timeout_s, retry, contract)
-        self.client = aioclient.InferenceServerClient(**client_options(self.url))
         self._lock = asyncio.Lock()
-
-    async def _call(self, method: str, *args: object, **kwargs: object) -> Any:
-        call: Callable[..., Awaitable[Any]] = getattr(self.client, method)
-        deadline, delays = Deadline(self.timeout_s), self.retry.delays()
-        while True:
-            try:
-                return await call(*args, client_timeout=self.attempt_timeout(deadline), **kwargs)
-            except InferenceServerException as e:
-                delay = self.retry_delay(e, delays, deadline)
-                if delay is None:
-                    raise self.translate(e) from e
-                await asyncio.sleep(delay)
 
     async def ready_models(self) -> list[str]:
         return [n for n in CATALOGUE_NAMES if await self._call("is_model_ready", n)]
@@ -253,7 +382,7 @@ class AsyncTritonModel(ModelBase):
     async def resolve(self) -> str:
         async with self._lock:
             if self.served_name is None:
-                if not await self._call("is_server_ready"):
+                if self.asks_server_ready and not await self._call("is_server_ready"):
                     raise self.server_not_ready()
                 wanted = self.candidates()
                 ready = [n for n in wanted if await self._call("is_model_ready", n)]
@@ -277,6 +406,3 @@ class AsyncTritonModel(ModelBase):
             *(asyncio.to_thread(self.replica_statistics, a, name) for a in replicas)
         )
         return merge_statistics(list(parts), name)
-
-    async def close(self) -> None:
-        await self.client.close()

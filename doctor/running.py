@@ -16,9 +16,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
-import tritonclient.grpc as grpcclient
-from tritonclient.utils import InferenceServerException
 
+from client.errors import RemoteError
+from client.triton import ONE_ATTEMPT, TritonServer
 from doctor.check import Check, Deployment, fail, na, ok
 from doctor.reference import GPU_SUSPECT_FRACTION, REFERENCE_HOST, cpu_reference_ms
 from u2net.contract import CONTRACT, check_metadata
@@ -96,10 +96,9 @@ def fetch_metrics(metrics_url: str, timeout_s: float) -> str:
         return response.read().decode("utf-8", errors="replace")
 
 
-def _short(e: InferenceServerException) -> str:
+def _short(e: RemoteError) -> str:
     """``UNAVAILABLE: connection refused`` rather than gRPC's paragraph."""
-    status = (e.status() or "").replace("StatusCode.", "")
-    message = (e.message() or str(e)).splitlines()[0]
+    status, message = e.status, e.reason
     if "connection refused" in message.lower():
         message = "connection refused"
     elif len(message) > 160:
@@ -120,22 +119,20 @@ def probe_batch() -> np.ndarray | str:
         return str(e)
 
 
-def probe(client: Any, name: str, batch: np.ndarray, runs: int, timeout_s: float) -> float:
+def probe(server: TritonServer, name: str, batch: np.ndarray, runs: int, timeout_s: float) -> float:
     """Median ms per image over ``runs`` batch-1 inferences (after one warm-up).
-    Raises InferenceServerException."""
-    tensor = grpcclient.InferInput(CONTRACT.input_name, list(batch.shape), CONTRACT.input_dtype)
-    tensor.set_data_from_numpy(np.ascontiguousarray(batch))
-    client.infer(name, [tensor], client_timeout=timeout_s * 10)
+    Raises the client's RemoteError."""
+    server.infer(name, batch, CONTRACT, timeout_s * 10)
     times = []
     for _ in range(runs):
         start = time.perf_counter()
-        client.infer(name, [tensor], client_timeout=timeout_s * 10)
+        server.infer(name, batch, CONTRACT, timeout_s * 10)
         times.append((time.perf_counter() - start) * 1000)
     return statistics.median(times)
 
 
 def _runtime(
-    client: Any,
+    server: TritonServer,
     name: str,
     providers: Mapping[str, set[str]] | None,
     batch: np.ndarray | str,
@@ -143,7 +140,7 @@ def _runtime(
     runs: int,
     timeout_s: float,
 ) -> ModelRuntime:
-    config = client.get_model_config(name, as_json=True, client_timeout=timeout_s)["config"]
+    config = server.model_config(name)
     python_based = str(config.get("runtime", "")).endswith(".py")
     backend = config.get("backend") or config.get("platform") or "?"
     own = tuple(sorted(providers.get(name, ()))) if providers is not None else None
@@ -151,12 +148,12 @@ def _runtime(
     if isinstance(batch, str):
         return replace(runtime, not_timed=batch)
     try:
-        check_metadata(client.get_model_metadata(name, as_json=True, client_timeout=timeout_s))
+        check_metadata(server.model_metadata(name))
     except ContractMismatch as e:
         return replace(runtime, not_timed=f"not the U²-Net serving contract ({e})")
     try:
-        ms = probe(client, name, batch, runs, timeout_s)
-    except InferenceServerException as e:
+        ms = probe(server, name, batch, runs, timeout_s)
+    except RemoteError as e:
         return replace(runtime, probe_error=_short(e))
     return replace(runtime, ms_per_image=ms, runs=runs)
 
@@ -168,21 +165,20 @@ def inspect_server(
     runs: int,
     timeout_s: float,
 ) -> ServerFacts:
-    """Ask the server at ``url`` what it serves, where, and how fast."""
-    client = grpcclient.InferenceServerClient(url)
-    try:
-        return _inspect(
-            client,
-            url,
-            candidates=candidates,
-            metrics_url=metrics_url,
-            runs=runs,
-            timeout_s=timeout_s,
-        )
-    except InferenceServerException as e:
-        return ServerFacts(url, error=_short(e))
-    finally:
-        client.close()
+    """Ask the server at ``url`` what it serves, where, and how fast (each question once,
+    within ``timeout_s``: the doctor reports what it finds, it does not wait for a server)."""
+    with TritonServer(url, timeout_s, ONE_ATTEMPT) as server:
+        try:
+            return _inspect(
+                server,
+                url,
+                candidates=candidates,
+                metrics_url=metrics_url,
+                runs=runs,
+                timeout_s=timeout_s,
+            )
+        except RemoteError as e:
+            return ServerFacts(url, error=_short(e))
 
 
 def _providers(metrics_url: str | None, timeout_s: float) -> tuple[dict | None, str | None]:
@@ -195,7 +191,7 @@ def _providers(metrics_url: str | None, timeout_s: float) -> tuple[dict | None, 
 
 
 def _inspect(
-    client: Any,
+    server: TritonServer,
     url: str,
     *,
     candidates: Iterable[str],
@@ -203,14 +199,14 @@ def _inspect(
     runs: int,
     timeout_s: float,
 ) -> ServerFacts:
-    client.is_server_live(client_timeout=timeout_s)
-    version = client.get_server_metadata(as_json=True, client_timeout=timeout_s)["version"]
-    ready = client.is_server_ready(client_timeout=timeout_s)
-    names = [n for n in candidates if client.is_model_ready(n, client_timeout=timeout_s)]
+    server.is_live()
+    version = server.version()
+    ready = server.is_ready()
+    names = [n for n in candidates if server.is_model_ready(n)]
     providers, metrics_error = _providers(metrics_url, timeout_s)
     batch = probe_batch() if names else "no model to time"
     models = tuple(
-        _runtime(client, n, providers, batch, runs=runs, timeout_s=timeout_s) for n in names
+        _runtime(server, n, providers, batch, runs=runs, timeout_s=timeout_s) for n in names
     )
     return ServerFacts(url, None, version, ready, models, metrics_url, metrics_error)
 

@@ -8,6 +8,11 @@ server do not come back in step), when:
 - the model is unknown or not ready *although it was served before*: a server that restarted
   answers so while it loads its models again.
 
+Fail fast, retry what can come back: a server this client never reached (no call answered
+yet) is tried for :data:`FIRST_CONTACT_S` only, so nothing listening is said within seconds
+while a server still starting gets a moment. Once it has answered, a server that goes away
+is waited for until the deadline: a restart, which must lose nothing.
+
 Bad input (``INVALID_ARGUMENT``) is never retried, nor is anything else.
 """
 
@@ -15,19 +20,28 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 UNAVAILABLE = "StatusCode.UNAVAILABLE"
+NOT_FOUND = "StatusCode.NOT_FOUND"
+INVALID_ARGUMENT = "StatusCode.INVALID_ARGUMENT"
 DEADLINE_EXCEEDED = "StatusCode.DEADLINE_EXCEEDED"
 # how Triton says a model is not (yet) there; after a restart these mean "still loading",
 # and while a server stops, a model it still calls answers "Server not ready"
 NOT_LOADED = ("unknown model", "not ready", "no available versions", "is not loaded")
+FIRST_CONTACT_S = 2.0  # how long a server never reached is tried before saying so
+MIN_ATTEMPT_S = 0.05  # an attempt started just before the deadline still gets this long
 
 
 def says_not_loaded(message: str) -> bool:
     """Does Triton's message say the model (or its server) is not there right now?"""
     return any(words in message.lower() for words in NOT_LOADED)
+
+
+def model_gone(status: str, message: str) -> bool:
+    """The server answered that the model is not there right now (unknown, not loaded)."""
+    return status == NOT_FOUND or says_not_loaded(message)
 
 
 @dataclass(frozen=True)
@@ -53,19 +67,46 @@ def retryable(status: str, message: str, served_before: bool) -> bool:
     """Is this answer worth another attempt? (see the module's docstring)"""
     if status == UNAVAILABLE:
         return True
-    return served_before and says_not_loaded(message)
+    return served_before and model_gone(status, message)
 
 
-class Deadline:
-    """The time left for a request (all its attempts), on the monotonic clock."""
+def give_up_after(timeout_s: float, reached: bool) -> float:
+    """How long a request's attempts may go on: its whole deadline once the server has
+    answered this client (it may be restarting), else :data:`FIRST_CONTACT_S` at most."""
+    return timeout_s if reached else min(timeout_s, FIRST_CONTACT_S)
 
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-        self.end = time.monotonic() + seconds
 
-    def remaining(self) -> float:
-        return max(0.0, self.end - time.monotonic())
+class Attempts:
+    """One request's attempts: how long the next may take, and whether (after how long) to
+    try again. ``clock``: seconds on a monotonic clock (tests pass their own)."""
 
-    def allows(self, wait_s: float) -> bool:
-        """True if waiting ``wait_s`` still leaves time for another attempt."""
-        return self.remaining() > wait_s
+    def __init__(
+        self,
+        policy: RetryPolicy,
+        timeout_s: float,
+        clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.timeout_s = timeout_s
+        self.clock = clock
+        self.start = clock()
+        self.delays = policy.delays(rng)
+
+    def elapsed(self) -> float:
+        return self.clock() - self.start
+
+    def timeout(self) -> float:
+        """The next attempt's timeout: what is left of the budget (never less than a sliver)."""
+        return max(self.timeout_s - self.elapsed(), MIN_ATTEMPT_S)
+
+    def wait(
+        self, status: str, message: str, *, served_before: bool, reached: bool
+    ) -> float | None:
+        """The wait before the next attempt after this answer, or None to give up."""
+        if not retryable(status, message, served_before):
+            return None
+        delay = next(self.delays, None)
+        if delay is None:
+            return None
+        left = give_up_after(self.timeout_s, reached) - self.elapsed()
+        return delay if left > delay else None

@@ -22,10 +22,10 @@ from u2net.errors import OptionError
 from web import ops, rembg_api, removebg_api
 from web.config import WebConfig
 from web.errors import BadRequest, WebError
-from web.gateway import Gateway
 from web.metrics import Metrics, MetricsMiddleware
 from web.responses import REMOVEBG_PREFIX, error_body, error_response
 from web.service import CutService
+from web.triton_link import TritonLink
 from web.uploads import BodyLimit
 
 log = logging.getLogger(__name__)
@@ -63,17 +63,17 @@ def _handlers(app: FastAPI, metrics: Metrics) -> None:
         return JSONResponse(body, status_code=500)
 
 
-def create_app(config: WebConfig, gateway: Gateway | None = None) -> FastAPI:
-    gateway = gateway or Gateway(config.triton_url, config.timeout_s)
+def create_app(config: WebConfig, triton: TritonLink | None = None) -> FastAPI:
+    triton = triton or TritonLink(config.triton_url, config.timeout_s)
     metrics = Metrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await gateway.open()
+        await triton.open()
         try:
             yield
         finally:
-            await gateway.close()
+            await triton.close()
 
     app = FastAPI(
         title="U²-Net background removal",
@@ -81,7 +81,7 @@ def create_app(config: WebConfig, gateway: Gateway | None = None) -> FastAPI:
         version="0.1.0",
         lifespan=lifespan,
     )
-    app.state.service = CutService(config, gateway, metrics)
+    app.state.service = CutService(config, triton, metrics)
     for module in (rembg_api, removebg_api, ops):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -6,7 +6,7 @@ A request is admitted before its body is read, so queued bodies are bounded too:
     async with capacity.admit() as admission:   # Overloaded at once when full
         data = await read_body()
         async with admission.running():         # waits for a slot in flight
-            result = await gateway.cut(data, parameters)
+            result = await triton.cut(data, parameters)
 """
 
 from __future__ import annotations

@@ -129,9 +129,9 @@ async def serve(config: WebConfig, sock: socket.socket, announce: Callable[[str]
     task = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started and not task.done():
         await asyncio.sleep(0.05)
-    gateway, said = app.state.service.gateway, None
+    triton, said = app.state.service.triton, None
     while server.started and not server.should_exit:
-        reason = await gateway.not_ready_reason()
+        reason = await triton.not_ready_reason()
         if reason is None:
             host, bound = sock.getsockname()[:2]
             announce(f"ready: http://{host if ':' not in host else f'[{host}]'}:{bound}")

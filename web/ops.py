@@ -19,7 +19,7 @@ async def healthz() -> dict:
 
 @router.get("/readyz", summary="Triton and the cutout model are ready")
 async def readyz(service: Service) -> JSONResponse:
-    reason = await service.gateway.not_ready_reason()
+    reason = await service.triton.not_ready_reason()
     if reason is not None:
         return JSONResponse(
             {"status": "not ready", "detail": reason}, status_code=503, headers={"Retry-After": "5"}

@@ -10,16 +10,16 @@ from u2net.options import MAX_PIXELS, OutputOptions, to_parameters
 from web.capacity import Admission, Capacity
 from web.config import WebConfig
 from web.errors import BadRequest
-from web.gateway import Gateway
 from web.metrics import Metrics
+from web.triton_link import TritonLink
 
 log = logging.getLogger(__name__)
 
 
 class CutService:
-    def __init__(self, config: WebConfig, gateway: Gateway, metrics: Metrics) -> None:
+    def __init__(self, config: WebConfig, triton: TritonLink, metrics: Metrics) -> None:
         self.config = config
-        self.gateway = gateway
+        self.triton = triton
         self.metrics = metrics
         self.capacity = Capacity(
             config.concurrency, config.queue, config.retry_after_s, metrics.capacity_changed
@@ -38,4 +38,4 @@ class CutService:
         if not data:
             raise BadRequest("empty file: expected an image, got 0 bytes")
         async with admission.running():
-            return await self.gateway.cut(data, self.parameters(model, options))
+            return await self.triton.cut(data, self.parameters(model, options))

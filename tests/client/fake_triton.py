@@ -1,8 +1,9 @@
 """A real gRPC server on loopback that speaks Triton's service with scripted answers.
 
 It exists so the client's retry loop and timeout handling can be tested against a real gRPC
-endpoint that answers UNAVAILABLE (or sleeps) on demand, and counts every call it receives
-with its arrival time. Answers are real ``tritonclient.grpc.service_pb2`` messages.
+endpoint that fails (or sleeps) on demand, and counts every call it receives with its arrival
+time. Answers are real ``tritonclient.grpc.service_pb2`` messages; inference answers an
+all-zero mask of the contract's shape.
 """
 
 from __future__ import annotations
@@ -21,18 +22,21 @@ from tritonclient.grpc import service_pb2 as pb
 from u2net.contract import CONTRACT
 
 SERVED = "u2netp_onnx"
+ALWAYS = range(1, 1 << 30)
 
 
 @dataclass
 class Script:
-    """What the fake answers.
+    """What the fake answers; calls are numbered from 1, over all methods.
 
-    ``unavailable``: how many calls (counted over all methods) get UNAVAILABLE first;
-    ``-1`` means every call. ``abort_with``: a status every call gets instead of an answer.
-    ``stall_infer``: ModelInfer never answers (until the server stops).
+    ``down``: the calls answered ``down_status`` with ``down_message`` (by default
+    UNAVAILABLE, as if nothing listened). ``abort_with``: a status every other call gets
+    instead of an answer. ``stall_infer``: ModelInfer never answers (until the server stops).
     """
 
-    unavailable: int = 0
+    down: range = range(0)
+    down_status: grpc.StatusCode = grpc.StatusCode.UNAVAILABLE
+    down_message: str = "fake Triton: not yet"
     abort_with: grpc.StatusCode | None = None
     stall_infer: bool = False
 
@@ -54,12 +58,12 @@ class FakeTriton:
         times = [t for _, t in self.calls]
         return [b - a for a, b in itertools.pairwise(times)]
 
-    def answer(self, method: str, context: grpc.ServicerContext) -> bytes:
+    def answer(self, method: str, request: bytes, context: grpc.ServicerContext) -> bytes:
         with self.lock:
             self.calls.append((method, time.monotonic()))
             seen = len(self.calls)
-        if self.script.unavailable < 0 or seen <= self.script.unavailable:
-            context.abort(grpc.StatusCode.UNAVAILABLE, "fake Triton: not yet")
+        if seen in self.script.down:
+            context.abort(self.script.down_status, self.script.down_message)
         if self.script.abort_with is not None:
             context.abort(self.script.abort_with, "fake Triton: scripted failure")
         if method == "ServerReady":
@@ -71,6 +75,8 @@ class FakeTriton:
         if method == "ModelInfer" and self.script.stall_infer:
             self.stop.wait(30)  # longer than any client timeout in the tests
             context.abort(grpc.StatusCode.CANCELLED, "fake Triton: stopped")
+        if method == "ModelInfer":
+            return _masks(pb.ModelInferRequest.FromString(request)).SerializeToString()
         context.abort(grpc.StatusCode.UNIMPLEMENTED, f"fake Triton: no {method}")
         raise AssertionError("unreachable")  # context.abort raises
 
@@ -98,6 +104,18 @@ def _metadata() -> pb.ModelMetadataResponse:
     )
 
 
+def _masks(request: pb.ModelInferRequest) -> pb.ModelInferResponse:
+    """All-zero masks, one per image of the request's batch."""
+    shape = [request.inputs[0].shape[0], *CONTRACT.output_dims]
+    size = shape[0] * shape[1] * shape[2]
+    output = pb.ModelInferResponse.InferOutputTensor(
+        name=CONTRACT.output_name, datatype=CONTRACT.output_dtype, shape=shape
+    )
+    return pb.ModelInferResponse(
+        model_name=request.model_name, outputs=[output], raw_output_contents=[bytes(size)]
+    )
+
+
 class _Handler(grpc.GenericRpcHandler):
     def __init__(self, fake: FakeTriton) -> None:
         self.fake = fake
@@ -105,8 +123,8 @@ class _Handler(grpc.GenericRpcHandler):
     def service(self, details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler:
         method = details.method.rsplit("/", 1)[-1]
 
-        def unary(_request: bytes, context: grpc.ServicerContext) -> bytes:
-            return self.fake.answer(method, context)
+        def unary(request: bytes, context: grpc.ServicerContext) -> bytes:
+            return self.fake.answer(method, request, context)
 
         return grpc.unary_unary_rpc_method_handler(unary)  # raw bytes in and out
 

@@ -229,12 +229,6 @@ def test_cli_never_overwrites_an_input(triton_server, tmp_path: Path) -> None:
     assert src.read_bytes() == before
 
 
-def test_cli_server_down(tmp_path: Path) -> None:
-    url = f"127.0.0.1:{_free_port()}"
-    done = run_cli("client", "cut", "--url", url, PHOTOS[0], "-o", tmp_path / "x.png")
-    assert_one_line_error(done, url, "python -m server")
-
-
 def test_cli_url_from_environment(tmp_path: Path) -> None:
     url = f"127.0.0.1:{_free_port()}"
     done = run_cli(

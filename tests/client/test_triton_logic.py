@@ -1,12 +1,23 @@
-"""The pure parts of the gRPC layer: model choice, contract check, retry schedule."""
+"""The pure parts of the gRPC layer: model choice, contract check, retry schedule, how
+Triton's errors are told apart, and what every channel is told."""
 
 from __future__ import annotations
 
-import pytest
+import json
 
-from client.errors import ModelNotReady
+import pytest
+from tritonclient.utils import InferenceServerException
+
+from client.errors import (
+    BadInput,
+    InferenceFailed,
+    ModelNotReady,
+    RemoteError,
+    ServerUnavailable,
+    TimedOut,
+)
 from client.pipeline import map_ordered
-from client.triton import resolve_model
+from client.triton import channel_options, resolve_model, translate
 from u2net.catalogue import served_candidates
 from u2net.contract import CONTRACT, check_metadata
 from u2net.errors import ContractMismatch
@@ -83,3 +94,62 @@ def test_map_ordered_keeps_order_and_bounds_lookahead() -> None:
     assert first == 0 and len(started) <= 4 + 2
     rest = list(results)
     assert [r if isinstance(r, int) else "err" for r in [first, *rest]][:5] == [0, 1, 4, "err", 16]
+
+
+URL = "127.0.0.1:8001"
+REFUSED = "failed to connect to all addresses; last error: Connection refused"
+UNKNOWN = "Request for unknown model: 'cutout' has no available versions"
+
+
+@pytest.mark.parametrize(
+    ("status", "message", "kind", "says"),
+    [
+        ("UNAVAILABLE", REFUSED, ServerUnavailable, f"no Triton server answering at {URL}: "),
+        ("UNAVAILABLE", "model u2net_onnx is not loaded on this server", ModelNotReady, "model "),
+        ("NOT_FOUND", UNKNOWN, ModelNotReady, UNKNOWN),
+        ("NOT_FOUND", "no such thing", ModelNotReady, "no such thing"),
+        ("INTERNAL", "cutout: Server not ready", ModelNotReady, "cutout: Server not ready"),
+        ("INVALID_ARGUMENT", "not an image\nsecond line", BadInput, "not an image"),
+        ("DEADLINE_EXCEEDED", "Deadline Exceeded", TimedOut, "timed out after 2.5s"),
+        ("INTERNAL", "onnxruntime failed", InferenceFailed, "onnxruntime failed"),
+    ],
+)
+def test_triton_errors_are_told_apart(
+    status: str, message: str, kind: type[RemoteError], says: str
+) -> None:
+    """Bad input, nothing there right now (as the retry rules read Triton), out of time, or
+    another failure; each keeps the server's first line and gRPC's status."""
+    error = translate(InferenceServerException(message, f"StatusCode.{status}"), URL, 2.5)
+    assert type(error) is kind
+    assert str(error).startswith(says) and "\n" not in str(error)
+    assert (error.status, error.reason) == (status, message.splitlines()[0])
+
+
+@pytest.mark.parametrize("target", [URL, "dns:///triton:8001", "h1:8001,h2:8001"])
+def test_every_channel_reconnects_fast_and_takes_any_message_size(target: str) -> None:
+    """A lost server is tried again within a second (gRPC's own backoff grows to 120 s),
+    single or balanced; tritonclient's unlimited message sizes stay."""
+    args = dict(channel_options(target)["channel_args"])
+    assert args["grpc.max_reconnect_backoff_ms"] <= 1000
+    assert args["grpc.initial_reconnect_backoff_ms"] <= args["grpc.max_reconnect_backoff_ms"]
+    assert args["grpc.max_send_message_length"] == args["grpc.max_receive_message_length"]
+    assert args["grpc.max_send_message_length"] == 2**31 - 1
+
+
+@pytest.mark.parametrize(
+    ("target", "url", "balanced"),
+    [
+        (URL, URL, False),
+        ("dns:///triton:8001", "dns:///triton:8001", True),
+        ("h1:8001,h2:8001", "ipv4:h1:8001,h2:8001", True),
+    ],
+)
+def test_several_replicas_are_balanced_round_robin(target: str, url: str, balanced: bool) -> None:
+    options = channel_options(target)
+    args = dict(options["channel_args"])
+    assert options["url"] == url
+    assert (args.get("grpc.lb_policy_name") == "round_robin") is balanced
+    if balanced:
+        assert json.loads(args["grpc.service_config"])["loadBalancingConfig"] == [
+            {"round_robin": {}}
+        ]

@@ -101,7 +101,9 @@ def test_triton_down_is_503_and_the_gateway_recovers_when_it_is_back() -> None:
     ports = tuple(free_ports(3))
     triton = start(["--models", "u2netp_onnx"], ports=ports)  # type: ignore[arg-type]
     try:
-        with serve(config_for(triton.grpc_url)) as served, served.client() as client:
+        # Triton answered, so a request waits for it until its timeout: keep that short here
+        config = config_for(triton.grpc_url, timeout_s=5.0)
+        with serve(config) as served, served.client() as client:
             assert client.get("/readyz").status_code == 200
             assert cut(client).status_code == 200
             triton.stop()

@@ -1,0 +1,47 @@
+"""web's one translation of the client's errors into HTTP: status, code and the line users
+see. (End to end: test_bad_input.py for 400, test_ops.py and test_restart.py for 503.)"""
+
+from __future__ import annotations
+
+import pytest
+
+from client.errors import (
+    BadInput,
+    ContractMismatch,
+    InferenceFailed,
+    ModelNotReady,
+    ServerUnavailable,
+    TimedOut,
+)
+from u2net.errors import ServingError
+from web.triton_link import http_error
+
+URL = "triton:8001"
+REFUSED = "failed to connect to all addresses"
+
+
+@pytest.mark.parametrize(
+    ("error", "status", "code", "says"),
+    [
+        (BadInput("not an image Pillow can read"), 400, "invalid_request",
+         "not an image Pillow can read"),
+        (ServerUnavailable("no Triton server answering at …", REFUSED, "UNAVAILABLE"), 503,
+         "service_unavailable", f"the inference server at {URL} is unavailable: {REFUSED}"),
+        (ModelNotReady("Request for unknown model: 'cutout'", status="NOT_FOUND"), 503,
+         "service_unavailable",
+         f"the inference server at {URL} is unavailable: Request for unknown model: 'cutout'"),
+        (TimedOut(60.0, "Deadline Exceeded"), 504, "timeout",
+         "the inference server did not answer within 60s"),
+        (InferenceFailed("cutout: onnxruntime failed", status="INTERNAL"), 502,
+         "processing_failed", "processing failed: cutout: onnxruntime failed"),
+        (ContractMismatch("expected outputs [...], got [...]"), 502, "processing_failed",
+         "processing failed: expected outputs [...], got [...]"),
+    ],
+    ids=["bad-input", "unavailable", "not-found", "deadline", "failed", "contract"],
+)  # fmt: skip
+def test_client_errors_become_http_errors(
+    error: ServingError, status: int, code: str, says: str
+) -> None:
+    web = http_error(error, URL)
+    assert (web.status, web.code, str(web)) == (status, code, says)
+    assert web.status != 503 or web.retry_after_s  # 503s say when to come back
