@@ -1,42 +1,27 @@
 """.dockerignore against what deploy/*/Dockerfile copy: every committed file a COPY names is
-in the build context, and staged models are not (Docker's rules: the last matching pattern
-wins, a pattern that matches a parent folder matches what is inside it)."""
+in the build context, and staged models are not, by Docker's own matching rules."""
 
 from __future__ import annotations
 
-import re
 import subprocess
 from pathlib import Path
 
 import pytest
+from docker.utils.build import PatternMatcher
 
 from tests.deploy.conftest import ROOT
 
 DOCKERFILES = sorted((ROOT / "deploy").glob("*/Dockerfile"))
 
 
-def _pattern(glob: str) -> re.Pattern[str]:
-    parts = re.split(r"(\*\*/|\*\*|\*|\?|\[[^]]*\])", glob.strip("/"))
-    special = {"**/": "(?:.*/)?", "**": ".*", "*": "[^/]*", "?": "[^/]"}
-    regex = "".join(
-        special.get(p, p if p.startswith("[") and p.endswith("]") else re.escape(p)) for p in parts
-    )
-    return re.compile(regex)
-
-
-def _rules() -> list[tuple[bool, re.Pattern[str]]]:
+def _ignore_patterns() -> list[str]:
     lines = (ROOT / ".dockerignore").read_text().splitlines()
-    rules = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
-    return [(r.startswith("!"), _pattern(r.removeprefix("!"))) for r in rules]
+    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
 
 
 def in_context(path: str) -> bool:
-    candidates = [path] + ["/".join(path.split("/")[:i]) for i in range(1, path.count("/") + 1)]
-    included = True
-    for exception, pattern in _rules():
-        if any(pattern.fullmatch(c) for c in candidates):
-            included = exception
-    return included
+    """Docker's own matching (docker-py's port of the engine's ``.dockerignore`` rules)."""
+    return not PatternMatcher(_ignore_patterns()).matches(path)
 
 
 def _copied_sources(dockerfile: Path) -> list[str]:
