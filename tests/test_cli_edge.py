@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -44,12 +45,27 @@ OPTIONS = [
 ]
 
 
+def _entry(parser: argparse.ArgumentParser, action: argparse.Action) -> str:
+    """The option's own entry in the help a user sees, whitespace folded: argparse starts each
+    entry on a line of its own with the flags, indented by two spaces."""
+    entries: list[str] = []
+    for line in parser.format_help().splitlines():
+        if line.startswith("  -"):
+            entries.append(line)
+        elif entries and line.startswith("   "):
+            entries[-1] += " " + line
+    flag = re.compile(rf"^\s*(?:\S+ ?\S*, )*{re.escape(action.option_strings[0])}[ ,]")
+    found = [" ".join(e.split()) for e in entries if flag.match(e + " ")]
+    assert len(found) == 1, f"{action.option_strings} is not one entry of the help: {found}"
+    return found[0]
+
+
 @pytest.mark.parametrize(("parser", "action"), OPTIONS)
 def test_every_option_explains_itself_and_shows_its_default(parser, action) -> None:
     assert action.help, f"{action.option_strings} has no help text"
-    shown = parser.formatter_class(prog="x")._get_help_string(action)
     if action.default not in (None, False, argparse.SUPPRESS):
-        assert "%(default)" in shown, f"{action.option_strings}: default not shown"
+        entry = _entry(parser, action)
+        assert f"default: {action.default}" in entry, entry
 
 
 @pytest.mark.parametrize(
