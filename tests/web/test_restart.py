@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-import time
 
 from tests.data import PHOTOS
 from tests.web.serving import MODEL, config_for, serve
@@ -15,13 +14,38 @@ from u2net.processes import free_ports
 
 SENDERS = 3
 PHOTO = PHOTOS[1]
+WAIT_S = 120.0  # generous: the events below end the waits as soon as they happen
+
+
+class Answers:
+    """Every answer the senders got, in order, with a condition to wait on."""
+
+    def __init__(self) -> None:
+        self.statuses: list[tuple[int, str | None]] = []
+        self.refusals: list[str] = []  # what a non-200 said, for the assertion message
+        self.changed = threading.Condition()
+
+    def add(self, status: int, retry_after: str | None, text: str) -> None:
+        with self.changed:
+            self.statuses.append((status, retry_after))
+            if status != 200:
+                self.refusals.append(f"{status} {text[:200]}")
+            self.changed.notify_all()
+
+    def wait_for_served(self, count: int, since: int = 0) -> None:
+        """Until ``count`` requests answered 200 after the first ``since`` answers."""
+
+        def served() -> bool:
+            return sum(code == 200 for code, _ in self.statuses[since:]) >= count
+
+        with self.changed:
+            assert self.changed.wait_for(served, WAIT_S), self.refusals[-3:]
 
 
 def test_a_triton_restart_under_load_costs_no_error_but_503s() -> None:
     ports = tuple(free_ports(3))
     triton = start(["--models", "u2netp_onnx"], ports=ports)  # type: ignore[arg-type]
-    statuses: list[tuple[int, str | None]] = []
-    refusals: list[str] = []  # what a non-200 said, for the assertion message
+    answers = Answers()
     stop = threading.Event()
     config = dataclasses.replace(config_for(triton.grpc_url), timeout_s=60.0)
     try:
@@ -32,26 +56,25 @@ def test_a_triton_restart_under_load_costs_no_error_but_503s() -> None:
                     while not stop.is_set():
                         files = {"file": (PHOTO.name, PHOTO.read_bytes())}
                         answer = client.post("/api/remove", files=files, data={"model": MODEL})
-                        statuses.append((answer.status_code, answer.headers.get("Retry-After")))
-                        if answer.status_code != 200:
-                            refusals.append(f"{answer.status_code} {answer.text[:200]}")
+                        answers.add(
+                            answer.status_code, answer.headers.get("Retry-After"), answer.text
+                        )
 
             senders = [threading.Thread(target=send) for _ in range(SENDERS)]
             for sender in senders:
                 sender.start()
-            time.sleep(3)
-            before = len(statuses)
+            answers.wait_for_served(SENDERS)  # under load before the restart
             triton.stop()  # a rolling restart of the only replica, under load
             triton = start(["--models", "u2netp_onnx"], ports=ports)  # type: ignore[arg-type]
-            restarted = len(statuses)
-            time.sleep(4)
+            restarted = len(answers.statuses)
+            answers.wait_for_served(SENDERS, since=restarted)  # and served again after it
             stop.set()
             for sender in senders:
-                sender.join(timeout=120)
+                sender.join(timeout=WAIT_S)
     finally:
         stop.set()
         triton.stop()
-    assert before > 0 and len(statuses) > restarted  # load before, and served again after
-    assert {code for code, _ in statuses} <= {200, 503}, sorted(set(refusals))
+    statuses = answers.statuses
+    assert {code for code, _ in statuses} <= {200, 503}, sorted(set(answers.refusals))
     assert all(retry for code, retry in statuses if code == 503)
     assert statuses[-1][0] == 200
