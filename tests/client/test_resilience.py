@@ -57,54 +57,75 @@ def _requests(server: RunningServer, model: str = SERVED) -> int:
     return int(stats["model_stats"][0].get("inference_count", 0))
 
 
-@pytest.fixture
-def two_servers() -> Iterator[tuple[RunningServer, RunningServer]]:
-    first = start(["--models", SERVED], timeout=120)
+class Replicas:
+    """Two real servers for the whole module (starting one costs seconds). Tests restart or
+    stop them in place; the order of the tests below is the order they run in, so the test
+    that loses a replica for good comes last."""
+
+    def __init__(self) -> None:
+        self.servers: list[RunningServer] = [start(["--models", SERVED], timeout=120)]
+        self.servers.append(start(["--models", SERVED], timeout=120))
+
+    def restart(self, index: int) -> RunningServer:
+        """Stop server ``index`` and start a new one on the same ports (a rolling restart)."""
+        old = self.servers[index]
+        old.stop()
+        ports = (old.grpc_port, old.http_port, old.metrics_port)
+        self.servers[index] = start(["--models", SERVED], timeout=120, ports=ports)
+        return self.servers[index]
+
+    def stop(self) -> None:
+        for server in self.servers:
+            server.stop()
+
+
+@pytest.fixture(scope="module")
+def replicas() -> Iterator[Replicas]:
+    started = Replicas()
     try:
-        second = start(["--models", SERVED], timeout=120)
-    except BaseException:
-        first.stop()
-        raise
-    try:
-        yield first, second
+        yield started
     finally:
-        first.stop()
-        second.stop()
+        started.stop()
 
 
-def test_one_target_spreads_over_both_and_survives_losing_one(
-    two_servers: tuple[RunningServer, RunningServer], folder: Path, tmp_path: Path
-) -> None:
-    first, second = two_servers
-    out = tmp_path / "out"
-    cut = _cut(f"ipv4:{first.grpc_url},{second.grpc_url}", folder, out, "--concurrency", "4")
-    _when_some_are_done(out, count=6)
-    assert _requests(first) > 0 and _requests(second) > 0  # round-robin reached both
-    second.stop()  # a replica goes away mid-folder
-    assert cut.poll() is None and len(list(out.glob("*.png"))) < IMAGES
-    _stdout, stderr = cut.communicate(timeout=180)
-    assert cut.returncode == 0, stderr
-    assert sorted(p.name for p in out.glob("*.png")) == sorted(
-        f"{p.stem}.out.png" for p in folder.glob("*.png")
-    )
+def test_statistics_of_a_listed_target_sum_both_replicas(replicas: Replicas) -> None:
+    first, second = replicas.servers
+    before = (_requests(first), _requests(second))
+    model = TritonModel(f"ipv4:{first.grpc_url},{second.grpc_url}", SERVED)
+    _names, images = sample_inputs()
+    try:
+        for image in images:
+            model.infer(image[None])
+        # Triton counts a request when it releases it, a moment after the response is sent.
+        _until_counted(first, second, sum(before) + len(images))
+        merged = model.statistics()["model_stats"][0]
+    finally:
+        model.close()
+    assert _requests(first) > before[0] and _requests(second) > before[1]  # both reached
+    assert int(merged["inference_count"]) == _requests(first) + _requests(second)
+    assert _requests(first) + _requests(second) == sum(before) + len(images)
+
+
+def _until_counted(first: RunningServer, second: RunningServer, total: int) -> None:
+    deadline = time.monotonic() + 10.0
+    while _requests(first) + _requests(second) < total:
+        assert time.monotonic() < deadline, f"expected {total} requests counted"
+        time.sleep(0.05)
 
 
 @pytest.mark.parametrize("flags", [[], ["--server-side"]], ids=["client-side", "server-side"])
 def test_a_server_restarted_mid_folder_loses_no_image(
-    folder: Path, tmp_path: Path, flags: list[str]
+    replicas: Replicas, folder: Path, tmp_path: Path, flags: list[str]
 ) -> None:
-    server = start(["--models", SERVED], timeout=120)
-    ports = (server.grpc_port, server.http_port, server.metrics_port)
     out = tmp_path / "out"
-    cut = _cut(server.grpc_url, folder, out, *flags)
+    cut = _cut(replicas.servers[0].grpc_url, folder, out, *flags)
     try:
         _when_some_are_done(out)
-        server.stop()  # SIGTERM: a rolling restart
+        replicas.servers[0].stop()  # SIGTERM: a rolling restart
         assert cut.poll() is None and len(list(out.glob("*.png"))) < IMAGES  # mid-folder
-        server = start(["--models", SERVED], timeout=120, ports=ports)
+        replicas.restart(0)
         _stdout, stderr = cut.communicate(timeout=180)
     finally:
-        server.stop()
         if cut.poll() is None:
             cut.kill()
     assert cut.returncode == 0, stderr
@@ -113,29 +134,22 @@ def test_a_server_restarted_mid_folder_loses_no_image(
     shutil.rmtree(out)
 
 
-def test_statistics_of_a_listed_target_sum_both_replicas(
-    two_servers: tuple[RunningServer, RunningServer],
+def test_one_target_spreads_over_both_and_survives_losing_one(
+    replicas: Replicas, folder: Path, tmp_path: Path
 ) -> None:
-    first, second = two_servers
-    model = TritonModel(f"ipv4:{first.grpc_url},{second.grpc_url}", SERVED)
-    _names, images = sample_inputs()
-    try:
-        for image in images:
-            model.infer(image[None])
-        # Triton counts a request when it releases it, a moment after the response is sent.
-        _until_counted(first, second, len(images))
-        merged = model.statistics()["model_stats"][0]
-    finally:
-        model.close()
-    assert _requests(first) > 0 and _requests(second) > 0
-    assert int(merged["inference_count"]) == _requests(first) + _requests(second) == len(images)
-
-
-def _until_counted(first: RunningServer, second: RunningServer, total: int) -> None:
-    deadline = time.monotonic() + 10.0
-    while _requests(first) + _requests(second) < total:
-        assert time.monotonic() < deadline, f"expected {total} requests counted"
-        time.sleep(0.05)
+    first, second = replicas.servers
+    before = (_requests(first), _requests(second))
+    out = tmp_path / "out"
+    cut = _cut(f"ipv4:{first.grpc_url},{second.grpc_url}", folder, out, "--concurrency", "4")
+    _when_some_are_done(out, count=6)
+    assert _requests(first) > before[0] and _requests(second) > before[1]  # round-robin
+    second.stop()  # a replica goes away mid-folder, for good
+    assert cut.poll() is None and len(list(out.glob("*.png"))) < IMAGES
+    _stdout, stderr = cut.communicate(timeout=180)
+    assert cut.returncode == 0, stderr
+    assert sorted(p.name for p in out.glob("*.png")) == sorted(
+        f"{p.stem}.out.png" for p in folder.glob("*.png")
+    )
 
 
 def test_a_dns_target_reaches_the_server(triton_server: RunningServer) -> None:
