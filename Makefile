@@ -24,7 +24,7 @@ lint: setup
 
 ## the whole suite, as CI runs it
 test: models lint
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=25
 
 ## the main job: stage, serve, cut the sample photos into out/, stop
 demo: models
