@@ -24,6 +24,9 @@ CPU_CONFIG_NAME = "cpu"  # the embedded CPU server's configuration
 MANIFEST = "manifest.json"
 ONNX_FILE = "model.onnx"
 PLAN_FILE = "model.plan"
+# A config parameter of our ONNX Runtime backend (server/backends/onnxruntime): at most this
+# many images per session.run; absent, the whole batch in one.
+MAX_SESSION_BATCH = "max_session_batch"
 
 
 def default_repository() -> Path:
