@@ -95,8 +95,8 @@ def serving(inner: str, instances: int, intra: int = 0) -> Iterator[RunningServe
             server.stop()
 
 
-def tree_rss_mb(root: int) -> float:
-    """Resident memory of ``root`` and all its descendants (read from /proc)."""
+def tree_pids(root: int) -> set[int]:
+    """``root`` and all its descendants (read from /proc)."""
     parents: dict[int, int] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -109,8 +109,13 @@ def tree_rss_mb(root: int) -> float:
         more = {pid for pid, ppid in parents.items() if ppid in family} - family
         family |= more
         grew = bool(more)
+    return family
+
+
+def tree_rss_mb(root: int) -> float:
+    """Resident memory of ``root`` and all its descendants (read from /proc)."""
     total_kb = 0
-    for pid in family:
+    for pid in tree_pids(root):
         try:
             total_kb += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE_KB
         except (OSError, IndexError):

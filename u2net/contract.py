@@ -26,6 +26,7 @@ class ServingContract:
     mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
     std: tuple[float, float, float] = (0.229, 0.224, 0.225)
     max_floor: float = 1e-6  # rembg: im / max(im.max(), 1e-6)
+    max_batch: int = 16  # images per request: 1..max_batch on every host (CPU and GPU)
 
     @property
     def input_dims(self) -> tuple[int, int, int]:

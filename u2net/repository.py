@@ -27,6 +27,9 @@ PYTHON_FILE = "model.py"
 # Triton's default model file per platform, then per backend
 _PLATFORM_FILES = {"tensorrt_plan": PLAN_FILE, "onnxruntime_onnx": ONNX_FILE}
 _BACKEND_FILES = {"onnxruntime": ONNX_FILE, "tensorrt": PLAN_FILE, "python": PYTHON_FILE}
+# A config parameter of our ONNX Runtime backend (server/backends/onnxruntime): at most this
+# many images per session.run; absent, the whole batch in one.
+MAX_SESSION_BATCH = "max_session_batch"
 
 
 def default_repository() -> Path:

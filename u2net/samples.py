@@ -42,3 +42,14 @@ def sample_inputs(
     photos = sample_photos(names)
     batch = np.stack([to_model_input(open_rgb(p), contract) for p in photos])
     return [p.name for p in photos], batch
+
+
+def varied_inputs(count: int, contract: ServingContract = CONTRACT) -> np.ndarray:
+    """``count`` different model inputs, for checking that masks come back to the right
+    image: the sample photos, then their mirror images, upside-down and both."""
+    _names, photos = sample_inputs(contract=contract)
+    flips = [photos, photos[:, :, ::-1], photos[:, ::-1], photos[:, ::-1, ::-1]]
+    variants = np.concatenate(flips)
+    if not 1 <= count <= len(variants):
+        raise ValueError(f"expected a count within 1..{len(variants)}, got {count}")
+    return np.ascontiguousarray(variants[:count])

@@ -8,7 +8,7 @@ import onnx
 import pytest
 from tritonclient.grpc import model_config_pb2 as mc
 
-from convert.model_config import CPU_BATCHING, all_variants, configs_of, to_text
+from convert.model_config import all_variants, configs_of, to_text
 from server.backend_dir import available_backends
 from tests.cli_run import run_cli
 from tests.data import REPOSITORY, staged_model
@@ -16,7 +16,7 @@ from u2net.catalogue import KNOWN_MODELS, MODEL_NAMES
 from u2net.contract import CONTRACT, CUTOUT
 from u2net.imaging import DEFAULT_MAX_PIXELS
 from u2net.options import MAX_PIXELS
-from u2net.repository import CPU_CONFIG_NAME, config_path, read_config
+from u2net.repository import CPU_CONFIG_NAME, MAX_SESSION_BATCH, config_path, read_config
 
 CONFIGS = sorted(REPOSITORY.glob("*/config.pbtxt"))
 MASK_CONFIGS = [p for p in CONFIGS if p.parent.name != CUTOUT.name]
@@ -43,13 +43,18 @@ def test_committed_custom_config_is_what_the_code_generates(path: Path) -> None:
 
 
 @pytest.mark.parametrize("model", MODEL_NAMES)
-def test_the_cpu_configuration_differs_only_in_batching(model: str) -> None:
-    """configs/cpu.pbtxt: the same model, contract and threads; only the batch limit."""
+def test_the_cpu_configuration_differs_only_in_how_it_runs_a_batch(model: str) -> None:
+    """configs/cpu.pbtxt: the same model, contract, threads and 1..16 images per request;
+    no dynamic batcher, and fewer images per session.run than a request may carry."""
     name = KNOWN_MODELS[model].onnx_name
     default = read_config(REPOSITORY / name / "config.pbtxt")
     cpu = read_config(config_path(REPOSITORY, name, CPU_CONFIG_NAME))
-    assert cpu.max_batch_size == CPU_BATCHING.max_batch_size < default.max_batch_size
-    cpu.max_batch_size = default.max_batch_size
+    assert cpu.max_batch_size == default.max_batch_size == CONTRACT.max_batch
+    assert not cpu.HasField("dynamic_batching") and default.HasField("dynamic_batching")
+    assert 1 <= int(cpu.parameters[MAX_SESSION_BATCH].string_value) < cpu.max_batch_size
+    assert MAX_SESSION_BATCH not in default.parameters
+    del cpu.parameters[MAX_SESSION_BATCH]
+    cpu.dynamic_batching.CopyFrom(default.dynamic_batching)
     assert cpu == default
 
 

@@ -50,7 +50,10 @@ def test_cutout_without_its_code_is_not_staged_and_the_fix_is_not_convert(
 @pytest.mark.parametrize(
     ("edit", "says"),
     [
-        (lambda text: text.replace("max_batch_size: 1", "max_batch_size: one"), "does not parse"),
+        (
+            lambda text: text.replace("max_batch_size: 16", "max_batch_size: sixteen"),
+            "does not parse",
+        ),
         (lambda text: text.replace("dims: 320\n}", "dims: 321\n}"), "configs/cpu.pbtxt: expected"),
     ],
     ids=["unparseable", "wrong-output-dims"],

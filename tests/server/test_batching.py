@@ -1,10 +1,14 @@
-"""Dynamic batching on the real server: every response carries its own image's masks.
+"""Batches on the real server: every response carries its own images' masks.
 
-Triton's dynamic batcher joins requests that queue while the model instance is busy; the
-backend (server/backends/onnxruntime/model.py) concatenates them, runs once and splits the
-result back. A mix-up in that split would hand one client another client's mask, so each
-burst below sends *different* photos at once, checks from Triton's statistics that a batch
-really formed, and compares every response with the same image inferred on its own.
+Triton's dynamic batcher (GPU configuration) joins requests that queue while the model
+instance is busy; the backend (server/backends/onnxruntime/model.py) concatenates them, runs
+once and splits the result back. A mix-up in that split would hand one client another
+client's mask, so each burst below sends *different* photos at once, checks from Triton's
+statistics that a batch really formed, and compares every response with the same image
+inferred on its own.
+
+The contract's 1..16 images per request hold on both configurations; the CPU one runs a
+request's images one ``session.run`` at a time, and must still return each image its mask.
 """
 
 from __future__ import annotations
@@ -19,11 +23,13 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 import tritonclient.grpc as grpcclient
+from tritonclient.utils import InferenceServerException
 
 from convert.model_config import CPU_BATCHING, BatchingPolicy
 from u2net.contract import CONTRACT
 from u2net.embedded import RunningServer, start
-from u2net.samples import sample_inputs
+from u2net.repository import MAX_SESSION_BATCH
+from u2net.samples import varied_inputs
 
 MODEL = "u2netp_onnx"
 STATS_WAIT_S = 10.0
@@ -38,8 +44,9 @@ def infer(client: grpcclient.InferenceServerClient, batch: np.ndarray) -> np.nda
 
 @pytest.fixture(scope="module")
 def gpu_config_server() -> Iterator[RunningServer]:
-    """A server on config.pbtxt (the GPU host's batch limit, 16): the CPU configuration
-    (configs/cpu.pbtxt) caps batches at 1: no batching on CPU, where it costs."""
+    """A server on config.pbtxt (the GPU host's): the CPU configuration (configs/cpu.pbtxt,
+    the session's ``triton_server``) has no dynamic batcher: no batching on CPU, where it
+    costs."""
     server = start(["--models", MODEL, "--model-config-name", "default"], timeout=120)
     try:
         yield server
@@ -50,8 +57,7 @@ def gpu_config_server() -> Iterator[RunningServer]:
 @pytest.fixture(scope="module")
 def images() -> np.ndarray:
     """Ten different inputs: the five sample photos and their mirror images."""
-    _names, photos = sample_inputs()
-    return np.concatenate([photos, photos[:, :, ::-1]])
+    return varied_inputs(10)
 
 
 @pytest.fixture(scope="module")
@@ -146,9 +152,45 @@ def test_mixed_batch_sizes_are_split_back_per_request(
 def test_the_embedded_server_runs_the_cpu_configuration(
     triton_server: RunningServer, gpu_config_server: RunningServer
 ) -> None:
-    def limit(server: RunningServer) -> int:
+    def served(server: RunningServer) -> tuple[int, bool, str | None]:
         client = grpcclient.InferenceServerClient(server.grpc_url)
-        return int(client.get_model_config(MODEL, as_json=True)["config"]["max_batch_size"])
+        config = client.get_model_config(MODEL, as_json=True)["config"]
+        session_batch = config.get("parameters", {}).get(MAX_SESSION_BATCH, {})
+        batcher = "dynamic_batching" in config
+        return int(config["max_batch_size"]), batcher, session_batch.get("string_value")
 
-    assert limit(triton_server) == CPU_BATCHING.max_batch_size
-    assert limit(gpu_config_server) == BatchingPolicy().max_batch_size
+    cpu, gpu = CPU_BATCHING, BatchingPolicy()
+    assert served(triton_server) == (
+        CONTRACT.max_batch,
+        cpu.dynamic_batching,
+        str(cpu.max_session_batch),
+    )
+    assert served(gpu_config_server) == (CONTRACT.max_batch, gpu.dynamic_batching, None)
+
+
+SERVERS = ["triton_server", "gpu_config_server"]  # the CPU and the GPU configuration
+
+
+@pytest.mark.parametrize("server", SERVERS, ids=["cpu-config", "gpu-config"])
+def test_a_full_request_gets_each_image_its_own_mask(
+    request: pytest.FixtureRequest, server: str
+) -> None:
+    """16 different images in one request: the masks of each alone, in order, bit for bit."""
+    images = varied_inputs(CONTRACT.max_batch)
+    client = grpcclient.InferenceServerClient(request.getfixturevalue(server).grpc_url)
+    alone = np.stack([infer(client, image[None])[0] for image in images])
+    assert len({m.tobytes() for m in alone}) == len(images)  # a swap would show
+    np.testing.assert_array_equal(infer(client, images), alone)
+
+
+@pytest.mark.parametrize("server", SERVERS, ids=["cpu-config", "gpu-config"])
+def test_more_than_the_contract_is_refused_clearly(
+    request: pytest.FixtureRequest, server: str
+) -> None:
+    client = grpcclient.InferenceServerClient(request.getfixturevalue(server).grpc_url)
+    too_many = varied_inputs(CONTRACT.max_batch + 1)
+    with pytest.raises(InferenceServerException) as refused:
+        infer(client, too_many)
+    assert "INVALID_ARG" in str(refused.value.status())
+    assert f"batch-size must be <= {CONTRACT.max_batch}" in refused.value.message()
+    assert infer(client, too_many[:1]).shape == (1, *CONTRACT.output_dims)

@@ -1,8 +1,10 @@
-"""The python-based ``onnxruntime`` backend's provider choice, loaded outside Triton.
+"""The python-based ``onnxruntime`` backend, loaded outside Triton: its provider choice and
+how it splits a batch into ``session.run`` calls.
 
 ``triton_python_backend_utils`` exists only inside Triton's stub process; a small stand-in
-records what the backend logs. This machine has no CUDAExecutionProvider, so a GPU
-instance here is exactly the silent CPU fallback that must be reported.
+records what the backend logs and carries tensors and responses. This machine has no
+CUDAExecutionProvider, so a GPU instance here is exactly the silent CPU fallback that must
+be reported.
 """
 
 from __future__ import annotations
@@ -11,14 +13,19 @@ import importlib.util
 import json
 import sys
 import types
+from dataclasses import replace
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
+import numpy as np
 import pytest
 from google.protobuf import json_format
+from tritonclient.grpc import model_config_pb2 as mc
 
-from convert.model_config import OnnxVariant
+from convert.model_config import CPU_BATCHING, OnnxVariant
 from tests.data import staged_model
+from u2net.contract import CONTRACT
+from u2net.samples import varied_inputs
 
 ROOT = Path(__file__).resolve().parents[2]
 BACKEND = ROOT / "server" / "backends" / "onnxruntime" / "model.py"
@@ -37,11 +44,30 @@ class _Logger:
         cls.lines.append(("warn", message))
 
 
+class _Tensor:
+    def __init__(self, name: str, array: np.ndarray) -> None:
+        self._name, self._array = name, array
+
+    def name(self) -> str:
+        return self._name
+
+    def as_numpy(self) -> np.ndarray:
+        return self._array
+
+
+class _Response:
+    def __init__(self, output_tensors: list[_Tensor], error: Exception | None = None) -> None:
+        self.output_tensors, self.error = output_tensors, error
+
+
 @pytest.fixture
 def backend(monkeypatch: pytest.MonkeyPatch) -> types.ModuleType:
     stub = types.ModuleType("triton_python_backend_utils")
     stub.Logger = _Logger
     stub.TritonError = type("TritonError", (Exception,), {})
+    stub.Tensor = _Tensor
+    stub.InferenceResponse = _Response
+    stub.get_input_tensor_by_name = lambda request, name: request.get(name)
     monkeypatch.setitem(sys.modules, "triton_python_backend_utils", stub)
     _Logger.lines = []
     spec = importlib.util.spec_from_file_location("onnxruntime_backend_under_test", BACKEND)
@@ -50,9 +76,11 @@ def backend(monkeypatch: pytest.MonkeyPatch) -> types.ModuleType:
     return module
 
 
-def _initialize(backend: types.ModuleType, kind: str) -> object:
+def _initialize(backend: types.ModuleType, kind: str, config: mc.ModelConfig | None = None) -> Any:
     model_dir = staged_model(VARIANT.name).parents[1]
-    config = json_format.MessageToDict(VARIANT.get_config(), preserving_proto_field_name=True)
+    config = json_format.MessageToDict(
+        config or VARIANT.get_config(), preserving_proto_field_name=True
+    )
     model = backend.TritonPythonModel()
     model.initialize(
         {
@@ -107,3 +135,41 @@ def test_the_warning_names_the_likely_cause(
     line = backend.cpu_fallback_warning("u2net_onnx", available, versions)
     assert reason in line
     assert "\n" not in line
+
+
+class _Recording:
+    """The real session, recording how many images each ``run`` got."""
+
+    def __init__(self, session: Any) -> None:
+        self.session, self.sizes = session, []
+
+    def run(self, names: list[str], feed: dict[str, np.ndarray]) -> list[np.ndarray]:
+        self.sizes.append(len(feed[CONTRACT.input_name]))
+        return self.session.run(names, feed)
+
+
+@pytest.mark.parametrize(
+    ("session_batch", "runs"),
+    [(None, [5]), (2, [2, 2, 1]), (1, [1, 1, 1, 1, 1])],
+    ids=["whole-batch", "two-at-a-time", "one-at-a-time"],
+)
+def test_a_batch_runs_in_slices_of_max_session_batch(
+    backend: types.ModuleType, session_batch: int | None, runs: list[int]
+) -> None:
+    """Requests of 3 and 2 images, executed together: ``max_session_batch`` images per
+    session.run at most, and each request gets its own images' masks, as run alone."""
+    policy = replace(CPU_BATCHING, max_session_batch=session_batch)
+    model = _initialize(backend, "CPU", VARIANT.get_config(policy))
+    images = varied_inputs(5)
+    names = [CONTRACT.output_name]
+    alone = [model.session.run(names, {CONTRACT.input_name: i[None]})[0][0] for i in images]
+    model.session = _Recording(model.session)
+    requests = [
+        {CONTRACT.input_name: _Tensor(CONTRACT.input_name, b)} for b in (images[:3], images[3:])
+    ]
+    responses = model.execute(requests)
+    assert model.session.sizes == runs
+    assert [r.error for r in responses] == [None, None]
+    masks = [r.output_tensors[0].as_numpy() for r in responses]
+    assert [len(m) for m in masks] == [3, 2]
+    np.testing.assert_array_equal(np.concatenate(masks), np.stack(alone))

@@ -16,7 +16,6 @@ import tritonclient.grpc as grpcclient
 import tritonclient.http as httpclient
 from tritonclient.utils import InferenceServerException
 
-from convert.model_config import CPU_BATCHING
 from server import backend_dir, models
 from server.process import group_members
 from tests.cli_run import run_cli
@@ -77,20 +76,6 @@ def test_inference_returns_contract_mask(
     assert mask.dtype == CONTRACT.output_np_dtype
     assert mask.shape == (1, *CONTRACT.output_dims)
     assert int(mask.max()) - int(mask.min()) > 100  # a real foreground/background split
-
-
-def test_the_cpu_configuration_refuses_larger_batches_clearly(
-    client: grpcclient.InferenceServerClient,
-) -> None:
-    """configs/cpu.pbtxt allows CPU_BATCHING.max_batch_size images per request (multi-image
-    requests are the GPU configuration's, tested in test_batching.py)."""
-    too_many = CPU_BATCHING.max_batch_size + 1
-    batch = np.stack([photo(p) for p in (PHOTOS * 2)[:too_many]])
-    with pytest.raises(InferenceServerException) as refused:
-        infer(client, batch)
-    assert "INVALID_ARG" in str(refused.value.status())
-    assert f"must be <= {CPU_BATCHING.max_batch_size}" in refused.value.message()
-    assert infer(client, batch[:1]).shape == (1, *CONTRACT.output_dims)
 
 
 @pytest.mark.parametrize(

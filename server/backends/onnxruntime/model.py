@@ -5,7 +5,10 @@ Triton falls back to ``<backend-directory>/onnxruntime/model.py`` when there is 
 "onnxruntime"``) are served unchanged. Honoured config fields: input/output names and dtypes,
 ``default_model_filename``, and the ORT backend's ``intra_op_thread_count`` /
 ``inter_op_thread_count`` parameters (plus ``allow_spinning``, "0"/"1"). GPU-only parameters
-are ignored. Every request of a dynamic batch is run in one ``session.run``.
+are ignored. Every request of a dynamic batch is run in one ``session.run``, or, with the
+parameter ``max_session_batch`` (u2net.repository.MAX_SESSION_BATCH), in slices of at most
+that many images (the CPU configuration's: a request of 16 images then needs no more of ONNX
+Runtime's arena than one of a single image; docs/cpu-batching.md).
 
 Each instance logs the execution provider its session really got (ONNX Runtime falls back to
 the CPU when CUDA cannot start) and reports it on Triton's metrics endpoint as the gauge
@@ -24,6 +27,8 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 import triton_python_backend_utils as pb_utils
+
+from u2net.repository import MAX_SESSION_BATCH
 
 PROVIDER_METRIC = "u2net_onnxruntime_execution_provider"
 
@@ -142,6 +147,8 @@ class TritonPythonModel:
     def initialize(self, args: dict[str, str]) -> None:
         config = json.loads(args["model_config"])
         self.max_batch_size = int(config.get("max_batch_size", 0))
+        # images per session.run; 0 (absent): the whole batch
+        self.max_session_batch = max(_int_parameter(config, MAX_SESSION_BATCH, 0), 0)
         self.inputs = [
             (t["name"], _NP_DTYPES[t["data_type"]], [int(d) for d in t["dims"]])
             for t in config["input"]
@@ -173,7 +180,8 @@ class TritonPythonModel:
             "info",
             f"{args['model_name']}: {path} on {provider} "
             f"(intra_op={options.intra_op_num_threads}, inter_op={options.inter_op_num_threads}, "
-            f"spinning={int(bool(spinning))})",
+            f"spinning={int(bool(spinning))}, "
+            f"{MAX_SESSION_BATCH}={self.max_session_batch or 'whole batch'})",
         )
         self._provider_gauge = _provider_gauge(args, provider)
 
@@ -221,7 +229,7 @@ class TritonPythonModel:
             for k, (name, _, _) in enumerate(self.inputs)
         }
         try:
-            results = self.session.run([name for name, _ in self.outputs], feed)
+            results = self._session_runs(feed)
         except Exception as e:  # noqa: BLE001 - ORT's message goes back to every request
             error = pb_utils.TritonError(f"onnxruntime failed: {e}")
             return [pb_utils.InferenceResponse(output_tensors=[], error=error) for _ in batch]
@@ -241,6 +249,20 @@ class TritonPythonModel:
             ]
             responses.append(pb_utils.InferenceResponse(output_tensors=tensors))
         return responses
+
+    def _session_runs(self, feed: dict[str, np.ndarray]) -> list[np.ndarray]:
+        """The outputs for ``feed``: one ``session.run``, or one per slice of at most
+        ``max_session_batch`` images, joined again."""
+        names = [name for name, _ in self.outputs]
+        images = next(iter(feed.values())).shape[0] if self.max_batch_size > 0 else 0
+        step = self.max_session_batch
+        if not step or images <= step:
+            return self.session.run(names, feed)
+        parts = [
+            self.session.run(names, {k: v[start : start + step] for k, v in feed.items()})
+            for start in range(0, images, step)
+        ]
+        return [np.concatenate(outputs) for outputs in zip(*parts, strict=True)]
 
     def finalize(self) -> None:
         if self._provider_gauge is not None:
