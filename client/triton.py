@@ -36,6 +36,7 @@ from u2net.catalogue import DEFAULT_MODEL, KNOWN_MODELS, served_candidates
 from u2net.contract import CONTRACT, ServingContract, check_metadata
 from u2net.deployment import START_HINT, default_url
 from u2net.retry import (
+    CANCELLED,
     DEADLINE_EXCEEDED,
     INVALID_ARGUMENT,
     UNAVAILABLE,
@@ -90,6 +91,10 @@ def translate(e: InferenceServerException, url: str, timeout_s: float) -> Remote
         return ModelNotReady(reason, status=name)
     if status == UNAVAILABLE:
         return ServerUnavailable(f"no Triton server answering at {url}: {START_HINT}", reason, name)
+    if status == CANCELLED:  # a server that stops cancels the calls it is running
+        return ServerUnavailable(
+            f"the Triton server at {url} stopped during the request", reason, name
+        )
     if status == INVALID_ARGUMENT:
         return BadInput(reason, status=name)
     if status == DEADLINE_EXCEEDED:

@@ -6,7 +6,8 @@ server do not come back in step), when:
 
 - the server is unreachable (gRPC ``UNAVAILABLE``), or
 - the model is unknown or not ready *although it was served before*: a server that restarted
-  answers so while it loads its models again.
+  answers so while it loads its models again; or the server cancelled the call (``CANCELLED``:
+  a server that stops cancels what it is running).
 
 Fail fast, retry what can come back: a server this client never reached (no call answered
 yet) is tried for :data:`FIRST_CONTACT_S` only, so nothing listening is said within seconds
@@ -25,6 +26,7 @@ from dataclasses import dataclass
 
 UNAVAILABLE = "StatusCode.UNAVAILABLE"
 NOT_FOUND = "StatusCode.NOT_FOUND"
+CANCELLED = "StatusCode.CANCELLED"  # a server that stops cancels the calls it is running
 INVALID_ARGUMENT = "StatusCode.INVALID_ARGUMENT"
 DEADLINE_EXCEEDED = "StatusCode.DEADLINE_EXCEEDED"
 # how Triton says a model is not (yet) there; after a restart these mean "still loading",
@@ -67,6 +69,8 @@ def retryable(status: str, message: str, served_before: bool) -> bool:
     """Is this answer worth another attempt? (see the module's docstring)"""
     if status == UNAVAILABLE:
         return True
+    if status == CANCELLED:  # by the server (ours end in the caller), which answered before
+        return served_before
     return served_before and model_gone(status, message)
 
 

@@ -112,6 +112,7 @@ UNKNOWN = "Request for unknown model: 'cutout' has no available versions"
         ("INVALID_ARGUMENT", "not an image\nsecond line", BadInput, "not an image"),
         ("DEADLINE_EXCEEDED", "Deadline Exceeded", TimedOut, "timed out after 2.5s"),
         ("INTERNAL", "onnxruntime failed", InferenceFailed, "onnxruntime failed"),
+        ("CANCELLED", "CANCELLED", ServerUnavailable, f"the Triton server at {URL} stopped"),
     ],
 )
 def test_triton_errors_are_told_apart(

@@ -41,6 +41,9 @@ EVERY_100_MS = RetryPolicy(first_delay_s=0.1, max_delay_s=0.1, jitter=False)
         ("StatusCode.INTERNAL", STOPPING, True, True),
         ("StatusCode.INTERNAL", STOPPING, False, False),
         (DEADLINE_EXCEEDED, "Deadline Exceeded", True, False),
+        # a call in flight while the server stops (seen failing the gateway's restart test)
+        ("StatusCode.CANCELLED", "CANCELLED", True, True),
+        ("StatusCode.CANCELLED", "CANCELLED", False, False),
     ],
 )
 def test_what_is_retried(status: str, message: str, served_before: bool, expected: bool) -> None:
