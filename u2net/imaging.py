@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import logging
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,12 +38,17 @@ def _name(source: ImageSource) -> str:
     return str(source) if isinstance(source, (str, Path)) else type(source).__name__
 
 
+def _opener(data: bytes | Path) -> Callable[[], Image.Image]:
+    return lambda: Image.open(io.BytesIO(data) if isinstance(data, bytes) else data)
+
+
 def open_rgb(source: ImageSource, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
     """Decode any image rembg accepts, and HEIC/HEIF, into the upright 8-bit RGB picture a
     person would see, at its full size (see :mod:`u2net.decode`).
 
     The pixel limit is checked from the header, before any pixel is decoded.
     """
+    reopen = None  # opens the file again: a 16-bit colour one is read twice
     if isinstance(source, Image.Image):
         image = source
     else:
@@ -52,10 +58,11 @@ def open_rgb(source: ImageSource, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image
         if isinstance(data, Path) and data.is_file() and data.stat().st_size == 0:
             raise InvalidImage("empty file: expected an image, got 0 bytes")
         register_heif()
+        reopen = _opener(data)
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-                image = Image.open(io.BytesIO(data) if isinstance(data, bytes) else data)
+                image = reopen()
         except FileNotFoundError as e:
             raise InvalidImage("no such file") from e
         except IsADirectoryError as e:
@@ -76,7 +83,7 @@ def open_rgb(source: ImageSource, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image
             f"{width * height:,} (raise --max-pixels to allow it)"
         )
     try:
-        return upright_rgb(image)
+        return upright_rgb(image, reopen)
     except (OSError, SyntaxError, ValueError) as e:
         raise InvalidImage(f"cannot decode image (truncated or corrupt): {e}") from e
 
