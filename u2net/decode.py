@@ -97,7 +97,7 @@ def rounded_16bit_colour(image: Image.Image, reopen: Callable[[], Image.Image]) 
     twin.tile = tiles
     high = np.asarray(image, dtype=np.uint32)  # decodes both
     values = high * 256 + np.asarray(twin, dtype=np.uint32)
-    rounded = Image.fromarray(((values * 255 + 32767) // 65535).astype(np.uint8), image.mode)
+    rounded = Image.fromarray(((values * 255 + 32767) // 65535).astype(np.uint8))
     rounded.info = {**image.info, "exif": image.getexif().tobytes()}  # a TIFF's orientation
     return rounded
 
