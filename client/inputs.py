@@ -9,6 +9,7 @@ from pathlib import Path
 
 from PIL import Image
 
+from u2net.decode import register_heif
 from u2net.errors import UsageError
 from u2net.options import DEFAULTS
 
@@ -22,6 +23,7 @@ class Job:
 
 
 def _image_suffixes() -> set[str]:
+    register_heif()  # .heic/.heif count as images in a folder too
     return {ext.lower() for ext in Image.registered_extensions()}
 
 

@@ -1,6 +1,6 @@
 """Pure image work: bytes/paths/PIL in, numpy/PIL/bytes out. No network, no files written.
 
-Decode (EXIF orientation, first frame, any mode -> RGB as rembg does), resize to the
+Decode (EXIF orientation, first frame, any mode -> 8-bit RGB: u2net.decode), resize to the
 model's input, resize the mask back, compose with straight alpha, encode.
 """
 
@@ -9,13 +9,15 @@ from __future__ import annotations
 import io
 import logging
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
 from u2net.contract import CONTRACT, ServingContract
+from u2net.decode import ICC, register_heif, upright_rgb
 from u2net.errors import InvalidImage
 from u2net.framing import Box, crop_to_box, foreground_box, limit_pixels
 from u2net.matting import MattingOptions, matte
@@ -36,11 +38,17 @@ def _name(source: ImageSource) -> str:
     return str(source) if isinstance(source, (str, Path)) else type(source).__name__
 
 
+def _opener(data: bytes | Path) -> Callable[[], Image.Image]:
+    return lambda: Image.open(io.BytesIO(data) if isinstance(data, bytes) else data)
+
+
 def open_rgb(source: ImageSource, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
-    """Decode any image rembg accepts into an upright RGB picture at its full size.
+    """Decode any image rembg accepts, and HEIC/HEIF, into the upright 8-bit RGB picture a
+    person would see, at its full size (see :mod:`u2net.decode`).
 
     The pixel limit is checked from the header, before any pixel is decoded.
     """
+    reopen = None  # opens the file again: a 16-bit colour one is read twice
     if isinstance(source, Image.Image):
         image = source
     else:
@@ -49,10 +57,12 @@ def open_rgb(source: ImageSource, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image
             raise InvalidImage("empty input: expected image bytes, got 0 bytes")
         if isinstance(data, Path) and data.is_file() and data.stat().st_size == 0:
             raise InvalidImage("empty file: expected an image, got 0 bytes")
+        register_heif()
+        reopen = _opener(data)
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-                image = Image.open(io.BytesIO(data) if isinstance(data, bytes) else data)
+                image = reopen()
         except FileNotFoundError as e:
             raise InvalidImage("no such file") from e
         except IsADirectoryError as e:
@@ -73,10 +83,7 @@ def open_rgb(source: ImageSource, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image
             f"{width * height:,} (raise --max-pixels to allow it)"
         )
     try:
-        if getattr(image, "is_animated", False):
-            image.seek(0)
-        upright = ImageOps.exif_transpose(image)
-        return upright.convert("RGB")
+        return upright_rgb(image, reopen)
     except (OSError, SyntaxError, ValueError) as e:
         raise InvalidImage(f"cannot decode image (truncated or corrupt): {e}") from e
 
@@ -136,7 +143,14 @@ def finish(rgb: Image.Image, mask_320: np.ndarray, options: OutputOptions) -> Fi
         image, box = crop_to_box(image, box, options.crop_margin)
     if options.max_output_pixels is not None:
         image, box = limit_pixels(image, box, options.max_output_pixels)
-    return Finished(image, box)
+    return Finished(with_profile(image, rgb), box)
+
+
+def with_profile(image: Image.Image, rgb: Image.Image) -> Image.Image:
+    """The photo's ICC profile on a colour result (``encode`` writes it); a mask gets none."""
+    if ICC in rgb.info and image.mode in ("RGB", "RGBA"):
+        image.info[ICC] = rgb.info[ICC]
+    return image
 
 
 def render(rgb: Image.Image, mask_320: np.ndarray, options: OutputOptions) -> Image.Image:
@@ -167,14 +181,17 @@ def check_encodable(size: tuple[int, int], fmt: str) -> None:
 
 
 def encode(image: Image.Image, options: OutputOptions) -> bytes:
+    """The picture in the asked format, with the ICC profile in its ``info`` (PNG, WebP, JPEG)."""
     check_encodable(image.size, options.fmt)
     buffer = io.BytesIO()
+    profile = {ICC: image.info[ICC]} if ICC in image.info else {}  # each format carries it
     if options.fmt == "png":
-        image.save(buffer, format="PNG", compress_level=options.png_compression)
+        image.save(buffer, format="PNG", compress_level=options.png_compression, **profile)
     elif options.fmt == "webp":
-        image.save(buffer, format="WEBP", quality=90, alpha_quality=100, method=4)
+        image.save(buffer, format="WEBP", quality=90, alpha_quality=100, method=4, **profile)
     else:
-        image.convert("L" if image.mode == "L" else "RGB").save(buffer, format="JPEG", quality=92)
+        flat = image.convert("L" if image.mode == "L" else "RGB")
+        flat.save(buffer, format="JPEG", quality=92, **profile)
     return buffer.getvalue()
 
 
@@ -182,6 +199,7 @@ def header_size(data: bytes) -> tuple[int, int]:
     """Width and height read from the image's header alone (no pixel is decoded)."""
     if not data:
         raise InvalidImage("empty input: expected image bytes, got 0 bytes")
+    register_heif()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)

@@ -16,6 +16,7 @@ from tests import rembg_reference as ref
 from tests.bad_files import BAD_FILES, write_bad_files
 from tests.cli_run import assert_one_line_error, run_cli
 from tests.data import PHOTO_IDS, PHOTOS, original_model
+from tests.photo_modes import grey16_png, heic
 from u2net.embedded import RunningServer
 from u2net.retry import RetryPolicy
 
@@ -154,6 +155,24 @@ def test_cli_single_file_default_output(triton_server, tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     out = Image.open(tmp_path / "coffee.out.png")
     assert out.mode == "RGBA" and out.size == Image.open(src).size
+
+
+def test_cli_a_16bit_scan_and_a_heic_get_the_8bit_photos_masks(
+    triton_server, cutter: Cutter, tmp_path: Path
+) -> None:
+    """The issue's 16-bit grey PNG (its mask was noise) and a phone's HEIC, found in a folder."""
+    photo = Image.open(PHOTOS[1]).convert("RGB")
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "scan.png").write_bytes(grey16_png(photo))
+    (folder / "phone.heic").write_bytes(heic(photo))
+    done = _cli(triton_server, folder, "-o", tmp_path / "out", "--only-mask")
+    assert done.returncode == 0, done.stderr
+    mask_only = OutputOptions(only_mask=True)
+    for name, original in [("scan", photo.convert("L")), ("phone", photo)]:
+        got = np.asarray(Image.open(tmp_path / "out" / f"{name}.out.png"), dtype=np.int16)
+        expected = np.asarray(cutter.cut(original, mask_only), dtype=np.int16)
+        assert np.abs(got - expected).max() <= 1, name
 
 
 def test_cli_folder_is_mirrored_then_skip_existing(

@@ -21,6 +21,7 @@ from client import Cutter
 from client.server_side import CutoutModel
 from tests.bad_files import png_bomb_bytes, truncated_jpeg_bytes, wide_png_bytes
 from tests.data import PHOTO_IDS, PHOTOS
+from tests.photo_modes import heic, rgb_profile
 from u2net.contract import CUTOUT
 from u2net.job import CutResult
 from u2net.matting import MattingOptions
@@ -117,6 +118,21 @@ def test_every_input_format_equals_the_client_side_cut(
     INPUT_FORMATS[kind](Image.open(PHOTOS[1]).convert("RGB"), path)
     options = OutputOptions()
     assert _remote(cutout, path.read_bytes(), options).data == local.cut_file(path, options)
+
+
+def test_a_rotated_heic_with_a_profile_gets_the_8bit_photos_mask_and_keeps_the_profile(
+    cutout: CutoutModel, local: Cutter
+) -> None:
+    """A phone's photo: HEIC, turned by its orientation, colour profile kept in the WebP."""
+    photo = Image.open(PHOTOS[1]).convert("RGB")
+    icc = rgb_profile()
+    result = _remote(cutout, heic(photo, orientation=6, icc=icc), OutputOptions(fmt="webp"))
+    got = Image.open(io.BytesIO(result.data))
+    upright = photo.transpose(Image.Transpose.ROTATE_270)
+    assert got.size == upright.size and got.info.get("icc_profile") == icc
+    expected = np.asarray(local.cut(upright, OutputOptions(only_mask=True)), dtype=np.int16)
+    alpha = np.asarray(got, dtype=np.int16)[..., 3]
+    assert np.abs(alpha - expected).max() <= 1
 
 
 def test_box_is_the_foreground_in_result_pixels(cutout: CutoutModel) -> None:

@@ -31,15 +31,13 @@ def _as_mode(rgb: Image.Image, mode: str) -> Image.Image:
         p = rgb.convert("P")
         p.info["transparency"] = 0
         return p
-    if mode in ("I;16", "I", "F"):
-        grey = np.asarray(rgb.convert("L"), dtype=np.uint16) * 200
-        return Image.fromarray(
-            grey.astype({"I;16": np.uint16, "I": np.int32, "F": np.float32}[mode])
-        )
+    if mode == "I;16":
+        return Image.fromarray(np.asarray(rgb.convert("L"), dtype=np.uint16) * 257)
     return rgb.convert(mode)
 
 
-MODES = ["1", "L", "LA", "P", "P+transparency", "RGBA", "CMYK", "I;16", "I", "F"]
+# 8-bit modes; the deep ones (I;16, I, F), which convert("RGB") clips: tests/u2net/test_decode.py
+MODES = ["1", "L", "LA", "P", "P+transparency", "RGBA", "CMYK"]
 
 
 @pytest.mark.parametrize("mode", MODES)
