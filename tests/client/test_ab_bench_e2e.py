@@ -94,7 +94,7 @@ def test_bench_sweep_json(triton_server, mode: str) -> None:
         "--concurrency",
         "1,2",
         "--requests",
-        "4",
+        "2",
         "--windows",
         "2",
         "--mode",
@@ -106,7 +106,7 @@ def test_bench_sweep_json(triton_server, mode: str) -> None:
     assert report["model"] == MODEL and report["mode"] == mode
     assert [r["concurrency"] for r in report["rows"]] == [1, 2]
     for row in report["rows"]:
-        assert row["requests"] == 4 and row["errors"] == 0
+        assert row["requests"] == 2 and row["errors"] == 0
         assert 1 <= row["windows"] <= 2
         assert row["throughput_per_s"] > 0 and row["p50_ms"] <= row["p99_ms"]
         assert row["avg_batch"] >= 1.0
