@@ -37,6 +37,8 @@ OPTIONS = [
     ),
 ]
 
+REMBG_COMPOSITE = ("--composite", "rembg")  # /api/remove's default: rembg's own image
+
 
 def post(http: httpx.Client, photo: Path, fields: dict[str, str], **kwargs) -> httpx.Response:
     files = {"file": (photo.name, photo.read_bytes())}
@@ -48,7 +50,8 @@ def test_default_cut_equals_the_cli_byte_for_byte(http, triton_server, tmp_path,
     response = post(http, photo, {})
     assert response.status_code == 200, response.text
     assert response.headers["content-type"] == "image/png"
-    assert response.content == cli_cut(triton_server, photo, tmp_path / "cli.png")
+    expected = cli_cut(triton_server, photo, tmp_path / "cli.png", *REMBG_COMPOSITE)
+    assert response.content == expected
 
 
 @pytest.mark.parametrize(("fields", "flags", "fmt"), OPTIONS)
@@ -58,14 +61,16 @@ def test_rembg_options_equal_the_cli_byte_for_byte(
     photo = PHOTOS[3]  # rocket.jpg
     response = post(http, photo, fields)
     assert response.status_code == 200, response.text
-    assert response.content == cli_cut(triton_server, photo, tmp_path / f"cli.{fmt}", *flags)
+    expected = cli_cut(triton_server, photo, tmp_path / f"cli.{fmt}", *flags, *REMBG_COMPOSITE)
+    assert response.content == expected
 
 
 def test_bgc_in_the_query_string_as_rembg_sends_it(http, triton_server, tmp_path) -> None:
     photo = PHOTOS[1]
     response = post(http, photo, {}, params={"bgc": "10,20,30,255"})
     assert response.status_code == 200, response.text
-    expected = cli_cut(triton_server, photo, tmp_path / "cli.png", "--bgcolor", "10,20,30,255")
+    flags = ("--bgcolor", "10,20,30,255", *REMBG_COMPOSITE)
+    expected = cli_cut(triton_server, photo, tmp_path / "cli.png", *flags)
     assert response.content == expected
 
 
