@@ -33,6 +33,10 @@ EXPLANATIONS = {
 RADII = (40, 20, 10, 5)  # blur fusion passes, in pixels of the working grid (measured)
 WORK_SIDE = 512  # longest side the blurred colours are estimated at (measured)
 EPS = 1e-6
+OPAQUE = 250  # from this alpha up, the estimate is within 2 % of the photo's colour: keep it
+_BAND_LUT = [255 if 0 < value < OPAQUE else 0 for value in range(256)]
+TILE = 64  # side of the tiles the estimate is computed on (full-size pixels)
+_OPAQUE_LUT = [255 if value >= OPAQUE else 0 for value in range(256)]
 
 
 def cutout(rgb: Image.Image, mask: Image.Image, mode: str = DEFAULT_MODE) -> Image.Image:
@@ -71,74 +75,115 @@ def over_color(rgba: Image.Image, color: Color, mode: str = DEFAULT_MODE) -> Ima
 
 
 def clean_cutout(rgb: Image.Image, mask: Image.Image) -> Image.Image:
-    """``clean``: estimated foreground colour in soft pixels, RGB 0 under alpha 0."""
-    alpha = np.asarray(mask, dtype=np.uint8).reshape(-1)
-    out = np.asarray(rgb.convert("RGBA"), dtype=np.uint8).copy()
-    flat = out.reshape(-1, 4)
-    soft = np.flatnonzero((alpha - 1) < 254)  # 0 < alpha < 255, in one pass (uint8 wraps)
-    colour = flat[soft, :3].astype(np.float32) / 255
-    flat[alpha != 255] = 0
-    flat[:, 3] = alpha
-    if soft.size:
-        blurred_f, blurred_b = _blurred_colors(rgb, mask)
-        a = alpha[soft, None].astype(np.float32) / 255
-        rows, cols = np.divmod(soft, rgb.width)
-        f = _sample(blurred_f, rows, cols, (rgb.height, rgb.width))
-        b = _sample(blurred_b, rows, cols, (rgb.height, rgb.width))
-        estimate = f + a * (colour - a * f - (1 - a) * b)
-        flat[soft, :3] = np.rint(np.clip(estimate, 0, 1) * 255).astype(np.uint8)
-    return Image.fromarray(out, mode="RGBA")
+    """``clean``: the photo's colour where alpha >= ``OPAQUE``, RGB 0 under alpha 0, the
+    estimated foreground colour in between. Pillow lays out the rules at full size; numpy
+    estimates only the tiles that hold pixels in between."""
+    out = Image.new("RGBA", rgb.size, 0)
+    out.paste(rgb, mask=mask.point(_OPAQUE_LUT))
+    out.putalpha(mask)
+    alpha = np.asarray(mask, dtype=np.uint8)
+    regions = _band_regions(alpha)
+    if not regions:
+        return out
+    grid = np.concatenate(_blurred_colors(rgb, mask)) * 255
+    rows = _grid_positions(rgb.height, grid.shape[1])
+    cols = _grid_positions(rgb.width, grid.shape[2])
+    for top, bottom, left, right in regions:
+        box = (left, top, right, bottom)
+        colour = np.asarray(rgb.crop(box), dtype=np.float32).transpose(2, 0, 1)
+        blurred = _upsampled(grid, rows, cols, (top, bottom, left, right))
+        estimate = _estimate(colour, alpha[top:bottom, left:right], blurred[:3], blurred[3:])
+        tile_alpha = mask.crop(box)
+        bands = [Image.fromarray(channel) for channel in estimate] + [tile_alpha]
+        out.paste(Image.merge("RGBA", bands), box[:2], tile_alpha.point(_BAND_LUT))
+    return out
+
+
+def _estimate(colour: np.ndarray, alpha: np.ndarray, f: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Blur fusion's final step on a tile, channels first, 0..255 (uint8 out):
+    F + a·(I − a·F − (1 − a)·B), written as F + a·((I − B) − a·(F − B))."""
+    a = alpha.astype(np.float32) / 255
+    estimate = colour - b
+    estimate -= a * (f - b)
+    estimate *= a
+    estimate += f
+    np.clip(estimate, 0, 255, out=estimate)
+    return np.rint(estimate, out=estimate).astype(np.uint8)
+
+
+def _band_regions(alpha: np.ndarray) -> list[tuple[int, int, int, int]]:
+    """(top, bottom, left, right) of runs of ``TILE``-pixel tiles along each strip of
+    ``TILE`` rows that hold a pixel with 0 < alpha < ``OPAQUE``."""
+    band = ((alpha - 1) < OPAQUE - 1).view(np.uint8)  # uint8 wraps 0 to 255
+    height, width = alpha.shape
+    starts_y, starts_x = np.arange(0, height, TILE), np.arange(0, width, TILE)
+    tiles = np.maximum.reduceat(np.maximum.reduceat(band, starts_y, axis=0), starts_x, axis=1)
+    regions = []
+    for i, flags in enumerate(tiles):
+        edges = np.flatnonzero(np.diff(np.concatenate([[0], flags, [0]])))
+        top, bottom = i * TILE, min((i + 1) * TILE, height)
+        for first, last in edges.reshape(-1, 2):
+            regions.append((top, bottom, first * TILE, min(last * TILE, width)))
+    return regions
+
+
+def _grid_positions(full: int, grid: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each full-size pixel along one axis: the working-grid cells below and above it
+    and the bilinear weight of the upper one (pixel centres aligned)."""
+    if grid == full:
+        index = np.arange(full)
+        return index, index, np.zeros(full, dtype=np.float32)
+    position = np.clip((np.arange(full) + 0.5) * (grid / full) - 0.5, 0, grid - 1)
+    position = position.astype(np.float32)
+    lower = position.astype(np.intp)
+    return lower, np.minimum(lower + 1, grid - 1), (position - lower)
+
+
+def _upsampled(grid: np.ndarray, rows: tuple, cols: tuple, box: tuple) -> np.ndarray:
+    """The working-grid maps ([c, h, w]) bilinearly sampled at a full-size tile's pixels."""
+    top, bottom, left, right = box
+    y0, y1, wy = (part[top:bottom] for part in rows)
+    x0, x1, wx = (part[left:right] for part in cols)
+    first, last = x0[0], x1[-1] + 1
+    strip = grid[:, :, first:last]
+    lower = strip[:, y0]
+    vertical = lower + wy[:, None] * (strip[:, y1] - lower)
+    left_cells = vertical[:, :, x0 - first]
+    return left_cells + wx * (vertical[:, :, x1 - first] - left_cells)
 
 
 def _blurred_colors(rgb: Image.Image, mask: Image.Image) -> tuple[np.ndarray, np.ndarray]:
     """Blur fusion's passes on the working grid -> the last pass's blurred foreground and
-    background colours (float32, [h, w, 3], 0..1)."""
+    background colours (float32, channels first [3, h, w], 0..1)."""
     scale = min(1.0, WORK_SIDE / max(rgb.size))
     if scale < 1.0:
         size = (max(1, round(rgb.width * scale)), max(1, round(rgb.height * scale)))
         rgb, mask = rgb.resize(size, Image.Resampling.BOX), mask.resize(size, Image.Resampling.BOX)
-    image = np.asarray(rgb, dtype=np.float32) / 255
-    alpha = np.asarray(mask, dtype=np.float32)[..., None] / 255
+    image = np.asarray(rgb, dtype=np.float32).transpose(2, 0, 1) / 255
+    alpha = np.asarray(mask, dtype=np.float32) / 255
+    weights = np.stack([alpha, 1 - alpha])
     foreground, background = image, image
     for radius in RADII:
-        f = _blur_ratio(foreground * alpha, alpha, radius)
-        b = _blur_ratio(background * (1 - alpha), 1 - alpha, radius)
+        sums = _box_sum(
+            np.concatenate([foreground * alpha, background * (1 - alpha), weights]), radius
+        )
+        f = sums[0:3] / (sums[6] + EPS)
+        b = sums[3:6] / (sums[7] + EPS)
         foreground = np.clip(f + alpha * (image - alpha * f - (1 - alpha) * b), 0, 1)
         background = b
     return f, b
 
 
-def _blur_ratio(weighted: np.ndarray, weight: np.ndarray, radius: int) -> np.ndarray:
-    """Box-blurred ``weighted`` over box-blurred ``weight``: the weighted mean colour."""
-    sums = _box_sum(np.concatenate([weighted, weight], axis=2), radius)
-    return sums[..., :3] / (sums[..., 3:] + EPS)
-
-
 def _box_sum(x: np.ndarray, radius: int) -> np.ndarray:
-    """Sum over the (2r+1)² window around each pixel (zero outside): the normalisation
-    cancels in blur fusion's ratios, so sums stand for means."""
-    width = 2 * radius + 1
-    for axis in (0, 1):
-        pad = [(0, 0)] * x.ndim
-        pad[axis] = (radius + 1, radius)
-        total = np.cumsum(np.pad(x, pad), axis=axis)
-        upper = [slice(None)] * x.ndim
-        lower = [slice(None)] * x.ndim
-        upper[axis], lower[axis] = slice(width, None), slice(0, -width)
-        x = total[tuple(upper)] - total[tuple(lower)]
+    """Sum over the (2r+1)² window around each pixel of each channel ([c, h, w], zero
+    outside): the normalisation cancels in blur fusion's ratios, so sums stand for means.
+    Each pass sums along the last axis and swaps the last two."""
+    for _ in range(2):
+        width = x.shape[2]
+        total = np.zeros((*x.shape[:2], width + 1), dtype=x.dtype)
+        np.cumsum(x, axis=2, out=total[:, :, 1:])
+        index = np.arange(width)
+        upper, lower = np.minimum(index + radius + 1, width), np.maximum(index - radius, 0)
+        sums = np.take(total, upper, axis=2) - np.take(total, lower, axis=2)
+        x = np.ascontiguousarray(sums.swapaxes(1, 2))
     return x
-
-
-def _sample(grid: np.ndarray, rows: np.ndarray, cols: np.ndarray, shape: tuple) -> np.ndarray:
-    """Bilinear samples of a working-grid map at full-size pixel positions."""
-    height, width = grid.shape[:2]
-    if (height, width) == shape:
-        return grid[rows, cols]
-    y = np.clip((rows + 0.5) * (height / shape[0]) - 0.5, 0, height - 1).astype(np.float32)
-    x = np.clip((cols + 0.5) * (width / shape[1]) - 0.5, 0, width - 1).astype(np.float32)
-    y0, x0 = y.astype(np.intp), x.astype(np.intp)
-    y1, x1 = np.minimum(y0 + 1, height - 1), np.minimum(x0 + 1, width - 1)
-    wy, wx = (y - y0)[:, None], (x - x0)[:, None]
-    top = grid[y0, x0] * (1 - wx) + grid[y0, x1] * wx
-    bottom = grid[y1, x0] * (1 - wx) + grid[y1, x1] * wx
-    return top * (1 - wy) + bottom * wy
