@@ -78,33 +78,32 @@ def clean_cutout(rgb: Image.Image, mask: Image.Image) -> Image.Image:
     """``clean``: the photo's colour where alpha >= ``OPAQUE``, RGB 0 under alpha 0, the
     estimated foreground colour in between. Pillow lays out the rules at full size; numpy
     estimates only the tiles that hold pixels in between."""
-    out = Image.new("RGBA", rgb.size, 0)
+    out = Image.new("RGB", rgb.size, 0)
     out.paste(rgb, mask=mask.point(_OPAQUE_LUT))
-    out.putalpha(mask)
     alpha = np.asarray(mask, dtype=np.uint8)
     regions = _band_regions(alpha)
-    if not regions:
-        return out
-    grid = np.concatenate(_blurred_colors(rgb, mask)) * 255
-    rows = _grid_positions(rgb.height, grid.shape[1])
-    cols = _grid_positions(rgb.width, grid.shape[2])
+    if regions:
+        foreground, background = _blurred_colors(rgb, mask)
+        grid = np.concatenate([foreground, foreground - background]) * 255
+        rows = _grid_positions(rgb.height, grid.shape[1])
+        cols = _grid_positions(rgb.width, grid.shape[2])
     for top, bottom, left, right in regions:
         box = (left, top, right, bottom)
         colour = np.asarray(rgb.crop(box), dtype=np.float32).transpose(2, 0, 1)
         blurred = _upsampled(grid, rows, cols, (top, bottom, left, right))
         estimate = _estimate(colour, alpha[top:bottom, left:right], blurred[:3], blurred[3:])
-        tile_alpha = mask.crop(box)
-        bands = [Image.fromarray(channel) for channel in estimate] + [tile_alpha]
-        out.paste(Image.merge("RGBA", bands), box[:2], tile_alpha.point(_BAND_LUT))
+        tile = Image.merge("RGB", [Image.fromarray(channel) for channel in estimate])
+        out.paste(tile, box[:2], mask.crop(box).point(_BAND_LUT))
+    out.putalpha(mask)
     return out
 
 
-def _estimate(colour: np.ndarray, alpha: np.ndarray, f: np.ndarray, b: np.ndarray) -> np.ndarray:
+def _estimate(colour: np.ndarray, alpha: np.ndarray, f: np.ndarray, d: np.ndarray) -> np.ndarray:
     """Blur fusion's final step on a tile, channels first, 0..255 (uint8 out):
-    F + a·(I − a·F − (1 − a)·B), written as F + a·((I − B) − a·(F − B))."""
+    F + a·(I − a·F − (1 − a)·B), written with D = F − B as F + a·(I − F + (1 − a)·D)."""
     a = alpha.astype(np.float32) / 255
-    estimate = colour - b
-    estimate -= a * (f - b)
+    estimate = colour - f
+    estimate += (1 - a) * d
     estimate *= a
     estimate += f
     np.clip(estimate, 0, 255, out=estimate)
@@ -140,16 +139,17 @@ def _grid_positions(full: int, grid: int) -> tuple[np.ndarray, np.ndarray, np.nd
 
 
 def _upsampled(grid: np.ndarray, rows: tuple, cols: tuple, box: tuple) -> np.ndarray:
-    """The working-grid maps ([c, h, w]) bilinearly sampled at a full-size tile's pixels."""
+    """The working-grid maps ([c, h, w]) bilinearly sampled at a full-size tile's pixels:
+    along rows on the few grid rows the tile needs, then across them (row copies)."""
     top, bottom, left, right = box
     y0, y1, wy = (part[top:bottom] for part in rows)
     x0, x1, wx = (part[left:right] for part in cols)
-    first, last = x0[0], x1[-1] + 1
-    strip = grid[:, :, first:last]
-    lower = strip[:, y0]
-    vertical = lower + wy[:, None] * (strip[:, y1] - lower)
-    left_cells = vertical[:, :, x0 - first]
-    return left_cells + wx * (vertical[:, :, x1 - first] - left_cells)
+    first, last = y0[0], y1[-1] + 1
+    strip = grid[:, first:last]
+    lower = strip[:, :, x0]
+    across = lower + wx * (strip[:, :, x1] - lower)
+    lower = across[:, y0 - first]
+    return lower + wy[:, None] * (across[:, y1 - first] - lower)
 
 
 def _blurred_colors(rgb: Image.Image, mask: Image.Image) -> tuple[np.ndarray, np.ndarray]:
@@ -161,14 +161,14 @@ def _blurred_colors(rgb: Image.Image, mask: Image.Image) -> tuple[np.ndarray, np
         rgb, mask = rgb.resize(size, Image.Resampling.BOX), mask.resize(size, Image.Resampling.BOX)
     image = np.asarray(rgb, dtype=np.float32).transpose(2, 0, 1) / 255
     alpha = np.asarray(mask, dtype=np.float32) / 255
-    weights = np.stack([alpha, 1 - alpha])
     foreground, background = image, image
     for radius in RADII:
         sums = _box_sum(
-            np.concatenate([foreground * alpha, background * (1 - alpha), weights]), radius
+            np.concatenate([foreground * alpha, background * (1 - alpha), alpha[None]]), radius
         )
+        counts = _box_sum(np.ones((1, *alpha.shape), dtype=np.float32), radius)[0]
         f = sums[0:3] / (sums[6] + EPS)
-        b = sums[3:6] / (sums[7] + EPS)
+        b = sums[3:6] / (counts - sums[6] + EPS)
         foreground = np.clip(f + alpha * (image - alpha * f - (1 - alpha) * b), 0, 1)
         background = b
     return f, b
@@ -176,14 +176,21 @@ def _blurred_colors(rgb: Image.Image, mask: Image.Image) -> tuple[np.ndarray, np
 
 def _box_sum(x: np.ndarray, radius: int) -> np.ndarray:
     """Sum over the (2r+1)² window around each pixel of each channel ([c, h, w], zero
-    outside): the normalisation cancels in blur fusion's ratios, so sums stand for means.
-    Each pass sums along the last axis and swaps the last two."""
-    for _ in range(2):
-        width = x.shape[2]
-        total = np.zeros((*x.shape[:2], width + 1), dtype=x.dtype)
-        np.cumsum(x, axis=2, out=total[:, :, 1:])
-        index = np.arange(width)
-        upper, lower = np.minimum(index + radius + 1, width), np.maximum(index - radius, 0)
-        sums = np.take(total, upper, axis=2) - np.take(total, lower, axis=2)
-        x = np.ascontiguousarray(sums.swapaxes(1, 2))
-    return x
+    outside): the normalisation cancels in blur fusion's ratios, so sums stand for means."""
+    channels, height, width = x.shape
+    total = np.zeros((channels, height + 1, width), dtype=x.dtype)
+    total[:, 1:] = x
+    for row in range(1, height + 1):  # row by row: numpy's cumsum is slow across rows
+        total[:, row] += total[:, row - 1]
+    x = _window(total, radius, axis=1)
+    total = np.zeros((channels, height, width + 1), dtype=x.dtype)
+    np.cumsum(x, axis=2, out=total[:, :, 1:])
+    return _window(total, radius, axis=2)
+
+
+def _window(total: np.ndarray, radius: int, axis: int) -> np.ndarray:
+    """Window sums from running totals that start with a zero along ``axis``."""
+    size = total.shape[axis] - 1
+    index = np.arange(size)
+    upper, lower = np.minimum(index + radius + 1, size), np.maximum(index - radius, 0)
+    return np.take(total, upper, axis=axis) - np.take(total, lower, axis=axis)
