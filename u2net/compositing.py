@@ -159,17 +159,17 @@ def _blurred_colors(rgb: Image.Image, mask: Image.Image) -> tuple[np.ndarray, np
     if scale < 1.0:
         size = (max(1, round(rgb.width * scale)), max(1, round(rgb.height * scale)))
         rgb, mask = rgb.resize(size, Image.Resampling.BOX), mask.resize(size, Image.Resampling.BOX)
-    image = np.asarray(rgb, dtype=np.float32).transpose(2, 0, 1) / 255
+    image = np.ascontiguousarray(np.asarray(rgb, dtype=np.float32).transpose(2, 0, 1)) / 255
     alpha = np.asarray(mask, dtype=np.float32) / 255
+    clear = 1 - alpha
     foreground, background = image, image
     for radius in RADII:
         sums = _box_sum(
-            np.concatenate([foreground * alpha, background * (1 - alpha), alpha[None]]), radius
+            np.concatenate([foreground * alpha, background * clear, alpha[None]]), radius
         )
-        counts = _box_sum(np.ones((1, *alpha.shape), dtype=np.float32), radius)[0]
         f = sums[0:3] / (sums[6] + EPS)
-        b = sums[3:6] / (counts - sums[6] + EPS)
-        foreground = np.clip(f + alpha * (image - alpha * f - (1 - alpha) * b), 0, 1)
+        b = sums[3:6] / (_window_sizes(alpha.shape, radius) - sums[6] + EPS)
+        foreground = np.clip(f + alpha * (image - alpha * f - clear * b), 0, 1)
         background = b
     return f, b
 
@@ -186,6 +186,15 @@ def _box_sum(x: np.ndarray, radius: int) -> np.ndarray:
     total = np.zeros((channels, height, width + 1), dtype=x.dtype)
     np.cumsum(x, axis=2, out=total[:, :, 1:])
     return _window(total, radius, axis=2)
+
+
+def _window_sizes(shape: tuple[int, int], radius: int) -> np.ndarray:
+    """How many pixels of the image each (2r+1)² window holds: the box sum of ones."""
+    height, width = (
+        np.minimum(np.arange(n) + radius, n - 1) - np.maximum(np.arange(n) - radius, 0) + 1
+        for n in shape
+    )
+    return np.outer(height, width).astype(np.float32)
 
 
 def _window(total: np.ndarray, radius: int, axis: int) -> np.ndarray:
