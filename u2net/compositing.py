@@ -3,8 +3,8 @@
 Three modes (``--composite``, the ``composite`` parameter and field):
 
 - ``clean`` (the default): the foreground's own colour in soft pixels, estimated by blur
-  fusion (Forte & Pitié 2021, "Approximate Fast Foreground Colour Estimation", two passes,
-  radii 90 and 6); the photo's colour where alpha is 255; RGB 0 where alpha is 0.
+  fusion (Forte & Pitié 2021, "Approximate Fast Foreground Colour Estimation", passes of
+  ``RADII``); the photo's colour where alpha >= ``OPAQUE``; RGB 0 where alpha is 0.
 - ``rembg``: exactly what rembg 2.0.86's ``remove()`` writes: the photo composited with
   transparent black through the mask (its ``naive_cutout``), and its way of laying a
   background colour under it (``apply_background_color``).
@@ -12,7 +12,8 @@ Three modes (``--composite``, the ``composite`` parameter and field):
   under transparent pixels.
 
 Pure numpy/PIL. Photos larger than ``WORK_SIDE`` estimate the blurred colours on a grid of
-that size (box-averaged) and apply the estimate to each soft pixel at full size.
+that size (box-averaged); the estimate is applied at full size only in the ``TILE``-pixel
+tiles holding a pixel with 0 < alpha < ``OPAQUE``.
 """
 
 from __future__ import annotations
