@@ -19,6 +19,7 @@ from client.report import table, to_csv, to_json
 from client.server_side import ServerSideCutter
 from client.triton import DEFAULT_TIMEOUT_S
 from u2net import cli as edge
+from u2net import compositing
 from u2net.catalogue import DEFAULT_MODEL
 from u2net.deployment import URL_ENV, default_url
 from u2net.errors import OptionError, UsageError
@@ -138,6 +139,12 @@ def _add_mask_flags(cut: argparse.ArgumentParser) -> None:
 def _add_render_flags(cut: argparse.ArgumentParser) -> None:
     """How the result is composed, framed and encoded."""
     cut.add_argument("--bgcolor", type=edge.color, help="compose over R,G,B[,A]")
+    cut.add_argument(
+        "--composite",
+        choices=compositing.MODES,
+        default=DEFAULTS.composite,
+        help="; ".join(f"{mode}: {text}" for mode, text in compositing.EXPLANATIONS.items()),
+    )
     cut.add_argument(
         "--format", choices=FORMATS, help="output format; default: from -o's suffix, else png"
     )

@@ -44,3 +44,15 @@ def rembg_mask(sess: ort.InferenceSession, img: Image.Image) -> Image.Image:
     """The mask rembg returns for ``img`` (mode L, original size)."""
     mask = Image.fromarray(mask_320(sess, img), mode="L")
     return mask.resize(img.size, Image.Resampling.LANCZOS)
+
+
+def rembg_cutout(img: Image.Image, mask: Image.Image) -> Image.Image:
+    """rembg's ``naive_cutout``: the photo composited with transparent black through the mask."""
+    return Image.composite(img, Image.new("RGBA", img.size, 0), mask)
+
+
+def rembg_over_color(cutout: Image.Image, color: tuple[int, int, int, int]) -> Image.Image:
+    """rembg's ``apply_background_color``: the colour, with the cut-out pasted through its alpha."""
+    colored = Image.new("RGBA", cutout.size, color)
+    colored.paste(cutout, mask=cutout)
+    return colored

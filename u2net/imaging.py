@@ -1,7 +1,7 @@
 """Pure image work: bytes/paths/PIL in, numpy/PIL/bytes out. No network, no files written.
 
 Decode (EXIF orientation, first frame, any mode -> 8-bit RGB: u2net.decode), resize to the
-model's input, resize the mask back, compose with straight alpha, encode.
+model's input, resize the mask back, compose (:mod:`u2net.compositing`), encode.
 """
 
 from __future__ import annotations
@@ -16,12 +16,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from u2net import compositing
 from u2net.contract import CONTRACT, ServingContract
 from u2net.decode import ICC, register_heif, upright_rgb
 from u2net.errors import InvalidImage
 from u2net.framing import Box, crop_to_box, foreground_box, limit_pixels
 from u2net.matting import MattingOptions, matte
-from u2net.options import Color, OutputOptions
+from u2net.options import OutputOptions
 from u2net.postprocess import post_process_mask
 
 log = logging.getLogger(__name__)
@@ -103,15 +104,7 @@ def mask_to_size(mask: np.ndarray, size: tuple[int, int]) -> Image.Image:
 
 def cutout(rgb: Image.Image, mask: Image.Image) -> Image.Image:
     """Straight alpha: the RGB pixels stay as they are, the mask becomes alpha."""
-    rgba = rgb.convert("RGBA")
-    rgba.putalpha(mask)
-    return rgba
-
-
-def over_color(rgba: Image.Image, color: Color) -> Image.Image:
-    """Compose a cut-out over a solid colour (opaque colour -> RGB, else RGBA)."""
-    composed = Image.alpha_composite(Image.new("RGBA", rgba.size, color), rgba)
-    return composed.convert("RGB") if color[3] == 255 else composed
+    return compositing.cutout(rgb, mask, compositing.STRAIGHT)
 
 
 @dataclass(frozen=True)
@@ -126,10 +119,14 @@ def compose(rgb: Image.Image, mask: Image.Image, options: OutputOptions) -> Imag
     """Mask at the photo's size -> the picture asked for (mask, cut-out, or over a colour)."""
     if options.only_mask:
         return mask
-    subject = cutout(rgb, mask)
+    mode = options.composite
     if options.matting is not None:
-        subject = matte_or_cutout(rgb, mask, options.matting, subject)
-    return subject if options.bgcolor is None else over_color(subject, options.bgcolor)
+        subject = matte_or_cutout(rgb, mask, options.matting, mode)
+    else:
+        subject = compositing.cutout(rgb, mask, mode)
+    if options.bgcolor is None:
+        return subject
+    return compositing.over_color(subject, options.bgcolor, mode)
 
 
 def finish(rgb: Image.Image, mask_320: np.ndarray, options: OutputOptions) -> Finished:
@@ -159,14 +156,15 @@ def render(rgb: Image.Image, mask_320: np.ndarray, options: OutputOptions) -> Im
 
 
 def matte_or_cutout(
-    rgb: Image.Image, mask: Image.Image, matting: MattingOptions, fallback: Image.Image
+    rgb: Image.Image, mask: Image.Image, matting: MattingOptions, mode: str
 ) -> Image.Image:
-    """Alpha matting; where it cannot run (no unknown region, say), the plain cut-out."""
+    """Alpha matting with its own foreground colours (RGB cleared under alpha 0 in ``clean``);
+    where it cannot run (no unknown region, say), the plain cut-out in ``mode``."""
     try:
-        return matte(rgb, mask, matting)
+        return compositing.with_alpha(matte(rgb, mask, matting), mode)
     except ValueError as e:  # pymatting's way of saying the trimap is unusable, as in rembg
         log.warning("alpha matting not possible (%s); using the plain cut-out", e)
-        return fallback
+        return compositing.cutout(rgb, mask, mode)
 
 
 def check_encodable(size: tuple[int, int], fmt: str) -> None:

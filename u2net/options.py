@@ -15,19 +15,20 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from u2net.catalogue import DEFAULT_MODEL
+from u2net.compositing import DEFAULT_MODE, MODES, Color
 from u2net.errors import OptionError
 from u2net.matting import MattingOptions
-from u2net.values import parse_bool, parse_int, reject_unknown
+from u2net.values import parse_bool, parse_choice, parse_int, reject_unknown
 
 DEFAULT_PNG_COMPRESSION = 1  # measured: docs/measurements.md, "Per-stage costs"
 FORMATS = ("png", "webp", "jpg")
-Color = tuple[int, int, int, int]
 ParameterValue = bool | int | str
 
 # request parameter names of the ``cutout`` model (the CLI's flags have the same names)
 MODEL = "model"
 ONLY_MASK = "only_mask"
 BGCOLOR = "bgcolor"
+COMPOSITE = "composite"
 FORMAT = "format"
 PNG_COMPRESSION = "png_compression"
 POST_PROCESS_MASK = "post_process_mask"
@@ -42,7 +43,7 @@ CROP_MARGIN = "crop_margin"
 MAX_OUTPUT_PIXELS = "max_output_pixels"
 MAX_PIXELS = "max_pixels"
 PARAMETERS = (
-    MODEL, ONLY_MASK, BGCOLOR, FORMAT, PNG_COMPRESSION, POST_PROCESS_MASK, ALPHA_MATTING,
+    MODEL, ONLY_MASK, BGCOLOR, COMPOSITE, FORMAT, PNG_COMPRESSION, POST_PROCESS_MASK, ALPHA_MATTING,
     *MATTING_THRESHOLDS, CROP, CROP_MARGIN, MAX_OUTPUT_PIXELS, MAX_PIXELS,
 )  # fmt: skip
 
@@ -53,6 +54,7 @@ class OutputOptions:
 
     only_mask: bool = False
     bgcolor: Color | None = None
+    composite: str = DEFAULT_MODE  # u2net.compositing's MODES: clean, rembg, straight
     post_process: bool = False  # rembg's --post-process-mask
     matting: MattingOptions | None = None  # rembg's -a
     fmt: str = "png"
@@ -64,6 +66,10 @@ class OutputOptions:
     def __post_init__(self) -> None:
         if self.fmt not in FORMATS:
             raise OptionError(f"expected a format from {', '.join(FORMATS)}, got {self.fmt!r}")
+        if self.composite not in MODES:
+            raise OptionError(
+                f"expected a composite mode from {', '.join(MODES)}, got {self.composite!r}"
+            )
         if self.fmt == "jpg" and not self.only_mask and self.bgcolor is None:
             raise OptionError("format jpg has no alpha channel: give a background colour R,G,B")
         if not 0 <= self.png_compression <= 9:
@@ -81,10 +87,13 @@ MATTING_FIELDS = tuple(f.name for f in dataclasses.fields(MattingOptions))
 FLAG_FIELDS = ("only_mask", "post_process", "crop")
 NUMBER_FIELDS = ("png_compression", "crop_margin", "max_output_pixels")
 # what build_options takes: the options' own fields, matting as a switch and its thresholds
-FIELDS = (*FLAG_FIELDS, *NUMBER_FIELDS, "bgcolor", "fmt", "alpha_matting", *MATTING_FIELDS)
+FIELDS = (
+    *FLAG_FIELDS, *NUMBER_FIELDS, "bgcolor", "composite", "fmt", "alpha_matting", *MATTING_FIELDS,
+)  # fmt: skip
 # the ``cutout`` parameter (and CLI flag) -> the field of FIELDS it sets
 PARAMETER_FIELDS = {
-    ONLY_MASK: "only_mask", BGCOLOR: "bgcolor", FORMAT: "fmt", PNG_COMPRESSION: "png_compression",
+    ONLY_MASK: "only_mask", BGCOLOR: "bgcolor", COMPOSITE: "composite", FORMAT: "fmt",
+    PNG_COMPRESSION: "png_compression",
     POST_PROCESS_MASK: "post_process", ALPHA_MATTING: "alpha_matting", **MATTING_THRESHOLDS,
     CROP: "crop", CROP_MARGIN: "crop_margin", MAX_OUTPUT_PIXELS: "max_output_pixels",
 }  # fmt: skip
@@ -149,6 +158,8 @@ def to_parameters(options: OutputOptions, model: str = DEFAULT_MODEL) -> dict[st
     params.update({name: True for name, on in flags.items() if on})
     if options.bgcolor is not None:
         params[BGCOLOR] = ",".join(map(str, options.bgcolor))
+    if options.composite != DEFAULT_MODE:
+        params[COMPOSITE] = options.composite
     if options.png_compression != DEFAULT_PNG_COMPRESSION:
         params[PNG_COMPRESSION] = options.png_compression
     if options.matting is not None:
@@ -196,6 +207,9 @@ def build_options(
     kwargs |= {f: parse_int(labels[f], given[f]) for f in NUMBER_FIELDS if f in given}
     if "bgcolor" in given:
         kwargs["bgcolor"] = _color(labels["bgcolor"], given["bgcolor"])
+    if "composite" in given:
+        label, value = labels["composite"], given["composite"]
+        kwargs["composite"] = parse_choice(label, value, MODES, DEFAULT_MODE)
     if "fmt" in given:
         kwargs["fmt"] = str(given["fmt"]).lower()
     if "alpha_matting" in given:

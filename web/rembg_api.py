@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from u2net.catalogue import DEFAULT_MODEL, MODEL_NAMES
+from u2net.compositing import EXPLANATIONS, MODES
 from u2net.options import (
     FORMATS,
     MATTING_FIELDS,
@@ -22,7 +23,7 @@ from web.depends import KEY_REQUIRED, Service
 from web.errors import BadRequest
 from web.fetch import fetch_image
 from web.forms import read_form
-from web.rembg_params import FILE_FIELD, OPTIONS, URL_FIELD, rembg_options
+from web.rembg_params import DEFAULT_COMPOSITE, FILE_FIELD, OPTIONS, URL_FIELD, rembg_options
 from web.removebg_params import MEDIA_TYPES
 from web.service import CutService
 
@@ -32,8 +33,14 @@ _DESCRIPTIONS = {
     "a": "alpha matting", "af": "matting foreground threshold",
     "ab": "matting background threshold", "ae": "matting erode size", "om": "only the mask",
     "ppm": "post-process the mask", "bgc": "background colour r,g,b[,a]", "format": "output format",
+    "composite": "how the image is written around the mask: "
+    + "; ".join(f"{mode}: {text}" for mode, text in EXPLANATIONS.items()),
 }  # fmt: skip
-_EXTRA = {"format": {"enum": list(FORMATS)}, "bgc": {"example": "0,0,0,255"}}
+_EXTRA = {
+    "format": {"enum": list(FORMATS)},
+    "bgc": {"example": "0,0,0,255"},
+    "composite": {"enum": list(MODES), "default": DEFAULT_COMPOSITE},
+}
 _TYPES = {bool: "boolean", int: "integer"}
 
 

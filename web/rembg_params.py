@@ -3,7 +3,8 @@
 
 Defaults are rembg's, except the model: U²-Net (``u2net``). rembg's ``dc`` and ``vm`` are
 accepted when false (decontamination and ViTMatte are not served); ``extras`` is ignored.
-``format`` (png, webp, jpg; default png as rembg) is this gateway's addition for the web UI.
+``format`` (png, webp, jpg; default png as rembg) is this gateway's addition for the web UI;
+so is ``composite`` (clean, rembg, straight; default ``rembg``: exactly rembg's image).
 Bad values raise OptionError naming the field (web answers 400).
 """
 
@@ -12,19 +13,36 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from u2net.catalogue import DEFAULT_MODEL
+from u2net.compositing import REMBG
 from u2net.errors import OptionError
 from u2net.options import DEFAULTS, FORMATS, OutputOptions, build_options
 from u2net.values import parse_bool, parse_choice, reject_unknown
 
 FILE_FIELD = "file"
 URL_FIELD = "url"
-OPTION_FIELDS = ("model", "a", "af", "ab", "ae", "om", "ppm", "bgc", "dc", "vm", "extras", "format")
+OPTION_FIELDS = (
+    "model",
+    "a",
+    "af",
+    "ab",
+    "ae",
+    "om",
+    "ppm",
+    "bgc",
+    "dc",
+    "vm",
+    "extras",
+    "format",
+    "composite",
+)
 # rembg's name -> the option it sets (see u2net.options.FIELDS)
 OPTIONS = {
     "a": "alpha_matting", "af": "foreground_threshold", "ab": "background_threshold",
     "ae": "erode_size", "om": "only_mask", "ppm": "post_process", "bgc": "bgcolor", "format": "fmt",
+    "composite": "composite",
 }  # fmt: skip
 UNSERVED = ("dc", "vm")
+DEFAULT_COMPOSITE = REMBG  # rembg's own image, where rembg's API is promised
 
 
 def rembg_options(
@@ -36,4 +54,6 @@ def rembg_options(
         if parse_bool(unserved, fields.get(unserved, False)):
             raise OptionError(f"{unserved}: expected false (not served here), got true")
     fmt = parse_choice("format", fields.get("format"), FORMATS, DEFAULTS.fmt)
-    return fields.get("model") or default_model, build_options({**fields, "format": fmt}, OPTIONS)
+    composite = fields.get("composite") or DEFAULT_COMPOSITE
+    values = {**fields, "format": fmt, "composite": composite}
+    return fields.get("model") or default_model, build_options(values, OPTIONS)

@@ -8,6 +8,7 @@
 - ``channels``: ``rgba`` or ``alpha`` (the grey matte). ``bg_color``: hex or a colour name.
 - ``crop``, ``crop_margin``: pixels (``30px``, ``30``) or percent (``10%``, of the photo's
   larger side: remove.bg takes it of the subject's, which only the model knows), at most 500 px.
+- ``composite`` (this gateway's addition): ``clean`` (default), ``rembg`` or ``straight``.
 - Every other documented field is accepted and ignored.
 
 Bad values raise OptionError naming the field (web answers 400).
@@ -20,12 +21,13 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from u2net.compositing import MODES
 from u2net.errors import OptionError
 from u2net.options import DEFAULTS, OutputOptions, build_options, parse_web_color
 from u2net.values import parse_choice, reject_unknown, shown
 
 SOURCES = ("image_file", "image_file_b64", "image_url")
-USED = ("size", "format", "channels", "bg_color", "crop", "crop_margin")
+USED = ("size", "format", "channels", "bg_color", "crop", "crop_margin", "composite")
 IGNORED = (
     "type", "type_level", "roi", "scale", "position", "add_shadow", "semitransparency",
     "bg_image_url", "bg_image_file", "shadow_type", "shadow_opacity",
@@ -37,10 +39,10 @@ SIZES: dict[str, int | None] = {
 }  # fmt: skip
 FORMATS = ("auto", "png", "jpg", "webp", "zip")
 CHANNELS = ("rgba", "alpha")
-CHOICES = {"size": tuple(SIZES), "format": FORMATS, "channels": CHANNELS}
+CHOICES = {"size": tuple(SIZES), "format": FORMATS, "channels": CHANNELS, "composite": MODES}
 # remove.bg's defaults for its fields, as text (a margin: the options' own)
 FIELD_DEFAULTS = {
-    "size": "preview", "format": "auto", "channels": "rgba",
+    "size": "preview", "format": "auto", "channels": "rgba", "composite": DEFAULTS.composite,
     "crop_margin": str(DEFAULTS.crop_margin),
 }  # fmt: skip
 MAX_MARGIN_PX = 500
@@ -107,6 +109,7 @@ def removebg_request(fields: Mapping[str, str]) -> RemoveBgRequest:
     options = build_options({
         "only_mask": only_mask and fmt != "zip",
         "bgcolor": background if fmt != "zip" else None,
+        "composite": _choice(fields, "composite"),
         "fmt": "png" if fmt == "zip" else fmt,
         "crop": fields.get("crop"),
         "crop_margin": margin,
@@ -124,7 +127,7 @@ def with_margin(request: RemoveBgRequest, photo_size: tuple[int, int]) -> Output
 
 
 def zip_parts(options: OutputOptions) -> dict[str, OutputOptions]:
-    """``format=zip``: the colour image (the photo's own RGB, JPEG) and the matte (PNG).
+    """``format=zip``: the colour image (the composite mode's RGB, JPEG) and the matte (PNG).
 
     Composing over a fully transparent colour keeps each pixel's RGB where alpha > 0."""
     return {

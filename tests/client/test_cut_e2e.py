@@ -42,8 +42,11 @@ def test_alpha_matches_rembg_within_one_grey_level(cutter: Cutter, reference, ph
     expected = np.asarray(ref.rembg_mask(reference, original), dtype=np.int16)
     alpha = np.asarray(out, dtype=np.int16)[..., 3]
     assert np.abs(alpha - expected).max() <= 1
-    # straight alpha: the photo's own pixels, untouched
-    np.testing.assert_array_equal(np.asarray(out)[..., :3], np.asarray(original.convert("RGB")))
+    # the default, clean: the photo's own pixels where opaque, nothing under alpha 0
+    pixels, rgb = np.asarray(out), np.asarray(original.convert("RGB"))
+    opaque, transparent = pixels[..., 3] == 255, pixels[..., 3] == 0
+    np.testing.assert_array_equal(pixels[opaque, :3], rgb[opaque])
+    assert pixels[transparent, :3].max(initial=0) == 0
 
 
 def test_cut_accepts_path_bytes_and_pil(cutter: Cutter) -> None:

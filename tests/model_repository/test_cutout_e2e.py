@@ -30,7 +30,9 @@ from u2net.options import OutputOptions, to_parameters
 MODEL = "u2netp"
 INVALID = "StatusCode.INVALID_ARGUMENT"
 OPTIONS = {
-    "default": OutputOptions(),
+    "default": OutputOptions(),  # composite "clean"
+    "composite-rembg": OutputOptions(composite="rembg"),
+    "composite-straight": OutputOptions(composite="straight"),
     "only-mask": OutputOptions(only_mask=True),
     "bgcolor": OutputOptions(bgcolor=(20, 200, 60, 255)),
     "bgcolor-translucent": OutputOptions(bgcolor=(0, 0, 255, 100)),

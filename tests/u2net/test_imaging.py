@@ -122,10 +122,11 @@ def test_mask_resize_is_lanczos(photo: Image.Image) -> None:
 
 @pytest.mark.parametrize(("color", "mode"), [((0, 255, 0, 255), "RGB"), ((0, 0, 255, 128), "RGBA")])
 def test_render_over_bgcolor_pixel_by_pixel(photo: Image.Image, color: tuple, mode: str) -> None:
-    """Every pixel is the photo "over" the colour (Porter-Duff), alpha from the resized mask."""
+    """``straight``: every pixel is the photo "over" the colour (Porter-Duff), alpha from the
+    resized mask."""
     mask_320 = np.zeros(CONTRACT.output_dims, dtype=np.uint8)
     mask_320[:, CONTRACT.size // 2 :] = 255
-    out = render(photo, mask_320, OutputOptions(bgcolor=color))
+    out = render(photo, mask_320, OutputOptions(bgcolor=color, composite="straight"))
     assert out.mode == mode
     alpha = np.asarray(mask_to_size(mask_320, photo.size), dtype=np.float64)[..., None] / 255
     background_alpha = color[3] / 255

@@ -20,6 +20,7 @@ ROUND_TRIP = {
     "everything": OutputOptions(
         only_mask=False,
         bgcolor=(1, 2, 3, 4),
+        composite="rembg",
         post_process=True,
         matting=MattingOptions(230, 15, 3),
         fmt="webp",
@@ -47,6 +48,7 @@ def test_parameters_round_trip(name: str) -> None:
         ({"crop": "true", "crop_margin": "5"}, OutputOptions(crop=True, crop_margin=5)),
         ({"only_mask": "1", "format": "JPG"}, OutputOptions(only_mask=True, fmt="jpg")),
         ({"bgcolor": ""}, OutputOptions()),
+        ({"composite": "Straight"}, OutputOptions(composite="straight")),
         ({"only_mask": 1, "post_process_mask": 0}, OutputOptions(only_mask=True)),
         ({"bgcolor": "9,8,7"}, OutputOptions(bgcolor=(9, 8, 7, 255))),
     ],

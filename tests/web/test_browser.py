@@ -142,3 +142,25 @@ def test_choosing_jpeg_turns_the_background_colour_on(browser, gateway) -> None:
     assert not use_colour.is_selected()
     Select(browser.find_element(By.ID, "format")).select_by_value("jpg")
     assert use_colour.is_selected()
+
+
+@pytest.mark.parametrize("mode", ["rembg", "straight"])
+def test_the_edges_choice_reaches_the_request(browser, gateway, triton_server, tmp_path, mode):
+    """Choosing a compositing mode under "Edges": the download is the CLI's cut in that mode
+    (and not its default, clean)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    photo = PHOTOS[1]  # chelsea.png
+    browser.get(gateway.url)
+    Select(browser.find_element(By.ID, "model")).select_by_value("u2netp")
+    Select(browser.find_element(By.ID, "composite")).select_by_value(mode)
+    assert browser.find_element(By.ID, "composite-help").text  # the choice is explained
+    browser.find_element(By.ID, "files").send_keys(str(photo))
+    wait_for(lambda: [i.get_attribute("data-state") for i in items(browser)] == ["done"])
+    items(browser)[0].find_element(By.CSS_SELECTOR, "a.download").click()
+    downloaded = wait_for(lambda: next(browser.downloads.glob("chelsea.out.png"), None))
+    wait_for(lambda: not list(browser.downloads.glob("*.crdownload")))
+    expected = cli_cut(triton_server, photo, tmp_path / "cli.png", "--composite", mode)
+    assert downloaded.read_bytes() == expected
+    assert expected != cli_cut(triton_server, photo, tmp_path / "clean.png")

@@ -1,17 +1,22 @@
-"""rembg's API on the real gateway and Triton: the bytes equal ``python -m client cut``'s."""
+"""rembg's API on the real gateway and Triton: the bytes equal ``python -m client cut``'s, and
+the default answer has the perceptual hash of rembg's own ``remove()`` (rembg's test)."""
 
 from __future__ import annotations
 
 import io
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
 import pytest
 from PIL import Image
 
-from tests.data import PHOTO_IDS, PHOTOS
+from tests import rembg_reference as ref
+from tests.data import MODEL_PARAMS, PHOTO_IDS, PHOTOS, original_model, staged_model
 from tests.web.conftest import cli_cut
-from tests.web.serving import MODEL
+from tests.web.serving import MODEL, config_for, serve
+from u2net.embedded import start
 from web.config import WebConfig
 from web.rembg_params import rembg_options
 
@@ -37,6 +42,8 @@ OPTIONS = [
     ),
 ]
 
+REMBG_COMPOSITE = ("--composite", "rembg")  # /api/remove's default: rembg's own image
+
 
 def post(http: httpx.Client, photo: Path, fields: dict[str, str], **kwargs) -> httpx.Response:
     files = {"file": (photo.name, photo.read_bytes())}
@@ -48,7 +55,8 @@ def test_default_cut_equals_the_cli_byte_for_byte(http, triton_server, tmp_path,
     response = post(http, photo, {})
     assert response.status_code == 200, response.text
     assert response.headers["content-type"] == "image/png"
-    assert response.content == cli_cut(triton_server, photo, tmp_path / "cli.png")
+    expected = cli_cut(triton_server, photo, tmp_path / "cli.png", *REMBG_COMPOSITE)
+    assert response.content == expected
 
 
 @pytest.mark.parametrize(("fields", "flags", "fmt"), OPTIONS)
@@ -58,14 +66,16 @@ def test_rembg_options_equal_the_cli_byte_for_byte(
     photo = PHOTOS[3]  # rocket.jpg
     response = post(http, photo, fields)
     assert response.status_code == 200, response.text
-    assert response.content == cli_cut(triton_server, photo, tmp_path / f"cli.{fmt}", *flags)
+    expected = cli_cut(triton_server, photo, tmp_path / f"cli.{fmt}", *flags, *REMBG_COMPOSITE)
+    assert response.content == expected
 
 
 def test_bgc_in_the_query_string_as_rembg_sends_it(http, triton_server, tmp_path) -> None:
     photo = PHOTOS[1]
     response = post(http, photo, {}, params={"bgc": "10,20,30,255"})
     assert response.status_code == 200, response.text
-    expected = cli_cut(triton_server, photo, tmp_path / "cli.png", "--bgcolor", "10,20,30,255")
+    flags = ("--bgcolor", "10,20,30,255", *REMBG_COMPOSITE)
+    expected = cli_cut(triton_server, photo, tmp_path / "cli.png", *flags)
     assert response.content == expected
 
 
@@ -87,3 +97,40 @@ def test_only_mask_is_a_grey_picture_of_the_photo_size(http) -> None:
         size = original.size
     mask = Image.open(io.BytesIO(response.content))
     assert (mask.mode, mask.size) == ("L", size)
+
+
+@pytest.fixture(scope="module")
+def http_for(request: pytest.FixtureRequest) -> Iterator[Callable[[str], httpx.Client]]:
+    """A gateway per model: the session's (u2netp), else one on a Triton of its own."""
+    clients: dict[str, httpx.Client] = {}
+    with ExitStack() as stack:
+
+        def get(model: str) -> httpx.Client:
+            if model == MODEL:
+                return request.getfixturevalue("http")
+            if model not in clients:
+                staged_model(f"{model}_onnx")
+                triton = start(["--models", f"{model}_onnx"], timeout=120.0)
+                stack.callback(triton.stop)
+                served = stack.enter_context(serve(config_for(triton.grpc_url)))
+                clients[model] = stack.enter_context(served.client())
+            return clients[model]
+
+        yield get
+
+
+@pytest.mark.parametrize("model", MODEL_PARAMS)
+def test_default_answer_has_the_hash_of_rembgs_remove(http_for, model: str) -> None:
+    """rembg's tests/test_remove.py: imagehash's average hash of ``remove(photo)`` (here
+    rembg's recipe on the original ONNX, tests/rembg_reference.py) equals ours, per photo."""
+    imagehash = pytest.importorskip("imagehash")
+    original = ref.session(original_model(model))
+    http = http_for(model)
+    for photo in PHOTOS:
+        response = post(http, photo, {"model": model})
+        assert response.status_code == 200, response.text
+        with Image.open(photo) as opened:
+            img = opened.convert("RGB")
+        expected = ref.rembg_cutout(img, ref.rembg_mask(original, img))
+        ours = imagehash.average_hash(Image.open(io.BytesIO(response.content)))
+        assert ours == imagehash.average_hash(expected), photo.name

@@ -13,6 +13,7 @@ function options() {
   const fields = new FormData();
   fields.append("model", $("#model").value);
   fields.append("format", $("#format").value);
+  fields.append("composite", $("#composite").value);
   for (const flag of ["om", "ppm", "a"]) {
     if ($("#" + flag).checked) fields.append(flag, "true");
   }
@@ -198,6 +199,13 @@ async function downloadAll() {
 // --- wiring ------------------------------------------------------------------------------
 // JPEG has no alpha: choosing it turns the background colour on (white unless one is chosen),
 // rather than letting every file fail on the server
+function explainComposite() {
+  const chosen = $("#composite").selectedOptions[0];
+  $("#composite-help").textContent = chosen ? chosen.dataset.help : "";
+}
+$("#composite").addEventListener("change", explainComposite);
+explainComposite();
+
 $("#format").addEventListener("change", () => {
   if ($("#format").value === "jpg" && !$("#om").checked) $("#use-bgc").checked = true;
 });

@@ -1,0 +1,132 @@
+"""The compositing step: RGB 0 under alpha 0 (clean, rembg), rembg's image pixel for pixel,
+clean's soft-edge colours closer to pymatting's foreground estimate than the photo's own."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+from PIL import Image
+
+from tests.data import MODEL_PARAMS, PHOTOS, staged_model
+from tests.rembg_reference import rembg_cutout, rembg_over_color
+from u2net.compositing import MODES, cutout
+from u2net.contract import CONTRACT
+from u2net.imaging import mask_to_size, open_rgb, render, to_model_input
+from u2net.options import OutputOptions
+
+pytest.importorskip("pymatting")
+
+
+def _mask_320(session: ort.InferenceSession, rgb: Image.Image) -> np.ndarray:
+    return session.run(None, {CONTRACT.input_name: to_model_input(rgb)[None]})[0][0]
+
+
+@pytest.fixture(scope="module", params=MODEL_PARAMS)
+def cases(request: pytest.FixtureRequest) -> list[tuple[Image.Image, Image.Image]]:
+    """Each real photo with the served model's mask at its size."""
+    session = ort.InferenceSession(
+        str(staged_model(f"{request.param}_onnx")), providers=["CPUExecutionProvider"]
+    )
+    photos = [open_rgb(path) for path in PHOTOS]
+    return [(rgb, mask_to_size(_mask_320(session, rgb), rgb.size)) for rgb in photos]
+
+
+def _decoded(image: Image.Image, options: OutputOptions) -> np.ndarray:
+    from u2net.imaging import encode
+
+    return np.asarray(Image.open(io.BytesIO(encode(image, options))).convert("RGBA"))
+
+
+@pytest.mark.parametrize("fmt", ["png", "webp"])
+@pytest.mark.parametrize("mode", ["clean", "rembg"])
+def test_no_colour_under_transparent_pixels(cases: list, mode: str, fmt: str) -> None:
+    options = OutputOptions(composite=mode, fmt=fmt)
+    for rgb, mask in cases[:2]:
+        pixels = _decoded(cutout(rgb, mask, mode), options)
+        transparent = pixels[..., 3] == 0
+        assert transparent.any()
+        if fmt == "png":
+            assert pixels[transparent, :3].max() == 0
+        else:  # lossy WebP fills blocks at the subject's edge from the subject's colours
+            kept = _decoded(cutout(rgb, mask, "straight"), options)[transparent, :3].mean()
+            assert pixels[transparent, :3].mean() < kept / 5
+
+
+def test_straight_keeps_the_photo_under_transparent_pixels(cases: list) -> None:
+    rgb, mask = cases[0]
+    pixels = np.asarray(cutout(rgb, mask, "straight"))
+    np.testing.assert_array_equal(pixels[..., :3], np.asarray(rgb))
+    assert pixels[pixels[..., 3] == 0, :3].mean() > 10  # the removed background is still there
+
+
+@pytest.mark.parametrize("bgcolor", [None, (0, 128, 255, 255), (10, 20, 30, 100)])
+def test_rembg_mode_is_rembgs_image_pixel_for_pixel(cases: list, bgcolor: tuple | None) -> None:
+    for rgb, mask in cases:
+        options = OutputOptions(composite="rembg", bgcolor=bgcolor)
+        mask_320 = np.asarray(mask.resize(CONTRACT.output_dims[::-1]))
+        got = render(rgb, mask_320, options)
+        ours = mask_to_size(mask_320, rgb.size)
+        expected = rembg_cutout(rgb, ours)
+        if bgcolor is not None:
+            expected = rembg_over_color(expected, bgcolor)
+        assert got.mode == expected.mode
+        np.testing.assert_array_equal(np.asarray(got), np.asarray(expected))
+
+
+def test_clean_soft_edges_are_closer_to_pymatting_than_straight(cases: list) -> None:
+    """Mean colour error on soft pixels (0 < alpha < 255) against pymatting's
+    estimate_foreground_ml, over all photos: clean's at most half of straight's."""
+    from pymatting import estimate_foreground_ml
+
+    errors = {mode: [] for mode in ("clean", "straight")}
+    for rgb, mask in cases:
+        alpha = np.asarray(mask, dtype=np.float64) / 255
+        reference = estimate_foreground_ml(np.asarray(rgb, dtype=np.float64) / 255, alpha) * 255
+        soft = (alpha > 0) & (alpha < 1)
+        for mode, found in errors.items():
+            colour = np.asarray(cutout(rgb, mask, mode), dtype=np.float64)[..., :3]
+            found.append(np.abs(colour - reference)[soft])
+    clean, straight = (np.concatenate(errors[m]).mean() for m in ("clean", "straight"))
+    assert clean <= straight / 2, (clean, straight)
+
+
+def test_clean_over_a_colour_has_no_dark_fringe(cases: list) -> None:
+    """Over white, clean's soft pixels are the estimate over white: never darker than both
+    the colour and the subject's own colour, which rembg's multiplied colour is."""
+    rgb, mask = cases[0]
+    white = (255, 255, 255, 255)
+    clean = np.asarray(render_over(rgb, mask, "clean", white), dtype=np.int32)
+    rembg = np.asarray(render_over(rgb, mask, "rembg", white), dtype=np.int32)
+    alpha = np.asarray(mask)
+    soft = (alpha > 64) & (alpha < 192)
+    assert clean[soft].mean() > rembg[soft, :3].mean() + 10
+
+
+def render_over(rgb: Image.Image, mask: Image.Image, mode: str, color: tuple) -> Image.Image:
+    from u2net.compositing import over_color
+
+    return over_color(cutout(rgb, mask, mode), color, mode)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_only_mask_is_the_same_in_every_mode(cases: list, mode: str) -> None:
+    rgb, mask = cases[0]
+    mask_320 = np.asarray(mask.resize(CONTRACT.output_dims[::-1]))
+    out = render(rgb, mask_320, OutputOptions(only_mask=True, composite=mode))
+    np.testing.assert_array_equal(np.asarray(out), np.asarray(mask_to_size(mask_320, rgb.size)))
+
+
+def test_clean_large_photo_uses_the_working_grid_and_keeps_rules() -> None:
+    """Above the working grid's size, clean still clears RGB under alpha 0 and keeps RGB
+    where alpha is 255."""
+    rgb = open_rgb(PHOTOS[0]).resize((2400, 1800))
+    yy, xx = np.mgrid[:320, :320]
+    mask = mask_to_size(
+        (255 * (((xx - 160) ** 2 + (yy - 160) ** 2) < 110**2)).astype(np.uint8), rgb.size
+    )
+    pixels, alpha = np.asarray(cutout(rgb, mask, "clean")), np.asarray(mask)
+    assert pixels[alpha == 0, :3].max() == 0
+    np.testing.assert_array_equal(pixels[alpha == 255, :3], np.asarray(rgb)[alpha == 255])
