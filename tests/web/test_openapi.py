@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from u2net.catalogue import DEFAULT_MODEL, MODEL_NAMES
+from u2net.compositing import REMBG
 from u2net.matting import MattingOptions
 from u2net.options import FORMATS, OutputOptions
 from web.rembg_params import rembg_options
@@ -55,7 +56,7 @@ def test_sending_rembgs_documented_defaults_changes_nothing(spec) -> None:
     schemas = rembg_schemas(spec)["form"]
     documented = {k: as_field(s["default"]) for k, s in schemas.items() if "default" in s}
     sent = rembg_options(documented, "file")
-    assert sent == rembg_options({}, "file") == (DEFAULT_MODEL, OutputOptions())
+    assert sent == rembg_options({}, "file") == (DEFAULT_MODEL, OutputOptions(composite=REMBG))
     matting = {**documented, "a": "true"}
     assert rembg_options(matting, "file") == rembg_options({"a": "true"}, "file")
 
@@ -73,7 +74,7 @@ def test_sending_remove_bgs_documented_defaults_changes_nothing(spec) -> None:
     content = spec["paths"]["/v1.0/removebg"]["post"]["requestBody"]["content"]
     schemas = content["application/json"]["schema"]["properties"]
     documented = {k: as_field(s["default"]) for k, s in schemas.items() if "default" in s}
-    assert set(documented) == {"size", "format", "channels", "crop", "crop_margin"}
+    assert set(documented) == {"size", "format", "channels", "crop", "crop_margin", "composite"}
     source = {"image_file_b64": "x"}
     assert removebg_request({**source, **documented}) == removebg_request(source)
     assert removebg_request(source).options.max_output_pixels == 250_000  # remove.bg's preview
