@@ -27,3 +27,17 @@ def triton_server() -> Iterator[RunningServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def both_models_server() -> Iterator[RunningServer]:
+    """A second real server with u2net_onnx (176 MB) next to u2netp_onnx, started once for
+    the session's tests that need the big model (``slow``)."""
+    staged = {e.name for e in scan(default_repository()) if e.staged}
+    if "u2net_onnx" not in staged:
+        pytest.skip("u2net_onnx is not staged; run `python -m convert` first")
+    server = start(["--models", "u2net_onnx,u2netp_onnx"], timeout=300.0)
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -132,20 +132,6 @@ def test_bench_csv(triton_server) -> None:
     assert lines[0].split(",") == HEADERS and lines[1].startswith("1,2,0,")
 
 
-@pytest.fixture(scope="module")
-def both_models_server():
-    """A second real server with u2net_onnx (176 MB) next to u2netp_onnx."""
-    from tests.data import staged_model
-    from u2net.embedded import start
-
-    staged_model("u2net_onnx")
-    server = start(["--models", "u2net_onnx,u2netp_onnx"], timeout=300.0)
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
 @pytest.mark.slow
 def test_ab_u2net_against_u2netp(both_models_server) -> None:
     done = run_cli(

@@ -13,10 +13,9 @@ import pytest
 from PIL import Image
 
 from tests import rembg_reference as ref
-from tests.data import MODEL_PARAMS, PHOTO_IDS, PHOTOS, original_model, staged_model
+from tests.data import MODEL_PARAMS, PHOTO_IDS, PHOTOS, original_model
 from tests.web.conftest import cli_cut
 from tests.web.serving import MODEL, config_for, serve
-from u2net.embedded import start
 from web.config import WebConfig
 from web.rembg_params import rembg_options
 
@@ -101,7 +100,8 @@ def test_only_mask_is_a_grey_picture_of_the_photo_size(http) -> None:
 
 @pytest.fixture(scope="module")
 def http_for(request: pytest.FixtureRequest) -> Iterator[Callable[[str], httpx.Client]]:
-    """A gateway per model: the session's (u2netp), else one on a Triton of its own."""
+    """A gateway per model: the session's (u2netp), else one on the session's server that
+    has u2net too."""
     clients: dict[str, httpx.Client] = {}
     with ExitStack() as stack:
 
@@ -109,9 +109,7 @@ def http_for(request: pytest.FixtureRequest) -> Iterator[Callable[[str], httpx.C
             if model == MODEL:
                 return request.getfixturevalue("http")
             if model not in clients:
-                staged_model(f"{model}_onnx")
-                triton = start(["--models", f"{model}_onnx"], timeout=120.0)
-                stack.callback(triton.stop)
+                triton = request.getfixturevalue("both_models_server")
                 served = stack.enter_context(serve(config_for(triton.grpc_url)))
                 clients[model] = stack.enter_context(served.client())
             return clients[model]
