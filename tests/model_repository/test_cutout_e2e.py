@@ -230,16 +230,16 @@ def test_concurrent_requests_each_get_their_own_image(cutout: CutoutModel, local
 
 def test_raw_http_with_binary_data(triton_server, local: Cutter) -> None:
     """The path a non-Python caller takes: KServe v2 over HTTP, binary data extension."""
-    client = httpclient.InferenceServerClient(triton_server.http_url)
     tensor = httpclient.InferInput(CUTOUT.input_name, [1], CUTOUT.bytes_dtype)
     tensor.set_data_from_numpy(
         np.array([PHOTOS[2].read_bytes()], dtype=np.object_), binary_data=True
     )
     outputs = [httpclient.InferRequestedOutput(CUTOUT.output_name, binary_data=True)]
     outputs += [httpclient.InferRequestedOutput(n) for n in (CUTOUT.size_name, CUTOUT.box_name)]
-    result = client.infer(
-        CUTOUT.name, [tensor], outputs=outputs, parameters={"model": MODEL, "bgcolor": "0,0,0"}
-    )
+    with httpclient.InferenceServerClient(triton_server.http_url) as client:
+        result = client.infer(
+            CUTOUT.name, [tensor], outputs=outputs, parameters={"model": MODEL, "bgcolor": "0,0,0"}
+        )
     data = result.as_numpy(CUTOUT.output_name)[0]
     assert data == local.cut_file(PHOTOS[2], OutputOptions(bgcolor=(0, 0, 0, 255)))
     assert list(result.as_numpy(CUTOUT.size_name)) == list(Image.open(PHOTOS[2]).size)

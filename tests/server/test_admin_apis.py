@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 import tritonclient.grpc as grpcclient
-import tritonclient.http as httpclient
 from tritonclient.utils import InferenceServerException
 
 from server.command import ADMIN_HEADER, ADMIN_KEY_ENV, OFF_HEADER, UNSENDABLE
 from tests.cli_run import assert_one_line_error, run_cli
+from tests.server.http_admin import over_http
 from u2net.embedded import RunningServer, start
 
 MODEL = "u2netp_onnx"
@@ -60,7 +60,6 @@ def test_no_command_line_holds_a_secret(triton_server: RunningServer) -> None:
 
 def _calls(server: RunningServer) -> dict[str, Callable[[], object]]:
     g = grpcclient.InferenceServerClient(server.grpc_url)
-    h = httpclient.InferenceServerClient(server.http_url)
     guess = {f"{GRPC_PREFIX}{OFF_HEADER}": "no"}  # the best a client can send
     return {
         "grpc-unload": lambda: g.unload_model(MODEL, headers=guess),
@@ -68,8 +67,12 @@ def _calls(server: RunningServer) -> dict[str, Callable[[], object]]:
         "grpc-log-settings": lambda: g.update_log_settings({"log_verbose_level": 1}),
         "grpc-trace-settings": lambda: g.update_trace_settings(settings={"trace_rate": "1"}),
         "grpc-shm-register": lambda: g.register_system_shared_memory("x", "/x", 64),
-        "http-unload": lambda: h.unload_model(MODEL, headers={OFF_HEADER: "no"}),
-        "http-log-settings": lambda: h.update_log_settings({"log_verbose_level": 1}),
+        "http-unload": lambda: over_http(
+            server.http_url, lambda h: h.unload_model(MODEL, headers={OFF_HEADER: "no"})
+        ),
+        "http-log-settings": lambda: over_http(
+            server.http_url, lambda h: h.update_log_settings({"log_verbose_level": 1})
+        ),
     }
 
 
@@ -112,7 +115,7 @@ def test_model_control_needs_the_key(controlled: tuple[RunningServer, str]) -> N
         client.unload_model(MODEL, headers={f"{GRPC_PREFIX}{ADMIN_HEADER}": "wrong"})
     client.unload_model(MODEL, headers={f"{GRPC_PREFIX}{ADMIN_HEADER}": key})
     assert not client.is_model_ready(MODEL)
-    httpclient.InferenceServerClient(server.http_url).load_model(MODEL, headers={ADMIN_HEADER: key})
+    over_http(server.http_url, lambda h: h.load_model(MODEL, headers={ADMIN_HEADER: key}))
     assert client.is_model_ready(MODEL)
     with pytest.raises(InferenceServerException, match="restricted"):  # the rest stays off
         client.update_log_settings({"log_verbose_level": 1})

@@ -13,12 +13,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tritonclient.grpc as grpcclient
-import tritonclient.http as httpclient
 from tritonclient.utils import InferenceServerException
 
 from server import backend_dir, models
 from server.process import group_members
 from tests.cli_run import run_cli
+from tests.server.http_admin import over_http
 from u2net.contract import CONTRACT, CUTOUT
 from u2net.embedded import RunningServer, start
 from u2net.imaging import open_rgb, to_model_input
@@ -106,8 +106,10 @@ def _grpc_calls(url: str) -> dict[str, Callable[[], object]]:
 
 
 def _http_calls(url: str) -> dict[str, Callable[[], object]]:
-    c = httpclient.InferenceServerClient(url)
-    return {"http-unload": lambda: c.unload_model(MODEL), "http-load": lambda: c.load_model(MODEL)}
+    return {
+        "http-unload": lambda: over_http(url, lambda c: c.unload_model(MODEL)),
+        "http-load": lambda: over_http(url, lambda c: c.load_model(MODEL)),
+    }
 
 
 @pytest.mark.parametrize(
