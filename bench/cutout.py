@@ -59,35 +59,43 @@ def make_photos(folder: Path) -> dict[str, Path]:
     return {"512x512 PNG": astronaut, "4000x3000 JPEG": large}
 
 
-def inner_with_threads(folder: Path, inner: str, intra: int) -> None:
-    """``inner`` with ``intra_op_thread_count`` set in both its configurations (0: a thread
-    per core, the committed setting); its version folder linked."""
+def inner_with_threads(folder: Path, inner: str, intra: int, spinning: int | None = None) -> None:
+    """``inner`` with ``intra_op_thread_count`` (0: a thread per core, the committed setting)
+    and, unless None, ``allow_spinning`` set in both its configurations; its version folder
+    linked."""
     source = default_repository() / inner
     target = folder / inner
     customs = source.glob(f"{CUSTOM_CONFIGS_DIR}/*.pbtxt")
     for relative in [Path(CONFIG_FILE), *(c.relative_to(source) for c in customs)]:
         config = read_config(source / relative)
         config.parameters["intra_op_thread_count"].string_value = str(intra)
+        if spinning is not None:
+            config.parameters["allow_spinning"].string_value = str(spinning)
         (target / relative).parent.mkdir(parents=True, exist_ok=True)
         (target / relative).write_text(text_format.MessageToString(config))
     (target / VERSION_DIR).symlink_to((source / VERSION_DIR).resolve(), target_is_directory=True)
 
 
-def cutout_repository(folder: Path, inner: str, instances: int, intra: int) -> Path:
-    """A repository with ``inner`` (``intra`` threads) and ``cutout`` (``instances``)."""
+def cutout_repository(
+    folder: Path, inner: str, instances: int, intra: int, spinning: int | None = None
+) -> Path:
+    """A repository with ``inner`` (``intra`` threads, ``spinning``) and ``cutout``
+    (``instances``)."""
 
     def edit(config: object) -> None:
         config.instance_group[0].count = instances  # type: ignore[attr-defined]
 
     variant_repo(folder, CUTOUT.name, edit)
-    inner_with_threads(folder, inner, intra)
+    inner_with_threads(folder, inner, intra, spinning)
     return folder
 
 
 @contextmanager
-def serving(inner: str, instances: int, intra: int = 0) -> Iterator[RunningServer]:
+def serving(
+    inner: str, instances: int, intra: int = 0, spinning: int | None = None
+) -> Iterator[RunningServer]:
     with tempfile.TemporaryDirectory(prefix="bench-cutout-") as tmp:
-        repository = cutout_repository(Path(tmp), inner, instances, intra)
+        repository = cutout_repository(Path(tmp), inner, instances, intra, spinning)
         server = start(["--model-repository", str(repository), "--models", inner], timeout=300)
         try:
             yield server

@@ -13,7 +13,8 @@ Three modes (``--composite``, the ``composite`` parameter and field):
 
 Pure numpy/PIL. Photos larger than ``WORK_SIDE`` estimate the blurred colours on a grid of
 that size (box-averaged); the estimate is applied at full size only in the ``TILE``-pixel
-tiles holding a pixel with 0 < alpha < ``OPAQUE``.
+tiles holding a pixel with 0 < alpha < ``OPAQUE``, upsampled bilinearly there by two small
+matrix products (no gathers).
 """
 
 from __future__ import annotations
@@ -86,14 +87,14 @@ def clean_cutout(rgb: Image.Image, mask: Image.Image) -> Image.Image:
     if regions:
         foreground, background = _blurred_colors(rgb, mask)
         grid = np.concatenate([foreground, foreground - background]) * 255
-        rows = _grid_positions(rgb.height, grid.shape[1])
-        cols = _grid_positions(rgb.width, grid.shape[2])
+        rows = _interpolation(rgb.height, grid.shape[1])
+        cols = _interpolation(rgb.width, grid.shape[2])
     for top, bottom, left, right in regions:
         box = (left, top, right, bottom)
         colour = np.asarray(rgb.crop(box), dtype=np.float32).transpose(2, 0, 1)
-        blurred = _upsampled(grid, rows, cols, (top, bottom, left, right))
+        blurred = _upsampled(grid, rows[top:bottom], cols[left:right])
         estimate = _estimate(colour, alpha[top:bottom, left:right], blurred[:3], blurred[3:])
-        tile = Image.merge("RGB", [Image.fromarray(channel) for channel in estimate])
+        tile = Image.fromarray(np.ascontiguousarray(estimate.transpose(1, 2, 0)), mode="RGB")
         out.paste(tile, box[:2], mask.crop(box).point(_BAND_LUT))
     out.putalpha(mask)
     return out
@@ -127,30 +128,36 @@ def _band_regions(alpha: np.ndarray) -> list[tuple[int, int, int, int]]:
     return regions
 
 
-def _grid_positions(full: int, grid: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """For each full-size pixel along one axis: the working-grid cells below and above it
-    and the bilinear weight of the upper one (pixel centres aligned)."""
+def _interpolation(full: int, grid: int) -> np.ndarray:
+    """Bilinear interpolation along one axis as a matrix [full, grid] (pixel centres
+    aligned): row i holds the weights of the two working-grid cells around pixel i."""
+    weights = np.zeros((full, grid), dtype=np.float32)
     if grid == full:
-        index = np.arange(full)
-        return index, index, np.zeros(full, dtype=np.float32)
+        np.fill_diagonal(weights, 1)
+        return weights
     position = np.clip((np.arange(full) + 0.5) * (grid / full) - 0.5, 0, grid - 1)
-    position = position.astype(np.float32)
     lower = position.astype(np.intp)
-    return lower, np.minimum(lower + 1, grid - 1), (position - lower)
+    upper = np.minimum(lower + 1, grid - 1)
+    index = np.arange(full)
+    weights[index, lower] = 1 - (position - lower)
+    weights[index, upper] += position - lower
+    return weights
 
 
-def _upsampled(grid: np.ndarray, rows: tuple, cols: tuple, box: tuple) -> np.ndarray:
-    """The working-grid maps ([c, h, w]) bilinearly sampled at a full-size tile's pixels:
-    along rows on the few grid rows the tile needs, then across them (row copies)."""
-    top, bottom, left, right = box
-    y0, y1, wy = (part[top:bottom] for part in rows)
-    x0, x1, wx = (part[left:right] for part in cols)
-    first, last = y0[0], y1[-1] + 1
-    strip = grid[:, first:last]
-    lower = strip[:, :, x0]
-    across = lower + wx * (strip[:, :, x1] - lower)
-    lower = across[:, y0 - first]
-    return lower + wy[:, None] * (across[:, y1 - first] - lower)
+def _upsampled(grid: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """The working-grid maps ([c, h, w]) bilinearly sampled at a tile's pixels, given the
+    tile's rows of both interpolation matrices: two small matrix products on the grid cells
+    the tile touches."""
+    first_y, last_y = _span(rows)
+    first_x, last_x = _span(cols)
+    strip = grid[:, first_y:last_y, first_x:last_x]
+    return rows[:, first_y:last_y] @ strip @ cols[:, first_x:last_x].T
+
+
+def _span(weights: np.ndarray) -> tuple[int, int]:
+    """The first and one past the last grid cell with a weight in these rows."""
+    used = np.flatnonzero(weights.any(axis=0))
+    return int(used[0]), int(used[-1]) + 1
 
 
 def _blurred_colors(rgb: Image.Image, mask: Image.Image) -> tuple[np.ndarray, np.ndarray]:
@@ -177,16 +184,20 @@ def _blurred_colors(rgb: Image.Image, mask: Image.Image) -> tuple[np.ndarray, np
 
 def _box_sum(x: np.ndarray, radius: int) -> np.ndarray:
     """Sum over the (2r+1)² window around each pixel of each channel ([c, h, w], zero
-    outside): the normalisation cancels in blur fusion's ratios, so sums stand for means."""
+    outside): the normalisation cancels in blur fusion's ratios, so sums stand for means.
+    Running totals over the input padded with ``radius`` zeros each side, so every window
+    is a difference of two slices."""
     channels, height, width = x.shape
-    total = np.zeros((channels, height + 1, width), dtype=x.dtype)
-    total[:, 1:] = x
-    for row in range(1, height + 1):  # row by row: numpy's cumsum is slow across rows
+    span = 2 * radius + 1
+    total = np.zeros((channels, height + span, width), dtype=x.dtype)
+    total[:, radius + 1 : radius + 1 + height] = x
+    for row in range(radius + 2, radius + 1 + height + radius):  # numpy's cumsum is slow here
         total[:, row] += total[:, row - 1]
-    x = _window(total, radius, axis=1)
-    total = np.zeros((channels, height, width + 1), dtype=x.dtype)
-    np.cumsum(x, axis=2, out=total[:, :, 1:])
-    return _window(total, radius, axis=2)
+    x = total[:, span:] - total[:, :height]
+    total = np.zeros((channels, height, width + span), dtype=x.dtype)
+    total[:, :, radius + 1 : radius + 1 + width] = x
+    np.cumsum(total, axis=2, out=total)
+    return total[:, :, span:] - total[:, :, :width]
 
 
 def _window_sizes(shape: tuple[int, int], radius: int) -> np.ndarray:
@@ -196,11 +207,3 @@ def _window_sizes(shape: tuple[int, int], radius: int) -> np.ndarray:
         for n in shape
     )
     return np.outer(height, width).astype(np.float32)
-
-
-def _window(total: np.ndarray, radius: int, axis: int) -> np.ndarray:
-    """Window sums from running totals that start with a zero along ``axis``."""
-    size = total.shape[axis] - 1
-    index = np.arange(size)
-    upper, lower = np.minimum(index + radius + 1, size), np.maximum(index - radius, 0)
-    return np.take(total, upper, axis=axis) - np.take(total, lower, axis=axis)

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from u2net import compositing
+from u2net import compositing, encoders
 from u2net.contract import CONTRACT, ServingContract
 from u2net.decode import ICC, register_heif, upright_rgb
 from u2net.errors import InvalidImage
@@ -181,16 +181,7 @@ def check_encodable(size: tuple[int, int], fmt: str) -> None:
 def encode(image: Image.Image, options: OutputOptions) -> bytes:
     """The picture in the asked format, with the ICC profile in its ``info`` (PNG, WebP, JPEG)."""
     check_encodable(image.size, options.fmt)
-    buffer = io.BytesIO()
-    profile = {ICC: image.info[ICC]} if ICC in image.info else {}  # each format carries it
-    if options.fmt == "png":
-        image.save(buffer, format="PNG", compress_level=options.png_compression, **profile)
-    elif options.fmt == "webp":
-        image.save(buffer, format="WEBP", quality=90, alpha_quality=100, method=4, **profile)
-    else:
-        flat = image.convert("L" if image.mode == "L" else "RGB")
-        flat.save(buffer, format="JPEG", quality=92, **profile)
-    return buffer.getvalue()
+    return encoders.encode(image, options.fmt, options.png_compression)
 
 
 def header_size(data: bytes) -> tuple[int, int]:

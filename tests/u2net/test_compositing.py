@@ -8,7 +8,7 @@ import io
 import numpy as np
 import onnxruntime as ort
 import pytest
-from PIL import Image
+from PIL import Image, ImageFilter
 
 from tests.data import MODEL_PARAMS, PHOTOS, staged_model
 from tests.rembg_reference import rembg_cutout, rembg_over_color
@@ -48,11 +48,21 @@ def test_no_colour_under_transparent_pixels(cases: list, mode: str, fmt: str) ->
         pixels = _decoded(cutout(rgb, mask, mode), options)
         transparent = pixels[..., 3] == 0
         assert transparent.any()
-        if fmt == "png":
-            assert pixels[transparent, :3].max() == 0
-        else:  # lossy WebP fills blocks at the subject's edge from the subject's colours
-            kept = _decoded(cutout(rgb, mask, "straight"), options)[transparent, :3].mean()
-            assert pixels[transparent, :3].mean() < kept / 5
+        assert pixels[transparent, :3].max() == 0
+
+
+@pytest.mark.parametrize("mode", ["clean", "rembg"])
+def test_jpeg_shows_only_the_colour_where_alpha_was_0(cases: list, mode: str) -> None:
+    """JPEG has no alpha: where the mask is 0 it shows the background colour, nothing of
+    the photo (within JPEG's loss far from the subject's edge)."""
+    color = (0, 128, 255, 255)
+    options = OutputOptions(composite=mode, fmt="jpg", bgcolor=color)
+    for rgb, mask in cases[:2]:
+        mask_320 = np.asarray(mask.resize(CONTRACT.output_dims[::-1]))
+        pixels = _decoded(render(rgb, mask_320, options), options)[..., :3].astype(int)
+        clear = np.asarray(mask_to_size(mask_320, rgb.size).filter(ImageFilter.MaxFilter(9))) == 0
+        assert clear.any()
+        assert np.abs(pixels[clear] - color[:3]).mean() < 2
 
 
 def test_straight_keeps_the_photo_under_transparent_pixels(cases: list) -> None:
