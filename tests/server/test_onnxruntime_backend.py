@@ -62,6 +62,10 @@ class _Response:
 
 @pytest.fixture
 def backend(monkeypatch: pytest.MonkeyPatch) -> types.ModuleType:
+    return _load_backend(monkeypatch)
+
+
+def _load_backend(monkeypatch: pytest.MonkeyPatch) -> types.ModuleType:
     stub = types.ModuleType("triton_python_backend_utils")
     stub.Logger = _Logger
     stub.TritonError = type("TritonError", (Exception,), {})
@@ -148,28 +152,41 @@ class _Recording:
         return self.session.run(names, feed)
 
 
+@pytest.fixture(scope="module")
+def three_alone() -> tuple[np.ndarray, np.ndarray]:
+    """Three different inputs and each one's mask from a session.run of its own."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        model = _initialize(_load_backend(monkeypatch), "CPU", VARIANT.get_config(CPU_BATCHING))
+    images = varied_inputs(3)
+    names = [CONTRACT.output_name]
+    alone = [model.session.run(names, {CONTRACT.input_name: i[None]})[0][0] for i in images]
+    return images, np.stack(alone)
+
+
 @pytest.mark.parametrize(
     ("session_batch", "runs"),
-    [(None, [5]), (2, [2, 2, 1]), (1, [1, 1, 1, 1, 1])],
+    [(None, [3]), (2, [2, 1]), (1, [1, 1, 1])],
     ids=["whole-batch", "two-at-a-time", "one-at-a-time"],
 )
 def test_a_batch_runs_in_slices_of_max_session_batch(
-    backend: types.ModuleType, session_batch: int | None, runs: list[int]
+    backend: types.ModuleType,
+    three_alone: tuple[np.ndarray, np.ndarray],
+    session_batch: int | None,
+    runs: list[int],
 ) -> None:
-    """Requests of 3 and 2 images, executed together: ``max_session_batch`` images per
-    session.run at most, and each request gets its own images' masks, as run alone."""
+    """Requests of 1 and 2 images, executed together: ``max_session_batch`` images per
+    session.run at most (a slice may span both requests), and each request gets its own
+    images' masks, as run alone."""
+    images, alone = three_alone
     policy = replace(CPU_BATCHING, max_session_batch=session_batch)
     model = _initialize(backend, "CPU", VARIANT.get_config(policy))
-    images = varied_inputs(5)
-    names = [CONTRACT.output_name]
-    alone = [model.session.run(names, {CONTRACT.input_name: i[None]})[0][0] for i in images]
     model.session = _Recording(model.session)
     requests = [
-        {CONTRACT.input_name: _Tensor(CONTRACT.input_name, b)} for b in (images[:3], images[3:])
+        {CONTRACT.input_name: _Tensor(CONTRACT.input_name, b)} for b in (images[:1], images[1:])
     ]
     responses = model.execute(requests)
     assert model.session.sizes == runs
     assert [r.error for r in responses] == [None, None]
     masks = [r.output_tensors[0].as_numpy() for r in responses]
-    assert [len(m) for m in masks] == [3, 2]
-    np.testing.assert_array_equal(np.concatenate(masks), np.stack(alone))
+    assert [len(m) for m in masks] == [1, 2]
+    np.testing.assert_array_equal(np.concatenate(masks), alone)
