@@ -6,6 +6,7 @@ seven maps out, exactly as rembg does, and is what every parity test compares ag
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +45,19 @@ def rembg_mask(sess: ort.InferenceSession, img: Image.Image) -> Image.Image:
     """The mask rembg returns for ``img`` (mode L, original size)."""
     mask = Image.fromarray(mask_320(sess, img), mode="L")
     return mask.resize(img.size, Image.Resampling.LANCZOS)
+
+
+@functools.cache
+def photo_mask(model: Path, photo: Path) -> Image.Image:
+    """``rembg_mask`` of a photo file with the original ``model``: computed once per test
+    session, for the modules that each compare against the same reference."""
+    with Image.open(photo) as img:
+        return rembg_mask(_cached_session(model), img)
+
+
+@functools.cache
+def _cached_session(path: Path) -> ort.InferenceSession:
+    return session(path)
 
 
 def rembg_cutout(img: Image.Image, mask: Image.Image) -> Image.Image:

@@ -122,13 +122,13 @@ def test_default_answer_has_the_hash_of_rembgs_remove(http_for, model: str) -> N
     """rembg's tests/test_remove.py: imagehash's average hash of ``remove(photo)`` (here
     rembg's recipe on the original ONNX, tests/rembg_reference.py) equals ours, per photo."""
     imagehash = pytest.importorskip("imagehash")
-    original = ref.session(original_model(model))
+    original = original_model(model)
     http = http_for(model)
     for photo in PHOTOS:
         response = post(http, photo, {"model": model})
         assert response.status_code == 200, response.text
         with Image.open(photo) as opened:
             img = opened.convert("RGB")
-        expected = ref.rembg_cutout(img, ref.rembg_mask(original, img))
+        expected = ref.rembg_cutout(img, ref.photo_mask(original, photo))
         ours = imagehash.average_hash(Image.open(io.BytesIO(response.content)))
         assert ours == imagehash.average_hash(expected), photo.name
