@@ -139,15 +139,21 @@ def restart(a: RunningServer, url: str, args: argparse.Namespace) -> tuple[Runni
 
 
 def outage(a: RunningServer, client: httpx.Client, args: argparse.Namespace) -> list[list]:
-    a.stop()
-    opened = until(lambda: breaker(client) == "open")
+    stopped = time.monotonic()
+    a.stop()  # SIGTERM: Triton stops answering at once, and exits a few seconds later
+    until(lambda: breaker(client) == "open")
+    opened = time.monotonic() - stopped
     time.sleep(args.asked_after)  # an operator asks a while later (the issue: 20 s)
     started = time.monotonic()
     answer = upload(client, args.photo)
     took = time.monotonic() - started
     head = f"{answer.status_code}, Retry-After {answer.headers.get('Retry-After')}"
     return [
-        ["Triton stopped: breaker open after", f"{opened:.1f} s", f"grace {args.grace:g} s"],
+        [
+            "Triton stopped (SIGTERM): breaker open after",
+            f"{opened:.1f} s",
+            f"grace {args.grace:g} s",
+        ],
         [f"a request {args.asked_after:g} s later", f"{took * 1000:.0f} ms", head],
     ]
 

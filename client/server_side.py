@@ -15,7 +15,6 @@ import tritonclient.grpc as grpcclient
 from client.errors import InvalidImage
 from client.triton import (
     DEFAULT_TIMEOUT_S,
-    ONE_ATTEMPT,
     AsyncTritonModel,
     ModelBase,
     TritonModel,
@@ -30,6 +29,7 @@ from u2net.retry import RetryPolicy
 from u2net.targets import DEFAULT_RERESOLVE_S
 
 READY_TIMEOUT_S = 2.0
+PROBE_RETRY = RetryPolicy(first_delay_s=0.1, max_delay_s=0.2, jitter=False)
 Parameters = Mapping[str, bool | int | str]
 
 
@@ -121,9 +121,10 @@ class AsyncCutoutModel(CutoutBase, AsyncTritonModel):
         return self.result(answer)
 
     async def is_ready(self, timeout_s: float = READY_TIMEOUT_S) -> bool:
-        """Is ``cutout`` ready? One attempt of ``timeout_s``; no answer raises the error.
-        Outside the breaker: this is how a watcher probes (and reports to it itself)."""
-        attempts = self.attempts(timeout_s, ONE_ATTEMPT)
+        """Is ``cutout`` ready? Retried briefly within ``timeout_s`` (a channel reconnecting
+        to a server just back answers UNAVAILABLE for up to a second); no answer raises the
+        error. Outside the breaker: this is how a watcher probes (and reports to it itself)."""
+        attempts = self.attempts(timeout_s, PROBE_RETRY)
         name = self.cutout.name
         return bool(await self._call("is_model_ready", name, attempts=attempts, gated=False))
 

@@ -114,12 +114,11 @@ class TritonLink:
                 breaker.succeeded() if ready else breaker.failed()
 
     def refuse_if_down(self) -> None:
-        """TritonDown while the breaker is open and no probe is due (or one is out)."""
-        breaker = self.breaker
-        if breaker.state is State.HALF_OPEN or (
-            breaker.state is State.OPEN and breaker.next_probe_s() > 0
-        ):
-            raise down(gone(self.url, breaker), self.url)
+        """TritonDown while the breaker is open or half-open: the watcher alone probes here,
+        so a request never waits on a probe, nor does a request that fails (a channel still
+        reconnecting) put the next probe off."""
+        if self.breaker.is_open():
+            raise down(gone(self.url, self.breaker), self.url)
 
     def state(self) -> dict[str, str | float]:
         """What ``/readyz`` says about Triton: its address, the breaker and any outage."""
