@@ -1,8 +1,8 @@
 """``python -m web`` through outages, restarts and a scale-out: the numbers behind
 docs/resilience.md.
 
-    .venv/bin/python bench/resilience.py             # grace 10 s, probe 2 s, re-resolve 5 s
-    .venv/bin/python bench/resilience.py --grace 30 --probe 2 --reresolve 30   # the defaults
+    .venv/bin/python bench/resilience.py             # the defaults, re-resolve every 5 s
+    .venv/bin/python bench/resilience.py --grace 10 --probe 1 --reresolve 30
 
 A real ``python -m web`` (as operators run it) in front of real embedded Tritons, its
 ``--triton-url`` a name (``dns://127.0.0.1:PORT/triton.test:PORT``) answered by a DNS server
@@ -32,6 +32,7 @@ from dnslib.server import BaseResolver, DNSLogger, DNSServer
 
 from client.report import table
 from client.triton import TritonServer
+from u2net.breaker import DEFAULT_GRACE_S, DEFAULT_PROBE_INTERVAL_S
 from u2net.contract import CUTOUT
 from u2net.embedded import RunningServer, start
 from u2net.processes import ReadyChild, free_ports, spawn_until_ready
@@ -133,7 +134,7 @@ def restart(a: RunningServer, url: str, args: argparse.Namespace) -> tuple[Runni
         a.stop()
         a = start(MODELS, ports=[a.grpc_port, a.http_port, a.metrics_port])
         count = len(load.statuses)
-        until(lambda: len(load.statuses) >= count + args.senders)
+        until(lambda: load.statuses[count:].count(200) >= args.senders)  # served again
     bad = [s for s in load.statuses if s != 200]
     return a, ["plain restart under load", f"{len(load.statuses)} answers", f"{len(bad)} non-200"]
 
@@ -160,8 +161,8 @@ def outage(a: RunningServer, client: httpx.Client, args: argparse.Namespace) -> 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--grace", type=float, default=10.0)
-    p.add_argument("--probe", type=float, default=2.0)
+    p.add_argument("--grace", type=float, default=DEFAULT_GRACE_S)
+    p.add_argument("--probe", type=float, default=DEFAULT_PROBE_INTERVAL_S)
     p.add_argument("--reresolve", type=float, default=5.0)
     p.add_argument("--senders", type=int, default=3)
     p.add_argument("--asked-after", type=float, default=20.0)

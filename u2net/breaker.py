@@ -8,10 +8,10 @@ hold every request until its deadline. The breaker tells the two apart by time:
   :attr:`BreakerPolicy.grace_s` stays a closed breaker: nothing is refused, nothing lost.
 - **open**: the server has failed for longer than the grace. New requests are refused at
   once (:meth:`Breaker.allow` is False), with :meth:`Breaker.retry_after_s` to come back.
-- **half-open**: once :attr:`BreakerPolicy.probe_interval_s` has passed since the last
-  failure, one caller is let through as a probe; its answer closes the breaker, its failure
-  opens it again for another interval. A probe that never reports is replaced after an
-  interval.
+- **half-open**: :attr:`BreakerPolicy.probe_interval_s` after the breaker opened, one caller
+  is let through as a probe; its answer closes the breaker, its failure opens it again until
+  the next probe, an interval after this one started (however long a probe takes, probes
+  start once per interval). A probe that never reports is replaced after an interval.
 
 Thread-safe (one lock); ``on_change`` hears every new state.
 """
@@ -93,7 +93,9 @@ class Breaker:
                 self.failing_since = now
             if self.state is State.OPEN:
                 return  # requests still retrying from before: the probe time stays
-            if self.state is State.HALF_OPEN or now - self.failing_since > self.policy.grace_s:
+            if self.state is State.HALF_OPEN:  # the probe failed: the next one is already
+                self._become(State.OPEN)  # set, an interval after this one started
+            elif now - self.failing_since > self.policy.grace_s:
                 self.next_probe_at = now + self.policy.probe_interval_s
                 self._become(State.OPEN)
 

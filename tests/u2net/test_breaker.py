@@ -76,13 +76,17 @@ def test_one_probe_goes_when_due_and_its_answer_closes_it(
     assert changes == [State.OPEN, State.HALF_OPEN, State.CLOSED]
 
 
-def test_a_failed_probe_opens_it_for_another_interval(breaker: Breaker, clock: Clock) -> None:
+def test_a_failed_probe_opens_it_until_an_interval_after_it_started(
+    breaker: Breaker, clock: Clock
+) -> None:
     opened(breaker, clock)
     clock.now += POLICY.probe_interval_s
     assert breaker.allow()
+    clock.now += 1.5  # a slow probe (it retries a reconnecting channel) fails
     breaker.failed()
     assert breaker.state is State.OPEN and not breaker.allow()
-    clock.now += POLICY.probe_interval_s
+    assert breaker.retry_after_s() == 1
+    clock.now += POLICY.probe_interval_s - 1.5  # probes keep their pace
     assert breaker.allow()
 
 
