@@ -191,6 +191,8 @@ class Link:
             breaker.failed()
             if breaker.is_open():
                 raise gone(self.url, breaker) from e
+        elif breaker is not None and status != DEADLINE_EXCEEDED:
+            breaker.succeeded()  # the server answered (bad input, say): it is there
         delay = attempts.wait(status, message, served_before=served_before, reached=self.reached)
         if delay is None:
             raise translate(e, self.url, attempts.timeout_s) from e
