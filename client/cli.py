@@ -20,6 +20,7 @@ from client.server_side import ServerSideCutter
 from client.triton import DEFAULT_TIMEOUT_S
 from u2net import cli as edge
 from u2net import compositing
+from u2net.breaker import Breaker, BreakerPolicy
 from u2net.catalogue import DEFAULT_MODEL
 from u2net.deployment import URL_ENV, default_url
 from u2net.errors import OptionError, UsageError
@@ -35,6 +36,7 @@ from u2net.options import (
 )
 from u2net.retry import RetryPolicy
 from u2net.samples import sample_photos
+from u2net.targets import DEFAULT_RERESOLVE_S
 
 log = logging.getLogger("client")
 
@@ -100,6 +102,21 @@ def _add_cut(sub: object) -> None:
         default=None,
         help="at most this many retries when the server is unreachable or restarting "
         "(0: none; default: as many as --timeout allows, with jittered backoff)",
+    )
+    cut.add_argument(
+        "--outage-grace",
+        type=edge.positive_float,
+        default=None,
+        metavar="S",
+        help="a server failing for longer than this is judged gone: the files not yet sent "
+        "are listed as not processed (default: --timeout)",
+    )
+    cut.add_argument(
+        "--reresolve-interval",
+        type=edge.positive_float,
+        default=DEFAULT_RERESOLVE_S,
+        metavar="S",
+        help="a dns: target is resolved again this often, to reach replicas added since",
     )
     _add_connection(cut)
     edge.add_verbosity(cut, subcommand=True)
@@ -267,6 +284,8 @@ def cmd_cut(args: argparse.Namespace) -> int:
         concurrency=args.concurrency,
         max_pixels=args.max_pixels,
         retry=RetryPolicy(retries=args.retries),
+        breaker=Breaker(BreakerPolicy(grace_s=args.outage_grace or args.timeout)),
+        reresolve_s=args.reresolve_interval,
     )
     quiet = getattr(args, "quiet", False)  # a subcommand's -q is absent unless given
     with cutter:
@@ -274,11 +293,15 @@ def cmd_cut(args: argparse.Namespace) -> int:
         summary = run_jobs(cutter, jobs, options, args.skip_existing, progress)
     for source, reason in summary.failures:
         print(f"failed: {source}: {reason}", file=sys.stderr)
+    for source in summary.unprocessed:
+        print(f"not processed: {source}", file=sys.stderr)
+    if summary.gone:
+        print(f"stopped: {summary.gone}", file=sys.stderr)
     if len(jobs) == 1 and not summary.failures and not quiet:
         print(jobs[0].target)
     elif not quiet or summary.failures:
         print(summary.line(), file=sys.stderr)
-    return 1 if summary.failures else 0
+    return 1 if summary.failures or summary.unprocessed else 0
 
 
 def image_paths(inputs: list[str]) -> list[Path]:

@@ -11,11 +11,13 @@ from PIL import Image
 
 from client.pipeline import map_ordered
 from client.triton import DEFAULT_TIMEOUT_S, AsyncTritonModel, TritonModel
+from u2net.breaker import Breaker
 from u2net.catalogue import DEFAULT_MODEL
 from u2net.contract import CONTRACT, ServingContract
 from u2net.imaging import DEFAULT_MAX_PIXELS, ImageSource, encode, open_rgb, render, to_model_input
 from u2net.options import OutputOptions
 from u2net.retry import RetryPolicy
+from u2net.targets import DEFAULT_RERESOLVE_S
 
 DEFAULT_CONCURRENCY = 2
 
@@ -38,8 +40,12 @@ class Cutter:
         retry: RetryPolicy = RetryPolicy(),
         options: OutputOptions = OutputOptions(),
         contract: ServingContract = CONTRACT,
+        breaker: Breaker | None = None,
+        reresolve_s: float | None = DEFAULT_RERESOLVE_S,
     ) -> None:
-        self.model = TritonModel(url, model, timeout_s, retry, contract)
+        self.model = TritonModel(
+            url, model, timeout_s, retry, contract, breaker=breaker, reresolve_s=reresolve_s
+        )
         self.concurrency = concurrency
         self.max_pixels = max_pixels
         self.options = options
@@ -100,8 +106,12 @@ class AsyncCutter:
         retry: RetryPolicy = RetryPolicy(),
         options: OutputOptions = OutputOptions(),
         contract: ServingContract = CONTRACT,
+        breaker: Breaker | None = None,
+        reresolve_s: float | None = DEFAULT_RERESOLVE_S,
     ) -> None:
-        self.model = AsyncTritonModel(url, model, timeout_s, retry, contract)
+        self.model = AsyncTritonModel(
+            url, model, timeout_s, retry, contract, breaker=breaker, reresolve_s=reresolve_s
+        )
         self.concurrency = concurrency
         self.max_pixels = max_pixels
         self.options = options

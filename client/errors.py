@@ -18,6 +18,7 @@ __all__ = [
     "ModelNotReady",
     "OutputError",
     "RemoteError",
+    "ServerGone",
     "ServerUnavailable",
     "ServingError",
     "TimedOut",
@@ -39,6 +40,15 @@ class RemoteError(ServingError):
 
 class ServerUnavailable(RemoteError):
     """The Triton server cannot be reached."""
+
+
+class ServerGone(ServerUnavailable):
+    """The server has failed for longer than a restart takes: the circuit breaker is open
+    (u2net.breaker), so requests end at once instead of waiting out their deadline."""
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        super().__init__(message, status="UNAVAILABLE")
+        self.retry_after_s = retry_after_s
 
 
 class ModelNotReady(RemoteError):

@@ -1,4 +1,6 @@
-"""Cut a list of jobs (input file -> output file): the rest carries on when one fails."""
+"""Cut a list of jobs (input file -> output file): the rest carries on when one fails, unless
+the server is judged gone (the breaker opened: :class:`client.errors.ServerGone`); then the
+jobs not yet sent are not sent, and listed as not processed."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from client.errors import OutputError
+from client.errors import OutputError, ServerGone
 from client.inputs import Job
 from client.pipeline import map_ordered
 from u2net.errors import ServingError
@@ -24,6 +26,8 @@ class Summary:
     done: int = 0
     skipped: int = 0
     failures: list[tuple[Path, str]] = field(default_factory=list)
+    unprocessed: list[Path] = field(default_factory=list)  # never sent: the server was gone
+    gone: str | None = None  # why they were not sent
     seconds: float = 0.0
 
     @property
@@ -32,8 +36,9 @@ class Summary:
 
     def line(self) -> str:
         return (
-            f"done {self.done}, failed {len(self.failures)}, skipped {self.skipped} "
-            f"in {self.seconds:.1f}s ({self.rate:.2f} images/s)"
+            f"done {self.done}, failed {len(self.failures)}, skipped {self.skipped}"
+            + (f", not processed {len(self.unprocessed)}" if self.unprocessed else "")
+            + f" in {self.seconds:.1f}s ({self.rate:.2f} images/s)"
         )
 
 
@@ -73,8 +78,18 @@ def run_jobs(
         else:
             todo.append(job)
 
-    def one(job: Job) -> None:
-        _write(job.target, cutter.cut_file(job.source, options))
+    gone: list[ServerGone] = []  # set once, from any worker thread
+
+    def one(job: Job) -> bool:
+        """Cut one job; False when it was not sent because the server is gone."""
+        if gone:
+            return False
+        try:
+            _write(job.target, cutter.cut_file(job.source, options))
+        except ServerGone as e:
+            gone.append(e)
+            raise
+        return True
 
     start = time.perf_counter()
     if todo:
@@ -85,8 +100,11 @@ def run_jobs(
             summary.failures.append((job.source, str(result)))
         elif isinstance(result, Exception):
             raise result
-        else:
+        elif result:
             summary.done += 1
             log.debug("%s -> %s", job.source, job.target)
+        else:
+            summary.unprocessed.append(job.source)
+    summary.gone = str(gone[0]) if gone else None
     summary.seconds = time.perf_counter() - start
     return summary

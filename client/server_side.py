@@ -15,19 +15,21 @@ import tritonclient.grpc as grpcclient
 from client.errors import InvalidImage
 from client.triton import (
     DEFAULT_TIMEOUT_S,
-    ONE_ATTEMPT,
     AsyncTritonModel,
     ModelBase,
     TritonModel,
 )
+from u2net.breaker import Breaker
 from u2net.catalogue import DEFAULT_MODEL
 from u2net.contract import CUTOUT, CutoutContract, check_cutout_metadata
 from u2net.imaging import DEFAULT_MAX_PIXELS
 from u2net.job import CutResult
 from u2net.options import MAX_PIXELS, OutputOptions, to_parameters
 from u2net.retry import RetryPolicy
+from u2net.targets import DEFAULT_RERESOLVE_S
 
 READY_TIMEOUT_S = 2.0
+PROBE_RETRY = RetryPolicy(first_delay_s=0.1, max_delay_s=0.2, jitter=False)
 Parameters = Mapping[str, bool | int | str]
 
 
@@ -75,8 +77,10 @@ class CutoutModel(CutoutBase, TritonModel):
         timeout_s: float = DEFAULT_TIMEOUT_S,
         retry: RetryPolicy = RetryPolicy(),
         contract: CutoutContract = CUTOUT,
+        **link: Any,
     ) -> None:
-        super().__init__(url, contract.name, timeout_s, retry)
+        """``link``: :class:`client.triton.Link`'s ``breaker`` and ``reresolve_s``."""
+        super().__init__(url, contract.name, timeout_s, retry, **link)
         self.use_cutout(contract)
 
     def cut_bytes(self, data: bytes, parameters: Parameters) -> CutResult:
@@ -100,8 +104,10 @@ class AsyncCutoutModel(CutoutBase, AsyncTritonModel):
         timeout_s: float = DEFAULT_TIMEOUT_S,
         retry: RetryPolicy = RetryPolicy(),
         contract: CutoutContract = CUTOUT,
+        **link: Any,
     ) -> None:
-        super().__init__(url, contract.name, timeout_s, retry)
+        """``link``: :class:`client.triton.Link`'s ``breaker`` and ``reresolve_s``."""
+        super().__init__(url, contract.name, timeout_s, retry, **link)
         self.use_cutout(contract)
 
     async def cut_bytes(self, data: bytes, parameters: Parameters) -> CutResult:
@@ -115,9 +121,12 @@ class AsyncCutoutModel(CutoutBase, AsyncTritonModel):
         return self.result(answer)
 
     async def is_ready(self, timeout_s: float = READY_TIMEOUT_S) -> bool:
-        """Is ``cutout`` ready? One attempt of ``timeout_s``; no answer raises the error."""
-        attempts = self.attempts(timeout_s, ONE_ATTEMPT)
-        return bool(await self._call("is_model_ready", self.cutout.name, attempts=attempts))
+        """Is ``cutout`` ready? Retried briefly within ``timeout_s`` (a channel reconnecting
+        to a server just back answers UNAVAILABLE for up to a second); no answer raises the
+        error. Outside the breaker: this is how a watcher probes (and reports to it itself)."""
+        attempts = self.attempts(timeout_s, PROBE_RETRY)
+        name = self.cutout.name
+        return bool(await self._call("is_model_ready", name, attempts=attempts, gated=False))
 
 
 class ServerSideCutter:
@@ -132,9 +141,12 @@ class ServerSideCutter:
         concurrency: int = 2,
         max_pixels: int = DEFAULT_MAX_PIXELS,
         retry: RetryPolicy = RetryPolicy(),
+        breaker: Breaker | None = None,
+        reresolve_s: float | None = DEFAULT_RERESOLVE_S,
     ) -> None:
-        self.cutout = CutoutModel(url, timeout_s, retry)
-        self.inner = TritonModel(url, model, timeout_s, retry)
+        link = {"breaker": breaker, "reresolve_s": reresolve_s}  # one breaker: one server
+        self.cutout = CutoutModel(url, timeout_s, retry, **link)
+        self.inner = TritonModel(url, model, timeout_s, retry, **link)
         self.concurrency = concurrency
         self.max_pixels = max_pixels
 

@@ -23,15 +23,18 @@ import numpy as np
 import tritonclient.grpc as grpcclient
 from tritonclient.utils import InferenceServerException
 
+from client.channels import Channels
 from client.errors import (
     BadInput,
     InferenceFailed,
     ModelNotReady,
     RemoteError,
+    ServerGone,
     ServerUnavailable,
     TimedOut,
 )
 from client.loadgen import merge_statistics
+from u2net.breaker import Breaker
 from u2net.catalogue import DEFAULT_MODEL, KNOWN_MODELS, served_candidates
 from u2net.contract import CONTRACT, ServingContract, check_metadata
 from u2net.deployment import START_HINT, default_url
@@ -43,8 +46,9 @@ from u2net.retry import (
     Attempts,
     RetryPolicy,
     model_gone,
+    retryable,
 )
-from u2net.targets import addresses, grpc_target, is_balanced
+from u2net.targets import DEFAULT_RERESOLVE_S, addresses, grpc_target, is_balanced, resolves
 
 log = logging.getLogger(__name__)
 
@@ -125,13 +129,35 @@ def make_inputs(batch: np.ndarray, contract: ServingContract = CONTRACT) -> list
     return [inp]
 
 
-class Link:
-    """What every connection shares; subclasses hold the channel and make the calls."""
+def gone(url: str, breaker: Breaker) -> ServerGone:
+    return ServerGone(
+        f"the Triton server at {url} has not answered for {breaker.outage_s():.0f}s "
+        f"(more than the {breaker.policy.grace_s:g}s allowed for a restart)",
+        breaker.retry_after_s(),
+    )
 
-    def __init__(self, url: str | None, timeout_s: float, retry: RetryPolicy) -> None:
+
+class Link:
+    """What every connection shares; subclasses hold the channels and make the calls.
+
+    ``breaker``: a circuit breaker shared by every link to the same servers (None: none);
+    ``reresolve_s``: how often a ``dns:`` target gets a new channel (see client.channels).
+    """
+
+    def __init__(
+        self,
+        url: str | None,
+        timeout_s: float,
+        retry: RetryPolicy,
+        *,
+        breaker: Breaker | None = None,
+        reresolve_s: float | None = DEFAULT_RERESOLVE_S,
+    ) -> None:
         self.url = url or default_url()
         self.timeout_s = timeout_s
         self.retry = retry
+        self.breaker = breaker
+        self.renew_s = reresolve_s if resolves(self.url) else None
         self.reached = False  # a call was answered: from then on a lost server is waited for
 
     def served_before(self) -> bool:
@@ -144,11 +170,29 @@ class Link:
         """A new request's attempts: this link's budget and retry policy unless given."""
         return Attempts(retry or self.retry, timeout_s or self.timeout_s)
 
-    def wait_or_raise(self, e: InferenceServerException, attempts: Attempts) -> float:
+    def admit(self, gated: bool) -> None:
+        """A new request: refused at once (ServerGone) while the breaker is open."""
+        if gated and self.breaker is not None and not self.breaker.allow():
+            raise gone(self.url, self.breaker)
+
+    def answered(self, gated: bool) -> None:
+        self.reached = True
+        if gated and self.breaker is not None:
+            self.breaker.succeeded()
+
+    def wait_or_raise(self, e: InferenceServerException, attempts: Attempts, gated: bool) -> float:
         """The wait before the next attempt (u2net.retry's rules); when there is none, raise
-        the translated error."""
+        the translated error. A failure the retries would wait out counts against the
+        breaker, and once the breaker opens the request ends (ServerGone)."""
         status, message = str(e.status() or ""), str(e.message() or "")
         served_before = self.served_before()
+        breaker = self.breaker if gated else None
+        if breaker is not None and retryable(status, message, served_before):
+            breaker.failed()
+            if breaker.is_open():
+                raise gone(self.url, breaker) from e
+        elif breaker is not None and status != DEADLINE_EXCEEDED:
+            breaker.succeeded()  # the server answered (bad input, say): it is there
         delay = attempts.wait(status, message, served_before=served_before, reached=self.reached)
         if delay is None:
             raise translate(e, self.url, attempts.timeout_s) from e
@@ -157,57 +201,87 @@ class Link:
 
 
 class BlockingLink(Link):
-    """A blocking channel (thread-safe)."""
+    """Blocking channels (thread-safe)."""
 
-    def __init__(self, url: str | None, timeout_s: float, retry: RetryPolicy) -> None:
-        super().__init__(url, timeout_s, retry)
-        self.client = grpcclient.InferenceServerClient(**channel_options(self.url))
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.channels = Channels(
+            lambda: grpcclient.InferenceServerClient(**channel_options(self.url)), self.renew_s
+        )
 
     def _call(
-        self, method: str, *args: Any, attempts: Attempts | None = None, **kwargs: Any
+        self,
+        method: str,
+        *args: Any,
+        attempts: Attempts | None = None,
+        gated: bool = True,
+        **kwargs: Any,
     ) -> Any:
-        """One remote call within the request's budget, retried, errors translated."""
+        """One remote call within the request's budget, retried, errors translated;
+        ``gated``: behind the breaker (which counts its failures)."""
         attempts = attempts or self.attempts()
-        call = getattr(self.client, method)
+        self.admit(gated)
         while True:
+            client = self.channels.acquire()
             try:
-                result = call(*args, client_timeout=attempts.timeout(), **kwargs)
+                result = getattr(client, method)(*args, client_timeout=attempts.timeout(), **kwargs)
             except InferenceServerException as e:
-                time.sleep(self.wait_or_raise(e, attempts))
+                delay = self.wait_or_raise(e, attempts, gated)
             else:
-                self.reached = True
+                self.answered(gated)
                 return result
+            finally:
+                retired = self.channels.release(client)
+                if retired is not None:
+                    retired.close()
+            time.sleep(delay)
 
     def close(self) -> None:
-        self.client.close()
+        for client in self.channels.all():
+            client.close()
 
 
 class AsyncLink(Link):
-    """An asyncio channel (``tritonclient.grpc.aio``): create it in the loop that uses it."""
+    """asyncio channels (``tritonclient.grpc.aio``): create the link in the loop that uses it."""
 
-    def __init__(self, url: str | None, timeout_s: float, retry: RetryPolicy) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         import tritonclient.grpc.aio as aioclient
 
-        super().__init__(url, timeout_s, retry)
-        self.client = aioclient.InferenceServerClient(**channel_options(self.url))
+        super().__init__(*args, **kwargs)
+        self.channels = Channels(
+            lambda: aioclient.InferenceServerClient(**channel_options(self.url)), self.renew_s
+        )
 
     async def _call(
-        self, method: str, *args: Any, attempts: Attempts | None = None, **kwargs: Any
+        self,
+        method: str,
+        *args: Any,
+        attempts: Attempts | None = None,
+        gated: bool = True,
+        **kwargs: Any,
     ) -> Any:
         """As :meth:`BlockingLink._call`, awaited."""
         attempts = attempts or self.attempts()
-        call: Callable[..., Awaitable[Any]] = getattr(self.client, method)
+        self.admit(gated)
         while True:
+            client = self.channels.acquire()
+            call: Callable[..., Awaitable[Any]] = getattr(client, method)
             try:
                 result = await call(*args, client_timeout=attempts.timeout(), **kwargs)
             except InferenceServerException as e:
-                await asyncio.sleep(self.wait_or_raise(e, attempts))
+                delay = self.wait_or_raise(e, attempts, gated)
             else:
-                self.reached = True
+                self.answered(gated)
                 return result
+            finally:
+                retired = self.channels.release(client)
+                if retired is not None:
+                    await retired.close()
+            await asyncio.sleep(delay)
 
     async def close(self) -> None:
-        await self.client.close()
+        for client in self.channels.all():
+            await client.close()
 
 
 class TritonServer(BlockingLink):
@@ -278,8 +352,11 @@ class ModelBase(Link):
         timeout_s: float,
         retry: RetryPolicy,
         contract: ServingContract,
+        *,
+        breaker: Breaker | None = None,
+        reresolve_s: float | None = DEFAULT_RERESOLVE_S,
     ) -> None:
-        super().__init__(url, timeout_s, retry)
+        super().__init__(url, timeout_s, retry, breaker=breaker, reresolve_s=reresolve_s)
         self.requested = model
         self.contract = contract
         self.served_name: str | None = None  # set once resolved and checked
@@ -332,8 +409,13 @@ class TritonModel(ModelBase, BlockingLink):
         timeout_s: float = DEFAULT_TIMEOUT_S,
         retry: RetryPolicy = RetryPolicy(),
         contract: ServingContract = CONTRACT,
+        *,
+        breaker: Breaker | None = None,
+        reresolve_s: float | None = DEFAULT_RERESOLVE_S,
     ) -> None:
-        super().__init__(url, model, timeout_s, retry, contract)
+        super().__init__(
+            url, model, timeout_s, retry, contract, breaker=breaker, reresolve_s=reresolve_s
+        )
 
     def ready_models(self) -> list[str]:
         """The catalogue's served names that are ready (asked one by one, no admin API)."""
@@ -377,8 +459,13 @@ class AsyncTritonModel(ModelBase, AsyncLink):
         timeout_s: float = DEFAULT_TIMEOUT_S,
         retry: RetryPolicy = RetryPolicy(),
         contract: ServingContract = CONTRACT,
+        *,
+        breaker: Breaker | None = None,
+        reresolve_s: float | None = DEFAULT_RERESOLVE_S,
     ) -> None:
-        super().__init__(url, model, timeout_s, retry, contract)
+        super().__init__(
+            url, model, timeout_s, retry, contract, breaker=breaker, reresolve_s=reresolve_s
+        )
         self._lock = asyncio.Lock()
 
     async def ready_models(self) -> list[str]:

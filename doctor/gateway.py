@@ -1,5 +1,5 @@
-"""Check 5, the HTTP gateway when one is given (``--web-url``): ``/readyz`` and the Triton
-address it forwards to."""
+"""Check 5, the HTTP gateway when one is given (``--web-url``): ``/readyz``, the Triton
+address it forwards to and its circuit breaker's state."""
 
 from __future__ import annotations
 
@@ -58,6 +58,17 @@ def triton_target(body: str) -> str | None:
     return None
 
 
+def breaker_state(body: str) -> str | None:
+    """The circuit breaker's state a ``/readyz`` body names (``{"triton": {"breaker": ...}}``)."""
+    try:
+        data: Any = json.loads(body)
+    except ValueError:
+        return None
+    triton = data.get("triton") if isinstance(data, dict) else None
+    state = triton.get("breaker") if isinstance(triton, dict) else None
+    return state if isinstance(state, str) else None
+
+
 def gateway_check(facts: GatewayFacts | None, triton_url: str) -> Check:
     name = "gateway"
     if facts is None:
@@ -77,6 +88,17 @@ def gateway_check(facts: GatewayFacts | None, triton_url: str) -> Check:
             name,
             f"{facts.url} answered {facts.status}: {snippet}; {aimed}",
             "the gateway's Triton must be up and ready: run this doctor with --url at it",
+            blocking=True,
+            status=facts.status,
+            target=target,
+        )
+    breaker = breaker_state(facts.body)
+    if breaker not in (None, "closed"):
+        return fail(
+            name,
+            f"{facts.url} is up but its circuit breaker is {breaker}: Triton has failed for "
+            f"longer than its --outage-grace, requests get 503 at once; {aimed}",
+            "start the gateway's Triton (run this doctor with --url at it)",
             blocking=True,
             status=facts.status,
             target=target,

@@ -3,16 +3,25 @@
 ``host:port`` is one server. ``ipv4:h1:p1,h2:p2`` (or ``ipv6:``) lists several and
 ``dns:///name:port`` resolves a name (a Kubernetes headless Service) to all its addresses;
 for those, the client's channel (``client.triton.channel_options``) balances round-robin
-over the replicas gRPC sees as healthy.
+over the replicas gRPC sees as healthy, and a ``dns:`` name is resolved again every
+:data:`DEFAULT_RERESOLVE_S` (``client.channels``).
 """
 
 from __future__ import annotations
 
 BALANCED_SCHEMES = ("ipv4:", "ipv6:", "dns:")
+# how often a client resolves a ``dns:`` target again, to see replicas added since
+# (client.channels: gRPC itself resolves only when a connection breaks)
+DEFAULT_RERESOLVE_S = 30.0
 
 
 def is_balanced(target: str) -> bool:
     return target.startswith(BALANCED_SCHEMES) or "," in target
+
+
+def resolves(target: str) -> bool:
+    """Does this target name its replicas through DNS (so they can change)?"""
+    return target.startswith("dns:")
 
 
 def grpc_target(target: str) -> str:

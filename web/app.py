@@ -63,9 +63,15 @@ def _handlers(app: FastAPI, metrics: Metrics) -> None:
         return JSONResponse(body, status_code=500)
 
 
-def create_app(config: WebConfig, triton: TritonLink | None = None) -> FastAPI:
-    triton = triton or TritonLink(config.triton_url, config.timeout_s)
+def create_app(config: WebConfig) -> FastAPI:
     metrics = Metrics()
+    triton = TritonLink(
+        config.triton_url,
+        config.timeout_s,
+        breaker=config.breaker,
+        reresolve_s=config.reresolve_s,
+        on_change=metrics.breaker_changed,
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import uvicorn
 
+from u2net.breaker import DEFAULT_GRACE_S, DEFAULT_PROBE_INTERVAL_S, BreakerPolicy
 from u2net.catalogue import DEFAULT_MODEL
 from u2net.cli import (
     add_verbosity,
@@ -32,6 +33,7 @@ from u2net.cli import (
     run_handler,
     setup_logging,
 )
+from u2net.targets import DEFAULT_RERESOLVE_S
 from web import config as defaults
 from web.app import create_app
 from web.auth import load_api_keys
@@ -71,6 +73,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="seconds per request to Triton")  # fmt: skip
     p.add_argument("--triton-start-timeout", type=positive_float, default=300.0,
                    help="seconds to wait for the embedded Triton")  # fmt: skip
+    p.add_argument("--outage-grace", type=positive_float, default=DEFAULT_GRACE_S, metavar="S",
+                   help="Triton failing for longer than this (a restart takes less) opens the "
+                   "breaker: 503 + Retry-After at once")  # fmt: skip
+    p.add_argument("--probe-interval", type=positive_float, default=DEFAULT_PROBE_INTERVAL_S,
+                   metavar="S", help="how often Triton is probed; the breaker closes on the "
+                   "first probe that finds it back")  # fmt: skip
+    p.add_argument("--reresolve-interval", type=positive_float, default=DEFAULT_RERESOLVE_S,
+                   metavar="S", help="a dns: --triton-url is resolved again this often, "
+                   "to reach Triton replicas added since")  # fmt: skip
     add_verbosity(p)
     return p
 
@@ -119,6 +130,8 @@ def make_config(args: argparse.Namespace, triton_url: str, keys: frozenset[str])
         concurrency=args.concurrency, queue=args.queue, cors_origins=tuple(args.cors_origin),
         fetch=FetchPolicy(enabled=args.allow_url_fetch), timeout_s=args.timeout,
         default_model=args.default_model,
+        breaker=BreakerPolicy(grace_s=args.outage_grace, probe_interval_s=args.probe_interval),
+        reresolve_s=args.reresolve_interval,
     )  # fmt: skip
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass, field
 
+from u2net.breaker import BreakerPolicy
 from u2net.catalogue import DEFAULT_MODEL
 from u2net.imaging import DEFAULT_MAX_PIXELS
+from u2net.targets import DEFAULT_RERESOLVE_S
 
 MB = 1024 * 1024
 DEFAULT_HOST = "127.0.0.1"
@@ -49,6 +51,8 @@ class WebConfig:
     timeout_s: float = DEFAULT_TIMEOUT_S  # per request to Triton
     default_model: str = DEFAULT_MODEL  # when a request names none (remove.bg's never do)
     retry_after_s: int = 1  # told to callers turned away for capacity
+    breaker: BreakerPolicy = field(default_factory=BreakerPolicy)  # Triton down: refuse at once
+    reresolve_s: float = DEFAULT_RERESOLVE_S  # a dns: Triton target is resolved again this often
 
     def __post_init__(self) -> None:
         for name in ("max_upload_bytes", "max_pixels", "concurrency"):

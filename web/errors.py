@@ -60,6 +60,17 @@ class TritonUnavailable(WebError):
     retry_after_s = 5
 
 
+class TritonDown(TritonUnavailable):
+    """Triton has failed for longer than the breaker's grace: refused at once (503 with
+    Retry-After: when the next probe goes)."""
+
+    refused = True
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
 class UpstreamTimeout(WebError):
     """Triton did not answer within the request timeout (504)."""
 

@@ -1,12 +1,15 @@
 """Prometheus metrics (``GET /metrics``): requests by route and status, latency, bytes in and
-out, requests in flight to Triton, queue length and rejections. One registry per app."""
+out, requests in flight to Triton, queue length, rejections and the circuit breaker's state.
+One registry per app."""
 
 from __future__ import annotations
 
 import time
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Enum, Gauge, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from u2net.breaker import State
 
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
 UNMATCHED = "unmatched"  # any path no route serves: one label, not one per path
@@ -36,6 +39,24 @@ class Metrics:
             ["reason"],
             registry=r,
         )
+
+        self.breaker = Enum(
+            "web_triton_breaker",
+            "the circuit breaker in front of Triton: closed (serving), open (Triton down, "
+            "requests refused at once), half_open (a probe is out)",
+            states=[s.value for s in State],
+            registry=r,
+        )
+        self.breaker_changes = Counter(
+            "web_triton_breaker_transitions",
+            "times the breaker entered each state",
+            ["state"],
+            registry=r,
+        )
+
+    def breaker_changed(self, state: State) -> None:
+        self.breaker.state(state.value)
+        self.breaker_changes.labels(state.value).inc()
 
     def capacity_changed(self, in_flight: int, queued: int) -> None:
         self.in_flight.set(in_flight)

@@ -1,5 +1,7 @@
-"""Operations: ``/healthz`` (the process answers), ``/readyz`` (Triton and ``cutout`` ready),
-``/metrics`` (Prometheus text; behind the API keys when there are keys)."""
+"""Operations: ``/healthz`` (the process answers), ``/readyz`` (503 until Triton's ``cutout``
+was ready once; then 200 with the circuit breaker's state, even while Triton is down:
+docs/resilience.md says why), ``/metrics`` (Prometheus text; behind the API keys when there
+are keys)."""
 
 from __future__ import annotations
 
@@ -17,14 +19,12 @@ async def healthz() -> dict:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="Triton and the cutout model are ready")
+@router.get("/readyz", summary="The gateway reached Triton's cutout model; the breaker's state")
 async def readyz(service: Service) -> JSONResponse:
-    reason = await service.triton.not_ready_reason()
-    if reason is not None:
-        return JSONResponse(
-            {"status": "not ready", "detail": reason}, status_code=503, headers={"Retry-After": "5"}
-        )
-    return JSONResponse({"status": "ready"})
+    ready, body = await service.triton.readiness()
+    if not ready:
+        return JSONResponse(body, status_code=503, headers={"Retry-After": "5"})
+    return JSONResponse(body)
 
 
 @router.get("/metrics", summary="Prometheus metrics", dependencies=KEY_REQUIRED)

@@ -26,6 +26,9 @@ class CutService:
         )
 
     def admit(self) -> AbstractAsyncContextManager[Admission]:
+        """A slot for a new request; while Triton is down (the breaker open), a 503 at once,
+        before its body is read."""
+        self.triton.refuse_if_down()
         return self.capacity.admit()
 
     def parameters(self, model: str, options: OutputOptions) -> dict[str, bool | int | str]:

@@ -1,20 +1,50 @@
 """web's link to Triton: the client's asyncio ``cutout`` model, opened in the serving loop,
-and the one place where the client's errors become web's HTTP errors.
+its circuit breaker and the watcher that probes for it, and the one place where the client's
+errors become web's HTTP errors.
 
 Bad input (``cutout`` says it in one line) -> 400; the server or ``cutout`` not there right
 now -> 503; out of time -> 504; any other failure -> 502. Retries and their rules are the
 client's (u2net.retry): a Triton never reached fails within seconds, one that answered
-before and went away is waited for until the request's deadline.
+before and went away is waited for, for as long as the breaker's grace (a restart) and the
+request's deadline allow. Past the grace the breaker opens (u2net.breaker): every request is
+a 503 with ``Retry-After`` at once, until a probe finds ``cutout`` ready again.
+
+The watcher asks Triton whether ``cutout`` is ready every probe interval, with or without
+traffic: an outage is seen (and the breaker opens) even while no request comes, and the
+breaker closes within a probe interval of Triton's return.
 """
 
 from __future__ import annotations
 
-from client.errors import BadInput, ModelNotReady, RemoteError, ServerUnavailable, TimedOut
+import asyncio
+import logging
+from collections.abc import Callable
+
+from client.errors import (
+    BadInput,
+    ModelNotReady,
+    RemoteError,
+    ServerGone,
+    ServerUnavailable,
+    TimedOut,
+)
 from client.server_side import AsyncCutoutModel, Parameters
+from client.triton import gone
+from u2net.breaker import Breaker, BreakerPolicy, State
 from u2net.errors import ServingError
 from u2net.job import CutResult
 from u2net.retry import RetryPolicy
-from web.errors import BadRequest, TritonUnavailable, UpstreamFailed, UpstreamTimeout, WebError
+from u2net.targets import DEFAULT_RERESOLVE_S
+from web.errors import (
+    BadRequest,
+    TritonDown,
+    TritonUnavailable,
+    UpstreamFailed,
+    UpstreamTimeout,
+    WebError,
+)
+
+log = logging.getLogger(__name__)
 
 
 def http_error(e: ServingError, url: str) -> WebError:
@@ -22,6 +52,8 @@ def http_error(e: ServingError, url: str) -> WebError:
     reason = e.reason if isinstance(e, RemoteError) else str(e)
     if isinstance(e, BadInput):
         return BadRequest(reason)
+    if isinstance(e, ServerGone):
+        return down(e, url)
     if isinstance(e, ServerUnavailable | ModelNotReady):
         return TritonUnavailable(f"the inference server at {url} is unavailable: {reason}")
     if isinstance(e, TimedOut):
@@ -29,23 +61,71 @@ def http_error(e: ServingError, url: str) -> WebError:
     return UpstreamFailed(f"processing failed: {reason}")
 
 
+def down(e: ServerGone, url: str) -> TritonDown:
+    return TritonDown(f"the inference server at {url} is down: {e}", e.retry_after_s)
+
+
 class TritonLink:
     """``cutout`` on Triton for the app's lifetime (:meth:`open` in its lifespan)."""
 
-    def __init__(self, url: str, timeout_s: float, retry: RetryPolicy = RetryPolicy()) -> None:
+    def __init__(
+        self,
+        url: str,
+        timeout_s: float,
+        retry: RetryPolicy = RetryPolicy(),
+        *,
+        breaker: BreakerPolicy = BreakerPolicy(),
+        reresolve_s: float = DEFAULT_RERESOLVE_S,
+        on_change: Callable[[State], None] = lambda state: None,
+    ) -> None:
         self.url = url
         self.timeout_s = timeout_s
         self.retry = retry
+        self.reresolve_s = reresolve_s
+        self.breaker = Breaker(breaker, on_change=on_change)
+        self.served = False  # cutout was ready once: from then on /readyz stays 200
         self.model: AsyncCutoutModel | None = None
+        self.watcher: asyncio.Task[None] | None = None
 
     async def open(self) -> None:
         """grpc.aio's channel belongs to the loop that creates it: the serving loop's."""
-        self.model = AsyncCutoutModel(self.url, self.timeout_s, self.retry)
+        self.model = AsyncCutoutModel(
+            self.url, self.timeout_s, self.retry,
+            breaker=self.breaker, reresolve_s=self.reresolve_s,
+        )  # fmt: skip
+        self.watcher = asyncio.create_task(self.watch(), name="triton-watcher")
 
     async def close(self) -> None:
+        if self.watcher is not None:
+            self.watcher.cancel()
+            await asyncio.gather(self.watcher, return_exceptions=True)
+            self.watcher = None
         if self.model is not None:
             await self.model.close()
             self.model = None
+
+    async def watch(self) -> None:
+        """Probe ``cutout`` every probe interval (half-open probes once the breaker is open)."""
+        breaker = self.breaker
+        while True:
+            await asyncio.sleep(breaker.next_probe_s())
+            if breaker.allow():
+                ready = await self.not_ready_reason() is None
+                breaker.succeeded() if ready else breaker.failed()
+
+    def refuse_if_down(self) -> None:
+        """TritonDown while the breaker is open or half-open: the watcher alone probes here,
+        so a request never waits on a probe, nor does a request that fails (a channel still
+        reconnecting) put the next probe off."""
+        if self.breaker.is_open():
+            raise down(gone(self.url, self.breaker), self.url)
+
+    def state(self) -> dict[str, str | float]:
+        """What ``/readyz`` says about Triton: its address, the breaker and any outage."""
+        about: dict[str, str | float] = {"url": self.url, "breaker": self.breaker.state.value}
+        if self.breaker.outage_s():
+            about["failing_for_s"] = round(self.breaker.outage_s(), 1)
+        return about
 
     def _model(self) -> AsyncCutoutModel:
         if self.model is None:
@@ -55,16 +135,28 @@ class TritonLink:
     async def cut(self, data: bytes, parameters: Parameters) -> CutResult:
         """One encoded image and ``cutout``'s parameters -> the encoded result."""
         try:
-            return await self._model().cut_bytes(data, parameters)
+            result = await self._model().cut_bytes(data, parameters)
         except ServingError as e:  # the client's: Triton's answers and the contract check
             raise http_error(e, self.url) from e
+        self.served = True
+        return result
 
     async def not_ready_reason(self) -> str | None:
         """None when ``cutout`` is ready, else why not (one line); ``cutout`` alone is asked."""
         model = self._model()
         try:
             if await model.is_ready():
+                self.served = True
                 return None
         except ServingError as e:
             return str(http_error(e, self.url))
         return f"model {model.cutout.name} is not ready on {self.url}"
+
+    async def readiness(self) -> tuple[bool, dict]:
+        """``/readyz``: not ready until ``cutout`` was ready once; after that ready, with the
+        breaker's state, even while Triton is down (docs/resilience.md says why)."""
+        if not self.served:
+            reason = await self.not_ready_reason()
+            if reason is not None:
+                return False, {"status": "not ready", "detail": reason, "triton": self.state()}
+        return True, {"status": "ready", "triton": self.state()}

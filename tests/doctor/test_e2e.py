@@ -204,8 +204,9 @@ def gateway() -> Iterator[ThreadingHTTPServer]:
     [
         (200, '{"status": "ready", "triton": "triton:8001"}', "ok"),
         (503, '{"triton": "triton:8001", "error": "triton unreachable"}', "fail"),
+        (200, '{"status": "ready", "triton": {"url": "triton:8001", "breaker": "open"}}', "fail"),
     ],
-    ids=["ready", "not-ready"],
+    ids=["ready", "not-ready", "breaker-open"],
 )
 def test_the_gateway_readyz_and_its_triton_target(
     gateway: ThreadingHTTPServer, code: int, body: str, status: str

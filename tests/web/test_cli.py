@@ -7,8 +7,11 @@ import logging
 import os
 import signal
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -52,6 +55,56 @@ def test_ready_line_then_serving_then_sigterm_exits_0(triton_server) -> None:
         assert cut(url).status_code == 200
         assert httpx.get(f"{url}/docs").status_code == 200
         assert child.stop() == 0
+
+
+@dataclass
+class Sent:
+    started: float
+    ended: float
+    outcome: int | str  # the HTTP status, or the error's type when nothing answered
+
+
+def send_until(url: str, stop: threading.Event, sent: list[Sent]) -> None:
+    """Upload the photo again and again, one connection per request, until told to stop."""
+    photo = PHOTOS[1]
+    while not stop.is_set():
+        started, outcome = time.monotonic(), ""
+        try:
+            files = {"file": (photo.name, photo.read_bytes())}
+            answer = httpx.post(f"{url}/api/remove", files=files, data={"model": MODEL},
+                                headers={"Connection": "close"}, timeout=60)  # fmt: skip
+            outcome = answer.status_code
+        except httpx.TransportError as e:  # refused once the gateway stopped listening
+            outcome = type(e).__name__
+        sent.append(Sent(started, time.monotonic(), outcome))
+
+
+def test_sigterm_under_load_answers_every_request_in_flight_and_exits_0(triton_server) -> None:
+    """Graceful drain: SIGTERM while uploads are in flight; each one the gateway accepted is
+    answered 200, later ones are refused (the listening socket is closed), exit code 0."""
+    sent: list[Sent] = []
+    stop = threading.Event()
+    with web("--triton-url", triton_server.grpc_url) as (child, url):
+        senders = [threading.Thread(target=send_until, args=(url, stop, sent)) for _ in range(3)]
+        for sender in senders:
+            sender.start()
+        deadline = time.monotonic() + 120
+        while sum(s.outcome == 200 for s in sent) < 3:  # under load first
+            assert time.monotonic() < deadline and not [s for s in sent if s.outcome != 200]
+            time.sleep(0.05)
+        signalled = time.monotonic()
+        child.process.send_signal(signal.SIGTERM)
+        code = child.process.wait(timeout=60)
+        stop.set()
+        for sender in senders:
+            sender.join(timeout=60)
+    assert code == 0
+    in_flight = [s for s in sent if s.started < signalled < s.ended and s.outcome == 200]
+    assert in_flight, "no request was answered after SIGTERM: nothing was drained"
+    # every request got 200, or was refused before it was accepted (the socket was closed);
+    # none accepted and then dropped (ReadError, RemoteProtocolError), none a 5xx
+    assert {s.outcome for s in sent} <= {200, "ConnectError"}, [s.outcome for s in sent]
+    assert all(s.outcome != 200 or s.started < signalled for s in sent)
 
 
 def test_without_triton_url_it_runs_the_embedded_triton_and_stops_it() -> None:

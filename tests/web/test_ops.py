@@ -1,5 +1,6 @@
-"""/healthz, /readyz, /metrics; Triton down: 503 on the API and /readyz, and recovery without
-restarting the gateway once Triton is back."""
+"""/healthz, /readyz, /metrics; Triton down past the breaker's grace: 503 at once on the API
+(/readyz stays 200 and shows the breaker), and recovery without restarting the gateway once
+Triton is back."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import shutil
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 import tritonclient.http as httpclient
 from prometheus_client.parser import text_string_to_metric_families
@@ -16,6 +18,7 @@ from tritonclient.utils import InferenceServerException
 from server.command import ADMIN_HEADER, ADMIN_KEY_ENV
 from tests.data import PHOTOS, REPOSITORY
 from tests.web.serving import MODEL, config_for, serve
+from u2net.breaker import BreakerPolicy
 from u2net.contract import CUTOUT
 from u2net.embedded import start
 from u2net.processes import free_ports
@@ -37,10 +40,11 @@ def samples(text: str) -> dict[tuple[str, tuple], float]:
     }
 
 
-def test_health_and_readiness(http) -> None:
+def test_health_and_readiness(http, gateway) -> None:
     assert http.get("/healthz").json() == {"status": "ok"}
     ready = http.get("/readyz")
-    assert (ready.status_code, ready.json()) == (200, {"status": "ready"})
+    assert ready.status_code == 200 and ready.json()["status"] == "ready"
+    assert ready.json()["triton"] == {"url": gateway.config.triton_url, "breaker": "closed"}
 
 
 def test_metrics_count_requests_bytes_latency_and_rejections(http) -> None:
@@ -98,24 +102,43 @@ def test_ready_while_cutout_is_though_another_model_failed_to_load(tmp_path: Pat
         triton.stop()
 
 
-def test_triton_down_is_503_and_the_gateway_recovers_when_it_is_back() -> None:
+def breaker(client) -> str:
+    state = client.get("/readyz").json()["triton"]["breaker"]
+    exposed = samples(client.get("/metrics").text)
+    assert exposed[("web_triton_breaker", (("web_triton_breaker", state),))] == 1
+    return state
+
+
+def until_breaker(client, state: str, timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while breaker(client) != state:
+        assert time.monotonic() < deadline, f"expected the breaker {state}"
+        time.sleep(0.1)
+
+
+def test_triton_gone_past_the_grace_is_503_at_once_and_back_closes_the_breaker() -> None:
+    """Triton stopped for good: once the grace is over the watcher opens the breaker, and a
+    request (whose own deadline is a minute) is refused at once with Retry-After while
+    /readyz stays 200 and says so; Triton back, a probe closes the breaker."""
     ports = tuple(free_ports(3))
     triton = start(["--models", "u2netp_onnx"], ports=ports)  # type: ignore[arg-type]
+    policy = BreakerPolicy(grace_s=1.0, probe_interval_s=0.5)
     try:
-        # Triton answered, so a request waits for it until its timeout: keep that short here
-        config = config_for(triton.grpc_url, timeout_s=5.0)
+        config = config_for(triton.grpc_url, timeout_s=60.0, breaker=policy)
         with serve(config) as served, served.client() as client:
-            assert client.get("/readyz").status_code == 200
-            assert cut(client).status_code == 200
+            assert cut(client).status_code == 200 and breaker(client) == "closed"
             triton.stop()
-            down, api = client.get("/readyz"), cut(client)
-            assert down.status_code == 503 and "unavailable" in down.json()["detail"]
-            assert api.status_code == 503 and api.headers["Retry-After"]
-            assert "unavailable" in api.json()["detail"]
+            until_breaker(client, "open")
+            refused = httpx.post(
+                f"{served.url}/api/remove", files={"file": (PHOTO.name, PHOTO.read_bytes())},
+                data={"model": MODEL}, timeout=20.0,  # far less than the request's deadline
+            )  # fmt: skip
+            assert refused.status_code == 503 and int(refused.headers["Retry-After"]) >= 1
+            assert "is down" in refused.json()["detail"]
+            ready = client.get("/readyz")
+            assert ready.status_code == 200 and ready.json()["triton"]["failing_for_s"] > 1.0
             triton = start(["--models", "u2netp_onnx"], ports=ports)  # type: ignore[arg-type]
-            deadline = time.monotonic() + 30
-            while client.get("/readyz").status_code != 200 and time.monotonic() < deadline:
-                time.sleep(0.2)
+            until_breaker(client, "closed")
             assert cut(client).status_code == 200
     finally:
         triton.stop()
