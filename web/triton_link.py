@@ -52,10 +52,12 @@ class TritonLink:
             raise RuntimeError("TritonLink used before open()")
         return self.model
 
-    async def cut(self, data: bytes, parameters: Parameters) -> CutResult:
+    async def cut(
+        self, data: bytes, parameters: Parameters, background: bytes | None = None
+    ) -> CutResult:
         """One encoded image and ``cutout``'s parameters -> the encoded result."""
         try:
-            return await self._model().cut_bytes(data, parameters)
+            return await self._model().cut_bytes(data, parameters, background)
         except ServingError as e:  # the client's: Triton's answers and the contract check
             raise http_error(e, self.url) from e
 
