@@ -55,7 +55,8 @@ def rembg_options(
     bg_image: bytes | None = None,
 ) -> tuple[str, OutputOptions]:
     """Form/query fields (and a background photo's bytes) -> (model, options)."""
-    reject_unknown(fields, (file_field, *OPTION_FIELDS))
+    uploads = (file_field, BG_IMAGE_FIELD) if bg_image else (file_field,)
+    reject_unknown(fields, (*uploads, *OPTION_FIELDS))
     for unserved in UNSERVED:
         if parse_bool(unserved, fields.get(unserved, False)):
             raise OptionError(f"{unserved}: expected false (not served here), got true")

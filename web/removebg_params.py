@@ -127,7 +127,7 @@ def background_source(fields: Mapping[str, str], files: Collection[str] = ()) ->
         raise OptionError(
             f"expected at most one of {', '.join(BACKGROUNDS)}, got {', '.join(given)}"
         )
-    if "bg_image_file" in fields:
+    if "bg_image_file" in fields and "bg_image_file" not in files:
         raise OptionError("bg_image_file: expected a file upload (multipart), got a text field")
     return given[0] if given and given[0] != "bg_color" else None
 
