@@ -27,10 +27,11 @@ from u2net.errors import OptionError, UsageError
 from u2net.imaging import DEFAULT_MAX_PIXELS
 from u2net.matting import MattingOptions
 from u2net.options import (
+    BG_IMAGE,
     DEFAULTS,
     FORMAT,
     FORMATS,
-    PARAMETER_FIELDS,
+    REQUEST_FIELDS,
     OutputOptions,
     build_options,
 )
@@ -186,6 +187,39 @@ def _add_render_flags(cut: argparse.ArgumentParser) -> None:
         type=edge.positive_int,
         help="scale the result down to at most this many pixels (remove.bg's size=preview)",
     )
+    _add_scene_flags(cut)
+
+
+def _add_scene_flags(cut: argparse.ArgumentParser) -> None:
+    """remove.bg's composition fields (u2net.scene); values as remove.bg writes them."""
+    cut.add_argument(
+        "--bg-image", type=Path, metavar="FILE", help="compose over this photo (covers the canvas)"
+    )
+    cut.add_argument(
+        "--roi", metavar="'X1 Y1 X2 Y2'", help="only this region can be foreground (px or %%)"
+    )
+    cut.add_argument(
+        "--no-semitransparency",
+        dest="semitransparency",
+        action="store_const",
+        const=False,
+        help="harden the matte: every pixel opaque or clear",
+    )
+    cut.add_argument(
+        "--scale", help="the subject's size: 10%%..100%% of the canvas, or original (default)"
+    )
+    cut.add_argument(
+        "--position",
+        help="original (default; center with --scale), center, X%% or 'X%% Y%%'",
+    )
+    cut.add_argument("--shadow", action="store_true", help="a soft drop shadow beneath the subject")
+    cut.add_argument(
+        "--shadow-opacity",
+        type=int,
+        default=DEFAULTS.shadow_opacity,
+        metavar="0-100",
+        help="the shadow's opacity in percent",
+    )
 
 
 def _add_ab(sub: object) -> None:
@@ -267,10 +301,22 @@ def output_options(args: argparse.Namespace) -> OutputOptions:
     """The cut flags as options (their names are ``cutout``'s parameters); impossible
     combinations are usage errors."""
     flags = {**vars(args), FORMAT: output_format(args.format, args.output)}
+    if args.bg_image is not None:
+        flags[BG_IMAGE] = _read_background(args.bg_image)
     try:
-        return build_options(flags, PARAMETER_FIELDS)
+        return build_options(flags, REQUEST_FIELDS)
     except OptionError as e:
         raise UsageError(str(e)) from e
+
+
+def _read_background(path: Path) -> bytes:
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise UsageError(f"--bg-image {path}: cannot read: {e.strerror or e}") from e
+    if not data:
+        raise UsageError(f"--bg-image {path}: expected an image, got 0 bytes")
+    return data
 
 
 def cmd_cut(args: argparse.Namespace) -> int:

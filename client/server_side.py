@@ -56,10 +56,16 @@ class CutoutBase(ModelBase):
     def check(self, metadata: dict) -> None:
         check_cutout_metadata(metadata, self.cutout)
 
-    def request(self, data: bytes) -> list[grpcclient.InferInput]:
-        tensor = grpcclient.InferInput(self.cutout.input_name, [1], self.cutout.bytes_dtype)
-        tensor.set_data_from_numpy(np.array([data], dtype=np.object_))
-        return [tensor]
+    def request(self, data: bytes, background: bytes | None = None) -> list[grpcclient.InferInput]:
+        """The image's tensor, and the background photo's when there is one."""
+        named = {self.cutout.input_name: data, self.cutout.background_name: background}
+        tensors = []
+        for name, value in named.items():
+            if value:
+                tensor = grpcclient.InferInput(name, [1], self.cutout.bytes_dtype)
+                tensor.set_data_from_numpy(np.array([value], dtype=np.object_))
+                tensors.append(tensor)
+        return tensors
 
     def result(self, answer: Any) -> CutResult:
         width, height = (int(v) for v in answer.as_numpy(self.cutout.size_name))
@@ -83,12 +89,15 @@ class CutoutModel(CutoutBase, TritonModel):
         super().__init__(url, contract.name, timeout_s, retry, **link)
         self.use_cutout(contract)
 
-    def cut_bytes(self, data: bytes, parameters: Parameters) -> CutResult:
-        """One encoded image -> the finished, encoded result (with its size and box)."""
+    def cut_bytes(
+        self, data: bytes, parameters: Parameters, background: bytes | None = None
+    ) -> CutResult:
+        """One encoded image (and a background photo) -> the finished, encoded result (with
+        its size and box)."""
         answer = self._call(
             "infer",
             self.resolve(),
-            self.request(data),
+            self.request(data, background),
             outputs=self.outputs,
             parameters=dict(parameters),
         )
@@ -110,11 +119,13 @@ class AsyncCutoutModel(CutoutBase, AsyncTritonModel):
         super().__init__(url, contract.name, timeout_s, retry, **link)
         self.use_cutout(contract)
 
-    async def cut_bytes(self, data: bytes, parameters: Parameters) -> CutResult:
+    async def cut_bytes(
+        self, data: bytes, parameters: Parameters, background: bytes | None = None
+    ) -> CutResult:
         answer = await self._call(
             "infer",
             await self.resolve(),
-            self.request(data),
+            self.request(data, background),
             outputs=self.outputs,
             parameters=dict(parameters),
         )
@@ -168,7 +179,7 @@ class ServerSideCutter:
             raise InvalidImage("empty file: expected an image, got 0 bytes")
         model = self.inner.resolve()
         parameters = {**to_parameters(options, model), MAX_PIXELS: self.max_pixels}
-        return self.cutout.cut_bytes(data, parameters).data
+        return self.cutout.cut_bytes(data, parameters, options.bg_image).data
 
     def close(self) -> None:
         self.cutout.close()

@@ -157,7 +157,8 @@ class CutoutVariant:
     def get_config(self) -> mc.ModelConfig:
         config = mc.ModelConfig(name=self.name, backend="python", max_batch_size=0)
         for name, dtype, dims in self.contract.inputs:
-            config.input.add(name=name, data_type=_DTYPES[dtype], dims=dims)
+            optional = name in self.contract.optional_inputs
+            config.input.add(name=name, data_type=_DTYPES[dtype], dims=dims, optional=optional)
         for name, dtype, dims in self.contract.outputs:
             config.output.add(name=name, data_type=_DTYPES[dtype], dims=dims)
         config.instance_group.add(count=self.instance_count, kind=mc.ModelInstanceGroup.KIND_CPU)

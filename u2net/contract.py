@@ -75,12 +75,14 @@ def check_metadata(metadata: dict, contract: ServingContract = CONTRACT) -> None
 class CutoutContract:
     """The ``cutout`` model: the whole job inside Triton, encoded bytes in, finished image out.
 
-    One request is one image (``max_batch_size: 0``, every tensor's first dim is its size).
-    Its request parameters are the names in :mod:`u2net.options`.
+    One request is one image (``max_batch_size: 0``, every tensor's first dim is its size),
+    with an optional background photo to compose it over. Its request parameters are the
+    names in :mod:`u2net.options`.
     """
 
     name: str = "cutout"
     input_name: str = "image_bytes"  # one encoded image
+    background_name: str = "background_bytes"  # optional: one encoded background photo
     output_name: str = "result_bytes"  # the encoded result
     size_name: str = "result_size"  # width, height of the result
     box_name: str = "foreground_box"  # left, top, width, height in result pixels
@@ -89,7 +91,14 @@ class CutoutContract:
 
     @property
     def inputs(self) -> list[tuple[str, str, list[int]]]:
-        return [(self.input_name, self.bytes_dtype, [1])]
+        return [
+            (self.input_name, self.bytes_dtype, [1]),
+            (self.background_name, self.bytes_dtype, [1]),
+        ]
+
+    @property
+    def optional_inputs(self) -> tuple[str, ...]:
+        return (self.background_name,)
 
     @property
     def outputs(self) -> list[tuple[str, str, list[int]]]:

@@ -6,6 +6,7 @@ model's input, resize the mask back, compose (:mod:`u2net.compositing`), encode.
 
 from __future__ import annotations
 
+import functools
 import io
 import logging
 import warnings
@@ -16,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from u2net import compositing, encoders
+from u2net import compositing, encoders, scene
 from u2net.contract import CONTRACT, ServingContract
 from u2net.decode import ICC, register_heif, upright_rgb
 from u2net.errors import InvalidImage
@@ -115,27 +116,67 @@ class Finished:
     box: Box
 
 
-def compose(rgb: Image.Image, mask: Image.Image, options: OutputOptions) -> Image.Image:
-    """Mask at the photo's size -> the picture asked for (mask, cut-out, or over a colour)."""
+def subject_of(rgb: Image.Image, mask: Image.Image, options: OutputOptions) -> Image.Image:
+    """Mask at the photo's size -> the mask itself, or the RGBA cut-out in the options' mode."""
     if options.only_mask:
         return mask
-    mode = options.composite
     if options.matting is not None:
-        subject = matte_or_cutout(rgb, mask, options.matting, mode)
-    else:
-        subject = compositing.cutout(rgb, mask, mode)
+        return matte_or_cutout(rgb, mask, options.matting, options.composite)
+    return compositing.cutout(rgb, mask, options.composite)
+
+
+def backdrop(subject: Image.Image, options: OutputOptions) -> Image.Image:
+    """The cut-out over its shadow, then over the background image or colour, if asked."""
+    if options.only_mask:
+        return subject
+    if options.shadow:
+        subject = scene.with_shadow(subject, options.shadow_opacity)
+    if options.bg_image:
+        return scene.over_image(subject, background(options.bg_image))
     if options.bgcolor is None:
         return subject
-    return compositing.over_color(subject, options.bgcolor, mode)
+    return compositing.over_color(subject, options.bgcolor, options.composite)
+
+
+def compose(rgb: Image.Image, mask: Image.Image, options: OutputOptions) -> Image.Image:
+    """Mask at the photo's size -> the picture asked for (mask, cut-out, or over a colour)."""
+    return backdrop(subject_of(rgb, mask, options), options)
+
+
+@functools.lru_cache(maxsize=2)  # a batch shares one background: decoded once
+def background(data: bytes) -> Image.Image:
+    """A background photo's bytes -> its RGB picture (decoded as any photo)."""
+    try:
+        return open_rgb(data)
+    except InvalidImage as e:
+        raise InvalidImage(f"background image: {e}") from e
+
+
+def shaped_mask(mask: Image.Image, options: OutputOptions) -> Image.Image:
+    """The mask within the region of interest, and hardened without semitransparency."""
+    if options.roi is not None:
+        mask = scene.within_roi(mask, options.roi)
+    return mask if options.semitransparency else scene.harden(mask)
+
+
+def staged(rgb: Image.Image, mask: Image.Image, options: OutputOptions) -> tuple[Image.Image, Box]:
+    """The picture asked for and its foreground's box, the subject scaled and positioned."""
+    subject, box = subject_of(rgb, mask, options), foreground_box(mask)
+    if options.moves_subject:
+        target = scene.target_box(box, rgb.size, options.scale, options.position)
+        subject, mask = scene.place(subject, box, target), scene.place(mask, box, target)
+        box = foreground_box(mask)
+    return backdrop(subject, options), box
 
 
 def finish(rgb: Image.Image, mask_320: np.ndarray, options: OutputOptions) -> Finished:
-    """The finished picture for one photo from its model-sized mask: compose, then crop to
-    the foreground (with a margin) and scale down to ``max_output_pixels`` if asked."""
+    """The finished picture for one photo from its model-sized mask: the composition steps
+    (u2net.scene) and compose, then crop to the foreground (with a margin) and scale down to
+    ``max_output_pixels`` if asked."""
     mask = mask_to_size(mask_320, rgb.size)
     if options.post_process:
         mask = post_process_mask(mask)
-    image, box = compose(rgb, mask, options), foreground_box(mask)
+    image, box = staged(rgb, shaped_mask(mask, options), options)
     if options.crop:
         image, box = crop_to_box(image, box, options.crop_margin)
     if options.max_output_pixels is not None:

@@ -34,10 +34,11 @@ class CutResult:
     box: Box  # left, top, width, height in result pixels
 
 
-def parse_request(parameters: Mapping[str, object]) -> CutRequest:
-    """Request parameters -> a parsed request, or InvalidRequest saying what was wrong."""
+def parse_request(parameters: Mapping[str, object], bg_image: bytes | None = None) -> CutRequest:
+    """Request parameters (and a background photo's bytes) -> a parsed request, or
+    InvalidRequest saying what was wrong."""
     try:
-        return from_parameters(parameters)
+        return from_parameters(parameters, bg_image)
     except OptionError as e:
         raise InvalidRequest(str(e)) from e
 

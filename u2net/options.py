@@ -18,7 +18,16 @@ from u2net.catalogue import DEFAULT_MODEL
 from u2net.compositing import DEFAULT_MODE, MODES, Color
 from u2net.errors import OptionError
 from u2net.matting import MattingOptions
-from u2net.values import parse_bool, parse_choice, parse_int, reject_unknown
+from u2net.scene import CENTER, DEFAULT_SHADOW_OPACITY, Position, Roi
+from u2net.values import (
+    parse_bool,
+    parse_choice,
+    parse_int,
+    parse_lengths,
+    parse_percent,
+    reject_unknown,
+    shown,
+)
 
 DEFAULT_PNG_COMPRESSION = 1  # measured: docs/measurements.md, "Per-stage costs"
 FORMATS = ("png", "webp", "jpg")
@@ -42,10 +51,24 @@ CROP = "crop"
 CROP_MARGIN = "crop_margin"
 MAX_OUTPUT_PIXELS = "max_output_pixels"
 MAX_PIXELS = "max_pixels"
+ROI = "roi"
+SEMITRANSPARENCY = "semitransparency"
+SCALE = "scale"
+POSITION = "position"
+SHADOW = "shadow"
+SHADOW_OPACITY = "shadow_opacity"
 PARAMETERS = (
     MODEL, ONLY_MASK, BGCOLOR, COMPOSITE, FORMAT, PNG_COMPRESSION, POST_PROCESS_MASK, ALPHA_MATTING,
-    *MATTING_THRESHOLDS, CROP, CROP_MARGIN, MAX_OUTPUT_PIXELS, MAX_PIXELS,
+    *MATTING_THRESHOLDS, CROP, CROP_MARGIN, MAX_OUTPUT_PIXELS, MAX_PIXELS, ROI, SEMITRANSPARENCY,
+    SCALE, POSITION, SHADOW, SHADOW_OPACITY,
 )  # fmt: skip
+# the background photo's encoded bytes: the CLI's --bg-image, cutout's optional input tensor
+# (u2net.contract.CUTOUT.background_name), never a request parameter
+BG_IMAGE = "bg_image"
+SCALE_PERCENT = (10, 100)  # remove.bg's scale: 10%..100% of the canvas, or original
+POSITION_PERCENT = (0, 100)
+ORIGINAL = "original"
+CENTERED = "center"
 
 
 @dataclass(frozen=True)
@@ -62,6 +85,13 @@ class OutputOptions:
     crop: bool = False  # to the foreground's box
     crop_margin: int = 0  # pixels around the box when cropping
     max_output_pixels: int | None = None  # scale the result down to at most this many pixels
+    roi: Roi | None = None  # only this region can be foreground (u2net.scene)
+    semitransparency: bool = True  # False: every pixel opaque or clear
+    scale: float | None = None  # the subject's box, a fraction of the canvas it fits; None: as is
+    position: Position | None = None  # where the subject's box goes; None: where it was
+    shadow: bool = False  # a drop shadow beneath the subject
+    shadow_opacity: int = DEFAULT_SHADOW_OPACITY  # percent
+    bg_image: bytes | None = field(default=None, repr=False)  # an encoded background photo
 
     def __post_init__(self) -> None:
         if self.fmt not in FORMATS:
@@ -70,8 +100,13 @@ class OutputOptions:
             raise OptionError(
                 f"expected a composite mode from {', '.join(MODES)}, got {self.composite!r}"
             )
-        if self.fmt == "jpg" and not self.only_mask and self.bgcolor is None:
-            raise OptionError("format jpg has no alpha channel: give a background colour R,G,B")
+        if self.fmt == "jpg" and not self.only_mask and self.bgcolor is None and not self.bg_image:
+            raise OptionError(
+                "format jpg has no alpha channel: give a background colour R,G,B or image"
+            )
+        if self.bgcolor is not None and self.bg_image:
+            raise OptionError("expected a background colour or a background image, got both")
+        self._check_scene()
         if not 0 <= self.png_compression <= 9:
             raise OptionError(f"expected a PNG compression 0..9, got {self.png_compression}")
         if self.crop_margin < 0:
@@ -79,16 +114,30 @@ class OutputOptions:
         if self.max_output_pixels is not None and self.max_output_pixels < 1:
             raise OptionError(f"expected max output pixels ≥ 1, got {self.max_output_pixels}")
 
+    def _check_scene(self) -> None:
+        low, high = SCALE_PERCENT
+        if self.scale is not None and not low <= self.scale * 100 <= high:
+            raise OptionError(f"expected a scale of {low}%..{high}%, got {self.scale:.0%}")
+        if self.position is not None and not all(0 <= p <= 1 for p in self.position):
+            raise OptionError(f"expected a position within 0%..100%, got {self.position}")
+        if not 0 <= self.shadow_opacity <= 100:
+            raise OptionError(f"expected a shadow opacity 0..100, got {self.shadow_opacity}")
+
+    @property
+    def moves_subject(self) -> bool:
+        return self.scale is not None or self.position is not None
+
 
 DEFAULTS = OutputOptions()
 MATTING_DEFAULTS = MattingOptions()
 THRESHOLD_RANGE = (0, 255)  # each of alpha matting's thresholds and its erosion
 MATTING_FIELDS = tuple(f.name for f in dataclasses.fields(MattingOptions))
-FLAG_FIELDS = ("only_mask", "post_process", "crop")
+FLAG_FIELDS = ("only_mask", "post_process", "crop", "semitransparency", "shadow")
 NUMBER_FIELDS = ("png_compression", "crop_margin", "max_output_pixels")
 # what build_options takes: the options' own fields, matting as a switch and its thresholds
 FIELDS = (
     *FLAG_FIELDS, *NUMBER_FIELDS, "bgcolor", "composite", "fmt", "alpha_matting", *MATTING_FIELDS,
+    "roi", "scale", "position", "shadow_opacity", "bg_image",
 )  # fmt: skip
 # the ``cutout`` parameter (and CLI flag) -> the field of FIELDS it sets
 PARAMETER_FIELDS = {
@@ -96,7 +145,11 @@ PARAMETER_FIELDS = {
     PNG_COMPRESSION: "png_compression",
     POST_PROCESS_MASK: "post_process", ALPHA_MATTING: "alpha_matting", **MATTING_THRESHOLDS,
     CROP: "crop", CROP_MARGIN: "crop_margin", MAX_OUTPUT_PIXELS: "max_output_pixels",
+    ROI: "roi", SEMITRANSPARENCY: "semitransparency", SCALE: "scale", POSITION: "position",
+    SHADOW: "shadow", SHADOW_OPACITY: "shadow_opacity",
 }  # fmt: skip
+# what the CLI's flags and cutout's request (parameters and inputs) set
+REQUEST_FIELDS = {**PARAMETER_FIELDS, BG_IMAGE: "bg_image"}
 
 
 def field_default(name: str) -> object:
@@ -151,6 +204,60 @@ def parse_web_color(text: str, name: str | None = None) -> Color:
     return (*rgb, 255)[:4] if len(rgb) == 3 else rgb  # type: ignore[return-value]
 
 
+def parse_scale(name: str, value: object) -> float | None:
+    """remove.bg's ``scale``: ``original`` (None) or ``10%``..``100%`` (a fraction)."""
+    if isinstance(value, str) and value.strip().lower() == ORIGINAL:
+        return None
+    try:
+        return parse_percent(name, value, *SCALE_PERCENT)
+    except OptionError:
+        low, high = SCALE_PERCENT
+        raise OptionError(
+            f"{name}: expected {ORIGINAL} or {low}%..{high}%, got {shown(value)}"
+        ) from None
+
+
+def parse_position(name: str, value: object) -> Position | None:
+    """remove.bg's ``position``: ``original`` (None), ``center``, ``X%`` (both) or ``X% Y%``."""
+    if isinstance(value, tuple):
+        return value  # type: ignore[return-value]
+    words = value.lower().split() if isinstance(value, str) else []
+    if words == [ORIGINAL]:
+        return None
+    if words == [CENTERED]:
+        return CENTER
+    try:
+        if len(words) in (1, 2):
+            parts = [parse_percent(name, word, *POSITION_PERCENT) for word in words]
+            return (parts[0], parts[-1])
+    except OptionError:
+        pass
+    expected = f"{ORIGINAL}, {CENTERED}, X% or X% Y% (0%..100%)"
+    raise OptionError(f"{name}: expected {expected}, got {shown(value)}")
+
+
+def _percent(fraction: float) -> str:
+    return f"{fraction * 100:g}%"
+
+
+def _scene_parameters(options: OutputOptions) -> dict[str, ParameterValue]:
+    params: dict[str, ParameterValue] = {}
+    if options.roi is not None:
+        params[ROI] = " ".join(map(str, options.roi))
+    if not options.semitransparency:
+        params[SEMITRANSPARENCY] = False
+    if options.scale is not None:
+        params[SCALE] = _percent(options.scale)
+    if options.position is not None:
+        params[POSITION] = " ".join(map(_percent, options.position))
+    elif options.scale is not None:
+        params[POSITION] = ORIGINAL  # else a scale implies the centre
+    if options.shadow:
+        params[SHADOW] = True
+        params[SHADOW_OPACITY] = options.shadow_opacity
+    return params
+
+
 def to_parameters(options: OutputOptions, model: str = DEFAULT_MODEL) -> dict[str, ParameterValue]:
     """Options -> request parameters (only what differs from the defaults, plus the model)."""
     params: dict[str, ParameterValue] = {MODEL: model, FORMAT: options.fmt}
@@ -171,7 +278,7 @@ def to_parameters(options: OutputOptions, model: str = DEFAULT_MODEL) -> dict[st
         params[CROP_MARGIN] = options.crop_margin
     if options.max_output_pixels is not None:
         params[MAX_OUTPUT_PIXELS] = options.max_output_pixels
-    return params
+    return params | _scene_parameters(options)
 
 
 def _color(name: str, value: object) -> Color | None:
@@ -214,13 +321,35 @@ def build_options(
         kwargs["fmt"] = str(given["fmt"]).lower()
     if "alpha_matting" in given:
         kwargs["matting"] = _matting(given, labels)
-    return OutputOptions(**kwargs)  # type: ignore[arg-type]
+    return OutputOptions(**kwargs, **_scene(given, labels))  # type: ignore[arg-type]
 
 
-def from_parameters(params: Mapping[str, object]) -> CutRequest:
-    """Request parameters -> a parsed request; raises OptionError saying "expected X, got Y"."""
+def _scene(given: Mapping[str, object], labels: Mapping[str, str]) -> dict[str, object]:
+    """The composition fields (u2net.scene): a scale without a position centres the subject."""
+    kwargs: dict[str, object] = {}
+    if "roi" in given:
+        kwargs["roi"] = parse_lengths(labels["roi"], given["roi"], 4)
+    if "scale" in given:
+        kwargs["scale"] = parse_scale(labels["scale"], given["scale"])
+    if "position" in given:
+        kwargs["position"] = parse_position(labels["position"], given["position"])
+    elif kwargs.get("scale") is not None:
+        kwargs["position"] = CENTER
+    if "shadow_opacity" in given:
+        kwargs["shadow_opacity"] = parse_int(
+            labels["shadow_opacity"], given["shadow_opacity"], 0, 100
+        )
+    if given.get("bg_image"):
+        kwargs["bg_image"] = bytes(given["bg_image"])  # type: ignore[arg-type]
+    return kwargs
+
+
+def from_parameters(params: Mapping[str, object], bg_image: bytes | None = None) -> CutRequest:
+    """Request parameters (and the background photo's bytes, sent beside them) -> a parsed
+    request; raises OptionError saying "expected X, got Y"."""
     reject_unknown(params, PARAMETERS, what="parameters")
-    options = build_options(params, PARAMETER_FIELDS, label="parameter {}")
+    values = {**params, BG_IMAGE: bg_image}
+    options = build_options(values, REQUEST_FIELDS, label="parameter {}")
     max_pixels = params.get(MAX_PIXELS)
     if max_pixels is not None:
         max_pixels = parse_int(f"parameter {MAX_PIXELS}", max_pixels, low=1)

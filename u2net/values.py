@@ -1,5 +1,6 @@
 """Option values as callers send them (form fields, query strings, JSON, Triton parameters,
-the CLIs' flags): one set of words for yes and no, whole numbers, choices, field names.
+the CLIs' flags): one set of words for yes and no, whole numbers, choices, field names,
+percentages and lengths in pixels or percent.
 
 Each parser takes the caller's name for the value and raises OptionError saying
 "NAME: expected X, got Y".
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Iterable
+from dataclasses import dataclass
 
 from u2net.errors import OptionError
 
@@ -69,3 +71,51 @@ def reject_unknown(given: Iterable[str], known: Iterable[str], what: str = "fiel
     unknown = sorted(set(given) - set(known))
     if unknown:
         raise OptionError(f"expected {what} from {', '.join(known)}, got {unknown[0]!r}")
+
+
+NUMBER = r"[0-9]+(?:\.[0-9]+)?"
+PERCENT = re.compile(rf"({NUMBER})\s*%")
+LENGTH = re.compile(rf"({NUMBER})\s*(px|%)?")
+
+
+def parse_percent(name: str, value: object, low: float, high: float) -> float:
+    """``"N%"`` with ``low <= N <= high`` -> N / 100 (a fraction); a fraction passes as is."""
+    if isinstance(value, float):
+        return value
+    match = PERCENT.fullmatch(value.strip()) if isinstance(value, str) else None
+    number = float(match.group(1)) if match else None
+    if number is None or not low <= number <= high:
+        raise OptionError(f"{name}: expected {low:g}%..{high:g}%, got {shown(value)}")
+    return number / 100
+
+
+@dataclass(frozen=True)
+class Length:
+    """A length along one side of an image: pixels, or percent of that side."""
+
+    value: float
+    percent: bool = False
+
+    def pixels(self, side: int) -> int:
+        return round(side * self.value / 100) if self.percent else round(self.value)
+
+    def __str__(self) -> str:
+        return f"{self.value:g}{'%' if self.percent else 'px'}"
+
+
+def parse_lengths(name: str, value: object, count: int) -> tuple[Length, ...]:
+    """``count`` lengths separated by spaces, each ``N``/``Npx`` (pixels) or ``N%`` (0..100)."""
+    if isinstance(value, tuple):
+        return value
+    parts = value.split() if isinstance(value, str) else []
+    matches = [LENGTH.fullmatch(part) for part in parts]
+    lengths = [Length(float(m.group(1)), m.group(2) == "%") for m in matches if m]
+    if (
+        len(lengths) != count
+        or len(parts) != count
+        or any(length.percent and length.value > 100 for length in lengths)
+    ):
+        raise OptionError(
+            f"{name}: expected {count} lengths like 10px or 25% (at most 100%), got {shown(value)}"
+        )
+    return tuple(lengths)

@@ -23,7 +23,14 @@ from web.depends import KEY_REQUIRED, Service
 from web.errors import BadRequest
 from web.fetch import fetch_image
 from web.forms import read_form
-from web.rembg_params import DEFAULT_COMPOSITE, FILE_FIELD, OPTIONS, URL_FIELD, rembg_options
+from web.rembg_params import (
+    BG_IMAGE_FIELD,
+    DEFAULT_COMPOSITE,
+    FILE_FIELD,
+    OPTIONS,
+    URL_FIELD,
+    rembg_options,
+)
 from web.removebg_params import MEDIA_TYPES
 from web.service import CutService
 
@@ -35,6 +42,7 @@ _DESCRIPTIONS = {
     "ppm": "post-process the mask", "bgc": "background colour r,g,b[,a]", "format": "output format",
     "composite": "how the image is written around the mask: "
     + "; ".join(f"{mode}: {text}" for mode, text in EXPLANATIONS.items()),
+    "shadow": "a soft drop shadow beneath the subject",
 }  # fmt: skip
 _EXTRA = {
     "format": {"enum": list(FORMATS)},
@@ -60,7 +68,13 @@ _MODEL_SCHEMA = {
     "type": "string", "default": DEFAULT_MODEL, "enum": list(MODEL_NAMES),
     "description": "when not given: the gateway's --default-model",
 }  # fmt: skip
-_OPTION_SCHEMA = {"model": _MODEL_SCHEMA, **{name: _option_schema(name) for name in OPTIONS}}
+_OPTION_SCHEMA = {
+    "model": _MODEL_SCHEMA,
+    **{name: _option_schema(name) for name in OPTIONS if name != BG_IMAGE_FIELD},
+}
+_BG_IMAGE_SCHEMA = {
+    "type": "string", "format": "binary", "description": "a background photo (covers the canvas)",
+}  # fmt: skip
 _FORM = {
     "requestBody": {
         "required": True,
@@ -72,6 +86,7 @@ _FORM = {
                     "properties": {
                         FILE_FIELD: {"type": "string", "format": "binary"},
                         **_OPTION_SCHEMA,
+                        BG_IMAGE_FIELD: _BG_IMAGE_SCHEMA,
                     },
                 }
             }
@@ -103,7 +118,9 @@ async def remove_upload(request: Request, service: Service) -> Response:
         if FILE_FIELD not in body.files:
             got = ", ".join(sorted(fields)) or "no fields"
             raise BadRequest(f"expected a multipart file field {FILE_FIELD!r}, got {got}")
-        model, options = rembg_options(fields, FILE_FIELD, service.config.default_model)
+        background = body.files.get(BG_IMAGE_FIELD)
+        default = service.config.default_model
+        model, options = rembg_options(fields, FILE_FIELD, default, background)
         return await _answer(service, admission, body.files[FILE_FIELD], model, options)
 
 

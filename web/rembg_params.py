@@ -4,7 +4,8 @@
 Defaults are rembg's, except the model: U²-Net (``u2net``). rembg's ``dc`` and ``vm`` are
 accepted when false (decontamination and ViTMatte are not served); ``extras`` is ignored.
 ``format`` (png, webp, jpg; default png as rembg) is this gateway's addition for the web UI;
-so is ``composite`` (clean, rembg, straight; default ``rembg``: exactly rembg's image).
+so is ``composite`` (clean, rembg, straight; default ``rembg``: exactly rembg's image), and
+``shadow`` (a drop shadow) and the upload ``bg_image`` (a background photo; multipart only).
 Bad values raise OptionError naming the field (web answers 400).
 """
 
@@ -34,26 +35,32 @@ OPTION_FIELDS = (
     "extras",
     "format",
     "composite",
+    "shadow",
 )
+BG_IMAGE_FIELD = "bg_image"  # an upload beside the photo (the web UI's background picker)
 # rembg's name -> the option it sets (see u2net.options.FIELDS)
 OPTIONS = {
     "a": "alpha_matting", "af": "foreground_threshold", "ab": "background_threshold",
     "ae": "erode_size", "om": "only_mask", "ppm": "post_process", "bgc": "bgcolor", "format": "fmt",
-    "composite": "composite",
+    "composite": "composite", "shadow": "shadow", BG_IMAGE_FIELD: "bg_image",
 }  # fmt: skip
 UNSERVED = ("dc", "vm")
 DEFAULT_COMPOSITE = REMBG  # rembg's own image, where rembg's API is promised
 
 
 def rembg_options(
-    fields: Mapping[str, str], file_field: str, default_model: str = DEFAULT_MODEL
+    fields: Mapping[str, str],
+    file_field: str,
+    default_model: str = DEFAULT_MODEL,
+    bg_image: bytes | None = None,
 ) -> tuple[str, OutputOptions]:
-    """Form/query fields -> (model, options)."""
-    reject_unknown(fields, (file_field, *OPTION_FIELDS))
+    """Form/query fields (and a background photo's bytes) -> (model, options)."""
+    uploads = (file_field, BG_IMAGE_FIELD) if bg_image else (file_field,)
+    reject_unknown(fields, (*uploads, *OPTION_FIELDS))
     for unserved in UNSERVED:
         if parse_bool(unserved, fields.get(unserved, False)):
             raise OptionError(f"{unserved}: expected false (not served here), got true")
     fmt = parse_choice("format", fields.get("format"), FORMATS, DEFAULTS.fmt)
     composite = fields.get("composite") or DEFAULT_COMPOSITE
-    values = {**fields, "format": fmt, "composite": composite}
+    values = {**fields, "format": fmt, "composite": composite, BG_IMAGE_FIELD: bg_image}
     return fields.get("model") or default_model, build_options(values, OPTIONS)

@@ -26,6 +26,7 @@ from web.removebg_params import (
     SOURCES,
     USED,
     RemoveBgRequest,
+    background_source,
     removebg_request,
     with_margin,
     zip_parts,
@@ -36,10 +37,14 @@ router = APIRouter(tags=["remove.bg"], dependencies=KEY_REQUIRED)
 ACCOUNT_CREDITS = 1_000_000  # nothing is charged here; clients that check credits carry on
 
 
+BOOLEANS = {"crop": "crop", "add_shadow": "shadow", "semitransparency": "semitransparency"}
+UPLOADS = ("image_file", "bg_image_file")
+
+
 def _field_schema(name: str) -> dict:
     """remove.bg's field ``name`` as the code reads it: its choices and default."""
-    if name == "crop":
-        return {"type": "boolean", "default": field_default("crop")}
+    if name in BOOLEANS:
+        return {"type": "boolean", "default": field_default(BOOLEANS[name])}
     schema: dict = {"type": "string"}
     if name in CHOICES:
         schema["enum"] = list(CHOICES[name])
@@ -48,14 +53,15 @@ def _field_schema(name: str) -> dict:
     return schema
 
 
-_FIELDS = {name: _field_schema(name) for name in (*SOURCES[1:], *USED)}
+_FIELDS = {name: _field_schema(name) for name in (*SOURCES, *USED) if name not in UPLOADS}
+_FILES = {name: {"type": "string", "format": "binary"} for name in UPLOADS}
 _BODY = {
     "requestBody": {
         "content": {
             "multipart/form-data": {
                 "schema": {
                     "type": "object",
-                    "properties": {"image_file": {"type": "string", "format": "binary"}, **_FIELDS},
+                    "properties": {**_FILES, **_FIELDS},
                 }
             },
             "application/x-www-form-urlencoded": {
@@ -76,6 +82,20 @@ async def _body(request: Request, max_upload_bytes: int) -> Body:
     raise BadRequest(
         f"expected a body of {', '.join(FORM_TYPES)} or application/json, got {kind or 'none'}"
     )
+
+
+async def _background(service: CutService, body: Body) -> bytes | None:
+    """The background photo's bytes: uploaded, or fetched (only where URL fetching is on)."""
+    source = background_source(body.fields, body.files)
+    if source == "bg_image_file":
+        return body.files["bg_image_file"]
+    if source == "bg_image_url":
+        limit = service.config.max_upload_bytes
+        try:
+            return await fetch_image(body.fields["bg_image_url"], service.config.fetch, limit)
+        except BadRequest as e:
+            raise BadRequest(f"bg_image_url: {e}") from e
+    return None
 
 
 async def _image(service: CutService, parsed: RemoveBgRequest, body: Body) -> bytes:
@@ -110,18 +130,18 @@ async def _cut(
     return buffer.getvalue(), result  # type: ignore[return-value]
 
 
-def _headers(result: CutResult) -> dict[str, str]:
+def _headers(result: CutResult, kind: str) -> dict[str, str]:
     left, top, width, height = result.box
     return {
-        "X-Width": str(result.size[0]), "X-Height": str(result.size[1]), "X-Type": "other",
+        "X-Width": str(result.size[0]), "X-Height": str(result.size[1]), "X-Type": kind,
         "X-Foreground-Top": str(top), "X-Foreground-Left": str(left),
         "X-Foreground-Width": str(width), "X-Foreground-Height": str(height),
         "X-Credits-Charged": "0",
     }  # fmt: skip
 
 
-def _answer(request: Request, fmt: str, data: bytes, result: CutResult) -> Response:
-    headers = _headers(result)
+def _answer(request: Request, parsed: RemoveBgRequest, data: bytes, result: CutResult) -> Response:
+    headers, fmt = _headers(result, parsed.kind), parsed.fmt
     if "application/json" not in request.headers.get("accept", ""):
         return Response(data, media_type=MEDIA_TYPES[fmt], headers=headers)
     left, top, width, height = result.box
@@ -138,9 +158,9 @@ def _answer(request: Request, fmt: str, data: bytes, result: CutResult) -> Respo
 async def removebg(request: Request, service: Service) -> Response:
     async with service.admit() as admission:
         body = await _body(request, service.config.max_upload_bytes)
-        parsed = removebg_request(body.fields)
+        parsed = removebg_request(body.fields, await _background(service, body))
         data, result = await _cut(service, admission, parsed, await _image(service, parsed, body))
-    return _answer(request, parsed.fmt, data, result)
+    return _answer(request, parsed, data, result)
 
 
 @router.get("/v1.0/account", summary="Account and credits (remove.bg's shape)")

@@ -8,8 +8,21 @@
 - ``channels``: ``rgba`` or ``alpha`` (the grey matte). ``bg_color``: hex or a colour name.
 - ``crop``, ``crop_margin``: pixels (``30px``, ``30``) or percent (``10%``, of the photo's
   larger side: remove.bg takes it of the subject's, which only the model knows), at most 500 px.
+- ``bg_image_url`` (fetched as ``image_url`` is, when URL fetching is on), ``bg_image_file``
+  (multipart): a background photo, resized to cover the canvas and centred. At most one of
+  the ``bg_`` fields. ``format=auto`` gives jpg over it.
+- ``roi`` (``x1 y1 x2 y2``, px or %), ``semitransparency`` (false hardens the matte),
+  ``scale`` (``10%``..``100%``, ``original``), ``position`` (``original``, ``center``, ``X%``,
+  ``X% Y%``; ``center`` when only ``scale`` is given): :mod:`u2net.scene`.
+- ``add_shadow`` or ``shadow_type=drop`` (``none``: no shadow; ``car`` and ``3D`` are not
+  implemented: 400), ``shadow_opacity`` 0..100: a drop shadow beneath the subject.
+- ``type`` and ``type_level``: checked and accepted; no model is chosen by them. ``X-Type``
+  says the type asked for (``other`` for ``auto``).
+- ``channels=alpha`` answers the matte: ``roi``, ``semitransparency``, ``scale`` and
+  ``position`` shape it; backgrounds and shadows are not drawn on it.
 - ``composite`` (this gateway's addition): ``clean`` (default), ``rembg`` or ``straight``.
-- Every other documented field is accepted and ignored.
+- A field that is not documented answers 400, and so does ``format=zip`` with a background
+  image or a shadow (the archive holds the cut-out's colours and its matte).
 
 Bad values raise OptionError naming the field (web answers 400).
 """
@@ -18,20 +31,27 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from u2net.compositing import MODES
 from u2net.errors import OptionError
 from u2net.options import DEFAULTS, OutputOptions, build_options, parse_web_color
-from u2net.values import parse_choice, reject_unknown, shown
+from u2net.values import parse_bool, parse_choice, reject_unknown, shown
 
 SOURCES = ("image_file", "image_file_b64", "image_url")
-USED = ("size", "format", "channels", "bg_color", "crop", "crop_margin", "composite")
-IGNORED = (
-    "type", "type_level", "roi", "scale", "position", "add_shadow", "semitransparency",
-    "bg_image_url", "bg_image_file", "shadow_type", "shadow_opacity",
+BACKGROUNDS = ("bg_color", "bg_image_url", "bg_image_file")
+USED = (
+    "size", "format", "channels", "crop", "crop_margin", "composite", *BACKGROUNDS, "roi",
+    "semitransparency", "scale", "position", "add_shadow", "shadow_type", "shadow_opacity",
+    "type", "type_level",
 )  # fmt: skip
+TYPES = ("auto", "person", "product", "car", "animal", "graphic", "transportation")
+TYPE_LEVELS = ("1", "none", "2", "latest")
+SHADOW_TYPES = ("none", "drop", "car", "3d")
+DROP_SHADOW = "drop"
+NOT_IMPLEMENTED_SHADOWS = ("car", "3d")
+UNKNOWN_TYPE = "other"  # X-Type when the type was left to detection (type=auto)
 PREVIEW_PIXELS = 250_000
 SIZES: dict[str, int | None] = {
     "preview": PREVIEW_PIXELS, "small": PREVIEW_PIXELS, "regular": PREVIEW_PIXELS,
@@ -39,11 +59,16 @@ SIZES: dict[str, int | None] = {
 }  # fmt: skip
 FORMATS = ("auto", "png", "jpg", "webp", "zip")
 CHANNELS = ("rgba", "alpha")
-CHOICES = {"size": tuple(SIZES), "format": FORMATS, "channels": CHANNELS, "composite": MODES}
+CHOICES = {
+    "size": tuple(SIZES), "format": FORMATS, "channels": CHANNELS, "composite": MODES,
+    "type": TYPES, "type_level": TYPE_LEVELS, "shadow_type": SHADOW_TYPES,
+}  # fmt: skip
 # remove.bg's defaults for its fields, as text (a margin: the options' own)
 FIELD_DEFAULTS = {
     "size": "preview", "format": "auto", "channels": "rgba", "composite": DEFAULTS.composite,
-    "crop_margin": str(DEFAULTS.crop_margin),
+    "crop_margin": str(DEFAULTS.crop_margin), "type": "auto", "type_level": "1",
+    "shadow_type": "none", "shadow_opacity": str(DEFAULTS.shadow_opacity),
+    "scale": "original", "position": "original",
 }  # fmt: skip
 MAX_MARGIN_PX = 500
 MARGIN = re.compile(r"(\d+(?:\.\d+)?)\s*(px|%)?")
@@ -63,6 +88,7 @@ class RemoveBgRequest:
     fmt: str  # png, jpg, webp or zip (auto resolved)
     options: OutputOptions  # for zip: the framing both parts share
     margin_percent: float | None = None  # resolved to pixels once the photo's size is known
+    kind: str = UNKNOWN_TYPE  # what X-Type reports
 
 
 def _choice(fields: Mapping[str, str], name: str) -> str:
@@ -93,29 +119,75 @@ def _background(fields: Mapping[str, str]) -> tuple[int, int, int, int] | None:
     return parse_web_color(text, "bg_color") if text else None
 
 
-def removebg_request(fields: Mapping[str, str]) -> RemoveBgRequest:
-    """remove.bg's fields (from multipart, a form or JSON) -> a parsed request."""
-    reject_unknown(fields, (*SOURCES, *USED, *IGNORED))
+def background_source(fields: Mapping[str, str], files: Collection[str] = ()) -> str | None:
+    """Which ``bg_`` field carries the background photo, if one does (at most one ``bg_``
+    field may be given; ``bg_image_file`` is an upload)."""
+    given = [name for name in BACKGROUNDS if fields.get(name) or name in files]
+    if len(given) > 1:
+        raise OptionError(
+            f"expected at most one of {', '.join(BACKGROUNDS)}, got {', '.join(given)}"
+        )
+    if "bg_image_file" in fields and "bg_image_file" not in files:
+        raise OptionError("bg_image_file: expected a file upload (multipart), got a text field")
+    return given[0] if given and given[0] != "bg_color" else None
+
+
+def _shadow(fields: Mapping[str, str]) -> bool:
+    """``add_shadow``, or ``shadow_type`` (which wins when given): drop or none."""
+    if not fields.get("shadow_type"):
+        return parse_bool("add_shadow", fields.get("add_shadow") or False)
+    kind = _choice(fields, "shadow_type")
+    if kind in NOT_IMPLEMENTED_SHADOWS:
+        raise OptionError(
+            f"shadow_type: expected none or {DROP_SHADOW} ({kind} shadows are not implemented"
+            f" here), got {shown(fields['shadow_type'])}"
+        )
+    return kind == DROP_SHADOW
+
+
+def _kind(fields: Mapping[str, str]) -> str:
+    """What X-Type reports: the type asked for; ``type_level`` is checked, never used."""
+    _choice(fields, "type_level")
+    kind = _choice(fields, "type")
+    return UNKNOWN_TYPE if kind == "auto" else kind
+
+
+def _scene(fields: Mapping[str, str], shadow: bool) -> dict[str, object]:
+    names = ("roi", "scale", "position", "semitransparency", "shadow_opacity")
+    return {"shadow": shadow, **{name: fields.get(name) or None for name in names}}
+
+
+def removebg_request(fields: Mapping[str, str], bg_image: bytes | None = None) -> RemoveBgRequest:
+    """remove.bg's fields (from multipart, a form or JSON) and the background photo's bytes
+    (read from ``bg_image_file`` or ``bg_image_url``) -> a parsed request."""
+    reject_unknown(fields, (*SOURCES, *USED))
     source = _source(fields)
     size = _choice(fields, "size")
     fmt = _choice(fields, "format")
     only_mask = _choice(fields, "channels") == "alpha"
     background = None if only_mask else _background(fields)
+    bg_image = None if only_mask else bg_image
+    shadow = _shadow(fields) and not only_mask
     if fmt == "auto":
-        fmt = "jpg" if background is not None and background[3] == 255 else "png"
-    if fmt == "jpg" and not only_mask and background is None:
+        opaque = bg_image is not None or (background is not None and background[3] == 255)
+        fmt = "jpg" if opaque else "png"
+    if fmt == "zip" and (bg_image or shadow):
+        raise OptionError("format zip: expected no bg_image_url, bg_image_file or shadow, got one")
+    if fmt == "jpg" and not only_mask and background is None and bg_image is None:
         background = WHITE
     margin, percent = _margin(fields)
     options = build_options({
         "only_mask": only_mask and fmt != "zip",
         "bgcolor": background if fmt != "zip" else None,
+        "bg_image": bg_image,
         "composite": _choice(fields, "composite"),
         "fmt": "png" if fmt == "zip" else fmt,
         "crop": fields.get("crop"),
         "crop_margin": margin,
         "max_output_pixels": SIZES[size],
+        **_scene(fields, shadow),
     })  # fmt: skip
-    return RemoveBgRequest(source, fmt, options, percent)
+    return RemoveBgRequest(source, fmt, options, percent, _kind(fields))
 
 
 def with_margin(request: RemoveBgRequest, photo_size: tuple[int, int]) -> OutputOptions:

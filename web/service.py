@@ -41,4 +41,5 @@ class CutService:
         if not data:
             raise BadRequest("empty file: expected an image, got 0 bytes")
         async with admission.running():
-            return await self.triton.cut(data, self.parameters(model, options))
+            parameters = self.parameters(model, options)
+            return await self.triton.cut(data, parameters, options.bg_image)

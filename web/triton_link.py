@@ -132,10 +132,12 @@ class TritonLink:
             raise RuntimeError("TritonLink used before open()")
         return self.model
 
-    async def cut(self, data: bytes, parameters: Parameters) -> CutResult:
+    async def cut(
+        self, data: bytes, parameters: Parameters, background: bytes | None = None
+    ) -> CutResult:
         """One encoded image and ``cutout``'s parameters -> the encoded result."""
         try:
-            result = await self._model().cut_bytes(data, parameters)
+            result = await self._model().cut_bytes(data, parameters, background)
         except ServingError as e:  # the client's: Triton's answers and the contract check
             raise http_error(e, self.url) from e
         self.served = True

@@ -126,6 +126,30 @@ REMOVEBG_CASES = [
         {"image_url": "http://example.com/x.jpg"}, "--allow-url-fetch", id="url-fetch-off"
     ),
 ]
+B64 = {"image_file_b64": "aGVsbG8="}
+COMPOSITION_CASES = [  # (field, value, the start of the one line that answers it)
+    ("scale", "5%", "scale: expected original or 10%..100%, got '5%'"),
+    ("position", "left", "position: expected original, center, X% or X% Y%"),
+    ("roi", "1 2 3", "roi: expected 4 lengths like 10px or 25%"),
+    ("add_shadow", "maybe", "add_shadow: expected true or false, got 'maybe'"),
+    ("shadow_type", "car", "shadow_type: expected none or drop (car shadows are not implemented"),
+    ("shadow_type", "3D", "shadow_type: expected none or drop (3d shadows are not implemented"),
+    ("shadow_type", "soft", "shadow_type: expected one of none, drop, car, 3d, got 'soft'"),
+    ("shadow_opacity", "200", "shadow_opacity: expected 0..100, got 200"),
+    ("semitransparency", "x", "semitransparency: expected true or false, got 'x'"),
+    ("type", "cat", "type: expected one of auto, person, product"),
+    ("type_level", "3", "type_level: expected one of 1, none, 2, latest, got '3'"),
+    ("bg_image_file", "aGVsbG8=", "bg_image_file: expected a file upload (multipart)"),
+    ("bg_image_url", "http://example.com/b.jpg", "bg_image_url: fetching images by URL is off"),
+]
+COMPOSITION_PAIRS = [
+    ({"bg_color": "fff", "bg_image_url": "http://example.com/b.jpg"}, "expected at most one of"),
+    ({"format": "zip", "add_shadow": "true"}, "format zip: expected no bg_image_url"),
+]
+REMOVEBG_CASES += [
+    pytest.param({**B64, field: value}, says, id=f"{field}={value}")
+    for field, value, says in COMPOSITION_CASES
+] + [pytest.param({**B64, **fields}, says, id=says) for fields, says in COMPOSITION_PAIRS]
 
 
 @pytest.mark.parametrize(("fields", "says"), REMOVEBG_CASES)

@@ -164,3 +164,27 @@ def test_the_edges_choice_reaches_the_request(browser, gateway, triton_server, t
     expected = cli_cut(triton_server, photo, tmp_path / "cli.png", "--composite", mode)
     assert downloaded.read_bytes() == expected
     assert expected != cli_cut(triton_server, photo, tmp_path / "clean.png")
+
+
+def test_the_background_photo_and_shadow_reach_the_request(
+    browser, gateway, triton_server, tmp_path
+):
+    """Picking a background photo (the colour is switched off) and ticking the drop shadow:
+    the download is the CLI's cut with --bg-image and --shadow."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    photo, background = PHOTOS[3], PHOTOS[2]  # rocket.jpg over coffee.png
+    browser.get(gateway.url)
+    Select(browser.find_element(By.ID, "model")).select_by_value("u2netp")
+    browser.find_element(By.ID, "use-bgc").click()
+    browser.find_element(By.ID, "bg-image").send_keys(str(background))
+    assert not browser.find_element(By.ID, "use-bgc").is_selected()  # one background at a time
+    browser.find_element(By.ID, "shadow").click()
+    browser.find_element(By.ID, "files").send_keys(str(photo))
+    wait_for(lambda: [i.get_attribute("data-state") for i in items(browser)] == ["done"])
+    items(browser)[0].find_element(By.CSS_SELECTOR, "a.download").click()
+    downloaded = wait_for(lambda: next(browser.downloads.glob("rocket.out.png"), None))
+    wait_for(lambda: not list(browser.downloads.glob("*.crdownload")))
+    flags = ("--bg-image", str(background), "--shadow")
+    assert downloaded.read_bytes() == cli_cut(triton_server, photo, tmp_path / "cli.png", *flags)

@@ -133,6 +133,15 @@ def test_remove_bg_image_url(fetching, origin) -> None:
     assert response.status_code == 200 and response.headers["X-Width"]
 
 
+def test_remove_bg_background_url_goes_through_the_same_guard(fetching, origin) -> None:
+    photo = f"{origin}/photo.jpg"
+    response = fetching.post("/v1.0/removebg", json={"image_url": photo, "bg_image_url": photo})
+    assert response.status_code == 200 and response.headers["content-type"] == "image/jpeg"
+    refused = {"image_url": photo, "bg_image_url": f"{origin}/to-other-loopback"}
+    (error,) = fetching.post("/v1.0/removebg", json=refused).json()["errors"]
+    assert error["title"].startswith("bg_image_url: image URL: expected a public address")
+
+
 @pytest.mark.parametrize(
     ("path", "status", "says"),
     [

@@ -74,13 +74,16 @@ def test_sending_remove_bgs_documented_defaults_changes_nothing(spec) -> None:
     content = spec["paths"]["/v1.0/removebg"]["post"]["requestBody"]["content"]
     schemas = content["application/json"]["schema"]["properties"]
     documented = {k: as_field(s["default"]) for k, s in schemas.items() if "default" in s}
-    assert set(documented) == {"size", "format", "channels", "crop", "crop_margin", "composite"}
+    assert set(documented) == {
+        "size", "format", "channels", "crop", "crop_margin", "composite", "type", "type_level",
+        "scale", "position", "add_shadow", "shadow_type", "shadow_opacity", "semitransparency",
+    }  # fmt: skip
     source = {"image_file_b64": "x"}
     assert removebg_request({**source, **documented}) == removebg_request(source)
     assert removebg_request(source).options.max_output_pixels == 250_000  # remove.bg's preview
 
 
-@pytest.mark.parametrize("name", ["size", "format", "channels"])
+@pytest.mark.parametrize("name", ["size", "format", "channels", "type", "type_level"])
 def test_every_documented_remove_bg_choice_is_accepted(spec, name) -> None:
     content = spec["paths"]["/v1.0/removebg"]["post"]["requestBody"]["content"]
     schema = content["multipart/form-data"]["schema"]["properties"][name]

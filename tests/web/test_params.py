@@ -10,7 +10,7 @@ import pytest
 from client.cli import build_parser, output_options
 from tests.u2net.test_values import NO, YES
 from u2net.compositing import REMBG
-from u2net.errors import OptionError
+from u2net.errors import OptionError, UsageError
 from u2net.matting import MattingOptions
 from u2net.options import OutputOptions, from_parameters
 from web.rembg_params import rembg_options
@@ -96,7 +96,41 @@ REMOVEBG = [
         ["--crop", "--crop-margin", "30"],
         id="crop",
     ),
+    pytest.param(
+        {
+            "size": "full",
+            "scale": "50%",
+            "roi": "0 0 50% 100%",
+            "add_shadow": "yes",
+            "semitransparency": "no",
+            "shadow_opacity": "70",
+            "position": "10% 90%",
+        },
+        [
+            "--scale",
+            "50%",
+            "--roi",
+            "0px 0px 50% 100%",
+            "--shadow",
+            "--no-semitransparency",
+            "--shadow-opacity",
+            "70",
+            "--position",
+            "10% 90%",
+        ],
+        id="composition",
+    ),
+    pytest.param(
+        {"size": "full", "scale": "30%", "shadow_type": "drop", "type": "car"},
+        ["--scale", "30%", "--position", "center", "--shadow"],
+        id="scale-centres-drop-shadow",
+    ),
 ]
+
+
+def test_an_unreadable_background_is_a_usage_error(tmp_path) -> None:
+    with pytest.raises(UsageError, match=r"--bg-image .*missing\.png: cannot read"):
+        cli_options(["--bg-image", str(tmp_path / "missing.png")])
 
 
 @pytest.mark.parametrize(("fields", "flags"), REMOVEBG)

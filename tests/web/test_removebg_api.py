@@ -135,9 +135,44 @@ def test_zip_holds_the_colour_jpeg_and_the_alpha_png(http, triton_server, tmp_pa
     assert np.abs(colour - photo)[alpha == 255].mean() < 4
 
 
-def test_ignored_documented_fields_are_accepted(http) -> None:
-    fields = {"size": "full", "type": "product", "add_shadow": "true", "semitransparency": "true"}
-    assert upload(http, fields).content == upload(http, {"size": "full"}).content
+COMPOSITION = {
+    "scale": "60%", "position": "20% 50%", "roi": "0% 10% 100% 100%", "add_shadow": "true",
+    "shadow_opacity": "80", "semitransparency": "false", "type": "product", "type_level": "2",
+}  # fmt: skip
+COMPOSITION_FLAGS = [
+    "--scale", "60%", "--position", "20% 50%", "--roi", "0% 10% 100% 100%", "--shadow",
+    "--shadow-opacity", "80", "--no-semitransparency",
+]  # fmt: skip
+
+
+def test_the_composition_fields_give_the_clis_cut(http, triton_server, tmp_path) -> None:
+    """A background photo, scale, position, ROI, shadow and a hard matte: remove.bg's fields
+    and the CLI's flags give the same bytes; X-Type reports the type asked for."""
+    background = PHOTOS[2]  # coffee.png
+    files = {
+        "image_file": (PHOTO.name, PHOTO.read_bytes()),
+        "bg_image_file": (background.name, background.read_bytes()),
+    }
+    fields = {"size": "full", "format": "png", **COMPOSITION}
+    response = http.post(ENDPOINT, files=files, data=fields)
+    assert response.status_code == 200, response.text
+    assert response.headers["X-Type"] == "product"
+    flags = ["--bg-image", str(background), *COMPOSITION_FLAGS]
+    assert response.content == cli_cut(triton_server, PHOTO, tmp_path / "cli.png", *flags)
+    plain = upload(http, {"size": "full", "format": "png"})
+    assert plain.headers["X-Type"] == "other"  # type=auto: nothing was detected
+    assert Image.open(io.BytesIO(response.content)).mode == "RGB"  # the photo covers it all
+    assert response.headers["X-Foreground-Left"] != plain.headers["X-Foreground-Left"]
+
+
+def test_auto_format_over_a_background_photo_is_jpeg(http) -> None:
+    files = {
+        "image_file": (PHOTO.name, PHOTO.read_bytes()),
+        "bg_image_file": ("bg.png", PHOTOS[2].read_bytes()),
+    }
+    response = http.post(ENDPOINT, files=files)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "image/jpeg"
 
 
 def test_account_answers_in_remove_bgs_shape(http) -> None:

@@ -17,7 +17,11 @@ function options() {
   for (const flag of ["om", "ppm", "a"]) {
     if ($("#" + flag).checked) fields.append(flag, "true");
   }
-  if ($("#use-bgc").checked) {
+  if ($("#shadow").checked) fields.append("shadow", "true");
+  const background = $("#bg-image").files[0];
+  if (background) {
+    fields.append("bg_image", background, background.name);  // covers the canvas
+  } else if ($("#use-bgc").checked) {
     const hex = $("#bgc").value;  // #rrggbb
     const rgb = [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16));
     fields.append("bgc", rgb.concat(255).join(","));
@@ -206,8 +210,13 @@ function explainComposite() {
 $("#composite").addEventListener("change", explainComposite);
 explainComposite();
 
+$("#bg-image").addEventListener("change", () => {
+  if ($("#bg-image").files.length) $("#use-bgc").checked = false;  // one background at a time
+});
+$("#clear-bg-image").addEventListener("click", () => { $("#bg-image").value = ""; });
 $("#format").addEventListener("change", () => {
-  if ($("#format").value === "jpg" && !$("#om").checked) $("#use-bgc").checked = true;
+  const background = $("#bg-image").files.length;
+  if ($("#format").value === "jpg" && !$("#om").checked && !background) $("#use-bgc").checked = true;
 });
 const drop = $("#drop");
 const picker = $("#files");

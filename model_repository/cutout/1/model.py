@@ -78,6 +78,17 @@ def _mask(served: str, batch: np.ndarray) -> np.ndarray:
     return pb_utils.get_output_tensor_by_name(response, CONTRACT.output_name).as_numpy()[0]
 
 
+def _background(request: object) -> bytes | None:
+    """The optional background photo's bytes, if the request sent one."""
+    tensor = pb_utils.get_input_tensor_by_name(request, CUTOUT.background_name)
+    if tensor is None:
+        return None
+    data = tensor.as_numpy()
+    if data.size != 1:
+        raise InvalidRequest(f"{CUTOUT.background_name}: expected 1 image, got {data.size}")
+    return bytes(data.reshape(-1)[0])
+
+
 class TritonPythonModel:
     def initialize(self, args: dict) -> None:
         config = json.loads(args["model_config"])
@@ -105,7 +116,8 @@ class TritonPythonModel:
         if data.size != 1:
             raise InvalidRequest(f"{CUTOUT.input_name}: expected 1 image, got {data.size}")
         image = data.reshape(-1)[0]
-        parsed = parse_request(json.loads(request.parameters() or "{}"))
+        parameters = json.loads(request.parameters() or "{}")
+        parsed = parse_request(parameters, _background(request))
         served = _served_name(parsed.model)
         prepared = prepare(bytes(image), parsed, self.max_pixels)
         result = complete(prepared, _mask(served, prepared.batch))
