@@ -15,7 +15,7 @@ from u2net.errors import ServerStartError, UsageError
 from u2net.repository import CONFIG_FILE, model_filename, read_config
 
 logger = logging.getLogger(__name__)
-CATALOGUE_NAMES = {name for model in KNOWN_MODELS.values() for name in model.served_names}
+CATALOGUE_NAMES = {name for model in KNOWN_MODELS.values() for name in model.variant_names}
 
 CONVERT_HINT = "python -m convert"
 
@@ -77,7 +77,8 @@ def expand(requested: list[str], known: dict[str, ModelEntry]) -> list[str]:
             names.append(name)
             continue
         model = KNOWN_MODELS.get(name)
-        variants = [n for n in reversed(model.served_names) if n in known] if model else []
+        order = (*reversed(model.served_names), model.int8_name) if model else ()
+        variants = [n for n in order if n in known]
         if not variants:
             raise UsageError(  # a bad --models value: exit 2, as convert's
                 f"--models: expected model names from {', '.join(known) or 'none'} (or a base "
