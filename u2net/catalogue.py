@@ -84,6 +84,9 @@ KNOWN_MODELS: dict[str, KnownModel] = {
     )
 }
 MODEL_NAMES: tuple[str, ...] = tuple(KNOWN_MODELS)
+# what a request's model may name, besides served names: the base names (fp32, exact rembg)
+# and the int8 variants (served where `python -m convert quantize` staged them)
+REQUEST_NAMES: tuple[str, ...] = (*MODEL_NAMES, *(m.int8_name for m in KNOWN_MODELS.values()))
 
 
 def model_by_md5(md5: str) -> KnownModel | None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import tempfile
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 
 PER_CHANNEL = True
 REDUCE_RANGE = False  # 8-bit weights: this CPU has VNNI (docs/int8.md)
+ADVICE = "Please consider"  # quantize_static's pre-processing advice
 INSTALL_HINT = "pip install onnxruntime (its onnxruntime.quantization package)"
 
 
@@ -56,43 +58,21 @@ def _reader(q: ModuleType, images: np.ndarray, contract: ServingContract) -> Any
     return PhotoReader()
 
 
-def _run(
-    q: ModuleType,
-    model: onnx.ModelProto,
-    cache: Path,
-    reader: Any,
-    exclude: Sequence[str],
-) -> onnx.ModelProto:
-    with tempfile.TemporaryDirectory(prefix="u2net-int8-") as tmp:
-        # a path, not the proto: quantize_static moves a proto's weights to external files
-        source, out = Path(tmp) / "fp32.onnx", Path(tmp) / "int8.onnx"
-        onnx.save(model, str(source))
-        q.quantize_static(
-            source,
-            out,
-            reader,
-            quant_format=q.QuantFormat.QDQ,
-            per_channel=PER_CHANNEL,
-            reduce_range=REDUCE_RANGE,
-            activation_type=q.QuantType.QUInt8,
-            weight_type=q.QuantType.QInt8,
-            nodes_to_exclude=list(exclude),
-            calibrate_method=q.CalibrationMethod.MinMax,
-            calibration_cache_path=cache,
-        )
-        return onnx.load(str(out))
+class _NoAdvice(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith(ADVICE)
 
 
-def calibrate(
-    model: onnx.ModelProto, images: np.ndarray, cache: Path, contract: ServingContract = CONTRACT
-) -> None:
-    """Write ``cache``: every tensor's MinMax range over ``images`` (uint8 [N,H,W,3])."""
-    q = _quantization()
-    if cache.is_file():
-        return
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    log.info("calibrating on %d photos -> %s", len(images), cache)
-    _run(q, model, cache, _reader(q, images, contract), exclude=[])
+@contextmanager
+def _quiet_advice() -> Iterator[None]:
+    """quantize_static logs, on the root logger, advice to pre-process that does not apply
+    here (the graph is ONNX Runtime-optimised when a session loads it): drop that line."""
+    advice = _NoAdvice()
+    logging.getLogger().addFilter(advice)
+    try:
+        yield
+    finally:
+        logging.getLogger().removeFilter(advice)
 
 
 def quantize(model: onnx.ModelProto, cache: Path, exclude: Sequence[str]) -> onnx.ModelProto:
@@ -100,4 +80,50 @@ def quantize(model: onnx.ModelProto, cache: Path, exclude: Sequence[str]) -> onn
     q = _quantization()
     if not cache.is_file():
         raise QuantizeError(f"expected a calibration cache at {cache}, got none; calibrate first")
-    return _run(q, model, cache, None, exclude)
+    with tempfile.TemporaryDirectory(prefix="u2net-int8-") as tmp:
+        # a path, not the proto: quantize_static moves a proto's weights to external files
+        source, out = Path(tmp) / "fp32.onnx", Path(tmp) / "int8.onnx"
+        onnx.save(model, str(source))
+        with _quiet_advice():
+            q.quantize_static(
+                source,
+                out,
+                None,  # the ranges come from the cache
+                quant_format=q.QuantFormat.QDQ,
+                per_channel=PER_CHANNEL,
+                reduce_range=REDUCE_RANGE,
+                activation_type=q.QuantType.QUInt8,
+                weight_type=q.QuantType.QInt8,
+                nodes_to_exclude=list(exclude),
+                calibrate_method=q.CalibrationMethod.MinMax,
+                calibration_cache_path=cache,
+            )
+        return onnx.load(str(out))
+
+
+def calibrate(
+    model: onnx.ModelProto, images: np.ndarray, cache: Path, contract: ServingContract = CONTRACT
+) -> None:
+    """Write ``cache``: every tensor's MinMax range over ``images`` (uint8 [N,H,W,3]), in ONNX
+    Runtime's own format; nothing to do when it is there. (``quantize_static`` would also
+    quantize; calibration alone skips that.)"""
+    if cache.is_file():
+        return
+    q = _quantization()
+    from onnxruntime.quantization.calibrate import create_calibrator, save_tensors_data
+    from onnxruntime.quantization.registry import QDQRegistry, QLinearOpsRegistry
+
+    log.info("calibrating on %d photos -> %s", len(images), cache)
+    with tempfile.TemporaryDirectory(prefix="u2net-calibrate-") as tmp:
+        source = Path(tmp) / "fp32.onnx"
+        onnx.save(model, str(source))
+        calibrator = create_calibrator(
+            source,
+            sorted({*QLinearOpsRegistry, *QDQRegistry}),  # quantize_static's default
+            augmented_model_path=str(Path(tmp) / "augmented.onnx"),
+            calibrate_method=q.CalibrationMethod.MinMax,
+        )
+        calibrator.collect_data(_reader(q, images, contract))
+        ranges = calibrator.compute_data()
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    save_tensors_data(ranges, cache)
