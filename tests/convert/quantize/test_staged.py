@@ -17,9 +17,7 @@ from u2net.samples import HELD_OUT_PHOTOS, sample_inputs
 CHECKED = 2  # held-out photos re-measured here (the manifest has them all)
 
 
-@pytest.mark.parametrize(
-    "model", ["u2netp", pytest.param("u2net", marks=pytest.mark.slow)]
-)
+@pytest.mark.parametrize("model", ["u2netp", pytest.param("u2net", marks=pytest.mark.slow)])
 def test_the_staged_int8_variant_agrees_as_its_manifest_says(model: str) -> None:
     int8_path = staged_model(f"{model}_int8")  # skips when not staged
     fp32_path = staged_model(f"{model}_onnx")
