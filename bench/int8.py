@@ -5,7 +5,8 @@
 For each model, reuses what ``python -m convert quantize`` cached (the calibration and the
 search; it runs them first when they are missing) and, for each set of blocks kept fp32 on
 the search's path (none; the most sensitive block; the two most sensitive; ...; the set it
-chose), builds that variant and measures, against the fp32 serving graph in ONNX Runtime:
+chose) and for int8 only where the feature maps are at most 160, 80 or 40 px a side,
+builds that variant and measures, against the fp32 serving graph in ONNX Runtime:
 agreement on the held-out photos (worst IoU at 0.5, worst mean |Δ| in grey levels, how many
 photos meet the bar) and one raw-tensor request's time, interleaved with fp32's in the same
 rounds (other work on the machine slows both alike). Prints a Markdown table
@@ -19,6 +20,7 @@ import logging
 import platform
 from pathlib import Path
 
+from convert.quantize.body import blocks_above
 from convert.quantize.measure import Runner, agreements, interleaved_speed
 from convert.quantize.qdq import quantize
 from convert.quantize.stage import find_int8
@@ -27,6 +29,7 @@ from u2net.catalogue import parse_models
 from u2net.repository import default_repository
 from u2net.samples import HELD_OUT_PHOTOS, sample_inputs
 
+RESOLUTIONS = (160, 80, 40)  # int8 only in blocks at most this many px a side
 HEADER = (
     "| model | kept fp32 besides the head | held-out photos at the bar | worst IoU | "
     "worst mean abs diff | fp32 ms | int8 ms | speed-up |"
@@ -41,6 +44,7 @@ def path_of(sensitivity: tuple[tuple[str, float], ...], chosen: tuple[str, ...])
     for k in range(1, len(chosen) + 1):
         sets.append(tuple(order[:k]))
     sets.append(chosen)
+    sets += [blocks_above(px) for px in RESOLUTIONS]
     return list(dict.fromkeys(sets))
 
 

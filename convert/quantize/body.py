@@ -38,6 +38,16 @@ U2NET_BLOCKS = (
     "stage1d",
 )
 
+# the side of each block's feature maps for a 320 px input (U²-Net halves it per stage)
+U2NET_BLOCK_PX = dict(
+    zip(U2NET_BLOCKS, (320, 160, 80, 40, 20, 10, 20, 40, 80, 160, 320), strict=True)
+)
+
+
+def blocks_above(px: int) -> tuple[str, ...]:
+    """U²-Net's blocks working at more than ``px`` pixels a side, in graph order."""
+    return tuple(b for b in U2NET_BLOCKS if U2NET_BLOCK_PX[b] > px)
+
 
 @dataclass(frozen=True)
 class Block:
