@@ -151,8 +151,9 @@ def pin_layers(trt: ModuleType, network: Any, names: set[str], dtype: Any) -> No
 
 def apply_int8(trt: ModuleType, network: Any, config: Any, inputs: Int8Inputs) -> None:
     """The calibration cache, and the search's float nodes pinned to fp16 (convert/trt/int8.py)."""
-    fp16 = set(layers_to_fp16(layer_infos(network), inputs.float_nodes))
-    pin_layers(trt, network, fp16 - set(pin_serving_layers(trt, network)), trt.float16)
+    layers = layer_infos(network)
+    fp16 = set(layers_to_fp16(layers, inputs.float_nodes)) - set(layers_to_pin(layers))
+    pin_layers(trt, network, fp16, trt.float16)
     log.debug("kept %d layers in fp16 for int8: %s", len(fp16), ", ".join(sorted(fp16)))
     config.int8_calibrator = make_calibrator(trt, calibration_cache(inputs.ranges, trt.__version__))
 
