@@ -20,7 +20,7 @@ import logging
 import platform
 from pathlib import Path
 
-from convert.quantize.body import blocks_above
+from convert.quantize.body import U2NET_BLOCKS, blocks_above
 from convert.quantize.measure import Runner, agreements, interleaved_speed
 from convert.quantize.qdq import quantize
 from convert.quantize.stage import find_int8
@@ -45,7 +45,8 @@ def path_of(sensitivity: tuple[tuple[str, float], ...], chosen: tuple[str, ...])
         sets.append(tuple(order[:k]))
     sets.append(chosen)
     sets += [blocks_above(px) for px in RESOLUTIONS]
-    return list(dict.fromkeys(sets))
+    in_graph_order = [tuple(b for b in U2NET_BLOCKS if b in found) for found in sets]
+    return list(dict.fromkeys(in_graph_order))  # one row per set
 
 
 def bench(model_name: str, repository: Path, rounds: int) -> list[str]:
