@@ -150,16 +150,35 @@ def _up_to_date(repository: Path, variant: str, model: KnownModel) -> bool:
     return staged_md5(recorded, ONNX_FILE) == md5_of(staged)
 
 
+def _drop_stale(repository: Path, variant: str) -> None:
+    """A variant staged from older inputs that now misses the bar must not stay served."""
+    staged, manifest_path = staged_paths(repository, variant, ONNX_FILE)
+    if staged.is_file():
+        log.warning(
+            "%s: removing %s, made from older inputs; the new one misses the bar", variant, staged
+        )
+        staged.unlink()
+        manifest_path.unlink(missing_ok=True)
+
+
+def _recorded(repository: Path, variant: str) -> Outcome:
+    """The outcome a current staged variant's manifest records (a forced one still misses)."""
+    staged, manifest_path = staged_paths(repository, variant, ONNX_FILE)
+    manifest = read_manifest(manifest_path) or {}
+    held = tuple(MaskAgreement(**a) for a in manifest["held_out"]["photos"])
+    timing = manifest["speed"]
+    speed = Speed(timing["fp32_ms"] / 1e3, timing["int8_ms"] / 1e3, timing["runs"])
+    passed = bool(manifest.get("passed"))
+    return Outcome(variant, staged, passed, held, speed, tuple(manifest["fp32_blocks"]))
+
+
 def stage_int8(model: KnownModel, repository: Path, force: bool = False) -> Outcome:
     """Make ``<model>_int8`` and stage it when it meets the bar on held-out photos (or when
     ``force``); a staged, current variant is left alone."""
     variant = OnnxVariant(model.name, int8=True)
     if not force and _up_to_date(repository, variant.name, model):
-        manifest = read_manifest(staged_paths(repository, variant.name, ONNX_FILE)[1]) or {}
         log.info("%s: up to date", variant.name)
-        held = tuple(MaskAgreement(**a) for a in manifest["held_out"]["photos"])
-        staged = staged_paths(repository, variant.name, ONNX_FILE)[0]
-        return Outcome(variant.name, staged, True, held, None, tuple(manifest["fp32_blocks"]))
+        return _recorded(repository, variant.name)
     fp32, layout, (cache, result) = find_int8(model, repository)
     int8 = quantize(fp32, cache, layout.excluded_nodes(result.fp32_blocks))
     names, images = sample_inputs(HELD_OUT_PHOTOS)
@@ -169,6 +188,7 @@ def stage_int8(model: KnownModel, repository: Path, force: bool = False) -> Outc
     passed = all(INT8_BAR.passes(a) for a in held) and speed.speedup >= INT8_MIN_SPEEDUP
     outcome = Outcome(variant.name, None, passed, tuple(held), speed, result.fp32_blocks)
     if not (passed or force):
+        _drop_stale(repository, variant.name)
         return outcome
     for line in check_serving(int8, f"{variant.name} serving graph").lines:
         log.info("%s: %s", variant.name, line)

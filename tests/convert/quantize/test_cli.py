@@ -52,3 +52,38 @@ def test_force_stages_it_anyway(
     )
     assert code == 0 and calls == [("u2net", True)]
     assert "misses the bar" in capsys.readouterr().out
+
+
+def test_a_current_forced_variant_is_left_alone_and_still_reported_as_missing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from convert.graph import GRAPH_VERSION
+    from u2net.catalogue import KNOWN_MODELS
+    from u2net.files import md5_of
+    from u2net.manifests import int8_manifest, write_manifest
+    from u2net.repository import ONNX_FILE, staged_paths
+
+    staged, manifest = staged_paths(tmp_path, "u2netp_int8", ONNX_FILE)
+    staged.parent.mkdir(parents=True)
+    staged.write_bytes(b"stand-in")
+    recorded = int8_manifest(
+        model="u2netp",
+        variant="u2netp_int8",
+        source_md5=KNOWN_MODELS["u2netp"].md5,
+        converter_version=GRAPH_VERSION,
+        output_md5=md5_of(staged),
+        calibration_photos=[],
+        calibration_cache="calibration-x.json",
+        search_photos=[],
+        fp32_blocks=["stage2d"],
+        excluded_nodes=[],
+        held_out=HELD,
+        speed={"fp32_ms": 300.0, "int8_ms": 330.0, "speedup": 0.91, "runs": 15},
+        passed=False,
+        forced=True,
+    )
+    write_manifest(manifest, recorded)
+    code = cli.main(["quantize", "--models", "u2netp", "--model-repository", str(tmp_path)])
+    line = capsys.readouterr().out.strip()
+    assert code == 0 and staged.read_bytes() == b"stand-in"
+    assert line.startswith("u2netp_int8: misses the bar") and "0.91x fp32" in line
