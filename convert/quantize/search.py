@@ -14,10 +14,13 @@ When no set meets the bar the result says so (``passed`` False) with the best se
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from pathlib import Path
 
 from u2net.agreement import AgreementBar, MaskAgreement
+from u2net.files import atomic_write_bytes
 
 Evaluate = Callable[[tuple[str, ...]], Sequence[MaskAgreement]]
 
@@ -92,3 +95,20 @@ def search(blocks: Sequence[str], evaluate: Evaluate, bar: AgreementBar) -> Sear
     return SearchResult(
         best.fp32_blocks, best.passes(bar), tuple(sensitivity), tuple(memo.trials.values())
     )
+
+
+def write_result(path: Path, result: SearchResult) -> None:
+    """The one writer of a search result (JSON, atomically)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(path, (json.dumps(asdict(result), indent=1) + "\n").encode())
+
+
+def read_result(path: Path) -> SearchResult:
+    """The one reader of :func:`write_result`'s file."""
+    data = json.loads(Path(path).read_text())
+    trials = tuple(
+        Trial(tuple(t["fp32_blocks"]), tuple(MaskAgreement(**a) for a in t["agreements"]))
+        for t in data["trials"]
+    )
+    sensitivity = tuple((b, float(s)) for b, s in data["sensitivity"])
+    return SearchResult(tuple(data["fp32_blocks"]), bool(data["passed"]), sensitivity, trials)

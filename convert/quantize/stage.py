@@ -13,11 +13,9 @@ calibration photos: a rerun with the same ones reads both files instead of measu
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import onnx
@@ -29,7 +27,7 @@ from convert.model_config import OnnxVariant, write_configs
 from convert.quantize.body import BodyLayout, body_layout, to_qdq_opset
 from convert.quantize.measure import Runner, Speed, agreements, interleaved_speed
 from convert.quantize.qdq import calibrate, quantize
-from convert.quantize.search import SearchResult, search
+from convert.quantize.search import SearchResult, read_result, search, write_result
 from u2net.agreement import INT8_BAR, INT8_MIN_SPEEDUP, MaskAgreement
 from u2net.catalogue import KnownModel
 from u2net.files import atomic_write_bytes, md5_of
@@ -91,7 +89,7 @@ def _search(
 ) -> SearchResult:
     if result_path.is_file():
         log.info("reusing the sensitivity search in %s", result_path)
-        return _read_search(result_path)
+        return read_result(result_path)
     names, images = sample_inputs(SEARCH_PHOTOS)
     reference = Runner(fp32).masks(images)
 
@@ -102,8 +100,7 @@ def _search(
         return found
 
     result = search([b.name for b in layout.blocks], evaluate, INT8_BAR)
-    result_path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(result_path, (json.dumps(asdict(result), indent=1) + "\n").encode())
+    write_result(result_path, result)
     return result
 
 
@@ -117,21 +114,11 @@ def _masks(
     return Runner(quantize(fp32, cache, layout.excluded_nodes(blocks))).masks(images)
 
 
-def _read_search(path: Path) -> SearchResult:
-    from convert.quantize.search import Trial
-
-    data = json.loads(path.read_text())
-    trials = tuple(
-        Trial(tuple(t["fp32_blocks"]), tuple(MaskAgreement(**a) for a in t["agreements"]))
-        for t in data["trials"]
-    )
-    sensitivity = tuple((b, float(s)) for b, s in data["sensitivity"])
-    return SearchResult(tuple(data["fp32_blocks"]), data["passed"], sensitivity, trials)
-
-
-def find_int8(model: KnownModel, repository: Path) -> tuple[onnx.ModelProto, BodyLayout, Any]:
-    """The fp32 graph, its layout and the search result (calibrating and searching only when
-    the cache has neither)."""
+def find_int8(
+    model: KnownModel, repository: Path
+) -> tuple[onnx.ModelProto, BodyLayout, tuple[Path, SearchResult]]:
+    """The fp32 graph, its layout, the calibration cache and the search result (calibrating
+    and searching only when the cache has neither)."""
     variant = OnnxVariant(model.name, int8=True).name
     work = quantize_dir(repository, variant)
     key = work_key(model)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from convert.quantize.search import search
+from convert.quantize.search import read_result, search, write_result
 from u2net.agreement import INT8_BAR, MaskAgreement
 
 BLOCKS = ("stage1", "stage2", "stage3", "stage4")
@@ -65,3 +65,10 @@ def test_no_set_meets_the_bar_says_so() -> None:
     result = search(BLOCKS, evaluate, INT8_BAR)
     assert not result.passed
     assert result.trials[-1].worst_iou < INT8_BAR.min_iou
+
+
+def test_a_result_reads_back_as_written(tmp_path) -> None:
+    evaluate, _seen = _counting(lambda b: [_photo(0.999 if "stage3" in b else 0.6)])
+    result = search(BLOCKS, evaluate, INT8_BAR)
+    write_result(tmp_path / "search.json", result)
+    assert read_result(tmp_path / "search.json") == result
