@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup models test lint demo serve web bench-server bench-web clean
+.PHONY: setup models int8 test lint demo serve web bench-server bench-web clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -17,6 +17,11 @@ setup: $(STAMP)
 ## fetch rembg's u2net + u2netp (md5-checked, into $U2NET_HOME) and stage the serving graphs
 models: setup
 	$(PY) -m convert
+
+## the int8 variants (u2net_int8, u2netp_int8): calibrate, search, certify, stage what passes;
+## minutes of CPU, so not part of `models` (docs/int8.md); reruns reuse the cached search
+int8: models
+	$(PY) -m convert quantize
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -17,7 +17,7 @@ from client.loadgen import (
     stats_delta,
 )
 from client.triton import TritonModel
-from u2net.agreement import MaskAgreement, compare_masks
+from u2net.agreement import INT8_BAR, AgreementBar, MaskAgreement, compare_masks
 from u2net.errors import ServingError
 from u2net.imaging import open_rgb, to_model_input
 
@@ -45,6 +45,10 @@ class ABReport:
     def worst(self, n: int = 3) -> list[MaskAgreement]:
         return sorted(self.agreements, key=lambda m: (m.iou, -m.mean_abs_diff))[:n]
 
+    def at_bar(self, bar: AgreementBar = INT8_BAR) -> int:
+        """How many images meet ``bar`` (by default int8's against fp32, docs/int8.md)."""
+        return sum(bar.passes(m) for m in self.agreements)
+
     def as_dict(self) -> dict:
         ious = [m.iou for m in self.agreements]
         means = [m.mean_abs_diff for m in self.agreements]
@@ -58,6 +62,7 @@ class ABReport:
                 "mean_abs_diff_mean": float(np.mean(means)) if means else float("nan"),
                 "max_abs_diff": max((m.max_abs_diff for m in self.agreements), default=0),
                 "worst": [asdict(m) for m in self.worst()],
+                "at_int8_bar": self.at_bar(),
             },
             "skipped": [{"image": p, "reason": r} for p, r in self.skipped],
         }

@@ -20,6 +20,7 @@ from client.server_side import ServerSideCutter
 from client.triton import DEFAULT_TIMEOUT_S
 from u2net import cli as edge
 from u2net import compositing
+from u2net.agreement import INT8_BAR
 from u2net.breaker import Breaker, BreakerPolicy
 from u2net.catalogue import DEFAULT_MODEL
 from u2net.deployment import URL_ENV, default_url
@@ -385,6 +386,14 @@ def cmd_ab(args: argparse.Namespace) -> int:
         for m in report.worst()
     )
     print(f"worst: {worst}")
+    a, b = data["variants"]
+    ratio = b["throughput_per_s"] / a["throughput_per_s"] if a["throughput_per_s"] else 0.0
+    bar = INT8_BAR
+    print(
+        f"{report.b.model}: {ratio:.2f}x {report.a.model}'s throughput; "
+        f"{data['agreement']['at_int8_bar']}/{len(report.agreements)} images at the int8 bar "
+        f"(per image IoU >= {bar.min_iou}, mean |Δ| <= {bar.max_mean_abs_diff})"
+    )
     for image, reason in report.skipped:
         print(f"skipped: {image}: {reason}", file=sys.stderr)
     return 0

@@ -54,7 +54,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT_S = 60.0
 ONE_ATTEMPT = RetryPolicy(retries=0)
-CATALOGUE_NAMES = tuple(n for m in KNOWN_MODELS.values() for n in m.served_names)
+CATALOGUE_NAMES = tuple(n for m in KNOWN_MODELS.values() for n in m.variant_names)
 INT32_MAX = 2**31 - 1
 # several replicas: round-robin over those gRPC's health checks (grpc.health.v1) see as
 # serving; a server without that service is treated as healthy, so this only ever helps

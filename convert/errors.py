@@ -15,3 +15,7 @@ class FetchError(ServingError):
 
 class EngineBuildError(ServingError):
     """A TensorRT engine could not be built, verified or staged."""
+
+
+class QuantizeError(ServingError):
+    """An int8 variant could not be calibrated, quantized or staged."""

@@ -74,10 +74,12 @@ class OnnxVariant:
     intra_op_threads: int = 0  # 0: one per core (both backends)
     inter_op_threads: int = 1
     contract: ServingContract = CONTRACT
+    int8: bool = False  # the int8 graph of `python -m convert quantize` (<model>_int8)
 
     @property
     def name(self) -> str:
-        return KNOWN_MODELS[self.model].onnx_name
+        known = KNOWN_MODELS[self.model]
+        return known.int8_name if self.int8 else known.onnx_name
 
     def get_configs(self) -> dict[str | None, mc.ModelConfig]:
         """Every configuration to write: None is ``config.pbtxt``, others ``configs/<name>``."""
@@ -215,6 +217,7 @@ def write_configs(variant: Variant, repository: Path) -> list[Path]:
 
 
 def all_variants(models: tuple[str, ...] = MODEL_NAMES) -> list[Variant]:
-    """Every served variant of ``models`` (base names), ONNX Runtime first, then ``cutout``
-    (which serves them all)."""
-    return [OnnxVariant(m) for m in models] + [TrtVariant(m) for m in models] + [CutoutVariant()]
+    """Every served variant of ``models`` (base names), ONNX Runtime first (fp32, then int8),
+    then TensorRT, then ``cutout`` (which serves them all)."""
+    onnx = [OnnxVariant(m) for m in models] + [OnnxVariant(m, int8=True) for m in models]
+    return [*onnx, *(TrtVariant(m) for m in models), CutoutVariant()]

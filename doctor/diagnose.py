@@ -16,7 +16,9 @@ from u2net.contract import CUTOUT
 logger = logging.getLogger(__name__)
 
 Requested = Literal["auto", "cpu", "gpu"]
-CATALOGUE = tuple(n for m in KNOWN_MODELS.values() for n in reversed(m.served_names))
+CATALOGUE = tuple(
+    n for m in KNOWN_MODELS.values() for n in (*reversed(m.served_names), m.int8_name)
+)
 # where to look for the reason the GPU is not used, most basic first
 _REASONS = ("host.gpu", "host.cuda_driver", "packages.", "repository", "server")
 

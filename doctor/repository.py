@@ -17,7 +17,7 @@ from google.protobuf.text_format import ParseError
 from tritonclient.grpc import model_config_pb2
 
 from doctor.check import Check, Deployment, fail, na, ok
-from u2net.catalogue import KNOWN_MODELS, ONNX_SUFFIX, TRT_SUFFIX, base_name
+from u2net.catalogue import INT8_SUFFIX, KNOWN_MODELS, ONNX_SUFFIX, TRT_SUFFIX, base_name
 from u2net.contract import CONTRACT, CUTOUT, ServingContract
 from u2net.deployment import (
     NGC_RELEASE,
@@ -50,6 +50,7 @@ logger = logging.getLogger(__name__)
 
 CONVERT = "python -m convert"
 CONVERT_TRT = "python -m convert trt"
+CPU_SUFFIXES = (ONNX_SUFFIX, INT8_SUFFIX)  # what the embedded CPU server runs
 Tensor = tuple[str, str, list[int]]  # name, config data type, dims
 
 
@@ -188,6 +189,8 @@ def _unstaged_hint(name: str) -> str:
         return f"{name} (its {PYTHON_FILE} is missing: restore model_repository/{name}/ from git)"
     if name.endswith(TRT_SUFFIX):
         return f"{name} (GPU hosts: `{CONVERT_TRT} --models {base_name(name)}`)"
+    if name.endswith(INT8_SUFFIX):
+        return f"{name} (optional: `{CONVERT} quantize --models {base_name(name)}`)"
     return f"{name} (`{CONVERT} --models {base_name(name)}`)"
 
 
@@ -208,7 +211,7 @@ def staged_check(
     detail = f"{repository}: staged {', '.join(staged) or 'nothing'}"
     if missing:
         detail += f"; not staged: {', '.join(missing)}"
-    servable = [n for n in staged if n.endswith(ONNX_SUFFIX) or deployment == "gpu"]
+    servable = [n for n in staged if n.endswith(CPU_SUFFIXES) or deployment == "gpu"]
     if not servable:
         known = ",".join(KNOWN_MODELS)
         return fail(name, detail, f"`{CONVERT} --models {known}`", blocking=True, staged=staged)

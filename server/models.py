@@ -9,15 +9,16 @@ from pathlib import Path
 from google.protobuf.message import Message
 from google.protobuf.text_format import ParseError
 
-from u2net.catalogue import KNOWN_MODELS
+from u2net.catalogue import INT8_SUFFIX, KNOWN_MODELS
 from u2net.contract import CUTOUT
 from u2net.errors import ServerStartError, UsageError
 from u2net.repository import CONFIG_FILE, model_filename, read_config
 
 logger = logging.getLogger(__name__)
-CATALOGUE_NAMES = {name for model in KNOWN_MODELS.values() for name in model.served_names}
+CATALOGUE_NAMES = {name for model in KNOWN_MODELS.values() for name in model.variant_names}
 
 CONVERT_HINT = "python -m convert"
+QUANTIZE_HINT = "python -m convert quantize"
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,8 @@ def expand(requested: list[str], known: dict[str, ModelEntry]) -> list[str]:
             names.append(name)
             continue
         model = KNOWN_MODELS.get(name)
-        variants = [n for n in reversed(model.served_names) if n in known] if model else []
+        order = (*reversed(model.served_names), model.int8_name) if model else ()
+        variants = [n for n in order if n in known]
         if not variants:
             raise UsageError(  # a bad --models value: exit 2, as convert's
                 f"--models: expected model names from {', '.join(known) or 'none'} (or a base "
@@ -117,13 +119,14 @@ def select(
             logger.warning("skipping model %s: %s", entry.name, why)
             continue
         if not entry.staged:
+            optional = entry.name.endswith(INT8_SUFFIX)  # made by a separate, optional step
             message = (
                 f"model {entry.name} has no staged {entry.filename} under {entry.path}/<version>/; "
-                f"run `{CONVERT_HINT}` first"
+                f"run `{QUANTIZE_HINT if optional else CONVERT_HINT}` first"
             )
             if requested:
                 raise ServerStartError(message)
-            logger.warning("skipping %s", message)
+            logger.log(logging.INFO if optional else logging.WARNING, "skipping %s", message)
             continue
         chosen.append(entry.name)
     chosen += with_cutout(chosen, by_name)

@@ -43,3 +43,27 @@ def compare_masks(
         mean_abs_diff=float(diff.mean()),
         max_abs_diff=int(diff.max(initial=0)),
     )
+
+
+@dataclass(frozen=True)
+class AgreementBar:
+    """What a faster variant must reach against its fp32 reference, on every photo."""
+
+    min_iou: float
+    max_mean_abs_diff: float
+
+    def shortfall(self, agreement: MaskAgreement) -> float:
+        """0 when ``agreement`` meets the bar; else how far it misses, in bar-sized units
+        (0.01 of IoU below 0.99 counts as much as 2 grey levels above 2)."""
+        iou_gap = max(0.0, self.min_iou - agreement.iou) / (1.0 - self.min_iou)
+        diff_gap = max(0.0, agreement.mean_abs_diff - self.max_mean_abs_diff)
+        return iou_gap + diff_gap / self.max_mean_abs_diff
+
+    def passes(self, agreement: MaskAgreement) -> bool:
+        return agreement.passes(self.min_iou, self.max_mean_abs_diff)
+
+
+# an int8 variant against fp32 (issue 18): per photo IoU >= 0.99 and mean |Δ| <= 2 grey levels,
+# and one raw-tensor request at least 1.6x faster
+INT8_BAR = AgreementBar(min_iou=0.99, max_mean_abs_diff=2.0)
+INT8_MIN_SPEEDUP = 1.6

@@ -1,5 +1,9 @@
 """The model catalogue: the real U²-Net files rembg uses, where they are found, and the names
-they are served under (``<model>_onnx`` everywhere, ``<model>_trt`` on GPU hosts)."""
+they are served under (``<model>_onnx`` everywhere, ``<model>_trt`` on GPU hosts, and
+``<model>_int8``, ONNX Runtime's int8 variant, where ``python -m convert quantize`` staged it).
+
+A base name (``u2net``) always means fp32: ``<model>_trt`` where loaded, else ``<model>_onnx``.
+The int8 variant is asked for by its served name."""
 
 from __future__ import annotations
 
@@ -11,7 +15,8 @@ RELEASE_URL = "https://github.com/danielgatis/rembg/releases/download/v0.0.0/{na
 RELEASE_URL_ENV = "U2NET_RELEASE_URL"  # a mirror of rembg's release, "{name}" for the model
 ONNX_SUFFIX = "_onnx"
 TRT_SUFFIX = "_trt"
-SUFFIXES = (ONNX_SUFFIX, TRT_SUFFIX)
+INT8_SUFFIX = "_int8"
+SUFFIXES = (ONNX_SUFFIX, TRT_SUFFIX, INT8_SUFFIX)
 DEFAULT_MODEL = "u2net"
 
 
@@ -43,9 +48,20 @@ class KnownModel:
         return self.name + TRT_SUFFIX
 
     @property
+    def int8_name(self) -> str:
+        """The served name of its int8 ONNX Runtime variant (mixed precision, docs/int8.md)."""
+        return self.name + INT8_SUFFIX
+
+    @property
     def served_names(self) -> tuple[str, str]:
-        """Preferred first: TensorRT where it is loaded, else ONNX Runtime."""
+        """What its base name resolves to, preferred first: TensorRT where it is loaded, else
+        ONNX Runtime (fp32 both: the base name is exactly rembg's model)."""
         return (self.trt_name, self.onnx_name)
+
+    @property
+    def variant_names(self) -> tuple[str, str, str]:
+        """Every name it may be served under: the fp32 ones, then the int8 one."""
+        return (*self.served_names, self.int8_name)
 
 
 KNOWN_MODELS: dict[str, KnownModel] = {
@@ -68,6 +84,9 @@ KNOWN_MODELS: dict[str, KnownModel] = {
     )
 }
 MODEL_NAMES: tuple[str, ...] = tuple(KNOWN_MODELS)
+# what a request's model may name, besides served names: the base names (fp32, exact rembg)
+# and the int8 variants (served where `python -m convert quantize` staged them)
+REQUEST_NAMES: tuple[str, ...] = (*MODEL_NAMES, *(m.int8_name for m in KNOWN_MODELS.values()))
 
 
 def model_by_md5(md5: str) -> KnownModel | None:

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from u2net.agreement import MaskAgreement
 from u2net.files import atomic_write_bytes
 from u2net.repository import ONNX_FILE, PLAN_FILE
 
@@ -71,6 +72,76 @@ def onnx_current(manifest: Manifest | None, source_md5: str, converter_version: 
         source_md5,
         converter_version,
     )
+
+
+# --- python -m convert quantize: the int8 ONNX serving graph ------------------------------
+
+INT8_RECIPE = 1  # bump when the quantization recipe changes; int8 manifests record it
+
+
+def int8_manifest(
+    *,
+    model: str,
+    variant: str,
+    source_md5: str,
+    converter_version: int,
+    output_md5: str,
+    calibration_photos: Sequence[str],
+    calibration_cache: str,
+    search_photos: Sequence[str],
+    fp32_blocks: Sequence[str],
+    excluded_nodes: Sequence[str],
+    held_out: Sequence[MaskAgreement],
+    speed: Mapping[str, Any],
+    passed: bool,
+    forced: bool,
+) -> dict[str, Any]:
+    """The manifest beside an int8 ``model.onnx`` (pure): how it was made and what it measured
+    against fp32 on photos its calibration never saw."""
+    return {
+        "model": model,
+        "variant": variant,
+        "source_md5": source_md5,
+        "converter_version": converter_version,
+        "int8_recipe": INT8_RECIPE,
+        "output_md5": output_md5,
+        "calibration": {
+            "photos": list(calibration_photos),
+            "method": "MinMax",
+            "cache": calibration_cache,  # ONNX Runtime's ranges, in <model>_int8/quantize/
+        },
+        "search_photos": list(search_photos),
+        "fp32_blocks": list(fp32_blocks),
+        "excluded_nodes": list(excluded_nodes),
+        "held_out": {
+            "photos": [asdict(a) for a in held_out],
+            "worst_iou": round(min(a.iou for a in held_out), 4),
+            "worst_mean_abs_diff": round(max(a.mean_abs_diff for a in held_out), 3),
+        },
+        "speed": dict(speed),
+        "passed": passed,
+        "forced": forced,
+    }
+
+
+def int8_current(manifest: Manifest | None, source_md5: str, converter_version: int) -> bool:
+    """Was the staged int8 graph made from this source, serving graph and recipe?"""
+    return onnx_current(manifest, source_md5, converter_version) and (
+        manifest is not None and manifest.get("int8_recipe") == INT8_RECIPE
+    )
+
+
+def int8_float_nodes(manifest: Manifest) -> tuple[list[str], str]:
+    """(the nodes an int8 manifest keeps in float, its calibration cache's file name): what
+    TensorRT INT8 reuses. ValueError naming what is missing."""
+    nodes = manifest.get("excluded_nodes")
+    calibration = manifest.get("calibration")
+    cache = calibration.get("cache") if isinstance(calibration, Mapping) else None
+    if not isinstance(nodes, list) or not all(isinstance(n, str) for n in nodes):
+        raise ValueError(f"expected excluded_nodes as a list of names, got {nodes!r}")
+    if not isinstance(cache, str) or not cache:
+        raise ValueError(f"expected calibration.cache as a file name, got {cache!r}")
+    return nodes, cache
 
 
 # --- python -m convert trt: the TensorRT plan ----------------------------------------------

@@ -4,6 +4,8 @@
     <repository>/<served name>/configs/cpu.pbtxt       the embedded CPU server's one
     <repository>/<served name>/1/model.onnx|model.plan the staged model
     <repository>/<served name>/1/manifest.json         what it was staged from
+    <repository>/<model>_int8/quantize/                the int8 calibration cache and the
+                                                       sensitivity search's result (not served)
 
 Reading a config needs Triton's protobuf (tritonclient), imported when it is asked for.
 """
@@ -24,6 +26,7 @@ MANIFEST = "manifest.json"
 ONNX_FILE = "model.onnx"
 PLAN_FILE = "model.plan"
 PYTHON_FILE = "model.py"
+QUANTIZE_DIR = "quantize"
 # Triton's default model file per platform, then per backend
 _PLATFORM_FILES = {"tensorrt_plan": PLAN_FILE, "onnxruntime_onnx": ONNX_FILE}
 _BACKEND_FILES = {"onnxruntime": ONNX_FILE, "tensorrt": PLAN_FILE, "python": PYTHON_FILE}
@@ -54,6 +57,11 @@ def staged_paths(repository: Path, served_name: str, filename: str) -> tuple[Pat
     """(staged model file, its manifest) of one served model."""
     folder = Path(repository) / served_name / VERSION_DIR
     return folder / filename, folder / MANIFEST
+
+
+def quantize_dir(repository: Path, served_name: str) -> Path:
+    """Where ``python -m convert quantize`` keeps what it measured, for reruns and TensorRT."""
+    return Path(repository) / served_name / QUANTIZE_DIR
 
 
 def model_filename(config: Any) -> str:

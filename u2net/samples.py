@@ -19,6 +19,41 @@ SAMPLE_NAMES: tuple[str, ...] = (
     "motorcycle_left.png",
 )
 
+# int8 quantization (convert/quantize/, docs/int8.md). One split of scikit-image's photos:
+# calibration sets the activation ranges (textures and near-blank masks included: they widen
+# the ranges); the search scores agreement on the calibration photos that have a subject;
+# held-out photos are never seen before certification. motorcycle_right is the stereo twin of
+# motorcycle_left (a different view of the same scene).
+SEARCH_PHOTOS: tuple[str, ...] = (
+    PROBE_NAME,
+    "chelsea.png",
+    "coffee.png",
+    "motorcycle_left.png",
+    "horse.png",
+    "retina.jpg",
+    "logo.png",
+)
+CALIBRATION_PHOTOS: tuple[str, ...] = (
+    *SEARCH_PHOTOS,
+    "color.png",
+    "cell.png",
+    "ihc.png",
+    "page.png",
+    "hubble_deep_field.jpg",
+    "brick.png",
+    "grass.png",
+    "gravel.png",
+    "moon.png",
+    "text.png",
+)
+HELD_OUT_PHOTOS: tuple[str, ...] = (
+    "rocket.jpg",
+    "motorcycle_right.png",
+    "camera.png",
+    "coins.png",
+    "clock_motion.png",
+)
+
 
 def sample_dir() -> Path:
     try:

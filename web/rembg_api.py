@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from u2net.catalogue import DEFAULT_MODEL, MODEL_NAMES
+from u2net.catalogue import DEFAULT_MODEL, REQUEST_NAMES
 from u2net.compositing import EXPLANATIONS, MODES
 from u2net.options import (
     FORMATS,
@@ -65,7 +65,7 @@ def _option_schema(name: str) -> dict:
 
 
 _MODEL_SCHEMA = {
-    "type": "string", "default": DEFAULT_MODEL, "enum": list(MODEL_NAMES),
+    "type": "string", "default": DEFAULT_MODEL, "enum": list(REQUEST_NAMES),
     "description": "when not given: the gateway's --default-model",
 }  # fmt: skip
 _OPTION_SCHEMA = {

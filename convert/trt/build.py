@@ -18,6 +18,13 @@ import onnx
 
 from convert.errors import EngineBuildError
 from convert.trt.fp16 import body_to_fp16
+from convert.trt.int8 import (
+    Int8Inputs,
+    calibration_cache,
+    check_int8_supported,
+    layers_to_fp16,
+    make_calibrator,
+)
 from convert.trt.layers import LayerInfo, layers_to_pin
 from convert.trt.profile import BuildSettings, Precision, ShapeProfile
 from convert.trt.tensorrt_lib import load_tensorrt, make_logger, tensorrt_major
@@ -45,6 +52,12 @@ def apply_precision(trt: ModuleType, config: Any, precision: Precision, method: 
     Ampere and newer). fp16 by builder flag also asks TensorRT to honour the layer
     precisions set on the serving layers. An fp16 ONNX needs no flag: its types decide.
     """
+    if precision == "int8":  # TensorRT 10's implicit INT8 (convert/trt/int8.py)
+        check_int8_supported(tensorrt_major(trt))
+        config.set_flag(trt.BuilderFlag.INT8)
+        config.set_flag(trt.BuilderFlag.FP16)  # the float nodes run in fp16
+        config.set_flag(trt.BuilderFlag.PREFER_PRECISION_CONSTRAINTS)
+        return True
     if precision == "fp32":
         tf32 = _flag(trt, "TF32")
         if tf32 is None:
@@ -123,13 +136,26 @@ def layer_infos(network: Any) -> list[LayerInfo]:
 def pin_serving_layers(trt: ModuleType, network: Any) -> list[str]:
     """Keep the serving pre/post layers and their parser helpers in fp32; returns their names."""
     pinned = set(layers_to_pin(layer_infos(network)))
+    pin_layers(trt, network, pinned, trt.float32)
+    return sorted(pinned)
+
+
+def pin_layers(trt: ModuleType, network: Any, names: set[str], dtype: Any) -> None:
     for i in range(network.num_layers):
         layer = network.get_layer(i)
-        if layer.name in pinned:
-            layer.precision = trt.float32
+        if layer.name in names:
+            layer.precision = dtype
             for j in range(layer.num_outputs):
-                layer.set_output_type(j, trt.float32)
-    return sorted(pinned)
+                layer.set_output_type(j, dtype)
+
+
+def apply_int8(trt: ModuleType, network: Any, config: Any, inputs: Int8Inputs) -> None:
+    """The calibration cache, and the search's float nodes pinned to fp16 (convert/trt/int8.py)."""
+    layers = layer_infos(network)
+    fp16 = set(layers_to_fp16(layers, inputs.float_nodes)) - set(layers_to_pin(layers))
+    pin_layers(trt, network, fp16, trt.float16)
+    log.debug("kept %d layers in fp16 for int8: %s", len(fp16), ", ".join(sorted(fp16)))
+    config.int8_calibrator = make_calibrator(trt, calibration_cache(inputs.ranges, trt.__version__))
 
 
 def _parse(trt: ModuleType, network: Any, logger: Any, onnx_path: Path, fp16_onnx: bool) -> None:
@@ -168,6 +194,10 @@ def build_plan(
     if apply_precision(trt, config, settings.precision, method):
         pinned = pin_serving_layers(trt, network)
         log.debug("kept %d serving layers in fp32: %s", len(pinned), ", ".join(pinned))
+    if settings.precision == "int8":
+        if settings.int8 is None:
+            raise EngineBuildError("an INT8 build needs the int8 variant's ranges; none given")
+        apply_int8(trt, network, config, settings.int8)
     if config.add_optimization_profile(profile.to_trt(builder)) < 0:
         raise EngineBuildError(f"TensorRT rejected the optimization profile {profile.as_dict()}")
     cache = attach_timing_cache(config, timing_cache)

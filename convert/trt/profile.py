@@ -17,11 +17,12 @@ from tritonclient.grpc import model_config_pb2 as mc
 
 from convert.errors import EngineBuildError
 from convert.model_config import TrtVariant
+from convert.trt.int8 import Int8Inputs
 from u2net.contract import CONTRACT, ServingContract
 from u2net.repository import config_path, read_config
 
-Precision = Literal["fp16", "fp32"]
-PRECISIONS: tuple[Precision, ...] = ("fp16", "fp32")
+Precision = Literal["fp16", "fp32", "int8"]
+PRECISIONS: tuple[Precision, ...] = ("fp16", "fp32", "int8")
 DEFAULT_OPT_BATCH = 8
 DEFAULT_WORKSPACE_GB = 4.0
 
@@ -73,6 +74,8 @@ class BuildSettings:
     precision: Precision = "fp16"
     opt_batch: int = DEFAULT_OPT_BATCH
     workspace_gb: float = DEFAULT_WORKSPACE_GB
+    # int8 only: the int8 variant's ranges and float nodes (convert/trt/int8.py)
+    int8: Int8Inputs | None = None
 
     def __post_init__(self) -> None:
         if self.precision not in PRECISIONS:
@@ -81,6 +84,8 @@ class BuildSettings:
             raise EngineBuildError(f"--opt-batch must be at least 1, got {self.opt_batch}")
         if self.workspace_gb <= 0:
             raise EngineBuildError(f"--workspace-gb must be positive, got {self.workspace_gb}")
+        if self.int8 is not None and self.precision != "int8":
+            raise EngineBuildError(f"int8 ranges given for a {self.precision} build")
 
     @property
     def workspace_bytes(self) -> int:

@@ -21,6 +21,7 @@ from convert.errors import EngineBuildError
 from convert.model_config import OnnxVariant, TrtVariant
 from convert.trt.build import build_plan
 from convert.trt.cuda import GpuInfo, gpu_info
+from convert.trt.int8 import load_int8_inputs, source_md5
 from convert.trt.profile import BuildSettings, ShapeProfile, load_profile
 from convert.trt.run import run_plan
 from convert.trt.tensorrt_lib import load_tensorrt
@@ -283,12 +284,14 @@ def stage_trt(
     current.
     """
     settings = settings or BuildSettings()
+    if settings.precision == "int8" and settings.int8 is None:
+        settings = replace(settings, int8=load_int8_inputs(Path(repository), model))
     name = TrtVariant(model.name).name
     profile = load_profile(repository, model.name, settings.opt_batch)
     onnx_path = _staged_onnx(Path(repository), model)
     backend = backend or TensorRTBackend()
     facts = {"tensorrt_version": backend.version(), "gpu": backend.gpu()}
-    source = md5_of(onnx_path)
+    source = source_md5(md5_of(onnx_path), settings.int8)
 
     def inputs_for(chosen: BuildSettings) -> dict[str, Any]:
         return fingerprint(**facts, profile=profile, settings=chosen, source_md5=source)
@@ -296,7 +299,7 @@ def stage_trt(
     plan_path, manifest_path = staged_paths(repository, name, PLAN)
     manifest = read_manifest(manifest_path)
     plan_md5 = md5_of(plan_path) if plan_path.is_file() else None
-    fp32 = replace(settings, precision="fp32")
+    fp32 = replace(settings, precision="fp32", int8=None)
     wanted = [inputs_for(settings)]
     if fallback_fp32 and (manifest or {}).get("fallback_from") == settings.precision:
         wanted.append(inputs_for(fp32))  # an earlier run fell back; that plan still counts
@@ -312,7 +315,9 @@ def stage_trt(
     except EngineBuildError as e:
         if not fallback_fp32 or settings.precision == "fp32":
             raise
-        log.warning("%s: the fp16 engine failed (%s); building fp32 instead", name, e)
+        log.warning(
+            "%s: the %s engine failed (%s); building fp32 instead", name, settings.precision, e
+        )
     return _build_and_stage(
         backend,
         model,

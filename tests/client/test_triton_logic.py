@@ -30,6 +30,9 @@ from u2net.retry import RetryPolicy
         ("u2net", ["u2net_onnx", "u2net_trt"], "u2net_trt"),
         ("u2net", ["u2net_onnx", "u2netp_onnx"], "u2net_onnx"),
         ("u2netp_onnx", ["u2netp_onnx", "u2netp_trt"], "u2netp_onnx"),
+        # the base name is fp32 only, even where the int8 variant is loaded; int8 by name
+        ("u2net", ["u2net_int8", "u2net_onnx"], "u2net_onnx"),
+        ("u2net_int8", ["u2net_int8", "u2net_onnx", "u2net_trt"], "u2net_int8"),
     ],
 )
 def test_resolve_model(requested: str, ready: list[str], expected: str) -> None:

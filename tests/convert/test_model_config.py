@@ -134,7 +134,9 @@ def test_cli_configs_writes_every_variant(tmp_path: Path) -> None:
     for path in custom:
         assert path.read_text() == to_text(configs_of(VARIANTS[path.parents[1].name])[path.stem])
     assert sorted(f"{p.parents[1].name}/{p.stem}" for p in custom) == sorted(
-        f"{m.onnx_name}/{CPU_CONFIG_NAME}" for m in KNOWN_MODELS.values()
+        f"{name}/{CPU_CONFIG_NAME}"
+        for m in KNOWN_MODELS.values()
+        for name in (m.onnx_name, m.int8_name)
     )
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(VARIANTS)  # nothing else
 
@@ -154,7 +156,8 @@ def test_cli_configs_writes_only_the_chosen_model_and_cutout(
     done = run_cli("convert", *[a.replace("{repo}", str(tmp_path)) for a in args])
     assert done.returncode == 0, done.stderr
     written = sorted(tmp_path.glob("*/config.pbtxt"))
-    assert [p.parent.name for p in written] == ["cutout", "u2netp_onnx", "u2netp_trt"]
+    chosen = ["cutout", "u2netp_int8", "u2netp_onnx", "u2netp_trt"]
+    assert [p.parent.name for p in written] == chosen
     for path in written:
         assert path.read_text() == to_text(VARIANTS[path.parent.name].get_config())
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["cutout", "u2netp_onnx", "u2netp_trt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == chosen

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from u2net.catalogue import DEFAULT_MODEL, MODEL_NAMES
+from u2net.catalogue import DEFAULT_MODEL, REQUEST_NAMES
 from u2net.compositing import REMBG
 from u2net.matting import MattingOptions
 from u2net.options import FORMATS, OutputOptions
@@ -44,7 +44,7 @@ def test_rembgs_documented_defaults_are_the_codes(spec, where) -> None:
     schemas = rembg_schemas(spec)[where]
     assert {name: schemas[name].get("default") for name in REMBG_DEFAULTS} == REMBG_DEFAULTS
     assert schemas["format"]["enum"] == list(FORMATS)
-    assert schemas["model"]["enum"] == list(MODEL_NAMES)
+    assert schemas["model"]["enum"] == list(REQUEST_NAMES)
     assert "default" not in schemas["bgc"]  # no colour: the cut-out keeps its transparency
 
 

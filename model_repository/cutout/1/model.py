@@ -21,7 +21,7 @@ from u2net.job import complete, parse_request, prepare
 from u2net.options import MAX_PIXELS
 from u2net.retry import says_not_loaded
 
-SERVED = {name for model in KNOWN_MODELS.values() for name in model.served_names}
+SERVED = {name for model in KNOWN_MODELS.values() for name in model.variant_names}
 
 
 class Unavailable(ServingError):

@@ -286,3 +286,30 @@ def test_without_any_timing_cache_the_build_goes_on(caplog: pytest.LogCaptureFix
         assert attach_timing_cache(config, b"stale") is None
     assert config.attached == []
     assert "building without one" in caplog.text
+
+
+class _Calibrator:
+    def __init__(self) -> None:
+        pass
+
+
+def test_int8_pins_the_float_nodes_to_fp16_and_hands_over_the_cache(
+    u2netp_layers: list[LayerInfo],
+) -> None:
+    from convert.trt.build import apply_int8
+    from convert.trt.int8 import Int8Inputs
+
+    network = _Network(u2netp_layers)
+    trt = SimpleNamespace(
+        float16="fp16", float32="fp32", IInt8MinMaxCalibrator=_Calibrator, __version__="10.5.0"
+    )
+    config = SimpleNamespace(int8_calibrator=None)
+    inputs = Int8Inputs((("x", 0.0, 1.27),), ("Concat_786", "Conv_787", "serving/p255"), "md5")
+    apply_int8(trt, network, config, inputs)
+    by_name = {layer.name: layer for layer in network.layers}
+    assert by_name["Conv_787"].precision == "fp16" and by_name["Concat_786"].precision == "fp16"
+    assert by_name["serving/p255"].precision is None  # the serving layers stay fp32 (pinned apart)
+    assert sum(layer.precision == "fp16" for layer in network.layers) == 2
+    cache = config.int8_calibrator.read_calibration_cache()
+    assert cache.startswith(b"TRT-100500-MinMaxCalibration\nx: ")
+    assert config.int8_calibrator.get_batch(["image"]) is None

@@ -50,7 +50,7 @@ def test_help_lists_the_flags() -> None:
         "--fallback-fp32",
     ):
         assert flag in done.stdout
-    assert "{fp16,fp32}" in done.stdout
+    assert "{fp16,fp32,int8}" in done.stdout
 
 
 @pytest.mark.skipif(HAS_TENSORRT, reason="tensorrt is installed here; this checks its absence")

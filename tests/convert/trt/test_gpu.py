@@ -125,3 +125,20 @@ def test_the_real_parser_pins_the_serving_paths_with_their_broadcasts() -> None:
     assert len(feeding_serving) >= 3, [layer.name for layer in layers][-40:]
     assert feeding_serving <= pinned
     assert {"serving/xmax_floor", "serving/prange_safe", "serving/p255"} <= pinned
+
+
+def test_int8_from_the_staged_int8_variant(repo: Path) -> None:
+    """INT8 reuses `python -m convert quantize`'s calibration and float nodes (docs/int8.md)."""
+    from convert.trt.stage import stage_trt
+
+    int8 = OnnxVariant(MODEL.name, int8=True).name
+    source = REPOSITORY / int8
+    if not (source / "1" / "manifest.json").is_file():
+        pytest.skip(f"{int8} is not staged; run `python -m convert quantize --models u2netp`")
+    shutil.copytree(source / "1", repo / int8 / "1", dirs_exist_ok=True)
+    shutil.copytree(source / "quantize", repo / int8 / "quantize", dirs_exist_ok=True)
+    settings = BuildSettings(precision="int8", opt_batch=4, workspace_gb=2)
+    plan = stage_trt(MODEL, repo, settings, force=True)
+    manifest = json.loads(plan.with_name("manifest.json").read_text())
+    assert manifest["precision"] == "int8"
+    assert manifest["verification"]["passed"] is True

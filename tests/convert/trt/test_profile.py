@@ -173,7 +173,7 @@ def test_profile_as_dict_is_plain_json_data() -> None:
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"precision": "int8"}, {"opt_batch": 0}, {"workspace_gb": 0}],
+    [{"precision": "int4"}, {"opt_batch": 0}, {"workspace_gb": 0}],
     ids=["precision", "opt", "workspace"],
 )
 def test_build_settings_validate(kwargs: dict) -> None:

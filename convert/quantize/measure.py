@@ -1,0 +1,77 @@
+"""Run serving graphs in ONNX Runtime on photos: masks, agreement with fp32, interleaved speed."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import onnx
+
+from u2net.agreement import MaskAgreement, compare_masks
+from u2net.contract import CONTRACT, ServingContract
+
+
+class Runner:
+    """One ONNX Runtime CPU session over a serving graph (uint8 images in, uint8 masks out)."""
+
+    def __init__(self, model: onnx.ModelProto, contract: ServingContract = CONTRACT) -> None:
+        import onnxruntime as ort
+
+        self._session = ort.InferenceSession(
+            model.SerializeToString(), providers=["CPUExecutionProvider"]
+        )
+        self._input = contract.input_name
+
+    def mask(self, image: np.ndarray) -> np.ndarray:
+        """One [H,W,3] image -> its [H,W] mask (a batch of one, as a raw-tensor request)."""
+        return self._session.run(None, {self._input: image[None]})[0][0]
+
+    def masks(self, images: np.ndarray) -> np.ndarray:
+        return np.stack([self.mask(image) for image in images])
+
+
+def agreements(
+    reference: np.ndarray, candidate: np.ndarray, names: Sequence[str]
+) -> list[MaskAgreement]:
+    return [compare_masks(r, c, n) for r, c, n in zip(reference, candidate, names, strict=True)]
+
+
+@dataclass(frozen=True)
+class Speed:
+    """Median seconds of one batch-of-one run each, measured in the same interleaved rounds."""
+
+    reference_s: float
+    candidate_s: float
+    runs: int
+
+    @property
+    def speedup(self) -> float:
+        return self.reference_s / self.candidate_s
+
+    def as_dict(self) -> dict[str, float | int]:
+        return {
+            "fp32_ms": round(self.reference_s * 1e3, 1),
+            "int8_ms": round(self.candidate_s * 1e3, 1),
+            "speedup": round(self.speedup, 2),
+            "runs": self.runs,
+        }
+
+
+def interleaved_speed(
+    reference: Runner, candidate: Runner, images: np.ndarray, rounds: int
+) -> Speed:
+    """Each image on one, then the other, ``rounds`` times (after one warm-up each): other
+    work on the machine slows both alike, so the ratio holds while the times may not."""
+    reference.mask(images[0])
+    candidate.mask(images[0])
+    times: tuple[list[float], list[float]] = ([], [])
+    for _ in range(rounds):
+        for image in images:
+            for runner, kept in ((reference, times[0]), (candidate, times[1])):
+                start = time.perf_counter()
+                runner.mask(image)
+                kept.append(time.perf_counter() - start)
+    return Speed(statistics.median(times[0]), statistics.median(times[1]), len(times[0]))
