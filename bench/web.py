@@ -40,6 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 LOCUSTFILE = Path(__file__).resolve().parent / "web_locustfile.py"
 SIZES = {"1 MP": (1155, 866), "12 MP": (4000, 3000)}
 PAGE_KB = 4
+FLAT_TAIL_S = 40 * 60.0  # "flat" is judged over the soak's last 40 minutes (or all of it)
 
 
 def make_photos(folder: Path) -> dict[str, Path]:
@@ -158,9 +159,12 @@ def soak_lines(samples: list[tuple[float, float]], soaked: dict, seconds: float)
     for i, who in enumerate(("gateway", "Triton (server, stubs)")):
         series = [s[i] for s in samples]
         minutes = " ".join(f"{v:.0f}" for v in series[::60])
+        tail = series[-int(FLAT_TAIL_S) :]  # one sample per second
+        spread = (max(tail) - min(tail)) / min(tail) * 100
         lines.append(
             f"  {who} RSS MB: start {series[0]:.0f}, peak {max(series):.0f}, "
-            f"end {series[-1]:.0f}; each minute: {minutes}"
+            f"end {series[-1]:.0f}; spread over the last {len(tail) / 60:.0f} min "
+            f"{spread:.1f} %; each minute: {minutes}"
         )
     return "\n".join(lines)
 
