@@ -5,7 +5,7 @@ decoding, resizing, composing and encoding. :class:`CutoutModel` (blocking) serv
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -138,6 +138,18 @@ class AsyncCutoutModel(CutoutBase, AsyncTritonModel):
         attempts = self.attempts(timeout_s, PROBE_RETRY)
         name = self.cutout.name
         return bool(await self._call("is_model_ready", name, attempts=attempts, gated=False))
+
+    async def ready_among(
+        self, names: Iterable[str], timeout_s: float = READY_TIMEOUT_S
+    ) -> list[str]:
+        """The ``names`` that are ready (the U²-Net models ``cutout`` may call), asked like
+        :meth:`is_ready`."""
+        attempts = self.attempts(timeout_s, PROBE_RETRY)
+        return [
+            name
+            for name in names
+            if await self._call("is_model_ready", name, attempts=attempts, gated=False)
+        ]
 
 
 class ServerSideCutter:

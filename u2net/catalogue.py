@@ -86,6 +86,8 @@ KNOWN_MODELS: dict[str, KnownModel] = {
 MODEL_NAMES: tuple[str, ...] = tuple(KNOWN_MODELS)
 # what a request's model may name, besides served names: the base names (fp32, exact rembg)
 # and the int8 variants (served where `python -m convert quantize` staged them)
+# every name a U²-Net model may be served under (TensorRT, ONNX, int8)
+SERVED_NAMES: tuple[str, ...] = tuple(n for m in KNOWN_MODELS.values() for n in m.variant_names)
 REQUEST_NAMES: tuple[str, ...] = (*MODEL_NAMES, *(m.int8_name for m in KNOWN_MODELS.values()))
 
 

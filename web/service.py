@@ -40,6 +40,7 @@ class CutService:
     ) -> CutResult:
         if not data:
             raise BadRequest("empty file: expected an image, got 0 bytes")
+        self.triton.refuse_if_not_loaded(model)
         async with admission.running():
             parameters = self.parameters(model, options)
             return await self.triton.cut(data, parameters, options.bg_image)

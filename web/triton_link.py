@@ -31,6 +31,7 @@ from client.errors import (
 from client.server_side import AsyncCutoutModel, Parameters
 from client.triton import gone
 from u2net.breaker import Breaker, BreakerPolicy, State
+from u2net.catalogue import SERVED_NAMES, served_candidates
 from u2net.errors import ServingError
 from u2net.job import CutResult
 from u2net.retry import RetryPolicy
@@ -44,7 +45,7 @@ from web.errors import (
     WebError,
 )
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 
 def http_error(e: ServingError, url: str) -> WebError:
@@ -84,6 +85,7 @@ class TritonLink:
         self.reresolve_s = reresolve_s
         self.breaker = Breaker(breaker, on_change=on_change)
         self.served = False  # cutout was ready once: from then on /readyz stays 200
+        self.loaded: frozenset[str] | None = None  # the U²-Net models ready at the last probe
         self.model: AsyncCutoutModel | None = None
         self.watcher: asyncio.Task[None] | None = None
 
@@ -112,6 +114,26 @@ class TritonLink:
             if breaker.allow():
                 ready = await self.not_ready_reason() is None
                 breaker.succeeded() if ready else breaker.failed()
+                if ready:
+                    await self.learn_loaded()
+
+    async def learn_loaded(self) -> None:
+        """Which U²-Net models the server has loaded, as the probe that found ``cutout``
+        ready sees them (kept through an outage: a restart serves the same ones)."""
+        try:
+            self.loaded = frozenset(await self._model().ready_among(SERVED_NAMES))
+        except ServingError as e:  # gone again between the two questions: the next probe
+            logger.info("could not list the loaded models: %s", e)
+
+    def refuse_if_not_loaded(self, requested: str) -> None:
+        """BadRequest at once for a model the server has not loaded (while it answers):
+        otherwise ``cutout`` says "not loaded", which reads as a restart and is retried
+        until the deadline, and would count towards the breaker."""
+        candidates = served_candidates(requested)
+        if self.loaded is None or self.breaker.outage_s() or self.loaded & set(candidates):
+            return
+        shown = ", ".join(sorted(self.loaded)) or "none"
+        raise BadRequest(f"model: expected one this server has loaded ({shown}), got {requested!r}")
 
     def refuse_if_down(self) -> None:
         """TritonDown while the breaker is open or half-open: the watcher alone probes here,
@@ -120,11 +142,17 @@ class TritonLink:
         if self.breaker.is_open():
             raise down(gone(self.url, self.breaker), self.url)
 
-    def state(self) -> dict[str, str | float]:
-        """What ``/readyz`` says about Triton: its address, the breaker and any outage."""
-        about: dict[str, str | float] = {"url": self.url, "breaker": self.breaker.state.value}
+    def state(self) -> dict[str, str | float | list[str]]:
+        """What ``/readyz`` says about Triton: its address, the breaker, any outage and the
+        U²-Net models it has loaded (once a probe has seen them)."""
+        about: dict[str, str | float | list[str]] = {
+            "url": self.url,
+            "breaker": self.breaker.state.value,
+        }
         if self.breaker.outage_s():
             about["failing_for_s"] = round(self.breaker.outage_s(), 1)
+        if self.loaded is not None:
+            about["models"] = sorted(self.loaded)
         return about
 
     def _model(self) -> AsyncCutoutModel:

@@ -3,6 +3,8 @@ carries on."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from tests.bad_files import BAD_FILES, png_bomb_bytes
@@ -10,6 +12,7 @@ from tests.data import PHOTOS
 from tests.web.serving import MODEL
 
 PHOTO = PHOTOS[1]
+LEARN_WAIT_S = 30.0  # the gateway's watcher probes every 2 s
 
 
 def one_line(text: str) -> None:
@@ -200,3 +203,17 @@ def test_pixel_bomb_is_refused_from_its_header(triton_server) -> None:
             "/api/remove", files={"file": (PHOTO.name, PHOTO.read_bytes())}, data={"model": MODEL}
         )
         assert ok.status_code == 200  # 451x300 is within the limit
+
+
+def test_a_model_the_server_has_not_loaded_is_400(http) -> None:
+    """The session's Triton serves u2netp only: u2net is refused as bad input (not retried
+    as if Triton were restarting), once the gateway's probe has seen what is loaded."""
+    deadline = time.monotonic() + LEARN_WAIT_S
+    while "models" not in (state := http.get("/readyz").json()["triton"]):
+        assert time.monotonic() < deadline, f"expected the loaded models in /readyz: {state}"
+        time.sleep(0.1)
+    assert state["models"] == [f"{MODEL}_onnx"]
+    photo = {"file": (PHOTO.name, PHOTO.read_bytes())}
+    says = rembg_error(http.post("/api/remove", files=photo, data={"model": "u2net"}))
+    assert "u2netp_onnx" in says and "'u2net'" in says
+    assert "failing_for_s" not in http.get("/readyz").json()["triton"]  # no outage counted

@@ -14,14 +14,14 @@ import traceback
 import numpy as np
 import triton_python_backend_utils as pb_utils
 
-from u2net.catalogue import KNOWN_MODELS, served_candidates
+from u2net.catalogue import KNOWN_MODELS, SERVED_NAMES, served_candidates
 from u2net.contract import CONTRACT, CUTOUT
 from u2net.errors import InvalidImage, InvalidRequest, ServingError
 from u2net.job import complete, parse_request, prepare
 from u2net.options import MAX_PIXELS
 from u2net.retry import says_not_loaded
 
-SERVED = {name for model in KNOWN_MODELS.values() for name in model.variant_names}
+SERVED = set(SERVED_NAMES)
 
 
 class Unavailable(ServingError):
