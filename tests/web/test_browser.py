@@ -188,3 +188,21 @@ def test_the_background_photo_and_shadow_reach_the_request(
     wait_for(lambda: not list(browser.downloads.glob("*.crdownload")))
     flags = ("--bg-image", str(background), "--shadow")
     assert downloaded.read_bytes() == cli_cut(triton_server, photo, tmp_path / "cli.png", *flags)
+
+
+def test_models_the_server_has_not_loaded_are_greyed_out(browser, gateway, http) -> None:
+    """The session's Triton serves u2netp only: the menu keeps every name but greys out the
+    others, and moves the choice off the greyed-out default."""
+    from selenium.webdriver.common.by import By
+
+    wait_for(lambda: "models" in http.get("/readyz").json()["triton"], timeout=30)
+    browser.get(gateway.url)
+    menu = browser.find_element(By.ID, "model")
+
+    def enabled() -> dict[str, bool]:
+        options = menu.find_elements(By.TAG_NAME, "option")
+        return {o.get_attribute("value"): o.is_enabled() for o in options}
+
+    wait_for(lambda: not enabled()["u2net"], timeout=30)
+    assert enabled() == {"u2net": False, "u2netp": True, "u2net_int8": False, "u2netp_int8": False}
+    assert menu.get_attribute("value") == "u2netp"

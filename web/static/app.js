@@ -257,3 +257,23 @@ $("#clear").addEventListener("click", () => {
   waiting.splice(0);
   summarize();
 });
+
+// Models the server has not loaded (an int8 variant not built, say) stay in the menu, greyed
+// out: /readyz lists the served names Triton has loaded; a request name is served under
+// itself, or as NAME_trt / NAME_onnx (u2net/catalogue.py's served_candidates).
+function markUnloadedModels(loaded) {
+  for (const option of $("#model").options) {
+    const names = [option.value, `${option.value}_trt`, `${option.value}_onnx`];
+    const served = names.some((name) => loaded.includes(name));
+    option.disabled = !served;
+    if (!served) option.title = "not loaded on this server";
+  }
+  if ($("#model").selectedOptions[0]?.disabled) {
+    const first = [...$("#model").options].find((option) => !option.disabled);
+    if (first) $("#model").value = first.value;
+  }
+}
+fetch("readyz")
+  .then((response) => response.json())
+  .then((body) => { if (body.triton && body.triton.models) markUnloadedModels(body.triton.models); })
+  .catch(() => {});  // the menu stays as it is; a request for a missing model says why
