@@ -37,7 +37,7 @@ class Summary:
         )
 
 
-def _write(target: Path, data: bytes) -> None:
+def write_output(target: Path, data: bytes) -> None:
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(target, data)
@@ -74,7 +74,7 @@ def run_jobs(
             todo.append(job)
 
     def one(job: Job) -> None:
-        _write(job.target, cutter.cut_file(job.source, options))
+        write_output(job.target, cutter.cut_file(job.source, options))
 
     start = time.perf_counter()
     if todo:
