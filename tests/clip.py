@@ -1,4 +1,4 @@
-"""A real video clip, made on the machine: a slow zoom into scikit-image's photo of a cat,
+"""A real video clip, made on the machine: a slow zoom into scikit-image's astronaut,
 as raw RGB24 frames (Pillow) and as an H.264 file (Debian's ``ffmpeg``)."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from PIL import Image
 from u2net.rawvideo import INPUT_MODE, INPUT_PIX_FMT
 from u2net.samples import sample_photos
 
-PHOTO = "chelsea.png"  # 451x300: a cat in front of a wall
+PHOTO = "astronaut.png"  # 512x512: a person in a space suit before a flag and a shuttle
 FRAMES = 12
 SIZE = (160, 120)
 FPS = 12
