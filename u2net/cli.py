@@ -3,7 +3,8 @@ and error handling. Handlers stay short and call library functions.
 
 - ``-v``/``-q`` mean the same everywhere (:func:`add_verbosity`, :func:`setup_logging`).
 - User errors (``ServingError``) print one ``error: ...`` line and exit 1; usage errors exit 2;
-  Ctrl-C exits 130. Anything else is a bug and keeps its traceback (:func:`run_handler`).
+  Ctrl-C exits 130; a broken pipe on stdout exits 141 quietly. Anything else is a bug and
+  keeps its traceback (:func:`run_handler`).
 - Argument types say "expected X, got Y".
 """
 
@@ -119,7 +120,7 @@ def setup_logging(level: int, prefix: str = "") -> None:
 
 def run_handler(handler: Callable[[], int], parser: argparse.ArgumentParser | None = None) -> int:
     """Run a subcommand: user errors are one line on stderr and exit 1, usage errors exit 2,
-    Ctrl-C exits 130. Anything else is a bug and keeps its traceback."""
+    Ctrl-C exits 130, a broken stdout 141. Anything else is a bug and keeps its traceback."""
     try:
         return handler()
     except UsageError as e:
