@@ -9,6 +9,9 @@ as raw RGB24 on stdin and writes PNG files by a pattern (`-o`) or raw RGBA on st
 (`--raw`, to /dev/null). Every command runs as a whole process against one embedded
 server; the rate is the one each command reports itself (start-up excluded), the median of
 --repeat rounds, commands alternating within each round.
+
+Then `--smooth`: the same frames encoded as H.264 and decoded by ffmpeg (codec noise, as a
+real clip has), masks from `frames --raw -om --smooth N`, and their flicker.
 """
 
 from __future__ import annotations
@@ -22,8 +25,10 @@ import sys
 import tempfile
 from pathlib import Path
 
+import numpy as np
+
 from client.report import table
-from tests.clip import pan_frames, raw_stream
+from tests.clip import ffmpeg, make_clip, pan_frames, raw_stream
 from u2net.embedded import start
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -69,6 +74,37 @@ def commands(
     }
 
 
+def flicker(alphas: np.ndarray) -> float:
+    """Mean |a(t) - (a(t-1) + a(t+1)) / 2| over inner frames and pixels, in grey levels:
+    0 for a mask that stays or changes steadily, high for one that jumps back and forth."""
+    a = alphas.astype(np.float64)
+    return float(np.abs(a[1:-1] - (a[:-2] + a[2:]) / 2).mean())
+
+
+def smoothing_rows(
+    url: str, model: str, work: Path, frames: list, windows: list[int]
+) -> list[list[object]]:
+    """The clip as H.264 (ffmpeg), decoded to RGB24 again, then `frames --raw -om --smooth N`:
+    each window's flicker, and how far its masks are from the unsmoothed ones."""
+    width, height = frames[0].size
+    clip_file = make_clip(work / "clip.mp4", frames)
+    decode = [ffmpeg() or "ffmpeg", "-v", "error", "-i", str(clip_file), "-an"]
+    decode += ["-f", "rawvideo", "-pix_fmt", "rgb24", str(work / "decoded.rgb")]
+    subprocess.run(decode, check=True)
+    masks = {}
+    for window in windows:
+        command = [sys.executable, "-m", "client", "frames", str(width), str(height), "--raw"]
+        command += ["-om", "--smooth", str(window), "--url", url, "--model", model, "-q"]
+        with open(work / "decoded.rgb", "rb") as source:
+            done = subprocess.run(command, cwd=ROOT, stdin=source, capture_output=True, check=True)
+        masks[window] = np.frombuffer(done.stdout, np.uint8).reshape(-1, height, width)
+    plain = masks[windows[0]].astype(np.int16)
+    return [
+        [w, f"{flicker(m):.2f}", f"{np.abs(m.astype(np.int16) - plain).mean():.2f}"]
+        for w, m in masks.items()
+    ]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=48)
@@ -76,6 +112,9 @@ def main() -> int:
     parser.add_argument("--model", default="u2netp", choices=("u2netp", "u2net"))
     parser.add_argument("--concurrency", default="2,4", help="comma-separated")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--smooth", default="1,2,3,5", help="windows for the flicker table ('' to skip)"
+    )
     args = parser.parse_args()
     size = tuple(int(v) for v in args.size.split("x"))
     frames = pan_frames(args.frames, size)  # type: ignore[arg-type]
@@ -88,6 +127,8 @@ def main() -> int:
             frame.save(work / "in" / f"{index:04d}.png", compress_level=1)
         (work / "frames.rgb").write_bytes(raw_stream(frames))
         try:
+            windows = [int(w) for w in args.smooth.split(",") if w]
+            smooth = smoothing_rows(server.grpc_url, args.model, work, frames, windows)
             for _round in range(args.repeat):
                 for concurrency in map(int, args.concurrency.split(",")):
                     variants = commands(server.grpc_url, args.model, work, size, concurrency)
@@ -103,6 +144,9 @@ def main() -> int:
         rows.append([concurrency, name, f"{median:.2f}", f"{median / folder:.2f}"])
     print(f"{args.frames} frames of {args.size}, {args.model}, median of {args.repeat} rounds")
     print(table(["concurrency", "command", "frames/s", "× cut"], rows))
+    if smooth:
+        print(f"\n--smooth on the same frames as H.264, decoded by ffmpeg ({args.model})")
+        print(table(["--smooth", "flicker (grey levels)", "mean abs Δ from --smooth 1"], smooth))
     return 0
 
 

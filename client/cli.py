@@ -144,6 +144,14 @@ def _add_frames(sub: object) -> None:
     )
     _add_model(frames)
     _add_mask_flags(frames)
+    frames.add_argument(
+        "--smooth",
+        type=edge.positive_int,
+        default=1,
+        metavar="N",
+        help="average each frame's mask with those of the N-1 frames before it, "
+        "against flicker (1: off)",
+    )
     _add_compose_flags(frames)
     _add_retries(frames)
     _add_connection(frames)
@@ -367,7 +375,7 @@ def cmd_frames(args: argparse.Namespace) -> int:
     )
     with cutter:
         reader = FrameReader(stdin, args.width, args.height)
-        summary = cut_stream(cutter, reader, sink, options, raw=args.raw)
+        summary = cut_stream(cutter, reader, sink, options, raw=args.raw, smooth=args.smooth)
     if not getattr(args, "quiet", False):
         print(summary.line(), file=sys.stderr)
     return 0

@@ -13,9 +13,11 @@ import pytest
 from PIL import Image
 
 from client.cli import build_parser, output_options
+from client.errors import FrameFailed
 from client.frames import cut_stream
 from tests import clip
 from tests.cli_run import ROOT, assert_one_line_error, run_cli
+from u2net.errors import InvalidImage
 from u2net.options import OutputOptions
 from u2net.rawvideo import FrameReader
 
@@ -113,16 +115,16 @@ def test_frames_take_the_same_output_options_as_cut(flags: list[str]) -> None:
     assert frames.model == cut.model
 
 
-class EchoCutter:
-    """A stand-in for the server: the frame itself comes back, made RGBA."""
+class StandIn:
+    """A stand-in for the server: every mask is opaque."""
 
     concurrency = 2
 
     def connect(self) -> str:
         return "stand-in"
 
-    def cut(self, image: Image.Image, options: OutputOptions | None = None) -> Image.Image:
-        return image.convert("RGBA")
+    def masked(self, image: Image.Image) -> tuple[Image.Image, np.ndarray]:
+        return image, np.full((320, 320), 255, np.uint8)
 
 
 def test_a_long_stream_is_read_only_a_few_frames_ahead_of_what_is_written() -> None:
@@ -133,12 +135,57 @@ def test_a_long_stream_is_read_only_a_few_frames_ahead_of_what_is_written() -> N
     class Sink:
         def write(self, index: int, data: bytes) -> None:
             ahead.append(reader.count - index)
-            assert data[:4] == bytes([0, 1, 2, 255])  # the frame's own first pixel, as RGBA
+            assert data[:4] == bytes([0, 1, 2, 255])  # the frame's own first pixel, opaque
 
-    cutter = EchoCutter()
+    cutter = StandIn()
     summary = cut_stream(cutter, reader, Sink(), OutputOptions(), raw=True)
     assert summary.frames == count
-    assert max(ahead) <= 2 * cutter.concurrency  # memory bounded by --concurrency
+    # two stages (network, rendering), each at most 2 × concurrency frames ahead
+    assert max(ahead) <= 4 * cutter.concurrency
+
+
+class Scripted(StandIn):
+    """A stand-in whose masks alternate between clear and opaque, and which fails on one
+    frame (by the frame's first byte, its index)."""
+
+    def __init__(self, fails_on: int | None = None) -> None:
+        self.fails_on = fails_on
+
+    def masked(self, image: Image.Image) -> tuple[Image.Image, np.ndarray]:
+        index = image.getpixel((0, 0))[0]
+        if index == self.fails_on:
+            raise InvalidImage("not a frame this stand-in takes")
+        return image, np.full((320, 320), 255 * (index % 2), np.uint8)
+
+
+def numbered_frames(count: int, size: tuple[int, int] = (4, 2)) -> FrameReader:
+    data = b"".join(bytes([i]) * (size[0] * size[1] * 3) for i in range(count))
+    return FrameReader(io.BytesIO(data), *size)
+
+
+class Collect:
+    def __init__(self) -> None:
+        self.frames: list[bytes] = []
+
+    def write(self, index: int, data: bytes) -> None:
+        assert index == len(self.frames)
+        self.frames.append(data)
+
+
+def test_a_failed_frame_stops_the_stream_after_every_frame_before_it() -> None:
+    sink = Collect()
+    keep_rgb = OutputOptions(composite="straight")  # the first byte stays the frame's index
+    with pytest.raises(FrameFailed, match=r"^frame 5: not a frame this stand-in takes$"):
+        cut_stream(Scripted(fails_on=5), numbered_frames(12), sink, keep_rgb, raw=True)
+    assert [data[0] for data in sink.frames] == [0, 1, 2, 3, 4]
+
+
+@pytest.mark.parametrize(("smooth", "alphas"), [(1, [0, 255, 0, 255]), (2, [0, 128, 128, 128])])
+def test_smoothing_averages_each_mask_with_the_ones_before(smooth: int, alphas: list[int]) -> None:
+    sink = Collect()
+    options = OutputOptions(only_mask=True)
+    cut_stream(Scripted(), numbered_frames(4), sink, options, raw=True, smooth=smooth)
+    assert [data[0] for data in sink.frames] == alphas
 
 
 def test_a_closed_stdout_ends_quietly_with_exit_141(url: str) -> None:
