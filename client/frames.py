@@ -4,8 +4,8 @@ order, with ``concurrency`` frames in flight so Triton's dynamic batcher has wor
 Two stages of ``concurrency`` threads each (the network's part, then rendering and
 encoding), with the masks smoothed in frame order between them (``--smooth``); each stage
 holds at most ``2 * concurrency`` frames (:func:`client.pipeline.map_ordered`), however long
-the stream. A frame that fails stops the stream after the frames before it
-are written; so does a short last frame, after every complete frame is written.
+the stream. A frame that fails stops the stream after the frames before it are written; so
+does a short last frame, after every complete frame is written.
 """
 
 from __future__ import annotations

@@ -43,11 +43,13 @@ def raw_stream(frames: list[Image.Image]) -> bytes:
     return b"".join(frame.tobytes() for frame in frames)
 
 
-def make_clip(path: Path, frames: list[Image.Image], fps: int = FPS) -> Path:
-    """Encode ``frames`` as an H.264 MP4 (yuv420p), the kind of file users start from."""
+def make_clip(path: Path, frames: list[Image.Image], fps: int = FPS, noise: int = 0) -> Path:
+    """Encode ``frames`` as an H.264 MP4 (yuv420p), the kind of file users start from;
+    ``noise``: ffmpeg's temporal noise of that strength, a camera sensor's grain."""
     width, height = frames[0].size
     command = [ffmpeg() or "ffmpeg", "-v", "error", "-y", "-f", "rawvideo"]
     command += ["-pix_fmt", INPUT_PIX_FMT, "-s", f"{width}x{height}", "-r", str(fps)]
-    command += ["-i", "pipe:0", "-c:v", "libx264", "-pix_fmt", "yuv420p", str(path)]
+    command += ["-i", "pipe:0", *(["-vf", f"noise=alls={noise}:allf=t"] if noise else [])]
+    command += ["-c:v", "libx264", "-pix_fmt", "yuv420p", str(path)]
     subprocess.run(command, input=raw_stream(frames), check=True, capture_output=True)
     return path
