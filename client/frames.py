@@ -1,11 +1,12 @@
 """Cut a stream of raw video frames (rembg ``b``): frames in, one result per frame out, in
 order, with ``concurrency`` frames in flight so Triton's dynamic batcher has work to batch.
 
-Two stages of ``concurrency`` threads each (the network's part, then rendering and
-encoding), with the masks smoothed in frame order between them (``--smooth``); each stage
-holds at most ``2 * concurrency`` frames (:func:`client.pipeline.map_ordered`), however long
-the stream. A frame that fails stops the stream after the frames before it are written; so
-does a short last frame, after every complete frame is written.
+Each frame is one job on ``concurrency`` threads: the network's part, the mask smoothed
+with the previous frames' (``--smooth``; that step taken in frame order,
+:class:`client.pipeline.InTurn`), then rendering and encoding. At most ``2 * concurrency``
+frames are held (:func:`client.pipeline.map_ordered`), however long the stream. A frame
+that fails stops the stream after the frames before it are written; so does a short last
+frame, after every complete frame is written.
 """
 
 from __future__ import annotations
@@ -13,17 +14,16 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Protocol, TypeVar
+from typing import BinaryIO, Protocol
 
 import numpy as np
 from PIL import Image
 
 from client.errors import FrameFailed
 from client.jobs import write_output
-from client.pipeline import map_ordered
+from client.pipeline import InTurn, map_ordered
 from u2net.errors import ServingError
 from u2net.imaging import encode, render
 from u2net.options import OutputOptions
@@ -31,8 +31,6 @@ from u2net.rawvideo import FrameReader, frame_name, raw_frame
 from u2net.smoothing import MaskSmoother
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
-R = TypeVar("R")
 
 
 class FrameCutter(Protocol):
@@ -81,19 +79,6 @@ class StreamSummary:
         return f"done {self.frames} frames in {self.seconds:.1f}s ({rate:.2f} frames/s)"
 
 
-Masked = tuple[Image.Image, np.ndarray]  # a frame and its model-sized mask
-
-
-def _passed_on(fn: Callable[[T], R]) -> Callable[[T | Exception], R | Exception]:
-    """``fn`` for a stage of the stream: an earlier stage's failure goes on as it is, so it
-    surfaces in the frame's own place, after the frames before it."""
-
-    def stage(item: T | Exception) -> R | Exception:
-        return item if isinstance(item, Exception) else fn(item)
-
-    return stage
-
-
 def cut_stream(
     cutter: FrameCutter,
     reader: FrameReader,
@@ -103,37 +88,34 @@ def cut_stream(
     raw: bool = False,
     smooth: int = 1,
 ) -> StreamSummary:
-    """Cut every frame of ``reader`` into ``sink``, in order: the network's part and the
-    rendering each on ``cutter.concurrency`` threads, the masks smoothed over ``smooth``
-    frames in between, in frame order. Raises FrameFailed for a frame that cannot be cut
-    and IncompleteFrame for a short last frame, each after the frames before it are
-    written."""
+    """Cut every frame of ``reader`` into ``sink``, in order, ``cutter.concurrency`` at a
+    time; with ``smooth`` > 1 each mask is averaged with the previous ones, in frame order.
+    Raises FrameFailed for a frame that cannot be cut and IncompleteFrame for a short last
+    frame, each after the frames before it are written."""
     summary = StreamSummary()
     start = time.perf_counter()
     cutter.connect()  # a dead server or unknown model stops the stream before any frame
-    smoother = MaskSmoother(smooth)
+    smoother, in_turn = MaskSmoother(smooth), InTurn()
 
-    def smoothed(item: Masked) -> Masked:
-        rgb, mask = item
-        return rgb, smoother.push(mask)
-
-    def finished(item: Masked) -> bytes:
-        image = render(*item, options)
+    def job(item: tuple[int, Image.Image]) -> bytes:
+        index, frame = item
+        try:
+            rgb, mask = cutter.masked(frame)
+        except BaseException:
+            in_turn.skip(index)
+            raise
+        image = render(rgb, in_turn.take(index, smoother.push, mask), options)
         return raw_frame(image) if raw else encode(image, options)
 
-    workers = cutter.concurrency
-    masked = map_ordered(cutter.masked, reader, workers, return_exceptions=True)
-    ordered = map(_passed_on(smoothed), masked)  # in frame order, on this thread
-    results = map_ordered(_passed_on(finished), ordered, workers, return_exceptions=True)
-    with contextlib.closing(masked), contextlib.closing(results):
-        for data in results:
-            if isinstance(data, ServingError):
-                raise FrameFailed(f"frame {summary.frames}: {data}") from data
-            if isinstance(data, Exception):
-                raise data
-            sink.write(summary.frames, data)
-            summary.frames += 1
-            log.debug("frame %d written", summary.frames - 1)
+    results = map_ordered(job, enumerate(reader), cutter.concurrency)
+    with contextlib.closing(results):
+        try:
+            for data in results:
+                sink.write(summary.frames, data)
+                summary.frames += 1
+                log.debug("frame %d written", summary.frames - 1)
+        except ServingError as e:
+            raise FrameFailed(f"frame {summary.frames}: {e}") from e
     summary.seconds = time.perf_counter() - start
     reader.check_complete()
     return summary

@@ -140,8 +140,7 @@ def test_a_long_stream_is_read_only_a_few_frames_ahead_of_what_is_written() -> N
     cutter = StandIn()
     summary = cut_stream(cutter, reader, Sink(), OutputOptions(), raw=True)
     assert summary.frames == count
-    # two stages (network, rendering), each at most 2 × concurrency frames ahead
-    assert max(ahead) <= 4 * cutter.concurrency
+    assert max(ahead) <= 2 * cutter.concurrency  # memory bounded by --concurrency
 
 
 class Scripted(StandIn):
