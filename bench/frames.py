@@ -8,7 +8,9 @@ reads them as PNG files from a folder and writes PNG files; `frames` reads the s
 as raw RGB24 on stdin and writes PNG files by a pattern (`-o`) or raw RGBA on stdout
 (`--raw`, to /dev/null). Every command runs as a whole process against one embedded
 server; the rate is the one each command reports itself (start-up excluded), the median of
---repeat rounds, commands alternating within each round.
+--repeat rounds, commands alternating within each round; "× cut" is the median of each
+round's ratio to the `cut` just before it (its range beside it), and the client's own CPU
+time per frame is the median over the rounds.
 
 Then `--smooth N`, on H.264 clips that ffmpeg decodes, masks from `frames --raw -om`: the
 first frame held still with ffmpeg's temporal noise (a camera's grain; any change of the
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -34,11 +37,14 @@ from tests.clip import ffmpeg, make_clip, pan_frames, raw_stream
 from u2net.embedded import start
 
 ROOT = Path(__file__).resolve().parents[1]
+CUT = "cut DIR -o OUT"
 RATE = re.compile(r"\(([\d.]+) (?:images|frames)/s\)")
 
 
-def rate(command: list[str], stdin: Path | None = None) -> float:
-    """Run one command; the frames per second it reports on stderr."""
+def rate(command: list[str], stdin: Path | None = None) -> tuple[float, float]:
+    """Run one command: the frames per second it reports on stderr, and its own CPU seconds
+    (user + system), which the other work on a shared machine does not change much."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     with open(stdin or "/dev/null", "rb") as source:
         done = subprocess.run(
             command,
@@ -49,10 +55,12 @@ def rate(command: list[str], stdin: Path | None = None) -> float:
             text=True,
             check=True,
         )
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     found = RATE.search(done.stderr)
     if found is None:
         raise RuntimeError(f"no rate in {done.stderr!r}")
-    return float(found.group(1))
+    return float(found.group(1)), cpu
 
 
 def commands(
@@ -64,7 +72,7 @@ def commands(
     width, height = map(str, size)
     out = work / f"out-{concurrency}"
     return {
-        "cut DIR -o OUT": ([*base, "cut", str(work / "in"), "-o", str(out / "cut"), *common], None),
+        CUT: ([*base, "cut", str(work / "in"), "-o", str(out / "cut"), *common], None),
         "frames W H -o f-%04d.png": (
             [*base, "frames", width, height, "-o", str(out / "frames" / "f-%04d.png"), *common],
             work / "frames.rgb",
@@ -127,7 +135,7 @@ def main() -> int:
     size = tuple(int(v) for v in args.size.split("x"))
     frames = pan_frames(args.frames, size)  # type: ignore[arg-type]
     server = start(["--models", f"{args.model}_onnx"], timeout=300)
-    rates: dict[tuple[int, str], list[float]] = {}
+    rates: dict[tuple[int, str], list[tuple[float, float]]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         (work / "in").mkdir()
@@ -147,12 +155,16 @@ def main() -> int:
             server.stop()
     rows: list[list[object]] = []
     for (concurrency, name), values in rates.items():
-        folder = statistics.median(rates[(concurrency, "cut DIR -o OUT")])
-        median = statistics.median(values)
-        rows.append([concurrency, name, f"{median:.2f}", f"{median / folder:.2f}"])
+        folder = rates[(concurrency, CUT)]
+        ratios = [run[0] / cut[0] for run, cut in zip(values, folder, strict=True)]
+        cpu = statistics.median(run[1] for run in values) / args.frames * 1000
+        median = statistics.median(run[0] for run in values)
+        rows.append([concurrency, name, f"{median:.2f}", f"{statistics.median(ratios):.2f}"])
+        rows[-1] += [f"{min(ratios):.2f}–{max(ratios):.2f}", f"{cpu:.0f}"]
     if rows:
         print(f"{args.frames} frames of {args.size}, {args.model}, median of {args.repeat} rounds")
-        print(table(["concurrency", "command", "frames/s", "× cut"], rows))
+        headers = ["concurrency", "command", "frames/s", "× cut", "range", "client CPU ms/frame"]
+        print(table(headers, rows))
     if smooth:
         print(f"\n--smooth, H.264 clips decoded by ffmpeg, {args.model}: mean abs Δ, grey levels")
         headers = ["--smooth", "still shot + noise: frame to frame", "zoom: from --smooth 1"]
