@@ -1,4 +1,5 @@
-"""Bounded, ordered parallel map: while some items wait on the server, others are decoded."""
+"""Bounded, ordered parallel map: while some items wait on the server, others are decoded;
+and a step that the threads take in the items' order."""
 
 from __future__ import annotations
 
