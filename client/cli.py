@@ -13,6 +13,7 @@ from tqdm import tqdm
 from client.ab import VARIANT_HEADERS, load_inputs, run_ab, variant_rows
 from client.bench import HEADERS, MODES, sweep
 from client.cutter import DEFAULT_CONCURRENCY, Cutter
+from client.frames import PatternSink, StreamSink, cut_stream
 from client.inputs import expand, output_format, plan
 from client.jobs import run_jobs
 from client.report import table, to_csv, to_json
@@ -36,6 +37,7 @@ from u2net.options import (
     OutputOptions,
     build_options,
 )
+from u2net.rawvideo import FrameReader, check_pattern
 from u2net.retry import RetryPolicy
 from u2net.samples import sample_photos
 from u2net.targets import DEFAULT_RERESOLVE_S
@@ -76,6 +78,49 @@ def _add_connection(p: argparse.ArgumentParser, concurrency: bool = True) -> Non
         )
 
 
+def _add_model(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "-m",
+        "--model",
+        default=DEFAULT_MODEL,
+        help="u2net, u2netp (picks _trt if ready, else _onnx) or a served name",
+    )
+
+
+def _add_retries(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--retries",
+        type=edge.non_negative_int,
+        default=None,
+        help="at most this many retries when the server is unreachable or restarting "
+        "(0: none; default: as many as --timeout allows, with jittered backoff)",
+    )
+    p.add_argument(
+        "--outage-grace",
+        type=edge.positive_float,
+        default=None,
+        metavar="S",
+        help="a server failing for longer than this is judged gone: what is not yet sent "
+        "is not processed (default: --timeout)",
+    )
+    p.add_argument(
+        "--reresolve-interval",
+        type=edge.positive_float,
+        default=DEFAULT_RERESOLVE_S,
+        metavar="S",
+        help="a dns: target is resolved again this often, to reach replicas added since",
+    )
+
+
+def link_settings(args: argparse.Namespace) -> dict:
+    """The retry, breaker and re-resolve settings of ``_add_retries``' flags, as keywords."""
+    return {
+        "retry": RetryPolicy(retries=args.retries),
+        "breaker": Breaker(BreakerPolicy(grace_s=args.outage_grace or args.timeout)),
+        "reresolve_s": args.reresolve_interval,
+    }
+
+
 def _add_cut(sub: object) -> None:
     cut = edge.add_subcommand(sub, "cut", "cut the subject out of photos")
     cut.add_argument("inputs", nargs="+", metavar="INPUT", help="files, folders or globs")
@@ -85,48 +130,65 @@ def _add_cut(sub: object) -> None:
         type=Path,
         help="output file (one input) or folder (several; paths are mirrored)",
     )
-    cut.add_argument(
-        "--model",
-        default=DEFAULT_MODEL,
-        help="u2net, u2netp (picks _trt if ready, else _onnx) or a served name",
-    )
+    _add_model(cut)
     _add_mask_flags(cut)
-    _add_render_flags(cut)
+    _add_compose_flags(cut)
+    _add_framing_flags(cut)
     cut.add_argument(
         "--server-side",
         action="store_true",
         help="send the file's bytes to Triton's `cutout` model, which does all the work",
     )
     cut.add_argument("--skip-existing", action="store_true", help="resume: skip done outputs")
-    cut.add_argument(
-        "--retries",
-        type=edge.non_negative_int,
-        default=None,
-        help="at most this many retries when the server is unreachable or restarting "
-        "(0: none; default: as many as --timeout allows, with jittered backoff)",
-    )
-    cut.add_argument(
-        "--outage-grace",
-        type=edge.positive_float,
-        default=None,
-        metavar="S",
-        help="a server failing for longer than this is judged gone: the files not yet sent "
-        "are listed as not processed (default: --timeout)",
-    )
-    cut.add_argument(
-        "--reresolve-interval",
-        type=edge.positive_float,
-        default=DEFAULT_RERESOLVE_S,
-        metavar="S",
-        help="a dns: target is resolved again this often, to reach replicas added since",
-    )
+    _add_retries(cut)
     _add_connection(cut)
     edge.add_verbosity(cut, subcommand=True)
 
 
+def _add_frames(sub: object) -> None:
+    frames = edge.add_subcommand(
+        sub,
+        "frames",
+        "cut raw RGB24 video frames from stdin (rembg b)",
+        description="Cut raw RGB24 frames read from standard input (for example "
+        "`ffmpeg -i clip.mp4 -an -f rawvideo -pix_fmt rgb24 pipe:1 | ...`), in order, several "
+        "in flight. Without -o: the results one after the other on standard output.",
+    )
+    frames.add_argument("width", type=edge.positive_int, metavar="WIDTH", help="frame width")
+    frames.add_argument("height", type=edge.positive_int, metavar="HEIGHT", help="frame height")
+    out = frames.add_mutually_exclusive_group()
+    out.add_argument(
+        "-o",
+        "--output",
+        metavar="PATTERN",
+        help="one file per frame, printf-style, from index 0 (frame-%%03d.png); "
+        "default: concatenated images on standard output",
+    )
+    out.add_argument(
+        "--raw",
+        action="store_true",
+        help="raw frames on standard output: rgba, or gray with --only-mask "
+        "(for ffmpeg -f rawvideo)",
+    )
+    _add_model(frames)
+    _add_mask_flags(frames)
+    frames.add_argument(
+        "--smooth",
+        type=edge.positive_int,
+        default=1,
+        metavar="N",
+        help="average each frame's mask with those of the N-1 frames before it, "
+        "against flicker (1: off)",
+    )
+    _add_compose_flags(frames)
+    _add_retries(frames)
+    _add_connection(frames)
+    edge.add_verbosity(frames, subcommand=True)
+
+
 def _add_mask_flags(cut: argparse.ArgumentParser) -> None:
     """What is computed: the mask and how it is refined (rembg's flags)."""
-    cut.add_argument("--only-mask", action="store_true", help="write the grey mask")
+    cut.add_argument("-om", "--only-mask", action="store_true", help="write the grey mask")
     cut.add_argument(
         "-ppm",
         "--post-process-mask",
@@ -151,13 +213,23 @@ def _add_mask_flags(cut: argparse.ArgumentParser) -> None:
             f"--alpha-matting-{name}",
             type=edge.byte,
             default=value,
+            metavar="0-255",
             help=f"alpha matting: {what}",
         )
 
 
-def _add_render_flags(cut: argparse.ArgumentParser) -> None:
-    """How the result is composed, framed and encoded."""
+def _add_compose_flags(cut: argparse.ArgumentParser) -> None:
+    """How the result is composed and encoded."""
     cut.add_argument("--bgcolor", type=edge.color, help="compose over R,G,B[,A]")
+    cut.add_argument(
+        "-bgc",
+        dest="bgcolor",
+        nargs=4,
+        type=edge.byte,
+        action=edge.StoreTuple,
+        metavar=("R", "G", "B", "A"),
+        help="rembg's spelling of --bgcolor: four numbers 0..255",
+    )
     cut.add_argument(
         "--composite",
         choices=compositing.MODES,
@@ -174,6 +246,10 @@ def _add_render_flags(cut: argparse.ArgumentParser) -> None:
         metavar="0-9",
         help="zlib level (measured)",
     )
+
+
+def _add_framing_flags(cut: argparse.ArgumentParser) -> None:
+    """Cropping and scaling the result (photos only: a video's frames keep their size)."""
     cut.add_argument(
         "--crop", action="store_true", help="crop to the subject's box (remove.bg's crop)"
     )
@@ -284,6 +360,7 @@ def build_parser() -> argparse.ArgumentParser:
     edge.add_verbosity(parser, quiet=False)  # -q only where it does something: `cut -q`
     sub = edge.add_subparsers(parser)
     _add_cut(sub)
+    _add_frames(sub)
     _add_ab(sub)
     _add_bench(sub)
     return parser
@@ -301,7 +378,8 @@ def _progress(total: int, quiet: bool) -> Callable[[Iterable], Iterable]:
 def output_options(args: argparse.Namespace) -> OutputOptions:
     """The cut flags as options (their names are ``cutout``'s parameters); impossible
     combinations are usage errors."""
-    flags = {**vars(args), FORMAT: output_format(args.format, args.output)}
+    output = Path(args.output) if args.output is not None else None
+    flags = {**vars(args), FORMAT: output_format(args.format, output)}
     if args.bg_image is not None:
         flags[BG_IMAGE] = _read_background(args.bg_image)
     try:
@@ -330,9 +408,7 @@ def cmd_cut(args: argparse.Namespace) -> int:
         timeout_s=args.timeout,
         concurrency=args.concurrency,
         max_pixels=args.max_pixels,
-        retry=RetryPolicy(retries=args.retries),
-        breaker=Breaker(BreakerPolicy(grace_s=args.outage_grace or args.timeout)),
-        reresolve_s=args.reresolve_interval,
+        **link_settings(args),
     )
     quiet = getattr(args, "quiet", False)  # a subcommand's -q is absent unless given
     with cutter:
@@ -349,6 +425,37 @@ def cmd_cut(args: argparse.Namespace) -> int:
     elif not quiet or summary.failures:
         print(summary.line(), file=sys.stderr)
     return 1 if summary.failures or summary.unprocessed else 0
+
+
+def cmd_frames(args: argparse.Namespace) -> int:
+    if args.raw and args.format is not None:
+        raise UsageError(f"--raw writes raw frames: expected no --format, got {args.format}")
+    options = output_options(args)
+    if args.output is not None:
+        try:
+            check_pattern(args.output)
+        except OptionError as e:
+            raise UsageError(str(e)) from e
+    stdin = sys.stdin.buffer
+    if stdin.isatty():
+        raise UsageError("expected raw RGB24 frames on standard input (ffmpeg), got a terminal")
+    if args.output is None and sys.stdout.isatty():
+        raise UsageError("refusing to write images to a terminal: pipe them, or give -o PATTERN")
+    sink = PatternSink(args.output) if args.output else StreamSink(sys.stdout.buffer)
+    cutter = Cutter(
+        args.url,
+        args.model,
+        timeout_s=args.timeout,
+        concurrency=args.concurrency,
+        max_pixels=args.max_pixels,
+        **link_settings(args),
+    )
+    with cutter:
+        reader = FrameReader(stdin, args.width, args.height)
+        summary = cut_stream(cutter, reader, sink, options, raw=args.raw, smooth=args.smooth)
+    if not getattr(args, "quiet", False):
+        print(summary.line(), file=sys.stderr)
+    return 0
 
 
 def image_paths(inputs: list[str]) -> list[Path]:
@@ -432,7 +539,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 1 if errors else 0
 
 
-HANDLERS = {"cut": cmd_cut, "ab": cmd_ab, "bench": cmd_bench}
+HANDLERS = {"cut": cmd_cut, "frames": cmd_frames, "ab": cmd_ab, "bench": cmd_bench}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -61,10 +61,15 @@ class Cutter:
     def mask_320(self, rgb: Image.Image) -> np.ndarray:
         return self.model.infer(to_model_input(rgb, self.contract)[None])[0]
 
+    def masked(self, image: ImageSource) -> tuple[Image.Image, np.ndarray]:
+        """One photo -> its upright RGB picture and its model-sized mask (what :meth:`cut`
+        renders; ``frames --smooth`` smooths the masks in between)."""
+        rgb = open_rgb(image, self.max_pixels)
+        return rgb, self.mask_320(rgb)
+
     def cut(self, image: ImageSource, options: OutputOptions | None = None) -> Image.Image:
         """One photo (path, bytes or PIL image) -> cut-out (RGBA), mask (L) or composite."""
-        rgb = open_rgb(image, self.max_pixels)
-        return render(rgb, self.mask_320(rgb), options or self.options)
+        return render(*self.masked(image), options or self.options)
 
     def cut_file(self, path: Path, options: OutputOptions) -> bytes:
         """One file -> the encoded result (what ``python -m client cut`` writes)."""

@@ -13,6 +13,7 @@ from u2net.errors import ContractMismatch, InvalidImage, ServingError
 __all__ = [
     "BadInput",
     "ContractMismatch",
+    "FrameFailed",
     "InferenceFailed",
     "InvalidImage",
     "ModelNotReady",
@@ -73,3 +74,7 @@ class TimedOut(InferenceFailed):
 
 class OutputError(ServingError):
     """An output file cannot be written."""
+
+
+class FrameFailed(ServingError):
+    """One frame of a stream could not be cut; the frames before it were written."""

@@ -42,7 +42,7 @@ class Summary:
         )
 
 
-def _write(target: Path, data: bytes) -> None:
+def write_output(target: Path, data: bytes) -> None:
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(target, data)
@@ -85,7 +85,7 @@ def run_jobs(
         if gone:
             return False
         try:
-            _write(job.target, cutter.cut_file(job.source, options))
+            write_output(job.target, cutter.cut_file(job.source, options))
         except ServerGone as e:
             gone.append(e)
             raise

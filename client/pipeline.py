@@ -1,7 +1,9 @@
-"""Bounded, ordered parallel map: while some items wait on the server, others are decoded."""
+"""Bounded, ordered parallel map: while some items wait on the server, others are decoded;
+and a step that the threads take in the items' order."""
 
 from __future__ import annotations
 
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -47,3 +49,32 @@ def map_ordered(
         finally:
             for future in pending:
                 future.cancel()
+
+
+class InTurn:
+    """A step that threads take in the order of their items' indexes (0, 1, 2, ...), each
+    waiting for the one before: an ordered step inside :func:`map_ordered`'s parallel work
+    (``frames --smooth``).
+
+    With ``map_ordered`` this cannot wait forever: its pool starts items in order, so when
+    item ``i`` runs, every item before it has started and will take or :meth:`skip` its
+    turn; items never started (cancelled) all come after any that did.
+    """
+
+    def __init__(self) -> None:
+        self.turn = 0
+        self.changed = threading.Condition()
+
+    def take(self, index: int, step: Callable[[T], R], value: T) -> R:
+        """``step(value)`` once every item before ``index`` has taken or skipped its turn."""
+        with self.changed:
+            self.changed.wait_for(lambda: self.turn == index)
+            try:
+                return step(value)
+            finally:
+                self.turn += 1
+                self.changed.notify_all()
+
+    def skip(self, index: int) -> None:
+        """Item ``index`` failed before its step: let the next ones have theirs."""
+        self.take(index, lambda value: value, None)

@@ -41,27 +41,47 @@ def _restored_process_state(env: dict[str, str] | None) -> Iterator[None]:
 
 
 def run_cli(
-    module: str, *args: str | Path, env: dict[str, str] | None = None, timeout: float = 300
-) -> subprocess.CompletedProcess[str]:
+    module: str,
+    *args: str | Path,
+    env: dict[str, str] | None = None,
+    timeout: float = 300,
+    input: bytes | None = None,
+) -> subprocess.CompletedProcess:
     """``python -m module args`` as ``module.cli.main(args)`` in this process: its exit code,
     stdout and stderr, as a subprocess would give them. ``timeout`` is kept for the callers
-    that switch to :func:`run_process`; in-process calls finish by themselves."""
+    that switch to :func:`run_process`; in-process calls finish by themselves.
+
+    With ``input``, standard input holds those bytes and stdout comes back as bytes (binary
+    output, as ``subprocess.run(input=...)`` gives it); stderr stays text."""
     del timeout
     argv = [str(a) for a in args]
     main = importlib.import_module(f"{module}.cli").main
-    out, err = io.StringIO(), io.StringIO()
+    out = io.StringIO() if input is None else io.TextIOWrapper(io.BytesIO(), write_through=True)
+    err = io.StringIO()
+    stdin = io.TextIOWrapper(io.BytesIO(input or b""))
     with (
         _restored_process_state(env),
         contextlib.redirect_stdout(out),
         contextlib.redirect_stderr(err),
+        _stdin(stdin),
     ):
         try:
             code = main(argv)
         except SystemExit as e:  # argparse's usage errors and --help
             code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    stdout = out.getvalue() if isinstance(out, io.StringIO) else out.buffer.getvalue()
     return subprocess.CompletedProcess(
-        [sys.executable, "-m", module, *argv], code, out.getvalue(), err.getvalue()
+        [sys.executable, "-m", module, *argv], code, stdout, err.getvalue()
     )
+
+
+@contextlib.contextmanager
+def _stdin(stream: io.TextIOWrapper) -> Iterator[None]:
+    saved, sys.stdin = sys.stdin, stream
+    try:
+        yield
+    finally:
+        sys.stdin = saved
 
 
 def run_process(

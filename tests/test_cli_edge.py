@@ -117,3 +117,11 @@ def test_run_handler_exit_codes(
 def test_run_handler_lets_a_bug_keep_its_traceback() -> None:
     with pytest.raises(ZeroDivisionError):
         edge.run_handler(_raise(ZeroDivisionError("a bug")))
+
+
+def test_run_handler_ends_a_broken_pipe_quietly_with_141(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`prog | head`: the reader went away; no traceback, no line, the shell's SIGPIPE code."""
+    assert edge.run_handler(_raise(BrokenPipeError())) == 141
+    assert capsys.readouterr().err == ""

@@ -3,7 +3,8 @@ and error handling. Handlers stay short and call library functions.
 
 - ``-v``/``-q`` mean the same everywhere (:func:`add_verbosity`, :func:`setup_logging`).
 - User errors (``ServingError``) print one ``error: ...`` line and exit 1; usage errors exit 2;
-  Ctrl-C exits 130. Anything else is a bug and keeps its traceback (:func:`run_handler`).
+  Ctrl-C exits 130; a broken pipe on stdout exits 141 quietly. Anything else is a bug and
+  keeps its traceback (:func:`run_handler`).
 - Argument types say "expected X, got Y".
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Callable
 from typing import TypeVar
@@ -22,7 +24,8 @@ from u2net.options import Color, parse_color
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports Ctrl-C
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports `yes | head`
 
 T = TypeVar("T")
 
@@ -89,6 +92,19 @@ def add_verbosity(
         )
 
 
+class StoreTuple(argparse.Action):
+    """Store several values of one option as a tuple (rembg's ``-bgc R G B A``)."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: str | None = None,
+    ) -> None:
+        setattr(namespace, self.dest, tuple(values))  # type: ignore[arg-type]
+
+
 def log_level(args: argparse.Namespace, default: int = logging.INFO) -> int:
     if getattr(args, "verbose", False):
         return logging.DEBUG
@@ -104,7 +120,7 @@ def setup_logging(level: int, prefix: str = "") -> None:
 
 def run_handler(handler: Callable[[], int], parser: argparse.ArgumentParser | None = None) -> int:
     """Run a subcommand: user errors are one line on stderr and exit 1, usage errors exit 2,
-    Ctrl-C exits 130. Anything else is a bug and keeps its traceback."""
+    Ctrl-C exits 130, a broken stdout 141. Anything else is a bug and keeps its traceback."""
     try:
         return handler()
     except UsageError as e:
@@ -118,6 +134,22 @@ def run_handler(handler: Callable[[], int], parser: argparse.ArgumentParser | No
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # the reader of stdout went away (`| head`): end quietly, as a Unix filter does
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so that Python's last flush on exit does not hit the
+    broken pipe again and print a traceback (the recipe of Python's signal docs)."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # not a real file (captured in tests)
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
 
 
 # --- argument types: each raises ArgumentTypeError saying "expected X, got Y" -------------

@@ -34,3 +34,7 @@ class ServerStartError(ServingError):
 class OptionError(ServingError, ValueError):
     """An option's value is not one it takes: "NAME: expected X, got Y". Each edge says it its
     own way: the CLIs as a usage error, web as 400, the ``cutout`` model as InvalidRequest."""
+
+
+class IncompleteFrame(InvalidImage):
+    """A raw video stream ended inside a frame."""

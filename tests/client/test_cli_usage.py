@@ -26,6 +26,12 @@ DEAD_URL = "127.0.0.1:9"  # discard port: nothing answers gRPC there
         (["cut", "{photo}", "--timeout", "0"], "expected a number > 0, got '0'"),
         (["cut", "{photo}", "--png-compression", "x"], "expected a PNG compression level 0..9"),
         (["cut", "/nonexistent/*.png", "-o", "out"], "no image files found"),
+        (["cut", "{photo}", "-bgc", "0", "0", "300", "0"], "expected a whole number 0..255"),
+        (["frames", "160", "120", "-o", "out.png"], "expected a printf-style pattern"),
+        (["frames", "160", "120", "--raw", "--format", "png"], "expected no --format"),
+        (["frames", "160", "120", "-o", "f%d.png", "--raw"], "not allowed with argument -o"),
+        (["frames", "160", "120", "-o", "f%d.jpg"], "give a background colour"),
+        (["frames", "160", "0"], "expected a whole number ≥ 1, got '0'"),
         (["bench", "u2netp", "--concurrency", "0"], "expected numbers ≥ 1 like 1,2,4, got '0'"),
         (["bench", "u2netp", "--concurrency", "1,x"], "expected numbers ≥ 1 like 1,2,4"),
         (["bench", "u2netp", "/nonexistent/*.png"], "no image files found"),
@@ -51,7 +57,7 @@ def test_quiet_is_only_offered_where_it_does_something(command: str) -> None:
     assert "--quiet" not in done.stdout and "--verbose" in done.stdout
 
 
-@pytest.mark.parametrize("command", ["cut", "ab", "bench"])
+@pytest.mark.parametrize("command", ["cut", "frames", "ab", "bench"])
 def test_every_option_has_help(command: str) -> None:
     """Each option line of --help carries a text (argparse leaves bare flags unexplained)."""
     from client.cli import build_parser

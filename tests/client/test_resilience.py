@@ -14,6 +14,7 @@ import pytest
 import tritonclient.grpc as grpcclient
 
 from client.triton import TritonModel
+from tests import clip
 from tests.data import PHOTOS
 from u2net.embedded import RunningServer, start
 from u2net.samples import sample_inputs
@@ -132,6 +133,31 @@ def test_a_server_restarted_mid_folder_loses_no_image(
     assert len(list(out.glob("*.png"))) == IMAGES
     assert not list(out.rglob("*.part"))
     shutil.rmtree(out)
+
+
+def test_a_server_restarted_mid_stream_loses_no_frame(replicas: Replicas, tmp_path: Path) -> None:
+    """``frames``: half the clip is sent, the server restarts while those frames are being
+    cut, the other half is sent; every frame is written, each under its own index."""
+    frames = clip.pan_frames()
+    half = len(frames) // 2
+    out = tmp_path / "frames"
+    command = [sys.executable, "-m", "client", "frames", *map(str, clip.SIZE)]
+    command += ["-o", str(out / "f-%03d.png"), "--url", replicas.servers[0].grpc_url]
+    command += ["--model", MODEL, "--timeout", "90", "-q"]
+    stream = subprocess.Popen(command, cwd=ROOT, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        stream.stdin.write(clip.raw_stream(frames[:half]))
+        stream.stdin.flush()
+        _when_some_are_done(out, count=2)
+        replicas.restart(0)  # stopped mid-stream (SIGTERM), then started on the same ports
+        assert stream.poll() is None  # still waiting for the server, and for frames
+        _stdout, stderr = stream.communicate(clip.raw_stream(frames[half:]), timeout=180)
+    finally:
+        if stream.poll() is None:
+            stream.kill()
+    assert stream.returncode == 0, stderr.decode()
+    names = sorted(p.name for p in out.glob("*.png"))
+    assert names == [f"f-{i:03d}.png" for i in range(len(frames))]
 
 
 def test_one_target_spreads_over_both_and_survives_losing_one(

@@ -4,6 +4,7 @@ Triton's errors are told apart, and what every channel is told."""
 from __future__ import annotations
 
 import json
+import threading
 
 import pytest
 from tritonclient.utils import InferenceServerException
@@ -16,7 +17,7 @@ from client.errors import (
     ServerUnavailable,
     TimedOut,
 )
-from client.pipeline import map_ordered
+from client.pipeline import InTurn, map_ordered
 from client.triton import channel_options, resolve_model, translate
 from u2net.catalogue import served_candidates
 from u2net.contract import CONTRACT, check_metadata
@@ -97,6 +98,34 @@ def test_map_ordered_keeps_order_and_bounds_lookahead() -> None:
     assert first == 0 and len(started) <= 4 + 2
     rest = list(results)
     assert [r if isinstance(r, int) else "err" for r in [first, *rest]][:5] == [0, 1, 4, "err", 16]
+
+
+def test_in_turn_runs_the_step_in_index_order_whatever_order_threads_arrive() -> None:
+    in_turn, taken = InTurn(), []
+    threads = [
+        threading.Thread(target=in_turn.take, args=(i, taken.append, i), daemon=True)
+        for i in (4, 2, 3, 0)
+    ]
+    threads.append(threading.Thread(target=in_turn.skip, args=(1,), daemon=True))  # failed
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert taken == [0, 2, 3, 4]
+
+
+def test_in_turn_under_map_ordered_smooths_in_order_on_many_threads() -> None:
+    in_turn, seen = InTurn(), []
+
+    def work(i: int) -> int:
+        if i % 7 == 3:
+            in_turn.skip(i)
+            raise ValueError("failed before its turn")
+        return in_turn.take(i, lambda v: seen.append(v) or v, i)
+
+    results = list(map_ordered(work, range(60), workers=4, return_exceptions=True))
+    assert seen == [i for i in range(60) if i % 7 != 3]
+    assert [r for r in results if isinstance(r, int)] == seen
 
 
 URL = "127.0.0.1:8001"
