@@ -16,6 +16,11 @@ Then `--smooth N`, on H.264 clips that ffmpeg decodes, masks from `frames --raw 
 first frame held still with ffmpeg's temporal noise (a camera's grain; any change of the
 mask from frame to frame is flicker), and the zoom (how far smoothing moves the masks from
 the unsmoothed ones: its lag behind motion). `--repeat 0` skips the throughput table.
+
+Then `rembg b` (rembg 2.0.86 in its own venv, bench/client_vs_rembg.py's) against `frames`
+on the same raw frames, both writing PNG files by a pattern, as whole commands timed from
+outside (start-up included on both sides; our server is already up), alternating,
+--repeat rounds; `--against-rembg ''` skips it.
 """
 
 from __future__ import annotations
@@ -28,9 +33,11 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
+from client_vs_rembg import REMBG, ensure_rembg  # beside this script
 
 from client.report import table
 from tests.clip import ffmpeg, make_clip, pan_frames, raw_stream
@@ -84,6 +91,47 @@ def commands(
     }
 
 
+def wall_rate(command: list[str], stdin: Path, frames: int) -> float:
+    """Frames per second of one whole command, start-up included, timed from outside."""
+    begin = time.perf_counter()
+    with open(stdin, "rb") as source:
+        subprocess.run(
+            command, cwd=ROOT, stdin=source, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL, check=True,
+        )  # fmt: skip
+    return frames / (time.perf_counter() - begin)
+
+
+def rembg_rows(
+    url: str, work: Path, size: tuple[int, int], frames: int, args: argparse.Namespace
+) -> list[list[object]]:
+    """`rembg b` and `frames` (at each --against-rembg concurrency) on the same frames."""
+    width, height = map(str, size)
+    out = work / "out-rembg"
+    model = args.model
+    variants = {"rembg b W H -o f-%04u.png": [str(REMBG), "b", width, height, "-m", model]}
+    for concurrency in (int(c) for c in args.against_rembg.split(",") if c):
+        variants[f"frames W H -o f-%04d.png, concurrency {concurrency}"] = [
+            sys.executable, "-m", "client", "frames", width, height, "--url", url,
+            "--model", model, "--concurrency", str(concurrency),
+        ]  # fmt: skip
+    if len(variants) == 1:
+        return []
+    ensure_rembg()
+    rates: dict[str, list[float]] = {}
+    for _round in range(args.repeat):
+        for name, command in variants.items():
+            pattern = "f-%04u.png" if command[0] == str(REMBG) else "f-%04d.png"
+            rate_now = wall_rate([*command, "-o", str(out / pattern)], work / "frames.rgb", frames)
+            rates.setdefault(name, []).append(rate_now)
+            shutil.rmtree(out, ignore_errors=True)
+    reference = statistics.median(next(iter(rates.values())))
+    return [
+        [name, f"{statistics.median(v):.2f}", f"{statistics.median(v) / reference:.2f}"]
+        for name, v in rates.items()
+    ]
+
+
 SENSOR_NOISE = 8  # ffmpeg's noise filter strength on the still shot
 
 
@@ -131,6 +179,9 @@ def main() -> int:
     parser.add_argument(
         "--smooth", default="1,2,3,5", help="windows for the flicker table ('' to skip)"
     )
+    parser.add_argument(
+        "--against-rembg", default="2,4", help="frames' concurrencies against rembg b ('': skip)"
+    )
     args = parser.parse_args()
     size = tuple(int(v) for v in args.size.split("x"))
     frames = pan_frames(args.frames, size)  # type: ignore[arg-type]
@@ -151,6 +202,7 @@ def main() -> int:
                     for name, (command, stdin) in variants.items():
                         rates.setdefault((concurrency, name), []).append(rate(command, stdin))
                         shutil.rmtree(work / f"out-{concurrency}", ignore_errors=True)
+            against = rembg_rows(server.grpc_url, work, size, len(frames), args)
         finally:
             server.stop()
     rows: list[list[object]] = []
@@ -165,6 +217,10 @@ def main() -> int:
         print(f"{args.frames} frames of {args.size}, {args.model}, median of {args.repeat} rounds")
         headers = ["concurrency", "command", "frames/s", "× cut", "range", "client CPU ms/frame"]
         print(table(headers, rows))
+    if against:
+        print(f"\nagainst rembg b: {args.frames} frames of {args.size}, {args.model}, whole "
+              f"commands, median of {args.repeat} rounds")  # fmt: skip
+        print(table(["command", "frames/s", "× rembg b"], against))
     if smooth:
         print(f"\n--smooth, H.264 clips decoded by ffmpeg, {args.model}: mean abs Δ, grey levels")
         headers = ["--smooth", "still shot + noise: frame to frame", "zoom: from --smooth 1"]

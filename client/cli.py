@@ -380,7 +380,7 @@ def output_options(args: argparse.Namespace) -> OutputOptions:
     combinations are usage errors."""
     output = Path(args.output) if args.output is not None else None
     flags = {**vars(args), FORMAT: output_format(args.format, output)}
-    if args.bg_image is not None:
+    if getattr(args, "bg_image", None) is not None:  # cut's; frames keeps the frame as is
         flags[BG_IMAGE] = _read_background(args.bg_image)
     try:
         return build_options(flags, REQUEST_FIELDS)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import itertools
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -37,10 +38,16 @@ BURST_IMAGES = 10
 MAX_BURSTS = 10  # a burst that happened to run unbatched is sent again, this many times
 
 
-def infer(client: grpcclient.InferenceServerClient, batch: np.ndarray) -> np.ndarray:
+SENT: Counter[str] = Counter()  # images answered, per server URL
+
+
+def infer(url: str, client: grpcclient.InferenceServerClient, batch: np.ndarray) -> np.ndarray:
+    """``batch`` through the server at ``url`` (``client`` is connected to it), counted."""
     tensor = grpcclient.InferInput(CONTRACT.input_name, list(batch.shape), CONTRACT.input_dtype)
     tensor.set_data_from_numpy(np.ascontiguousarray(batch))
-    return client.infer(MODEL, [tensor]).as_numpy(CONTRACT.output_name)
+    masks = client.infer(MODEL, [tensor]).as_numpy(CONTRACT.output_name)
+    SENT[url] += len(batch)
+    return masks
 
 
 @pytest.fixture(scope="module")
@@ -65,8 +72,9 @@ def full() -> np.ndarray:
 def full_alone(gpu_config_server: RunningServer, full: np.ndarray) -> np.ndarray:
     """Each image's mask from a request of its own, sent one after the other (both
     configurations run the same session options, so the CPU one must give these too)."""
-    client = grpcclient.InferenceServerClient(gpu_config_server.grpc_url)
-    masks = np.stack([infer(client, image[None])[0] for image in full])
+    url = gpu_config_server.grpc_url
+    client = grpcclient.InferenceServerClient(url)
+    masks = np.stack([infer(url, client, image[None])[0] for image in full])
     # a swap can only be caught if no two images share a mask
     assert len({m.tobytes() for m in masks}) == len(full)
     return masks
@@ -108,8 +116,13 @@ def burst(url: str, batches: list[np.ndarray]) -> Burst:
 
     def send(i: int) -> np.ndarray:
         start.wait()
-        return infer(clients[i], batches[i])
+        return infer(url, clients[i], batches[i])
 
+    # Triton counts an answered request just after answering it: first wait (bounded) until
+    # everything sent to this server before is counted, so the baseline is exact
+    deadline = time.monotonic() + STATS_WAIT_S
+    while _counts(clients[0])[0] < SENT[url] and time.monotonic() < deadline:
+        time.sleep(0.05)
     inferences_before, executions_before = _counts(clients[0])
     with ThreadPoolExecutor(len(batches)) as pool:
         masks = list(pool.map(send, range(len(batches))))
@@ -189,18 +202,20 @@ def test_a_full_request_gets_each_image_its_own_mask(
     request: pytest.FixtureRequest, server: str, full: np.ndarray, full_alone: np.ndarray
 ) -> None:
     """16 different images in one request: the masks of each alone, in order, bit for bit."""
-    client = grpcclient.InferenceServerClient(request.getfixturevalue(server).grpc_url)
-    np.testing.assert_array_equal(infer(client, full), full_alone)
+    url = request.getfixturevalue(server).grpc_url
+    client = grpcclient.InferenceServerClient(url)
+    np.testing.assert_array_equal(infer(url, client, full), full_alone)
 
 
 @pytest.mark.parametrize("server", SERVERS, ids=["cpu-config", "gpu-config"])
 def test_more_than_the_contract_is_refused_clearly(
     request: pytest.FixtureRequest, server: str
 ) -> None:
-    client = grpcclient.InferenceServerClient(request.getfixturevalue(server).grpc_url)
+    url = request.getfixturevalue(server).grpc_url
+    client = grpcclient.InferenceServerClient(url)
     too_many = varied_inputs(CONTRACT.max_batch + 1)
     with pytest.raises(InferenceServerException) as refused:
-        infer(client, too_many)
+        infer(url, client, too_many)
     assert "INVALID_ARG" in str(refused.value.status())
     assert f"batch-size must be <= {CONTRACT.max_batch}" in refused.value.message()
-    assert infer(client, too_many[:1]).shape == (1, *CONTRACT.output_dims)
+    assert infer(url, client, too_many[:1]).shape == (1, *CONTRACT.output_dims)
