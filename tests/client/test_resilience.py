@@ -3,7 +3,6 @@ server lost mid-folder, and a server restarted mid-folder. No image may be lost.
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 import time
@@ -114,49 +113,50 @@ def _until_counted(first: RunningServer, second: RunningServer, total: int) -> N
         time.sleep(0.05)
 
 
-@pytest.mark.parametrize("flags", [[], ["--server-side"]], ids=["client-side", "server-side"])
-def test_a_server_restarted_mid_folder_loses_no_image(
-    replicas: Replicas, folder: Path, tmp_path: Path, flags: list[str]
+def _frames(target: str, out: Path) -> subprocess.Popen[bytes]:
+    command = [sys.executable, "-m", "client", "frames", *map(str, clip.SIZE)]
+    command += ["-o", str(out / "f-%03d.png"), "--url", target]
+    command += ["--model", MODEL, "--timeout", "90", "-q"]
+    return subprocess.Popen(command, cwd=ROOT, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def test_a_server_restarted_mid_work_loses_no_image_nor_frame(
+    replicas: Replicas, folder: Path, tmp_path: Path
 ) -> None:
-    out = tmp_path / "out"
-    cut = _cut(replicas.servers[0].grpc_url, folder, out, *flags)
-    try:
-        _when_some_are_done(out)
-        replicas.servers[0].stop()  # SIGTERM: a rolling restart
-        assert cut.poll() is None and len(list(out.glob("*.png"))) < IMAGES  # mid-folder
-        replicas.restart(0)
-        _stdout, stderr = cut.communicate(timeout=180)
-    finally:
-        if cut.poll() is None:
-            cut.kill()
-    assert cut.returncode == 0, stderr
-    assert len(list(out.glob("*.png"))) == IMAGES
-    assert not list(out.rglob("*.part"))
-    shutil.rmtree(out)
-
-
-def test_a_server_restarted_mid_stream_loses_no_frame(replicas: Replicas, tmp_path: Path) -> None:
-    """``frames``: half the clip is sent, the server restarts while those frames are being
-    cut, the other half is sent; every frame is written, each under its own index."""
+    """One rolling restart (SIGTERM, then a new server on the same ports) with three callers
+    mid-work: a folder cut client-side, one through ``cutout`` (``--server-side``), and a
+    ``frames`` stream of which half is sent before the restart and half after. Every image
+    and every frame is written, each frame under its own index."""
+    url = replicas.servers[0].grpc_url
+    outs = {side: tmp_path / side for side in ("client-side", "server-side")}
+    cuts = {side: _cut(url, folder, out, *(["--server-side"] * (side == "server-side")))
+            for side, out in outs.items()}  # fmt: skip
     frames = clip.pan_frames()
     half = len(frames) // 2
-    out = tmp_path / "frames"
-    command = [sys.executable, "-m", "client", "frames", *map(str, clip.SIZE)]
-    command += ["-o", str(out / "f-%03d.png"), "--url", replicas.servers[0].grpc_url]
-    command += ["--model", MODEL, "--timeout", "90", "-q"]
-    stream = subprocess.Popen(command, cwd=ROOT, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+    stream = _frames(url, tmp_path / "frames")
+    running = [*cuts.values(), stream]
     try:
         stream.stdin.write(clip.raw_stream(frames[:half]))
         stream.stdin.flush()
-        _when_some_are_done(out, count=2)
-        replicas.restart(0)  # stopped mid-stream (SIGTERM), then started on the same ports
-        assert stream.poll() is None  # still waiting for the server, and for frames
-        _stdout, stderr = stream.communicate(clip.raw_stream(frames[half:]), timeout=180)
+        for out in outs.values():
+            _when_some_are_done(out)
+        _when_some_are_done(tmp_path / "frames", count=2)
+        replicas.servers[0].stop()
+        assert all(p.poll() is None for p in running)  # still waiting for the server
+        assert all(len(list(out.glob("*.png"))) < IMAGES for out in outs.values())  # mid-folder
+        replicas.restart(0)
+        _stdout, stream_err = stream.communicate(clip.raw_stream(frames[half:]), timeout=180)
+        errors = {side: cut.communicate(timeout=180)[1] for side, cut in cuts.items()}
     finally:
-        if stream.poll() is None:
-            stream.kill()
-    assert stream.returncode == 0, stderr.decode()
-    names = sorted(p.name for p in out.glob("*.png"))
+        for process in running:
+            if process.poll() is None:
+                process.kill()
+    for side, cut in cuts.items():
+        assert cut.returncode == 0, (side, errors[side])
+        assert len(list(outs[side].glob("*.png"))) == IMAGES, side
+        assert not list(outs[side].rglob("*.part")), side
+    assert stream.returncode == 0, stream_err.decode()
+    names = sorted(p.name for p in (tmp_path / "frames").glob("*.png"))
     assert names == [f"f-{i:03d}.png" for i in range(len(frames))]
 
 
