@@ -40,8 +40,10 @@ import numpy as np
 from client_vs_rembg import REMBG, ensure_rembg  # beside this script
 
 from client.report import table
-from tests.clip import ffmpeg, make_clip, pan_frames, raw_stream
 from u2net.embedded import start
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout's tests/
+from tests.clip import ffmpeg, make_clip, pan_frames, raw_stream
 
 ROOT = Path(__file__).resolve().parents[1]
 CUT = "cut DIR -o OUT"
@@ -92,13 +94,14 @@ def commands(
 
 
 def wall_rate(command: list[str], stdin: Path, frames: int) -> float:
-    """Frames per second of one whole command, start-up included, timed from outside."""
+    """Frames per second of one whole command, start-up included, timed from outside; the
+    frames go through a pipe, as from ffmpeg (`rembg b` reads nothing else)."""
+    data = stdin.read_bytes()
     begin = time.perf_counter()
-    with open(stdin, "rb") as source:
-        subprocess.run(
-            command, cwd=ROOT, stdin=source, stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL, check=True,
-        )  # fmt: skip
+    subprocess.run(
+        command, cwd=ROOT, input=data, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL, check=True,
+    )  # fmt: skip
     return frames / (time.perf_counter() - begin)
 
 
