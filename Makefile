@@ -6,10 +6,11 @@ STAMP := $(VENV)/.installed
 
 .PHONY: setup models int8 test lint demo serve web bench-server bench-web clean
 
+# uv installs the same resolution as pip (same packages, same versions) in seconds, not a minute
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
-	$(PY) -m pip install -q --disable-pip-version-check -e ".[cpu,test]"
+	$(PY) -m pip install -q --disable-pip-version-check uv
+	$(VENV)/bin/uv pip install -q --python $(PY) -e ".[cpu,test]"
 	touch $@
 
 setup: $(STAMP)
@@ -27,9 +28,11 @@ lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-## the whole suite, as CI runs it
+## the whole suite, as CI runs it: one pytest-xdist worker per core by default (a test file
+## stays on one worker, so its module-scoped servers are started once)
+TEST_WORKERS ?= 2
 test: models lint
-	$(PY) -m pytest -q --durations=25
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=25
 
 ## the main job: stage, serve, cut the sample photos into out/, stop
 demo: models

@@ -108,8 +108,13 @@ def test_ready_while_cutout_is_though_another_model_failed_to_load(tmp_path: Pat
 
 
 def breaker(client) -> str:
-    state = client.get("/readyz").json()["triton"]["breaker"]
-    exposed = samples(client.get("/metrics").text)
+    """The breaker's state as /readyz says it, checked against /metrics read between two
+    /readyz reads that agree (the watcher may move it between two requests)."""
+    while True:
+        state = client.get("/readyz").json()["triton"]["breaker"]
+        exposed = samples(client.get("/metrics").text)
+        if client.get("/readyz").json()["triton"]["breaker"] == state:
+            break
     assert exposed[("web_triton_breaker", (("web_triton_breaker", state),))] == 1
     return state
 
