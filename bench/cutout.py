@@ -120,6 +120,34 @@ def tree_pids(root: int) -> set[int]:
     return family
 
 
+def part_of(pid: int) -> str:
+    """What a process of Triton's tree is: "tritonserver", or the model a Python-backend stub
+    serves ("stub cutout"), read from its command line (the model's folder is in it)."""
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return "gone"
+    name = Path(argv[0].decode()).name
+    if "stub" not in name:
+        return name
+    models = [Path(a.decode()).parent.parent.name for a in argv[1:] if a.endswith(b"model.py")]
+    return f"stub {models[0] if models else '?'}"
+
+
+def rss_by_part_mb(root: int) -> dict[str, float]:
+    """Resident memory of ``root``'s tree, summed per :func:`part_of` (two ``cutout``
+    instances' stubs are one part)."""
+    parts: dict[str, float] = {}
+    for pid in tree_pids(root):
+        try:
+            kb = int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE_KB
+        except (OSError, IndexError):
+            continue
+        part = part_of(pid)
+        parts[part] = parts.get(part, 0.0) + kb / 1024
+    return parts
+
+
 def tree_rss_mb(root: int) -> float:
     """Resident memory of ``root`` and all its descendants (read from /proc)."""
     total_kb = 0

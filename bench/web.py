@@ -8,9 +8,10 @@ A real ``python -m server`` (embedded Triton) serves the model and ``cutout``; a
 concurrency, for ``--seconds`` each, closed loops:
   HTTP  locust users POST the file to ``/api/remove`` (``model=u2net``)
   gRPC  threads run ``python -m client cut --server-side``'s call (``ServerSideCutter``)
-Then the gateway's RSS is sampled every second during ``--soak-seconds`` of 12 MP uploads at
-concurrency 16 (start, peak, end), and an overload burst (``--overload-users``) counts 200s
-and 503s and checks the gateway is still alive. Prints Markdown tables.
+Then the RSS of the gateway and of each part of Triton's tree (server, each model's stubs) is
+sampled every second during ``--soak-seconds`` of 12 MP uploads at concurrency 16 (5-minute
+means, peak, drift over the last 40 minutes), and an overload burst (``--overload-users``)
+counts 200s and 503s and checks the gateway is still alive. Prints Markdown tables.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import threading
 import time
 from pathlib import Path
 
-from cutout import tree_rss_mb  # bench/cutout.py, beside this script
+from cutout import rss_by_part_mb  # bench/cutout.py, beside this script
 from PIL import Image
 
 from client.loadgen import Window
@@ -41,6 +42,7 @@ LOCUSTFILE = Path(__file__).resolve().parent / "web_locustfile.py"
 SIZES = {"1 MP": (1155, 866), "12 MP": (4000, 3000)}
 PAGE_KB = 4
 FLAT_TAIL_S = 40 * 60.0  # "flat" is judged over the soak's last 40 minutes (or all of it)
+BLOCK_S = 5 * 60  # the soak's memory is reported as the mean of each 5-minute block
 
 
 def make_photos(folder: Path) -> dict[str, Path]:
@@ -130,13 +132,17 @@ def compare(web_url: str, grpc_url: str, photos: dict[str, Path], args, out: Pat
     return rows
 
 
+Sample = dict[str, float]  # MB per part: "gateway", "tritonserver", "stub <model>", ...
+
+
 def soak(
     web: ReadyChild, triton_pid: int, url: str, photo: Path, *, args, out: Path
-) -> tuple[list[tuple[float, float]], dict]:
-    """12 MP uploads at c=16; every second, (gateway RSS, Triton's whole tree RSS) in MB."""
+) -> tuple[list[Sample], dict]:
+    """12 MP uploads at c=16; every second, the resident memory of the gateway and of each
+    part of Triton's tree (the server, each model's Python-backend stubs), in MB."""
 
-    def rss() -> tuple[float, float]:
-        return rss_mb(web.process.pid), tree_rss_mb(triton_pid)
+    def rss() -> Sample:
+        return {"gateway": rss_mb(web.process.pid), **rss_by_part_mb(triton_pid)}
 
     samples, stop = [rss()], threading.Event()
 
@@ -152,20 +158,41 @@ def soak(
     return samples, result
 
 
-def soak_lines(samples: list[tuple[float, float]], soaked: dict, seconds: float) -> str:
-    """Start, peak and end of both processes, and one sample per minute (does it level off?)."""
+def block_means(series: list[float], block_s: int = BLOCK_S) -> list[float]:
+    """Mean of each whole ``block_s``-second block of per-second samples (the last partial
+    block dropped): the level under load, without the swing of buffers in flight."""
+    whole = len(series) // block_s
+    return [sum(series[i * block_s : (i + 1) * block_s]) / block_s for i in range(whole)]
+
+
+def drift_percent(series: list[float]) -> float:
+    """How far the memory moved over the last ``FLAT_TAIL_S``: the spread of its 5-minute
+    block means, as a percentage of the lowest ("flat within 5 %" is ≤ 5)."""
+    means = block_means(series[-int(FLAT_TAIL_S) :])
+    return (max(means) - min(means)) / min(means) * 100 if means else float("nan")
+
+
+def drift(series: list[float]) -> str:
+    return f"{drift_percent(series):.1f} %"
+
+
+def soak_lines(samples: list[Sample], soaked: dict, seconds: float) -> str:
+    """Per part and for Triton's whole tree: start, peak, the 5-minute block means, and the
+    drift of those means over the last 40 minutes (issue 21's "flat within 5 %")."""
     lines = [f"soak: {seconds:g} s of 12 MP at c=16: {soaked['requests']} requests, "
              f"{soaked['failures']} failed"]  # fmt: skip
-    for i, who in enumerate(("gateway", "Triton (server, stubs)")):
-        series = [s[i] for s in samples]
-        minutes = " ".join(f"{v:.0f}" for v in series[::60])
-        tail = series[-int(FLAT_TAIL_S) :]  # one sample per second
-        spread = (max(tail) - min(tail)) / min(tail) * 100
-        lines.append(
-            f"  {who} RSS MB: start {series[0]:.0f}, peak {max(series):.0f}, "
-            f"end {series[-1]:.0f}; spread over the last {len(tail) / 60:.0f} min "
-            f"{spread:.1f} %; each minute: {minutes}"
-        )
+    parts = sorted({part for s in samples for part in s} - {"gone"})
+    triton_parts = [p for p in parts if p != "gateway"]
+    columns = {p: [s.get(p, 0.0) for s in samples] for p in parts}
+    columns["Triton (all)"] = [sum(s.get(p, 0.0) for p in triton_parts) for s in samples]
+    blocks = len(block_means(columns["gateway"]))
+    headers = ["MB", *(f"{i * BLOCK_S // 60}-{(i + 1) * BLOCK_S // 60} min" for i in
+               range(blocks)), "peak", "drift, last 40 min"]  # fmt: skip
+    rows = [
+        [who, *(f"{m:.0f}" for m in block_means(series)), f"{max(series):.0f}", drift(series)]
+        for who, series in columns.items()
+    ]
+    lines.append(table(headers, rows))
     return "\n".join(lines)
 
 
