@@ -121,17 +121,19 @@ def tree_pids(root: int) -> set[int]:
 
 
 def part_of(pid: int) -> str:
-    """What a process of Triton's tree is: "tritonserver", or the model a Python-backend stub
-    serves ("stub cutout"), read from its command line (the model's folder is in it)."""
+    """What a process of Triton's tree is: "python -m server", "tritonserver", or the model a
+    Python-backend stub serves ("stub cutout"), read from its command line."""
     try:
         argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except OSError:
         return "gone"
     name = Path(argv[0].decode()).name
+    if b"-m" in argv[:-1]:  # python -m server, the wrapper that started tritonserver
+        return f"python -m {argv[argv.index(b'-m') + 1].decode()}"
     if "stub" not in name:
         return name
-    models = [Path(a.decode()).parent.parent.name for a in argv[1:] if a.endswith(b"model.py")]
-    return f"stub {models[0] if models else '?'}"
+    # argv[1]: the model's file in its version folder (model.py, or model.onnx for a backend)
+    return f"stub {Path(argv[1].decode()).parent.parent.name}" if len(argv) > 1 else name
 
 
 def rss_by_part_mb(root: int) -> dict[str, float]:

@@ -42,6 +42,8 @@ LOCUSTFILE = Path(__file__).resolve().parent / "web_locustfile.py"
 SIZES = {"1 MP": (1155, 866), "12 MP": (4000, 3000)}
 PAGE_KB = 4
 FLAT_TAIL_S = 40 * 60.0  # "flat" is judged over the soak's last 40 minutes (or all of it)
+HEADERS = ["photo", "c", "HTTP img/s", "gRPC img/s", "HTTP/gRPC",
+           "HTTP p50/p95/p99 ms", "gRPC p50/p95/p99 ms", "HTTP errors"]  # fmt: skip
 BLOCK_S = 5 * 60  # the soak's memory is reported as the mean of each 5-minute block
 
 
@@ -202,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", default="1,4,16", help='"" skips the sweep')
     parser.add_argument("--seconds", type=float, default=60.0, help="per measurement")
     parser.add_argument("--soak-seconds", type=float, default=600.0)
-    parser.add_argument("--overload-users", type=int, default=48)
+    parser.add_argument("--overload-users", type=int, default=48, help="0 skips the burst")
     args = parser.parse_args(argv)
     args.concurrency = [int(c) for c in args.concurrency.split(",") if c]  # "": soak only
     with tempfile.TemporaryDirectory(prefix="bench-web-") as tmp:
@@ -227,22 +229,24 @@ def main(argv: list[str] | None = None) -> int:
         url = f"http://127.0.0.1:{port}"
         try:
             rows = compare(url, triton.grpc_url, photos, args, out)
+            if rows:
+                print(table(HEADERS, rows), flush=True)
             samples, soaked = soak(
                 web, triton.process.pid, url, photos["12 MP"], args=args, out=out
             )
-            overload = locust(url, photos["12 MP"], args.model, args.overload_users, 30, out=out)
-            alive = web.process.poll() is None
+            print("\n" + soak_lines(samples, soaked, args.soak_seconds), flush=True)
+            if args.overload_users:
+                overload = locust(
+                    url, photos["12 MP"], args.model, args.overload_users, 30, out=out
+                )
+                print(
+                    f"overload: {args.overload_users} users of 12 MP for 30 s: "
+                    f"{overload['requests']} requests, {overload['failures']} refused (503); "
+                    f"gateway alive after: {web.process.poll() is None}"
+                )
         finally:
             web.stop()
             triton.stop()
-    headers = ["photo", "c", "HTTP img/s", "gRPC img/s", "HTTP/gRPC",
-               "HTTP p50/p95/p99 ms", "gRPC p50/p95/p99 ms", "HTTP errors"]  # fmt: skip
-    print(table(headers, rows))
-    print("\n" + soak_lines(samples, soaked, args.soak_seconds))
-    print(
-        f"overload: {args.overload_users} users of 12 MP for 30 s: {overload['requests']} "
-        f"requests, {overload['failures']} refused (503); gateway alive after: {alive}"
-    )
     return 0
 
 

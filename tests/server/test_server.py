@@ -15,7 +15,8 @@ import pytest
 import tritonclient.grpc as grpcclient
 from tritonclient.utils import InferenceServerException
 
-from server import backend_dir, models
+from server import backend_dir, distribution, models
+from server.distribution import ALLOCATOR_ENV
 from server.process import group_members
 from tests.cli_run import run_cli
 from tests.server.http_admin import over_http
@@ -139,6 +140,28 @@ def _cmdline(pid: int) -> str:
         return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
     except OSError:
         return ""
+
+
+def _environ(pid: int) -> dict[str, str]:
+    pairs = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    return dict(p.decode().split("=", 1) for p in pairs if b"=" in p)
+
+
+def test_the_stubs_run_with_the_measured_allocator_settings(triton_server: RunningServer) -> None:
+    """Triton's model processes get glibc's allocator settings (unless the caller's
+    environment has its own): they are what keeps their memory low under 12 MP uploads."""
+    tritons = [p for p in _children(triton_server.process.pid) if "tritonserver" in _cmdline(p)]
+    stubs = [p for p in _children(tritons[0]) if "triton_python_backend_stub" in _cmdline(p)]
+    assert stubs
+    for name, value in ALLOCATOR_ENV.items():
+        assert {_environ(p).get(name) for p in stubs} == {os.environ.get(name, value)}
+
+
+def test_the_callers_allocator_settings_win() -> None:
+    mine = {"MALLOC_ARENA_MAX": "8", "PATH": "/bin"}
+    environment = distribution.locate().environment(mine)
+    assert environment["MALLOC_ARENA_MAX"] == "8"
+    assert environment["MALLOC_MMAP_THRESHOLD_"] == ALLOCATOR_ENV["MALLOC_MMAP_THRESHOLD_"]
 
 
 @pytest.mark.parametrize(
