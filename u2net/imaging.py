@@ -50,7 +50,19 @@ def open_rgb(source: ImageSource, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image
 
     The pixel limit is checked from the header, before any pixel is decoded.
     """
-    reopen = None  # opens the file again: a 16-bit colour one is read twice
+    image, reopen = _opened(source, max_pixels)
+    try:
+        return upright_rgb(image, reopen)
+    except (OSError, SyntaxError, ValueError) as e:
+        raise InvalidImage(f"cannot decode image (truncated or corrupt): {e}") from e
+
+
+def _opened(
+    source: ImageSource, max_pixels: int
+) -> tuple[Image.Image, Callable[[], Image.Image] | None]:
+    """The image opened (its header read, no pixel decoded) and within ``max_pixels``, and
+    how to open it again (a 16-bit colour file is read twice); InvalidImage otherwise."""
+    reopen = None
     if isinstance(source, Image.Image):
         image = source
     else:
@@ -84,10 +96,7 @@ def open_rgb(source: ImageSource, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image
             f"expected at most {max_pixels:,} pixels, got {width}x{height} = "
             f"{width * height:,} (raise --max-pixels to allow it)"
         )
-    try:
-        return upright_rgb(image, reopen)
-    except (OSError, SyntaxError, ValueError) as e:
-        raise InvalidImage(f"cannot decode image (truncated or corrupt): {e}") from e
+    return image, reopen
 
 
 def to_model_input(rgb: Image.Image, contract: ServingContract = CONTRACT) -> np.ndarray:
@@ -148,6 +157,15 @@ def background(data: bytes) -> Image.Image:
     """A background photo's bytes -> its RGB picture (decoded as any photo)."""
     try:
         return open_rgb(data)
+    except InvalidImage as e:
+        raise InvalidImage(f"background image: {e}") from e
+
+
+def check_background(data: bytes, max_pixels: int) -> None:
+    """InvalidImage unless a background photo's header says it is an image within
+    ``max_pixels`` (the photo's own limit): checked before the network runs, no pixel decoded."""
+    try:
+        _opened(data, max_pixels)[0].close()
     except InvalidImage as e:
         raise InvalidImage(f"background image: {e}") from e
 

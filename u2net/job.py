@@ -16,7 +16,7 @@ from PIL import Image
 from u2net.contract import CONTRACT, ServingContract
 from u2net.errors import InvalidRequest, OptionError
 from u2net.framing import Box
-from u2net.imaging import encode, finish, open_rgb, to_model_input
+from u2net.imaging import check_background, encode, finish, open_rgb, to_model_input
 from u2net.options import CutRequest, from_parameters
 
 
@@ -49,12 +49,15 @@ def prepare(
     max_pixels: int,
     contract: ServingContract = CONTRACT,
 ) -> PreparedCut:
-    """Decode (the pixel limit checked from the header first) and resize for the model.
+    """Decode (the pixel limit checked from the header first) and resize for the model; a
+    background photo's header is checked against the same limit, before the network runs.
 
     A request may lower ``max_pixels``, never raise it.
     """
     limit = min(max_pixels, request.max_pixels or max_pixels)
     rgb = open_rgb(data, limit)
+    if request.options.bg_image:
+        check_background(request.options.bg_image, limit)
     return PreparedCut(request, rgb, to_model_input(rgb, contract)[None])
 
 

@@ -199,6 +199,16 @@ def test_pixel_bomb_is_refused_from_its_header(triton_server) -> None:
             data={"model": MODEL},
         )
         assert "expected at most 1,000,000 pixels, got 2000x1000" in rembg_error(response)
+        background = c.post(
+            "/api/remove",
+            files={
+                "file": (PHOTO.name, PHOTO.read_bytes()),
+                "bg_image": ("bomb.png", png_bomb_bytes(2000, 1000)),
+            },
+            data={"model": MODEL},
+        )
+        says = "background image: expected at most 1,000,000 pixels, got 2000x1000"
+        assert says in rembg_error(background)
         ok = c.post(
             "/api/remove", files={"file": (PHOTO.name, PHOTO.read_bytes())}, data={"model": MODEL}
         )
