@@ -158,7 +158,10 @@ def _answer(request: Request, parsed: RemoveBgRequest, data: bytes, result: CutR
 async def removebg(request: Request, service: Service) -> Response:
     async with service.admit() as admission:
         body = await _body(request, service.config.max_upload_bytes)
-        parsed = removebg_request(body.fields, await _background(service, body))
+        parsed = removebg_request(body.fields)  # every field checked before a URL is fetched
+        background = await _background(service, body)
+        if background is not None:
+            parsed = removebg_request(body.fields, background)
         data, result = await _cut(service, admission, parsed, await _image(service, parsed, body))
     return _answer(request, parsed, data, result)
 

@@ -128,9 +128,12 @@ class TritonLink:
     def refuse_if_not_loaded(self, requested: str) -> None:
         """BadRequest at once for a model the server has not loaded (while it answers):
         otherwise ``cutout`` says "not loaded", which reads as a restart and is retried
-        until the deadline, and would count towards the breaker."""
-        candidates = served_candidates(requested)
-        if self.loaded is None or self.breaker.outage_s() or self.loaded & set(candidates):
+        until the deadline, and would count towards the breaker. A name outside the catalogue
+        is left to ``cutout``, whose answer lists the catalogue's names."""
+        candidates = set(served_candidates(requested))
+        if self.loaded is None or self.breaker.outage_s() or self.loaded & candidates:
+            return
+        if not candidates & set(SERVED_NAMES):
             return
         shown = ", ".join(sorted(self.loaded)) or "none"
         raise BadRequest(f"model: expected one this server has loaded ({shown}), got {requested!r}")

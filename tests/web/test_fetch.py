@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
 
 import pytest
 
@@ -46,7 +47,10 @@ def test_only_public_addresses_pass(address, reason) -> None:
 class Origin(BaseHTTPRequestHandler):
     """A loopback web server: the photo, redirects, a big body and a slow one."""
 
+    asked: ClassVar[list[str]] = []  # every path asked for, in order
+
     def do_GET(self) -> None:
+        Origin.asked.append(self.path)
         port = self.server.server_address[1]
         routes = {
             "/photo.jpg": lambda: self._send(PHOTO.read_bytes()),
@@ -140,6 +144,15 @@ def test_remove_bg_background_url_goes_through_the_same_guard(fetching, origin) 
     refused = {"image_url": photo, "bg_image_url": f"{origin}/to-other-loopback"}
     (error,) = fetching.post("/v1.0/removebg", json=refused).json()["errors"]
     assert error["title"].startswith("bg_image_url: image URL: expected a public address")
+
+
+def test_a_bad_field_is_refused_before_the_background_url_is_fetched(fetching, origin) -> None:
+    background = f"{origin}/photo.jpg?as=background"  # a path no other test asks for
+    fields = {"image_url": f"{origin}/photo.jpg", "bg_image_url": background}
+    response = fetching.post("/v1.0/removebg", json={**fields, "size": "huge"})
+    (error,) = response.json()["errors"]
+    assert response.status_code == 400 and error["title"].startswith("size: expected one of")
+    assert "/photo.jpg?as=background" not in Origin.asked
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,8 @@ from client.errors import (
     TimedOut,
 )
 from u2net.errors import ServingError
-from web.triton_link import http_error
+from web.errors import BadRequest
+from web.triton_link import TritonLink, http_error
 
 URL = "triton:8001"
 REFUSED = "failed to connect to all addresses"
@@ -45,3 +46,23 @@ def test_client_errors_become_http_errors(
     web = http_error(error, URL)
     assert (web.status, web.code, str(web)) == (status, code, says)
     assert web.status != 503 or web.retry_after_s  # 503s say when to come back
+
+
+@pytest.mark.parametrize(
+    ("requested", "refused"),
+    [("u2netp", False), ("u2netp_onnx", False), ("u2net", True), ("u2net_onnx", True),
+     ("isnet-general-use", False)],
+    ids=["loaded", "loaded-served-name", "not-loaded", "not-loaded-served-name", "unknown"],
+)  # fmt: skip
+def test_only_a_catalogued_model_that_is_not_loaded_is_refused_here(
+    requested: str, refused: bool
+) -> None:
+    """Once the watcher knows what is loaded, a catalogued model that is not is a 400 at
+    once; a name outside the catalogue goes on to ``cutout``, which lists the catalogue."""
+    link = TritonLink(URL, timeout_s=60.0)
+    link.loaded = frozenset({"u2netp_onnx"})
+    if refused:
+        with pytest.raises(BadRequest, match=r"has loaded \(u2netp_onnx\), got"):
+            link.refuse_if_not_loaded(requested)
+    else:
+        link.refuse_if_not_loaded(requested)
