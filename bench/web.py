@@ -203,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default="u2net", help="model the requests name")
     parser.add_argument("--concurrency", default="1,4,16", help='"" skips the sweep')
     parser.add_argument("--seconds", type=float, default=60.0, help="per measurement")
-    parser.add_argument("--soak-seconds", type=float, default=600.0)
+    parser.add_argument("--soak-seconds", type=float, default=600.0, help="0 skips the soak")
     parser.add_argument("--overload-users", type=int, default=48, help="0 skips the burst")
     args = parser.parse_args(argv)
     args.concurrency = [int(c) for c in args.concurrency.split(",") if c]  # "": soak only
@@ -231,10 +231,11 @@ def main(argv: list[str] | None = None) -> int:
             rows = compare(url, triton.grpc_url, photos, args, out)
             if rows:
                 print(table(HEADERS, rows), flush=True)
-            samples, soaked = soak(
-                web, triton.process.pid, url, photos["12 MP"], args=args, out=out
-            )
-            print("\n" + soak_lines(samples, soaked, args.soak_seconds), flush=True)
+            if args.soak_seconds:
+                samples, soaked = soak(
+                    web, triton.process.pid, url, photos["12 MP"], args=args, out=out
+                )
+                print("\n" + soak_lines(samples, soaked, args.soak_seconds), flush=True)
             if args.overload_users:
                 overload = locust(
                     url, photos["12 MP"], args.model, args.overload_users, 30, out=out
