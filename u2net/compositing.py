@@ -13,8 +13,8 @@ Three modes (``--composite``, the ``composite`` parameter and field):
 
 Pure numpy/PIL. Photos larger than ``WORK_SIDE`` estimate the blurred colours on a grid of
 that size (box-averaged); the estimate is applied at full size only in the ``TILE``-pixel
-tiles holding a pixel with 0 < alpha < ``OPAQUE``, upsampled bilinearly there by Pillow
-(each run of tiles resizes the part of the grid under it).
+tiles holding a pixel with 0 < alpha < ``OPAQUE``, upsampled bilinearly there by two small
+matrix products (no gathers).
 """
 
 from __future__ import annotations
@@ -87,16 +87,15 @@ def clean_cutout(rgb: Image.Image, mask: Image.Image) -> Image.Image:
     if regions:
         foreground, background = _blurred_colors(rgb, mask)
         grid = np.concatenate([foreground, foreground - background]) * 255
-        maps = [Image.fromarray(np.ascontiguousarray(channel), mode="F") for channel in grid]
-        to_grid = (grid.shape[2] / rgb.width, grid.shape[1] / rgb.height)
-        band = mask.point(_BAND_LUT)
+        rows = _interpolation(rgb.height, grid.shape[1])
+        cols = _interpolation(rgb.width, grid.shape[2])
     for top, bottom, left, right in regions:
         box = (left, top, right, bottom)
         colour = np.asarray(rgb.crop(box), dtype=np.float32).transpose(2, 0, 1)
-        blurred = _upsampled(maps, box, to_grid)
+        blurred = _upsampled(grid, rows[top:bottom], cols[left:right])
         estimate = _estimate(colour, alpha[top:bottom, left:right], blurred[:3], blurred[3:])
         tile = Image.fromarray(np.ascontiguousarray(estimate.transpose(1, 2, 0)), mode="RGB")
-        out.paste(tile, box[:2], band.crop(box))
+        out.paste(tile, box[:2], mask.crop(box).point(_BAND_LUT))
     out.putalpha(mask)
     return out
 
@@ -129,17 +128,36 @@ def _band_regions(alpha: np.ndarray) -> list[tuple[int, int, int, int]]:
     return regions
 
 
-def _upsampled(
-    maps: list[Image.Image], box: tuple[int, int, int, int], to_grid: tuple[float, float]
-) -> np.ndarray:
-    """The working-grid maps (mode F, one per channel) bilinearly sampled at a tile's
-    full-size pixels ([c, h, w]): Pillow resizes the part of the grid under the tile, pixel
-    centres aligned, the grid's edges held (its weights renormalised inside the grid)."""
-    left, top, right, bottom = box
-    under = (left * to_grid[0], top * to_grid[1], right * to_grid[0], bottom * to_grid[1])
-    size = (right - left, bottom - top)
-    bilinear = Image.Resampling.BILINEAR
-    return np.stack([np.asarray(m.resize(size, bilinear, box=under)) for m in maps])
+def _interpolation(full: int, grid: int) -> np.ndarray:
+    """Bilinear interpolation along one axis as a matrix [full, grid] (pixel centres
+    aligned): row i holds the weights of the two working-grid cells around pixel i."""
+    weights = np.zeros((full, grid), dtype=np.float32)
+    if grid == full:
+        np.fill_diagonal(weights, 1)
+        return weights
+    position = np.clip((np.arange(full) + 0.5) * (grid / full) - 0.5, 0, grid - 1)
+    lower = position.astype(np.intp)
+    upper = np.minimum(lower + 1, grid - 1)
+    index = np.arange(full)
+    weights[index, lower] = 1 - (position - lower)
+    weights[index, upper] += position - lower
+    return weights
+
+
+def _upsampled(grid: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """The working-grid maps ([c, h, w]) bilinearly sampled at a tile's pixels, given the
+    tile's rows of both interpolation matrices: two small matrix products on the grid cells
+    the tile touches."""
+    first_y, last_y = _span(rows)
+    first_x, last_x = _span(cols)
+    strip = grid[:, first_y:last_y, first_x:last_x]
+    return rows[:, first_y:last_y] @ strip @ cols[:, first_x:last_x].T
+
+
+def _span(weights: np.ndarray) -> tuple[int, int]:
+    """The first and one past the last grid cell with a weight in these rows."""
+    used = np.flatnonzero(weights.any(axis=0))
+    return int(used[0]), int(used[-1]) + 1
 
 
 def _blurred_colors(rgb: Image.Image, mask: Image.Image) -> tuple[np.ndarray, np.ndarray]:
