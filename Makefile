@@ -7,11 +7,11 @@ STAMP := $(VENV)/.installed
 .PHONY: setup models int8 test lint demo serve web bench-server bench-web clean
 
 # uv installs the same resolution as pip (same packages, same versions) in seconds, not a
-# minute; --native-tls: the system's certificates (a proxy's own CA included), as pip here
+# minute (it takes a proxy's CA from SSL_CERT_FILE, as pip takes PIP_CERT)
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check uv
-	$(VENV)/bin/uv pip install -q --native-tls --python $(PY) -e ".[cpu,test]"
+	$(VENV)/bin/uv pip install -q --python $(PY) -e ".[cpu,test]"
 	touch $@
 
 setup: $(STAMP)

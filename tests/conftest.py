@@ -7,31 +7,10 @@ from collections.abc import Iterator
 import pytest
 
 from server.models import scan
-from tests.scheduling import longest_first, unit_of
 from u2net.embedded import RunningServer, start
 from u2net.repository import default_repository
 
 SESSION_MODEL = "u2netp_onnx"
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Longest units of work first (tests/scheduling.py); xdist hands them out in this order."""
-    order = longest_first([item.nodeid for item in items])
-    items[:] = [items[i] for i in order]
-
-
-def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
-    """``--dist loadfile`` with the u2net files as one unit, in collection order."""
-    if config.getoption("dist") != "loadfile":
-        return None
-    from xdist.scheduler import LoadFileScheduling
-
-    class UnitScheduling(LoadFileScheduling):
-        def _split_scope(self, nodeid: str) -> str:
-            return unit_of(nodeid)
-
-    config.option.loadscopereorder = False  # keep pytest_collection_modifyitems' order
-    return UnitScheduling(config, log)
 
 
 @pytest.fixture(scope="session")
