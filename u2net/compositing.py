@@ -13,11 +13,17 @@ Three modes (``--composite``, the ``composite`` parameter and field):
 
 Pure numpy/PIL. Photos larger than ``WORK_SIDE`` estimate the blurred colours on a grid of
 that size (box-averaged); the estimate is applied at full size only in the ``TILE``-pixel
-tiles holding a pixel with 0 < alpha < ``OPAQUE``, upsampled bilinearly there by two small
-matrix products (no gathers).
+tiles holding a pixel with 0 < alpha < ``OPAQUE``, upsampled bilinearly there (the grid rows
+a tile touches stretched to its width, then one thin matrix product). ``clean`` shares its
+work with ``WORKERS`` threads: the grid beside Pillow's full-size layout, then the tiles in
+two halves; the pixels are the same whichever thread computes them.
 """
 
 from __future__ import annotations
+
+import functools
+import os
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from PIL import Image
@@ -38,7 +44,9 @@ EPS = 1e-6
 OPAQUE = 250  # from this alpha up, the estimate is within 2 % of the photo's colour: keep it
 _BAND_LUT = [255 if 0 < value < OPAQUE else 0 for value in range(256)]
 TILE = 64  # side of the tiles the estimate is computed on (full-size pixels)
-_OPAQUE_LUT = [255 if value >= OPAQUE else 0 for value in range(256)]
+_CLEAR_LUT = [255 if value == 0 else 0 for value in range(256)]
+WORKERS = 2  # threads clean's work is shared out to (measured on 2 cores; docs/compositing.md)
+Region = tuple[int, int, int, int]  # top, bottom, left, right
 
 
 def cutout(rgb: Image.Image, mask: Image.Image, mode: str = DEFAULT_MODE) -> Image.Image:
@@ -78,34 +86,75 @@ def over_color(rgba: Image.Image, color: Color, mode: str = DEFAULT_MODE) -> Ima
 
 def clean_cutout(rgb: Image.Image, mask: Image.Image) -> Image.Image:
     """``clean``: the photo's colour where alpha >= ``OPAQUE``, RGB 0 under alpha 0, the
-    estimated foreground colour in between. Pillow lays out the rules at full size; numpy
-    estimates only the tiles that hold pixels in between."""
-    out = Image.new("RGB", rgb.size, 0)
-    out.paste(rgb, mask=mask.point(_OPAQUE_LUT))
+    estimated foreground colour in between. A worker estimates the blurred colours on the
+    working grid while Pillow lays out the rules at full size; then both workers estimate
+    the tiles that hold pixels in between and paste them."""
+    soft = any(mask.histogram()[1:OPAQUE])
+    grid = _workers().submit(_blurred_grid, rgb, mask) if soft else None
     alpha = np.asarray(mask, dtype=np.uint8)
-    regions = _band_regions(alpha)
-    if regions:
-        foreground, background = _blurred_colors(rgb, mask)
-        grid = np.concatenate([foreground, foreground - background]) * 255
-        rows = _interpolation(rgb.height, grid.shape[1])
-        cols = _interpolation(rgb.width, grid.shape[2])
-    for top, bottom, left, right in regions:
-        box = (left, top, right, bottom)
-        colour = np.asarray(rgb.crop(box), dtype=np.float32).transpose(2, 0, 1)
-        blurred = _upsampled(grid, rows[top:bottom], cols[left:right])
-        estimate = _estimate(colour, alpha[top:bottom, left:right], blurred[:3], blurred[3:])
-        tile = Image.fromarray(np.ascontiguousarray(estimate.transpose(1, 2, 0)), mode="RGB")
-        out.paste(tile, box[:2], mask.crop(box).point(_BAND_LUT))
-    out.putalpha(mask)
+    out = rgb.convert("RGBA")
+    out.paste(0, mask=mask.point(_CLEAR_LUT, "1"))
+    if grid is not None:
+        regions = _band_regions(alpha)
+        paste = functools.partial(_paste_estimates, out, rgb, mask, grid.result())
+        list(_workers().map(paste, _halves(regions)))
+    out.putalpha(mask)  # last: pasting the RGB tiles made their alpha opaque
     return out
 
 
+def _paste_estimates(
+    out: Image.Image, rgb: Image.Image, mask: Image.Image, grid: np.ndarray, regions: list[Region]
+) -> None:
+    """Estimate each region's pixels with 0 < alpha < ``OPAQUE`` and paste them into ``out``,
+    given the working grid's blurred foreground F and F − B ([2, h, w, 3]). Regions do not
+    overlap, so both workers paste into ``out`` at once."""
+    rows = _interpolation(rgb.height, grid.shape[1])
+    columns = _columns(rgb.width, grid.shape[2])
+    for top, bottom, left, right in regions:
+        box = (left, top, right, bottom)
+        colour = np.asarray(rgb.crop(box))
+        alpha = mask.crop(box)
+        f, d = _upsampled(grid, rows[top:bottom], columns[:, left:right])
+        estimate = _estimate(colour.reshape(f.shape), np.asarray(alpha), f, d)
+        tile = Image.fromarray(estimate.reshape(colour.shape), mode="RGB")
+        out.paste(tile, box[:2], alpha.point(_BAND_LUT, "1"))
+
+
+def _halves(regions: list[Region]) -> tuple[list[Region], list[Region]]:
+    """The regions in order, cut where the first half holds half of their area."""
+    areas = np.cumsum([(bottom - top) * (right - left) for top, bottom, left, right in regions])
+    cut = int(np.searchsorted(areas, areas[-1] / 2)) + 1
+    return regions[:cut], regions[cut:]
+
+
+def _workers() -> ThreadPoolExecutor:
+    """The threads ``clean`` shares its work with (numpy and Pillow release the GIL): one
+    pool per process, so a forked child never waits on its parent's threads."""
+    return _pool(os.getpid())
+
+
+@functools.cache
+def _pool(pid: int) -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix=f"clean-{pid}")
+
+
+def _blurred_grid(rgb: Image.Image, mask: Image.Image) -> np.ndarray:
+    """The working grid's blurred foreground F and F − B, channels last ([2, h, w, 3],
+    0..255)."""
+    foreground, background = _blurred_colors(rgb, mask)
+    stacked = np.stack([foreground, foreground - background]).transpose(0, 2, 3, 1)
+    return np.ascontiguousarray(stacked) * 255
+
+
 def _estimate(colour: np.ndarray, alpha: np.ndarray, f: np.ndarray, d: np.ndarray) -> np.ndarray:
-    """Blur fusion's final step on a tile, channels first, 0..255 (uint8 out):
+    """Blur fusion's final step on a tile whose rows hold each pixel's three channels in turn
+    ([h, 3w], 0..255, uint8 out), alpha per pixel ([h, w]):
     F + a·(I − a·F − (1 − a)·B), written with D = F − B as F + a·(I − F + (1 − a)·D)."""
-    a = alpha.astype(np.float32) / 255
+    a = np.repeat(alpha, 3, axis=1).astype(np.float32)
+    a /= 255
     estimate = colour - f
-    estimate += (1 - a) * d
+    d *= 1 - a
+    estimate += d
     estimate *= a
     estimate += f
     np.clip(estimate, 0, 255, out=estimate)
@@ -128,14 +177,17 @@ def _band_regions(alpha: np.ndarray) -> list[tuple[int, int, int, int]]:
     return regions
 
 
+def _positions(full: int, grid: int) -> np.ndarray:
+    """Where each of ``full`` pixels' centres falls on a ``grid`` of cells (centres aligned),
+    clipped to the outer cells' centres."""
+    return np.clip((np.arange(full) + 0.5) * (grid / full) - 0.5, 0, grid - 1)
+
+
 def _interpolation(full: int, grid: int) -> np.ndarray:
-    """Bilinear interpolation along one axis as a matrix [full, grid] (pixel centres
-    aligned): row i holds the weights of the two working-grid cells around pixel i."""
+    """Bilinear interpolation along one axis as a matrix [full, grid]: row i holds the
+    weights of the two working-grid cells around pixel i."""
     weights = np.zeros((full, grid), dtype=np.float32)
-    if grid == full:
-        np.fill_diagonal(weights, 1)
-        return weights
-    position = np.clip((np.arange(full) + 0.5) * (grid / full) - 0.5, 0, grid - 1)
+    position = _positions(full, grid)
     lower = position.astype(np.intp)
     upper = np.minimum(lower + 1, grid - 1)
     index = np.arange(full)
@@ -144,20 +196,26 @@ def _interpolation(full: int, grid: int) -> np.ndarray:
     return weights
 
 
-def _upsampled(grid: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    """The working-grid maps ([c, h, w]) bilinearly sampled at a tile's pixels, given the
-    tile's rows of both interpolation matrices: two small matrix products on the grid cells
-    the tile touches."""
-    first_y, last_y = _span(rows)
-    first_x, last_x = _span(cols)
-    strip = grid[:, first_y:last_y, first_x:last_x]
-    return rows[:, first_y:last_y] @ strip @ cols[:, first_x:last_x].T
+def _columns(full: int, grid: int) -> np.ndarray:
+    """Bilinear interpolation along the width, per pixel: the grid columns on either side
+    and the weight of the right one ([3, full], float32)."""
+    position = _positions(full, grid)
+    lower = np.floor(position)
+    return np.stack([lower, np.minimum(lower + 1, grid - 1), position - lower]).astype(np.float32)
 
 
-def _span(weights: np.ndarray) -> tuple[int, int]:
-    """The first and one past the last grid cell with a weight in these rows."""
-    used = np.flatnonzero(weights.any(axis=0))
-    return int(used[0]), int(used[-1]) + 1
+def _upsampled(grid: np.ndarray, rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
+    """The working-grid maps ([m, h, w, c]) bilinearly sampled at a tile's pixels, given the
+    tile's rows of the vertical interpolation matrix and its ``_columns``: the grid rows the
+    tile touches are stretched to its width, then one thin matrix product per map ([m, rows,
+    width·c], each pixel's channels in turn)."""
+    used = np.flatnonzero(rows.any(axis=0))
+    first, last = int(used[0]), int(used[-1]) + 1
+    lower, upper = (grid[:, first:last, index.astype(np.intp)] for index in columns[:2])
+    upper -= lower
+    upper *= columns[2][:, None]
+    upper += lower
+    return rows[:, first:last] @ upper.reshape(*upper.shape[:2], -1)
 
 
 def _blurred_colors(rgb: Image.Image, mask: Image.Image) -> tuple[np.ndarray, np.ndarray]:

@@ -141,3 +141,29 @@ def test_clean_large_photo_uses_the_working_grid_and_keeps_rules() -> None:
     pixels, alpha = np.asarray(cutout(rgb, mask, "clean")), np.asarray(mask)
     assert pixels[alpha == 0, :3].max() == 0
     np.testing.assert_array_equal(pixels[alpha == 255, :3], np.asarray(rgb)[alpha == 255])
+
+
+def test_tiles_are_sampled_bilinearly_from_the_working_grid() -> None:
+    """A tile's blurred colours are the grid's bilinear interpolation: the same as the dense
+    interpolation matrices on both axes (rows @ grid @ columnsᵀ), anywhere in the photo."""
+    from u2net.compositing import _columns, _interpolation, _upsampled
+
+    grid = np.random.default_rng(0).uniform(0, 255, (2, 7, 9, 3)).astype(np.float32)
+    height, width = 50, 61
+    rows, columns = _interpolation(height, 7), _columns(width, 9)
+    dense = np.einsum("hy,myxc,wx->mhwc", rows, grid, _interpolation(width, 9))
+    for top, bottom, left, right in [(0, 50, 0, 61), (10, 20, 0, 5), (45, 50, 30, 61)]:
+        tile = _upsampled(grid, rows[top:bottom], columns[:, left:right])
+        expected = dense[:, top:bottom, left:right].reshape(2, bottom - top, -1)
+        np.testing.assert_allclose(tile, expected, atol=1e-3)
+
+
+def test_clean_with_a_hard_mask_is_the_photo_or_nothing(cases: list) -> None:
+    """No soft pixel (a post-processed mask): the photo's colour where alpha is 255, 0 where
+    it is 0, alpha untouched."""
+    rgb, mask = cases[0]
+    hard = mask.point(lambda value: 255 if value >= 128 else 0)
+    pixels, alpha = np.asarray(cutout(rgb, hard, "clean")), np.asarray(hard)
+    np.testing.assert_array_equal(pixels[..., 3], alpha)
+    np.testing.assert_array_equal(pixels[alpha == 255, :3], np.asarray(rgb)[alpha == 255])
+    assert pixels[alpha == 0, :3].max() == 0
