@@ -86,20 +86,26 @@ def over_color(rgba: Image.Image, color: Color, mode: str = DEFAULT_MODE) -> Ima
 
 def clean_cutout(rgb: Image.Image, mask: Image.Image) -> Image.Image:
     """``clean``: the photo's colour where alpha >= ``OPAQUE``, RGB 0 under alpha 0, the
-    estimated foreground colour in between. A worker estimates the blurred colours on the
-    working grid while Pillow lays out the rules at full size; then both workers estimate
-    the tiles that hold pixels in between and paste them."""
+    estimated foreground colour in between. A worker lays out the rules at full size while
+    this thread estimates the blurred colours on the working grid (with the other worker);
+    then both workers estimate the tiles that hold pixels in between and paste them."""
     soft = any(mask.histogram()[1:OPAQUE])
-    grid = _workers().submit(_blurred_grid, rgb, mask) if soft else None
-    alpha = np.asarray(mask, dtype=np.uint8)
-    out = rgb.convert("RGBA")
-    out.paste(0, mask=mask.point(_CLEAR_LUT, "1"))
+    layout = _workers().submit(_layout, rgb, mask, soft)
+    grid = _blurred_grid(rgb, mask) if soft else None
+    out, regions = layout.result()
     if grid is not None:
-        regions = _band_regions(alpha)
-        paste = functools.partial(_paste_estimates, out, rgb, mask, grid.result())
+        paste = functools.partial(_paste_estimates, out, rgb, mask, grid)
         list(_workers().map(paste, _halves(regions)))
     out.putalpha(mask)  # last: pasting the RGB tiles made their alpha opaque
     return out
+
+
+def _layout(rgb: Image.Image, mask: Image.Image, soft: bool) -> tuple[Image.Image, list[Region]]:
+    """The rules at full size (the photo's colour, RGB 0 where alpha is 0; alpha comes last)
+    and, when there are soft pixels, the regions of tiles that hold them."""
+    out = rgb.convert("RGBA")
+    out.paste(0, mask=mask.point(_CLEAR_LUT, "1"))
+    return out, _band_regions(np.asarray(mask, dtype=np.uint8)) if soft else []
 
 
 def _paste_estimates(
@@ -224,13 +230,15 @@ def _blurred_colors(rgb: Image.Image, mask: Image.Image) -> tuple[np.ndarray, np
     scale = min(1.0, WORK_SIDE / max(rgb.size))
     if scale < 1.0:
         size = (max(1, round(rgb.width * scale)), max(1, round(rgb.height * scale)))
-        rgb, mask = rgb.resize(size, Image.Resampling.BOX), mask.resize(size, Image.Resampling.BOX)
+        small = _workers().submit(rgb.resize, size, Image.Resampling.BOX)
+        mask = mask.resize(size, Image.Resampling.BOX)
+        rgb = small.result()
     image = np.ascontiguousarray(np.asarray(rgb, dtype=np.float32).transpose(2, 0, 1)) / 255
     alpha = np.asarray(mask, dtype=np.float32) / 255
     clear = 1 - alpha
     foreground, background = image, image
     for radius in RADII:
-        sums = _box_sum(
+        sums = _box_sums(
             np.concatenate([foreground * alpha, background * clear, alpha[None]]), radius
         )
         f = sums[0:3] / (sums[6] + EPS)
@@ -238,6 +246,14 @@ def _blurred_colors(rgb: Image.Image, mask: Image.Image) -> tuple[np.ndarray, np
         foreground = np.clip(f + alpha * (image - alpha * f - clear * b), 0, 1)
         background = b
     return f, b
+
+
+def _box_sums(x: np.ndarray, radius: int) -> np.ndarray:
+    """``_box_sum`` of each channel, the first half of them on a worker."""
+    half = x.shape[0] // 2
+    first = _workers().submit(_box_sum, x[:half], radius)
+    rest = _box_sum(x[half:], radius)
+    return np.concatenate([first.result(), rest])
 
 
 def _box_sum(x: np.ndarray, radius: int) -> np.ndarray:
