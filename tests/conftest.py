@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from server.models import scan
+from tests.servers import retire
 from u2net.embedded import RunningServer, start
 from u2net.repository import default_repository
 
@@ -26,7 +27,7 @@ def triton_server() -> Iterator[RunningServer]:
     try:
         yield server
     finally:
-        server.stop()
+        retire(server)
 
 
 @pytest.fixture(scope="session")
@@ -40,4 +41,4 @@ def both_models_server() -> Iterator[RunningServer]:
     try:
         yield server
     finally:
-        server.stop()
+        retire(server)

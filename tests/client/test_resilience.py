@@ -15,6 +15,7 @@ import tritonclient.grpc as grpcclient
 from client.triton import TritonModel
 from tests import clip
 from tests.data import PHOTOS
+from tests.servers import retire
 from u2net.embedded import RunningServer, start
 from u2net.samples import sample_inputs
 
@@ -85,7 +86,7 @@ def replicas() -> Iterator[Replicas]:
     try:
         yield started
     finally:
-        started.stop()
+        retire(*started.servers)
 
 
 def test_statistics_of_a_listed_target_sum_both_replicas(replicas: Replicas) -> None:

@@ -20,6 +20,7 @@ from tritonclient.utils import InferenceServerException
 from server.command import ADMIN_HEADER, ADMIN_KEY_ENV, OFF_HEADER, UNSENDABLE
 from tests.cli_run import assert_one_line_error, run_cli
 from tests.server.http_admin import over_http
+from tests.servers import retire
 from u2net.embedded import RunningServer, start
 
 MODEL = "u2netp_onnx"
@@ -103,7 +104,7 @@ def controlled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Runni
     try:
         yield server, key
     finally:
-        server.stop()
+        retire(server)
 
 
 def test_model_control_needs_the_key(controlled: tuple[RunningServer, str]) -> None:

@@ -27,6 +27,7 @@ import tritonclient.grpc as grpcclient
 from tritonclient.utils import InferenceServerException
 
 from convert.model_config import CPU_BATCHING, BatchingPolicy
+from tests.servers import retire
 from u2net.contract import CONTRACT
 from u2net.embedded import RunningServer, start
 from u2net.repository import MAX_SESSION_BATCH
@@ -59,7 +60,7 @@ def gpu_config_server() -> Iterator[RunningServer]:
     try:
         yield server
     finally:
-        server.stop()
+        retire(server)
 
 
 @pytest.fixture(scope="module")

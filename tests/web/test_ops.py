@@ -17,6 +17,7 @@ from tritonclient.utils import InferenceServerException
 
 from server.command import ADMIN_HEADER, ADMIN_KEY_ENV
 from tests.data import PHOTOS, REPOSITORY
+from tests.servers import retire
 from tests.web.serving import MODEL, config_for, serve
 from u2net.breaker import BreakerPolicy
 from u2net.contract import CUTOUT
@@ -104,7 +105,7 @@ def test_ready_while_cutout_is_though_another_model_failed_to_load(tmp_path: Pat
             assert client.get("/readyz").status_code == 200
             assert cut(client).status_code == 200
     finally:
-        triton.stop()
+        retire(triton)
 
 
 def breaker(client) -> str:
@@ -151,4 +152,4 @@ def test_triton_gone_past_the_grace_is_503_at_once_and_back_closes_the_breaker()
             until_breaker(client, "closed")
             assert cut(client).status_code == 200
     finally:
-        triton.stop()
+        retire(triton)

@@ -18,6 +18,7 @@ from dnslib import QTYPE, RR, A
 from dnslib.server import BaseResolver, DNSLogger, DNSServer
 
 from tests.data import PHOTOS
+from tests.servers import retire
 from tests.web.serving import MODEL, config_for, serve
 from u2net.contract import CUTOUT
 from u2net.embedded import RunningServer, start
@@ -96,7 +97,7 @@ def test_a_replica_added_behind_the_name_takes_requests_after_a_re_resolve(
                 sender.join(timeout=WAIT_S)
     finally:
         stop.set()
-        second.stop()
+        retire(second)
     assert statuses and set(statuses) == {200}  # channels swapped under load, nothing lost
 
 

@@ -8,6 +8,7 @@ import dataclasses
 import threading
 
 from tests.data import PHOTOS
+from tests.servers import retire
 from tests.web.serving import MODEL, config_for, serve
 from u2net.embedded import start
 from u2net.processes import free_ports
@@ -73,7 +74,7 @@ def test_a_triton_restart_under_load_costs_no_error_but_503s() -> None:
                 sender.join(timeout=WAIT_S)
     finally:
         stop.set()
-        triton.stop()
+        retire(triton)
     statuses = answers.statuses
     assert {code for code, _ in statuses} <= {200, 503}, sorted(set(answers.refusals))
     assert all(retry for code, retry in statuses if code == 503)
