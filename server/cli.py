@@ -16,7 +16,7 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from server import backend_dir, command, distribution, models
+from server import backend_dir, command, distribution, models, shm
 from server.process import TritonProcess, check_ports
 from u2net import cli as edge
 from u2net.errors import ServerStartError
@@ -188,6 +188,7 @@ def _serve(args: argparse.Namespace) -> int:
             served = command.link_repository(Path(tmp) / "repository", repository, names)
         argv = command.triton_command(dist.binary, settings, served, backends, names)
         shown = command.shown(argv, settings)
+        shm.remove_stale()
         triton = TritonProcess(argv, dist.environment(), echo=args.verbose, shown=shown)
         try:
             poll_host = "127.0.0.1" if args.host in ("0.0.0.0", "::", "") else args.host
@@ -205,6 +206,7 @@ def _serve(args: argparse.Namespace) -> int:
             return stop.exit_code
         finally:
             triton.stop()
+            shm.remove_own()
 
 
 def doctor_command(args: argparse.Namespace, rest: Sequence[str]) -> list[str]:

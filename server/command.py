@@ -14,11 +14,11 @@ No secret is ever put on the command line (``ps`` shows it to every local user):
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from server.shm import region_prefix
 from u2net.repository import CPU_CONFIG_NAME
 
 ADMIN_KEY_ENV = "U2NET_ADMIN_KEY"
@@ -109,8 +109,8 @@ def triton_command(
         f"--metrics-address={settings.host}",
         f"--metrics-port={settings.metrics_port}",
         "--allow-gpu-metrics=false",
-        # unique shared-memory names: several servers may run on one host
-        f"--backend-config=python,shm-region-prefix-name=u2net_{os.getpid()}_",
+        # unique shared-memory names: several servers may run on one host (server/shm.py)
+        f"--backend-config=python,shm-region-prefix-name={region_prefix()}",
         *_restrictions(settings),
     ]
     if settings.config_name:

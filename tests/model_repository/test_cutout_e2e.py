@@ -78,12 +78,9 @@ def test_cutout_equals_the_client_side_cut(
 ) -> None:
     options = OPTIONS[option]
     remote = _remote(cutout, photo.read_bytes(), options)
-    assert remote.data == local.cut_file(photo, options)  # same pixels, same encoder: same bytes
-    got = Image.open(io.BytesIO(remote.data))
-    expected = local.cut(photo, options)
-    assert got.size == remote.size == expected.size
-    if options.fmt == "png":  # lossless: the decoded result is the rendered picture itself
-        np.testing.assert_array_equal(np.asarray(got), np.asarray(expected))
+    # same pixels, same encoder: same bytes (the encoders' exactness: tests/u2net/test_encoders.py)
+    assert remote.data == local.cut_file(photo, options)
+    assert Image.open(io.BytesIO(remote.data)).size == remote.size  # the size it reports
 
 
 def test_cutout_alpha_matting_equals_the_client_side_cut(

@@ -15,7 +15,7 @@ import pytest
 import tritonclient.grpc as grpcclient
 from tritonclient.utils import InferenceServerException
 
-from server import backend_dir, distribution, models
+from server import backend_dir, distribution, models, shm
 from server.distribution import ALLOCATOR_ENV
 from server.process import group_members
 from tests.cli_run import run_cli
@@ -184,6 +184,20 @@ def test_a_stop_signal_stops_triton_and_its_stubs(stop_signal: int, exit_code: i
         server.stop()
     assert group_members(pgid) == []
     assert not [p for p in stubs if _cmdline(p)]
+
+
+def test_triton_killed_leaves_no_shared_memory_behind() -> None:
+    """Killed Triton and stubs cannot remove their /dev/shm regions: the server does."""
+    server = start(["--models", MODEL], timeout=120.0)
+    try:
+        regions = f"{shm.region_prefix(server.process.pid)}*"
+        assert list(shm.SHM_DIR.glob(regions)), "the stubs should have made their regions"
+        tritons = [p for p in _children(server.process.pid) if "tritonserver" in _cmdline(p)]
+        os.killpg(os.getpgid(tritons[0]), signal.SIGKILL)  # Triton and its stubs, at once
+        assert server.process.wait(timeout=60) == 1  # Triton gone: the server says so
+    finally:
+        server.stop()
+    assert list(shm.SHM_DIR.glob(regions)) == []
 
 
 def test_port_in_use_is_one_line_and_exit_1() -> None:
