@@ -29,9 +29,10 @@ lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-## the whole suite, as CI runs it: one pytest-xdist worker per core by default (a test file
-## stays on one worker, so its module-scoped servers are started once)
-TEST_WORKERS ?= 2
+## the whole suite, as CI runs it: three pytest-xdist workers on two cores, the third filling
+## the time tests spend waiting on servers (docs/measurements.md, "The test suite's workers");
+## a test file stays on one worker, so its module-scoped servers are started once
+TEST_WORKERS ?= 3
 test: models lint
 	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=25
 
