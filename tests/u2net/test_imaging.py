@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageOps
 
 from tests.bad_files import BAD_FILES
 from tests.data import PHOTOS
@@ -18,6 +18,7 @@ from u2net.options import OutputOptions, parse_color
 from u2net.postprocess import post_process_mask
 from u2net.samples import PROBE_NAME
 
+ORIENTATION = 0x0112  # the EXIF tag
 ASTRONAUT = next(p for p in PHOTOS if p.name == PROBE_NAME)
 
 
@@ -57,12 +58,20 @@ def test_encoded_modes_decode_from_bytes(photo: Image.Image, mode: str) -> None:
     assert got.mode == "RGB" and got.size == photo.size
 
 
-def test_exif_orientation_is_applied(photo: Image.Image, tmp_path: Path) -> None:
+@pytest.mark.parametrize("given", ["path", "bytes", "image"])
+def test_exif_orientation_is_applied_and_a_callers_image_left_as_it_was(
+    photo: Image.Image, tmp_path: Path, given: str
+) -> None:
     exif = Image.Exif()
-    exif[0x0112] = 6  # rotate 90° clockwise to display
+    exif[ORIENTATION] = 6  # rotate 90° clockwise to display
     path = tmp_path / "rotated.jpg"
     photo.save(path, exif=exif.tobytes())
-    assert open_rgb(path).size == (photo.height, photo.width)
+    callers = Image.open(path)
+    got = open_rgb({"path": path, "bytes": path.read_bytes(), "image": callers}[given])
+    assert got.size == (photo.height, photo.width)
+    upright = ImageOps.exif_transpose(Image.open(path))  # Pillow's own turn, of its own copy
+    np.testing.assert_array_equal(np.asarray(got), np.asarray(upright))
+    assert callers.size == photo.size and callers.getexif()[ORIENTATION] == 6
 
 
 def test_animated_image_uses_first_frame(photo: Image.Image, tmp_path: Path) -> None:
