@@ -33,6 +33,9 @@ _BACKEND_FILES = {"onnxruntime": ONNX_FILE, "tensorrt": PLAN_FILE, "python": PYT
 # A config parameter of our ONNX Runtime backend (server/backends/onnxruntime): at most this
 # many images per session.run; absent, the whole batch in one.
 MAX_SESSION_BATCH = "max_session_batch"
+# The environment variable that sets our ONNX Runtime backend's threads per session on this
+# host, over every config's intra_op_thread_count: for a host whose cores other work shares.
+INTRA_OP_THREADS_ENV = "U2NET_INTRA_OP_THREADS"
 
 
 def default_repository() -> Path:

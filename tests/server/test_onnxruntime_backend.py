@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import sys
 import types
 from dataclasses import replace
@@ -25,6 +26,7 @@ from tritonclient.grpc import model_config_pb2 as mc
 from convert.model_config import CPU_BATCHING, OnnxVariant
 from tests.data import staged_model
 from u2net.contract import CONTRACT
+from u2net.repository import INTRA_OP_THREADS_ENV
 from u2net.samples import varied_inputs
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -190,3 +192,23 @@ def test_a_batch_runs_in_slices_of_max_session_batch(
     masks = [r.output_tensors[0].as_numpy() for r in responses]
     assert [len(m) for m in masks] == [1, 2]
     np.testing.assert_array_equal(np.concatenate(masks), alone)
+
+
+@pytest.mark.parametrize(
+    ("on_host", "expected"),
+    [(None, 3), ("1", 1), ("0", os.cpu_count()), ("many", 3)],
+    ids=["config", "host-wins", "host-one-per-core", "not-a-number-keeps-the-config"],
+)
+def test_the_hosts_intra_op_threads_win_over_the_configs(
+    backend: types.ModuleType, monkeypatch: pytest.MonkeyPatch, on_host: str | None, expected: int
+) -> None:
+    if on_host is None:
+        monkeypatch.delenv(INTRA_OP_THREADS_ENV, raising=False)
+    else:
+        monkeypatch.setenv(INTRA_OP_THREADS_ENV, on_host)
+    config = VARIANT.get_config()
+    config.parameters["intra_op_thread_count"].string_value = "3"
+    model = _initialize(backend, "CPU", config)
+    assert model.session.get_session_options().intra_op_num_threads == expected
+    warned = [message for level, message in _Logger.lines if level == "warn"]
+    assert bool(warned) == (on_host == "many")

@@ -4,8 +4,10 @@ Triton falls back to ``<backend-directory>/onnxruntime/model.py`` when there is 
 ``libtriton_onnxruntime.so``, so the configs written for NVIDIA's container (``backend:
 "onnxruntime"``) are served unchanged. Honoured config fields: input/output names and dtypes,
 ``default_model_filename``, and the ORT backend's ``intra_op_thread_count`` /
-``inter_op_thread_count`` parameters (plus ``allow_spinning``, "0"/"1"). GPU-only parameters
-are ignored. Every request of a dynamic batch is run in one ``session.run``, or, with the
+``inter_op_thread_count`` parameters (plus ``allow_spinning``, "0"/"1"); ``$U2NET_INTRA_OP_THREADS``
+(u2net.repository.INTRA_OP_THREADS_ENV) sets the intra-op threads of every session on the
+host, over the configs, for a host whose cores other work shares. GPU-only parameters are
+ignored. Every request of a dynamic batch is run in one ``session.run``, or, with the
 parameter ``max_session_batch`` (u2net.repository.MAX_SESSION_BATCH), in slices of at most
 that many images (the CPU configuration's: a request of 16 images then needs no more of ONNX
 Runtime's arena than one of a single image; docs/cpu-batching.md).
@@ -28,7 +30,7 @@ import numpy as np
 import onnxruntime as ort
 import triton_python_backend_utils as pb_utils
 
-from u2net.repository import MAX_SESSION_BATCH
+from u2net.repository import INTRA_OP_THREADS_ENV, MAX_SESSION_BATCH
 
 PROVIDER_METRIC = "u2net_onnxruntime_execution_provider"
 
@@ -61,6 +63,20 @@ def _int_parameter(config: dict[str, Any], key: str, default: int) -> int:
     except ValueError:
         _log("warn", f"parameter {key}={raw!r} is not an integer; using {default}")
         return default
+
+
+def _intra_op_threads(config: dict[str, Any]) -> int:
+    """``$U2NET_INTRA_OP_THREADS`` if set, else the config's ``intra_op_thread_count``; 0 means
+    one thread per core, the ORT backend's convention (os.cpu_count() measured as fast as ORT's
+    own default here, and is explicit)."""
+    raw = os.environ.get(INTRA_OP_THREADS_ENV, "")
+    if raw:
+        try:
+            return max(int(raw), 0) or (os.cpu_count() or 1)
+        except ValueError:
+            _log("warn", f"{INTRA_OP_THREADS_ENV}={raw!r} is not an integer; using the config")
+    intra = _int_parameter(config, "intra_op_thread_count", 0)
+    return intra if intra > 0 else (os.cpu_count() or 1)
 
 
 def _provider_gauge(args: dict[str, str], provider: str) -> tuple[Any, Any] | None:
@@ -161,11 +177,8 @@ class TritonPythonModel:
         if not path.exists():
             path = model_dir / filename  # some launchers pass the version folder itself
         options = ort.SessionOptions()
-        intra = _int_parameter(config, "intra_op_thread_count", 0)
         inter = _int_parameter(config, "inter_op_thread_count", 0)
-        # 0 means "one thread per core", the ORT backend's convention; os.cpu_count() measured
-        # as fast as ORT's own default here, and is explicit.
-        options.intra_op_num_threads = intra if intra > 0 else (os.cpu_count() or 1)
+        options.intra_op_num_threads = _intra_op_threads(config)
         options.inter_op_num_threads = inter if inter > 0 else 1
         options.execution_mode = (
             ort.ExecutionMode.ORT_PARALLEL if inter > 1 else ort.ExecutionMode.ORT_SEQUENTIAL
