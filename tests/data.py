@@ -1,13 +1,16 @@
-"""Paths to the real things the tests use: staged models, rembg's originals, sample photos."""
+"""Paths to the real things the tests use: staged models, rembg's originals, sample photos;
+and ONNX Runtime sessions on them, run the way the tests' servers run (one thread each)."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
+import onnxruntime as ort
 import pytest
 
 from u2net.catalogue import KNOWN_MODELS, cache_dir
-from u2net.repository import ONNX_FILE, default_repository, staged_paths
+from u2net.repository import INTRA_OP_THREADS_ENV, ONNX_FILE, default_repository, staged_paths
 from u2net.samples import sample_photos
 
 REPOSITORY: Path = default_repository()
@@ -29,6 +32,15 @@ def staged_model(variant: str) -> Path:
     if not path.is_file():
         pytest.skip(f"{path} not staged; run `python -m convert`")
     return path
+
+
+def cpu_session(model: Path | bytes) -> ort.InferenceSession:
+    """A CPU session on a model file or serialized model, with the intra-op threads that
+    tests/conftest.py gives the tests' servers (three xdist workers share two cores)."""
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = int(os.environ.get(INTRA_OP_THREADS_ENV, "0"))
+    source = str(model) if isinstance(model, Path) else model
+    return ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
 
 
 # u2netp runs everywhere; u2net (176 MB) is marked slow.

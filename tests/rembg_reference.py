@@ -13,13 +13,15 @@ import numpy as np
 import onnxruntime as ort
 from PIL import Image
 
+from tests.data import cpu_session
+
 MEAN = (0.485, 0.456, 0.406)
 STD = (0.229, 0.224, 0.225)
 SIZE = (320, 320)
 
 
 def session(path: Path) -> ort.InferenceSession:
-    return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return cpu_session(path)
 
 
 def normalize(img: Image.Image) -> np.ndarray:

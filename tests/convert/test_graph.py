@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from tests import rembg_reference as ref
-from tests.data import MODEL_PARAMS, PHOTO_IDS, PHOTOS, original_model, staged_model
+from tests.data import MODEL_PARAMS, PHOTO_IDS, PHOTOS, cpu_session, original_model, staged_model
 from u2net.contract import CONTRACT
 
 
@@ -19,9 +19,7 @@ def sessions(request: pytest.FixtureRequest) -> tuple[Path, ort.InferenceSession
     """rembg's original file (its masks: tests/rembg_reference.py) and the serving graph."""
     name = request.param
     original = original_model(name)
-    serving = ort.InferenceSession(
-        str(staged_model(f"{name}_onnx")), providers=["CPUExecutionProvider"]
-    )
+    serving = cpu_session(staged_model(f"{name}_onnx"))
     return original, serving
 
 
@@ -29,9 +27,7 @@ def sessions(request: pytest.FixtureRequest) -> tuple[Path, ort.InferenceSession
 def u2netp_serving() -> ort.InferenceSession:
     """The batch rules are the serving graph's own (the same wrapper around either body): the
     small model shows them."""
-    return ort.InferenceSession(
-        str(staged_model("u2netp_onnx")), providers=["CPUExecutionProvider"]
-    )
+    return cpu_session(staged_model("u2netp_onnx"))
 
 
 def _input(img: Image.Image) -> np.ndarray:

@@ -10,7 +10,7 @@ import onnxruntime as ort
 import pytest
 from PIL import Image, ImageFilter
 
-from tests.data import PHOTOS, staged_model
+from tests.data import PHOTOS, cpu_session, staged_model
 from tests.rembg_reference import rembg_cutout, rembg_over_color
 from u2net.compositing import MODES, cutout
 from u2net.contract import CONTRACT
@@ -28,9 +28,7 @@ def _mask_320(session: ort.InferenceSession, rgb: Image.Image) -> np.ndarray:
 def cases() -> list[tuple[Image.Image, Image.Image]]:
     """Each real photo with a served model's mask at its size (u2netp's: compositing takes
     any mask, and u2net's soft edges are no different in kind)."""
-    session = ort.InferenceSession(
-        str(staged_model("u2netp_onnx")), providers=["CPUExecutionProvider"]
-    )
+    session = cpu_session(staged_model("u2netp_onnx"))
     photos = [open_rgb(path) for path in PHOTOS]
     return [(rgb, mask_to_size(_mask_320(session, rgb), rgb.size)) for rgb in photos]
 

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
-import onnxruntime as ort
 import pytest
 from PIL import Image
 
-from tests.data import PHOTOS, staged_model
+from tests.data import PHOTOS, cpu_session, staged_model
 from u2net.contract import CONTRACT
 from u2net.imaging import mask_to_size, render, to_model_input
 from u2net.matting import MattingOptions, matte, trimap
@@ -39,9 +38,7 @@ def _rembg_alpha_matting_cutout(
 def photo_and_mask() -> tuple[Image.Image, Image.Image]:
     """A small real photo and its real u2netp mask (the staged serving graph, no server)."""
     rgb = Image.open(PHOTOS[1]).convert("RGB").resize((150, 100))
-    session = ort.InferenceSession(
-        str(staged_model("u2netp_onnx")), providers=["CPUExecutionProvider"]
-    )
+    session = cpu_session(staged_model("u2netp_onnx"))
     mask_320 = session.run(None, {CONTRACT.input_name: to_model_input(rgb)[None]})[0][0]
     return rgb, mask_to_size(mask_320, rgb.size)
 

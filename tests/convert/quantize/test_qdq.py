@@ -16,7 +16,7 @@ from convert.errors import QuantizeError
 from convert.graph import build_serving_graph
 from convert.quantize.body import body_layout, to_qdq_opset
 from convert.quantize.qdq import calibrate, quantize
-from tests.data import original_model
+from tests.data import cpu_session, original_model
 from u2net.contract import CONTRACT
 from u2net.samples import CALIBRATION_PHOTOS, HELD_OUT_PHOTOS, SEARCH_PHOTOS, sample_inputs
 
@@ -79,15 +79,12 @@ def test_excluded_convs_keep_float_weights_the_rest_is_int8_per_channel(
 
 
 def test_the_int8_slice_computes_nearly_what_fp32_does(block: onnx.ModelProto, cache) -> None:
-    import onnxruntime as ort
 
     _names, images = sample_inputs(HELD_OUT_PHOTOS[:1])
     feed = {CONTRACT.input_name: images}
     outputs = []
     for model in (block, quantize(block, cache, [])):
-        session = ort.InferenceSession(
-            model.SerializeToString(), providers=["CPUExecutionProvider"]
-        )
+        session = cpu_session(model.SerializeToString())
         outputs.append(session.run(None, feed)[0])
     fp32, int8 = outputs
     assert np.corrcoef(fp32.ravel(), int8.ravel())[0, 1] > 0.99

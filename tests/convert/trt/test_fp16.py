@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import numpy as np
 import onnx
-import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
@@ -16,7 +15,7 @@ from convert.errors import InvalidModel
 from convert.graph import SERVING_PREFIX, build_serving_graph
 from convert.trt.fp16 import body_to_fp16
 from convert.trt.verify import onnx_reference, verify_batch
-from tests.data import staged_model
+from tests.data import cpu_session, staged_model
 from u2net.contract import CONTRACT
 from u2net.samples import SAMPLE_NAMES, sample_inputs
 
@@ -114,9 +113,7 @@ def test_masks_agree_with_the_fp32_graph_within_the_engine_thresholds(
 ) -> None:
     names, images = sample_inputs(SAMPLE_NAMES[:2])  # fp16 on the CPU is slow; two suffice
     reference = onnx_reference(staged_model("u2netp_onnx"), images)
-    session = ort.InferenceSession(
-        u2netp_fp16.SerializeToString(), providers=["CPUExecutionProvider"]
-    )
+    session = cpu_session(u2netp_fp16.SerializeToString())
     (masks,) = session.run([CONTRACT.output_name], {CONTRACT.input_name: images})
     verification = verify_batch(reference, masks, names)
     assert verification.passed, verification.summary()
