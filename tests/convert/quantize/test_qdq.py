@@ -79,7 +79,6 @@ def test_excluded_convs_keep_float_weights_the_rest_is_int8_per_channel(
 
 
 def test_the_int8_slice_computes_nearly_what_fp32_does(block: onnx.ModelProto, cache) -> None:
-
     _names, images = sample_inputs(HELD_OUT_PHOTOS[:1])
     feed = {CONTRACT.input_name: images}
     outputs = []
