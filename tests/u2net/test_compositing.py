@@ -141,19 +141,35 @@ def test_clean_large_photo_uses_the_working_grid_and_keeps_rules() -> None:
     np.testing.assert_array_equal(pixels[alpha == 255, :3], np.asarray(rgb)[alpha == 255])
 
 
+def _bilinear_matrix(full: int, grid: int) -> np.ndarray:
+    """Bilinear interpolation from ``grid`` cells to ``full`` pixels (centres aligned, held
+    at the outer cells' centres) as a dense matrix [full, grid]."""
+    position = np.clip((np.arange(full) + 0.5) * grid / full - 0.5, 0, grid - 1)
+    cells = np.arange(grid)
+    return np.maximum(0, 1 - np.abs(position[:, None] - cells[None, :])).astype(np.float32)
+
+
 def test_tiles_are_sampled_bilinearly_from_the_working_grid() -> None:
-    """A tile's blurred colours are the grid's bilinear interpolation: the same as the dense
+    """A tile's blurred colours are the grid's bilinear interpolation: the same as dense
     interpolation matrices on both axes (rows @ grid @ columnsᵀ), anywhere in the photo."""
-    from u2net.compositing import _columns, _interpolation, _upsampled
+    from u2net.compositing import _axis, _upsampled
 
     grid = np.random.default_rng(0).uniform(0, 255, (2, 7, 9, 3)).astype(np.float32)
     height, width = 50, 61
-    rows, columns = _interpolation(height, 7), _columns(width, 9)
-    dense = np.einsum("hy,myxc,wx->mhwc", rows, grid, _interpolation(width, 9))
+    dense = np.einsum(
+        "hy,myxc,wx->mhwc", _bilinear_matrix(height, 7), grid, _bilinear_matrix(width, 9)
+    )
+    rows, columns = _axis(height, 7), _axis(width, 9)
     for top, bottom, left, right in [(0, 50, 0, 61), (10, 20, 0, 5), (45, 50, 30, 61)]:
-        tile = _upsampled(grid, rows[top:bottom], columns[:, left:right])
-        expected = dense[:, top:bottom, left:right].reshape(2, bottom - top, -1)
-        np.testing.assert_allclose(tile, expected, atol=1e-3)
+        shape = (2, bottom - top, right - left, 3)
+        tile = _upsampled(
+            grid,
+            [axis[top:bottom] for axis in rows],
+            [axis[left:right] for axis in columns],
+            np.full(shape, np.nan, dtype=np.float32),
+            np.full(shape, np.nan, dtype=np.float32),
+        )
+        np.testing.assert_allclose(tile, dense[:, top:bottom, left:right], atol=1e-3)
 
 
 def test_clean_with_a_hard_mask_is_the_photo_or_nothing(cases: list) -> None:
@@ -165,3 +181,15 @@ def test_clean_with_a_hard_mask_is_the_photo_or_nothing(cases: list) -> None:
     np.testing.assert_array_equal(pixels[..., 3], alpha)
     np.testing.assert_array_equal(pixels[alpha == 255, :3], np.asarray(rgb)[alpha == 255])
     assert pixels[alpha == 0, :3].max() == 0
+
+
+@pytest.mark.parametrize("size", [(16400, 48), (48, 16400), (2000, 1)], ids=str)
+def test_clean_on_a_working_grid_one_cell_thick(size: tuple[int, int]) -> None:
+    """A photo so long and thin that its working grid is one row or column: a plain colour
+    is estimated as itself in soft pixels, and RGB is 0 under alpha 0."""
+    rgb = Image.new("RGB", size, (200, 10, 90))
+    alpha = np.full(size[::-1], 128, dtype=np.uint8)
+    alpha[0, 0] = 0
+    pixels = np.asarray(cutout(rgb, Image.fromarray(alpha), "clean"))
+    np.testing.assert_array_equal(pixels[0, 0], [0, 0, 0, 0])
+    assert (pixels[alpha == 128] == [200, 10, 90, 128]).all()
