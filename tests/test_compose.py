@@ -14,6 +14,7 @@ import yaml
 
 from convert.model_config import OnnxVariant, TrtVariant
 from server.command import ADMIN_PROTOCOLS, OFF_HEADER, UNSENDABLE
+from server.distribution import ALLOCATOR_ENV
 from tests.deploy_run import SERVE_SCRIPT, restrictions, run_script, run_web_entrypoint
 from u2net.catalogue import MODEL_NAMES
 from u2net.contract import CUTOUT
@@ -182,6 +183,31 @@ def test_admin_key_reaches_the_script(compose: dict[str, Any]) -> None:
     script = (ROOT / "deploy" / "triton" / "serve.sh").read_text()
     handed = {k: v for k, v in environment.items() if f"${{{k}" in script}
     assert handed == {"TRITON_ADMIN_KEY": "${TRITON_ADMIN_KEY:-}"}
+
+
+def test_triton_gets_the_embedded_servers_allocator_settings(tmp_path: Path) -> None:
+    """serve.sh starts tritonserver with the allocator settings ``python -m server`` uses
+    (measured there), unless the container's environment sets its own."""
+    stand_in = tmp_path / "tritonserver"
+    stand_in.write_text("#!/bin/sh\nenv\n")
+    stand_in.chmod(0o755)
+
+    def environment(own: dict[str, str]) -> dict[str, str]:
+        base = {k: v for k, v in os.environ.items() if k not in ALLOCATOR_ENV}
+        paths = {"PATH": f"{tmp_path}:{os.environ['PATH']}", "MODEL_REPOSITORY": str(tmp_path)}
+        done = subprocess.run(
+            ["bash", str(SERVE_SCRIPT)],
+            env={**base, **paths, **own},
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        )
+        return dict(line.split("=", 1) for line in done.stdout.splitlines() if "=" in line)
+
+    handed = environment({})
+    assert {name: handed.get(name) for name in ALLOCATOR_ENV} == ALLOCATOR_ENV
+    assert environment({"MALLOC_ARENA_MAX": "8"})["MALLOC_ARENA_MAX"] == "8"
 
 
 def _compose_cli() -> list[str] | None:

@@ -14,6 +14,13 @@
 # line, where `ps` inside the container shows it. Extra arguments go to tritonserver.
 set -euo pipefail
 
+# glibc's allocator settings of `python -m server` (server/distribution.py, ALLOCATOR_ENV:
+# 1 MB mmap threshold, 2 arenas, 4 MB of free heap kept), unless the environment sets its
+# own. Measured with the embedded server (docs/measurements.md), not in this container.
+export MALLOC_MMAP_THRESHOLD_=${MALLOC_MMAP_THRESHOLD_:-1048576}
+export MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX:-2}
+export MALLOC_TRIM_THRESHOLD_=${MALLOC_TRIM_THRESHOLD_:-4194304}
+
 repo=${MODEL_REPOSITORY:-/models}
 models=${U2NET_MODELS:-u2net u2netp}
 off=$'u2net-disabled=no\nclient can send this'
