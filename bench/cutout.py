@@ -16,6 +16,7 @@ during a soak of concurrent 12 MP uploads: start, peak, end. Prints Markdown tab
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import tempfile
@@ -48,6 +49,7 @@ from served_vs_plain import variant_repo
 
 LARGE = (4000, 3000)  # 12 MP
 PAGE_KB = 4  # /proc/<pid>/statm counts pages
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")  # /proc/<pid>/stat counts CPU time in these
 
 
 def make_photos(folder: Path) -> dict[str, Path]:
@@ -148,6 +150,18 @@ def rss_by_part_mb(root: int) -> dict[str, float]:
         part = part_of(pid)
         parts[part] = parts.get(part, 0.0) + kb / 1024
     return parts
+
+
+def tree_cpu_seconds(root: int) -> float:
+    """CPU time (user + system) used so far by ``root`` and its living descendants."""
+    ticks = 0
+    for pid in tree_pids(root):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime: fields 14 and 15 of stat
+    return ticks / CLOCK_TICKS
 
 
 def tree_rss_mb(root: int) -> float:
