@@ -50,6 +50,7 @@ TILE = 64  # side of the tiles the estimate is computed on (full-size pixels)
 _CLEAR_LUT = [255 if value == 0 else 0 for value in range(256)]
 WORKERS = 2  # threads clean's work is shared out to (measured on 2 cores; docs/compositing.md)
 Region = tuple[int, int, int, int]  # top, bottom, left, right
+Axis = tuple[np.ndarray, np.ndarray, np.ndarray]  # lower cell, upper cell, upper's weight
 
 
 def cutout(rgb: Image.Image, mask: Image.Image, mode: str = DEFAULT_MODE) -> Image.Image:
@@ -215,9 +216,6 @@ def _positions(full: int, grid: int) -> np.ndarray:
     """Where each of ``full`` pixels' centres falls on a ``grid`` of cells (centres aligned),
     clipped to the outer cells' centres."""
     return np.clip((np.arange(full) + 0.5) * (grid / full) - 0.5, 0, grid - 1)
-
-
-Axis = tuple[np.ndarray, np.ndarray, np.ndarray]  # lower cell, upper cell, upper's weight
 
 
 def _axis(full: int, grid: int) -> Axis:
