@@ -19,9 +19,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from client.report import table
 from u2net.catalogue import KNOWN_MODELS, cache_dir
 from u2net.embedded import start
+from u2net.report import table
 from u2net.samples import SAMPLE_NAMES, sample_dir
 
 ROOT = Path(__file__).resolve().parents[1]

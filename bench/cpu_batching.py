@@ -36,12 +36,12 @@ from pathlib import Path
 import numpy as np
 
 from client.loadgen import Window, drive
-from client.report import table
 from client.triton import TritonModel
 from convert.model_config import CPU_BATCHING, BatchingPolicy, OnnxVariant, write_configs
 from u2net.catalogue import KNOWN_MODELS
 from u2net.contract import CONTRACT
 from u2net.embedded import RunningServer, start
+from u2net.report import table
 from u2net.repository import CPU_CONFIG_NAME, VERSION_DIR, default_repository
 from u2net.samples import varied_inputs
 

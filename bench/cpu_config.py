@@ -24,9 +24,9 @@ from pathlib import Path
 import numpy as np
 
 from client.loadgen import drive
-from client.report import table
 from client.triton import TritonModel
 from u2net.embedded import RunningServer, start
+from u2net.report import table
 from u2net.samples import sample_inputs
 
 sys.path.insert(0, str(Path(__file__).parent))

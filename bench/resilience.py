@@ -30,12 +30,12 @@ import httpx
 from dnslib import QTYPE, RR, A
 from dnslib.server import BaseResolver, DNSLogger, DNSServer
 
-from client.report import table
 from client.triton import TritonServer
 from u2net.breaker import DEFAULT_GRACE_S, DEFAULT_PROBE_INTERVAL_S
 from u2net.contract import CUTOUT
 from u2net.embedded import RunningServer, start
 from u2net.processes import ReadyChild, free_ports, spawn_until_ready
+from u2net.report import table
 from u2net.samples import sample_photos
 
 ROOT = Path(__file__).resolve().parents[1]

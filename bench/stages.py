@@ -28,12 +28,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from client.report import table
 from client.server_side import ServerSideCutter
 from u2net import compositing
 from u2net.encoders import encode_png
 from u2net.imaging import encode, mask_to_size, open_rgb, to_model_input
 from u2net.options import OutputOptions
+from u2net.report import table
 from u2net.samples import sample_photos
 
 sys.path.insert(0, str(Path(__file__).parent))

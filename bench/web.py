@@ -30,11 +30,11 @@ from cutout import rss_by_part_mb  # bench/cutout.py, beside this script
 from PIL import Image
 
 from client.loadgen import Window
-from client.report import table
 from client.server_side import ServerSideCutter
 from u2net.embedded import start
 from u2net.options import OutputOptions
 from u2net.processes import ReadyChild, free_ports, spawn_until_ready
+from u2net.report import table
 from u2net.samples import PROBE_NAME, sample_photos
 
 ROOT = Path(__file__).resolve().parents[1]

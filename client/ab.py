@@ -1,4 +1,6 @@
-"""``python -m client ab``: the same images under the same load to two served variants."""
+"""``python -m client ab``: the same images under the same load to two served variants, then
+B's agreement with A per image beside A's own noise floor there (A on the same photo changed
+in ways no viewer sees: ``u2net.agreement``)."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from client.loadgen import (
     MEASUREMENT_HEADERS,
@@ -17,7 +20,14 @@ from client.loadgen import (
     stats_delta,
 )
 from client.triton import TritonModel
-from u2net.agreement import INT8_BAR, AgreementBar, MaskAgreement, compare_masks
+from u2net.agreement import (
+    Certified,
+    MaskAgreement,
+    NoiseFloor,
+    compare_masks,
+    floor_of,
+    invisible_changes,
+)
 from u2net.errors import ServingError
 from u2net.imaging import open_rgb, to_model_input
 
@@ -41,13 +51,30 @@ class ABReport:
     agreements: list[MaskAgreement]
     skipped: list[tuple[str, str]]
     concurrency: int
+    floors: list[NoiseFloor] | None = None  # A's floor per image, where measured
 
     def worst(self, n: int = 3) -> list[MaskAgreement]:
         return sorted(self.agreements, key=lambda m: (m.iou, -m.mean_abs_diff))[:n]
 
-    def at_bar(self, bar: AgreementBar = INT8_BAR) -> int:
-        """How many images meet ``bar`` (by default int8's against fp32, docs/int8.md)."""
-        return sum(bar.passes(m) for m in self.agreements)
+    def certified(self) -> list[Certified]:
+        """Each image's agreement beside A's floor there (empty without floors)."""
+        if self.floors is None:
+            return []
+        return [Certified(a, f) for a, f in zip(self.agreements, self.floors, strict=True)]
+
+    def per_image(self) -> list[dict]:
+        found = self.certified()
+        if not found:
+            return [asdict(a) for a in self.agreements]
+        return [
+            {
+                **asdict(c.agreement),
+                "floor_iou": c.floor.iou,
+                "floor_mean_abs_diff": c.floor.mean_abs_diff,
+                "inside_floor": c.passed,
+            }
+            for c in found
+        ]
 
     def as_dict(self) -> dict:
         ious = [m.iou for m in self.agreements]
@@ -62,7 +89,8 @@ class ABReport:
                 "mean_abs_diff_mean": float(np.mean(means)) if means else float("nan"),
                 "max_abs_diff": max((m.max_abs_diff for m in self.agreements), default=0),
                 "worst": [asdict(m) for m in self.worst()],
-                "at_int8_bar": self.at_bar(),
+                "inside_floor": sum(c.passed for c in self.certified()) if self.floors else None,
+                "per_image": self.per_image(),
             },
             "skipped": [{"image": p, "reason": r} for p, r in self.skipped],
         }
@@ -103,6 +131,20 @@ def run_variant(
     return VariantRun(name, window, stats_delta(before, after, name)), masks
 
 
+def measure_floors(
+    model: TritonModel, names: list[str], masks: np.ndarray, max_pixels: int
+) -> list[NoiseFloor]:
+    """``model``'s floor on each image: one request of its invisible changes per image (the
+    photo is decoded again, so only one image's copies are held at a time)."""
+    found = []
+    for name, mask in zip(names, masks, strict=True):
+        photo = np.asarray(open_rgb(Path(name), max_pixels))
+        changed = np.stack([to_model_input(Image.fromarray(c)) for c in invisible_changes(photo)])
+        moved = [compare_masks(mask, m) for m in model.infer(changed)]
+        found.append(floor_of(moved, name))
+    return found
+
+
 def run_ab(
     url: str,
     model_a: str,
@@ -113,14 +155,18 @@ def run_ab(
     requests: int,
     timeout_s: float,
     max_pixels: int,
+    floor: bool = True,
 ) -> ABReport:
     names, batch, skipped = load_inputs(paths, max_pixels)
     requests = max(requests, len(names))
     runs, masks = [], []
+    floors = None
     for requested in (model_a, model_b):
         model = TritonModel(url, requested, timeout_s)
         try:
             run, m = run_variant(model, batch, requests, concurrency)
+            if floor and not runs:
+                floors = measure_floors(model, names, m, max_pixels)
         finally:
             model.close()
         if run.window.errors:
@@ -133,7 +179,7 @@ def run_ab(
     agreements = [
         compare_masks(a, b, name) for a, b, name in zip(masks[0], masks[1], names, strict=True)
     ]
-    return ABReport(runs[0], runs[1], agreements, skipped, concurrency)
+    return ABReport(runs[0], runs[1], agreements, skipped, concurrency, floors)
 
 
 VARIANT_HEADERS = ["model", *MEASUREMENT_HEADERS]

@@ -9,13 +9,16 @@ from pathlib import Path
 from convert.check import check_source
 from convert.fetch import fetch
 from convert.model_config import all_variants, write_configs
+from convert.quantize.recipe import read_recipe
 from convert.quantize.stage import stage_int8
 from convert.stage import stage_onnx
 from convert.trt.profile import DEFAULT_OPT_BATCH, DEFAULT_WORKSPACE_GB, PRECISIONS, BuildSettings
 from convert.trt.stage import stage_trt
 from u2net import cli as edge
+from u2net.agreement import CERTIFIED_COLUMNS, INT8_BAR, INT8_MIN_SPEEDUP
 from u2net.catalogue import MODEL_NAMES
 from u2net.errors import UsageError
+from u2net.report import table
 from u2net.repository import default_repository
 
 log = logging.getLogger("convert")
@@ -81,17 +84,25 @@ def _add_quantize(sub: object) -> None:
     p_q = edge.add_subcommand(
         sub,
         "quantize",
-        "make the int8 variants (<model>_int8) and stage those that agree with fp32",
-        description="Calibrate ONNX Runtime's int8 quantization on real photos, search which "
-        "blocks must stay fp32, then certify on held-out photos (per photo IoU >= 0.99, mean "
-        "|Δ| <= 2 grey levels, >= 1.6x faster than fp32) and stage what passes. The "
-        "calibration and the search are cached under <model>_int8/quantize/. Exit 1 when a "
-        "variant misses the bar and is left unstaged (docs/int8.md).",
+        "make the int8 variants (<model>_int8) from their recipes and stage the certified",
+        description="Build each int8 variant from its recipe (convert/quantize/recipes/), "
+        "certify it on held-out photos and stage it when certified: on every photo inside "
+        f"fp32's own noise floor (IoU >= min({INT8_BAR.min_iou}, floor), mean |Δ| <= "
+        f"max({INT8_BAR.max_mean_abs_diff:g}, floor)) and >= {INT8_MIN_SPEEDUP}x faster than "
+        "fp32 per raw request. Prints each photo's agreement beside the floor. --search "
+        "calibrates, searches which blocks stay fp32 and rewrites the recipe (minutes of CPU; "
+        "cached under <model>_int8/quantize/). Exit 1 when a variant is left unstaged "
+        "(docs/int8.md).",
     )
     _add_selection(p_q, top=False)
     edge.add_verbosity(p_q, subcommand=True)
     p_q.add_argument(
         "--force", action="store_true", help="stage a variant even when it misses the bar"
+    )
+    p_q.add_argument(
+        "--search",
+        action="store_true",
+        help="calibrate and search again, and rewrite the recipe before building",
     )
 
 
@@ -122,8 +133,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_stage(args: argparse.Namespace) -> int:
+    """fp32 serving graphs, then each int8 variant that has a recipe (a variant that is not
+    certified on this machine is reported and left out; fp32 serves alone)."""
     for model in args.models:
         stage_onnx(model, args.model_repository)
+    for model in args.models:
+        if read_recipe(model.name) is not None:
+            print(stage_int8(model, args.model_repository).line())
     return 0
 
 
@@ -151,9 +167,14 @@ def cmd_configs(args: argparse.Namespace) -> int:
 
 
 def cmd_quantize(args: argparse.Namespace) -> int:
-    outcomes = [stage_int8(m, args.model_repository, force=args.force) for m in args.models]
-    for outcome in outcomes:
+    outcomes = []
+    for model in args.models:
+        outcome = stage_int8(model, args.model_repository, force=args.force, search=args.search)
+        if outcome.certification is not None:
+            print(f"{outcome.variant} against {model.name} fp32, per held-out photo:")
+            print(table(list(CERTIFIED_COLUMNS), outcome.certification.rows()))
         print(outcome.line())
+        outcomes.append(outcome)
     return 0 if all(o.staged for o in outcomes) else 1
 
 

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from u2net.agreement import MaskAgreement
+from u2net.agreement import Certified, MaskAgreement
 from u2net.files import atomic_write_bytes
 from u2net.repository import ONNX_FILE, PLAN_FILE
 
@@ -76,7 +76,22 @@ def onnx_current(manifest: Manifest | None, source_md5: str, converter_version: 
 
 # --- python -m convert quantize: the int8 ONNX serving graph ------------------------------
 
-INT8_RECIPE = 1  # bump when the quantization recipe changes; int8 manifests record it
+INT8_RECIPE = 2  # bump when the quantization recipe changes; int8 manifests record it
+
+
+def certified_photo(found: Certified) -> dict[str, Any]:
+    """One held-out photo as an int8 manifest records it: the agreement and fp32's floor."""
+    return {
+        **asdict(found.agreement),
+        "floor_iou": round(found.floor.iou, 4),
+        "floor_mean_abs_diff": round(found.floor.mean_abs_diff, 3),
+        "inside_floor": found.passed,
+    }
+
+
+def recorded_photo(entry: Mapping[str, Any]) -> MaskAgreement:
+    """The agreement part of :func:`certified_photo`'s record."""
+    return MaskAgreement(entry["name"], entry["iou"], entry["mean_abs_diff"], entry["max_abs_diff"])
 
 
 def int8_manifest(
@@ -86,37 +101,40 @@ def int8_manifest(
     source_md5: str,
     converter_version: int,
     output_md5: str,
+    recipe_digest: str,
     calibration_photos: Sequence[str],
     calibration_cache: str,
-    search_photos: Sequence[str],
     fp32_blocks: Sequence[str],
     excluded_nodes: Sequence[str],
-    held_out: Sequence[MaskAgreement],
+    split_convs: Sequence[str],
+    held_out: Sequence[Certified],
     speed: Mapping[str, Any],
     passed: bool,
     forced: bool,
 ) -> dict[str, Any]:
     """The manifest beside an int8 ``model.onnx`` (pure): how it was made and what it measured
-    against fp32 on photos its calibration never saw."""
+    against fp32 on photos its calibration never saw, beside fp32's own floor on each."""
     return {
         "model": model,
         "variant": variant,
         "source_md5": source_md5,
         "converter_version": converter_version,
         "int8_recipe": INT8_RECIPE,
+        "recipe_digest": recipe_digest,  # convert/quantize/recipes/<model>.json + its ranges
         "output_md5": output_md5,
         "calibration": {
             "photos": list(calibration_photos),
             "method": "MinMax",
             "cache": calibration_cache,  # ONNX Runtime's ranges, in <model>_int8/quantize/
         },
-        "search_photos": list(search_photos),
         "fp32_blocks": list(fp32_blocks),
         "excluded_nodes": list(excluded_nodes),
+        "split_convs": list(split_convs),
         "held_out": {
-            "photos": [asdict(a) for a in held_out],
-            "worst_iou": round(min(a.iou for a in held_out), 4),
-            "worst_mean_abs_diff": round(max(a.mean_abs_diff for a in held_out), 3),
+            "photos": [certified_photo(c) for c in held_out],
+            "inside_floor": sum(c.passed for c in held_out),
+            "worst_iou": round(min(c.agreement.iou for c in held_out), 4),
+            "worst_mean_abs_diff": round(max(c.agreement.mean_abs_diff for c in held_out), 3),
         },
         "speed": dict(speed),
         "passed": passed,
@@ -124,10 +142,14 @@ def int8_manifest(
     }
 
 
-def int8_current(manifest: Manifest | None, source_md5: str, converter_version: int) -> bool:
+def int8_current(
+    manifest: Manifest | None, source_md5: str, converter_version: int, recipe_digest: str
+) -> bool:
     """Was the staged int8 graph made from this source, serving graph and recipe?"""
     return onnx_current(manifest, source_md5, converter_version) and (
-        manifest is not None and manifest.get("int8_recipe") == INT8_RECIPE
+        manifest is not None
+        and manifest.get("int8_recipe") == INT8_RECIPE
+        and manifest.get("recipe_digest") == recipe_digest
     )
 
 

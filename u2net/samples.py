@@ -22,8 +22,9 @@ SAMPLE_NAMES: tuple[str, ...] = (
 # int8 quantization (convert/quantize/, docs/int8.md). One split of scikit-image's photos:
 # calibration sets the activation ranges (textures and near-blank masks included: they widen
 # the ranges); the search scores agreement on the calibration photos that have a subject;
-# held-out photos are never seen before certification. motorcycle_right is the stereo twin of
-# motorcycle_left (a different view of the same scene).
+# held-out images are never seen before certification: every other image of the folder Pillow
+# reads (multipage_rgb.tif it does not). motorcycle_right is the stereo twin of motorcycle_left
+# (a different view of the same scene).
 SEARCH_PHOTOS: tuple[str, ...] = (
     PROBE_NAME,
     "chelsea.png",
@@ -52,6 +53,11 @@ HELD_OUT_PHOTOS: tuple[str, ...] = (
     "camera.png",
     "coins.png",
     "clock_motion.png",
+    "microaneurysms.png",
+    "phantom.png",
+    "chessboard_GRAY.png",
+    "chessboard_RGB.png",
+    "no_time_for_that_tiny.gif",
 )
 
 
@@ -77,6 +83,11 @@ def sample_inputs(
     photos = sample_photos(names)
     batch = np.stack([to_model_input(open_rgb(p), contract) for p in photos])
     return [p.name for p in photos], batch
+
+
+def sample_rgb(names: tuple[str, ...]) -> list[np.ndarray]:
+    """The sample photos at full size, decoded as the client decodes them (uint8 [H,W,3])."""
+    return [np.asarray(open_rgb(p)) for p in sample_photos(names)]
 
 
 def varied_inputs(count: int, contract: ServingContract = CONTRACT) -> np.ndarray:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
 from collections.abc import Sequence
@@ -12,16 +13,23 @@ import onnx
 
 from u2net.agreement import MaskAgreement, compare_masks
 from u2net.contract import CONTRACT, ServingContract
+from u2net.repository import INTRA_OP_THREADS_ENV
+from u2net.values import parse_int
 
 
 class Runner:
-    """One ONNX Runtime CPU session over a serving graph (uint8 images in, uint8 masks out)."""
+    """One ONNX Runtime CPU session over a serving graph (uint8 images in, uint8 masks out),
+    with ``$U2NET_INTRA_OP_THREADS`` threads where set (as the server's sessions), else ONNX
+    Runtime's default."""
 
     def __init__(self, model: onnx.ModelProto, contract: ServingContract = CONTRACT) -> None:
         import onnxruntime as ort
 
+        options = ort.SessionOptions()
+        threads = os.environ.get(INTRA_OP_THREADS_ENV, "").strip()
+        options.intra_op_num_threads = parse_int(INTRA_OP_THREADS_ENV, threads, 0) if threads else 0
         self._session = ort.InferenceSession(
-            model.SerializeToString(), providers=["CPUExecutionProvider"]
+            model.SerializeToString(), options, providers=["CPUExecutionProvider"]
         )
         self._input = contract.input_name
 

@@ -18,11 +18,21 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Protocol
 
-from u2net.agreement import AgreementBar, MaskAgreement
+from u2net.agreement import MaskAgreement
 from u2net.files import atomic_write_bytes
 
 Evaluate = Callable[[tuple[str, ...]], Sequence[MaskAgreement]]
+
+
+class Bar(Protocol):
+    """One bar for every photo (``u2net.agreement.AgreementBar``) or one per photo
+    (``PhotoBars``, from fp32's noise floor on each)."""
+
+    def passes(self, agreement: MaskAgreement) -> bool: ...
+
+    def shortfall(self, agreement: MaskAgreement) -> float: ...
 
 
 @dataclass(frozen=True)
@@ -32,10 +42,10 @@ class Trial:
     fp32_blocks: tuple[str, ...]
     agreements: tuple[MaskAgreement, ...]
 
-    def shortfall(self, bar: AgreementBar) -> float:
+    def shortfall(self, bar: Bar) -> float:
         return sum(bar.shortfall(a) for a in self.agreements)
 
-    def passes(self, bar: AgreementBar) -> bool:
+    def passes(self, bar: Bar) -> bool:
         return all(bar.passes(a) for a in self.agreements)
 
     @property
@@ -68,7 +78,7 @@ class _Memo:
         return self.trials[key]
 
 
-def _prune(kept: list[str], memo: _Memo, bar: AgreementBar) -> list[str]:
+def _prune(kept: list[str], memo: _Memo, bar: Bar) -> list[str]:
     for block in reversed(list(kept)):
         fewer = [b for b in kept if b != block]
         if memo(fewer).passes(bar):
@@ -76,7 +86,7 @@ def _prune(kept: list[str], memo: _Memo, bar: AgreementBar) -> list[str]:
     return kept
 
 
-def search(blocks: Sequence[str], evaluate: Evaluate, bar: AgreementBar) -> SearchResult:
+def search(blocks: Sequence[str], evaluate: Evaluate, bar: Bar) -> SearchResult:
     """Find a small set of blocks to keep fp32 (see the module's docstring)."""
     memo = _Memo(evaluate, blocks)
     base = memo(())

@@ -1,13 +1,17 @@
-"""fp32 serving graph -> calibrate -> sensitivity search -> int8 -> certify -> stage.
+"""Recipe -> int8 serving graph -> certify against fp32's noise floor -> stage.
 
-    model_repository/<model>_int8/1/model.onnx + manifest.json   when it meets the bar
-    model_repository/<model>_int8/quantize/calibration-<key>.json ONNX Runtime's range cache
-    model_repository/<model>_int8/quantize/search-<key>.json      the search's result
+    convert/quantize/recipes/<model>.json (+ .ranges.json)        the recipe, kept in the repo
+    model_repository/<model>_int8/1/model.onnx + manifest.json    when it is certified
+    model_repository/<model>_int8/quantize/calibration-<key>.json the ranges it was made with
+                                                                  (TensorRT INT8 reads them)
+    model_repository/<model>_int8/quantize/search-<key>.json      ``--search``'s cached result
 
-``<key>`` names the source file, the serving graph's and the recipe's versions and the
-calibration photos: a rerun with the same ones reads both files instead of measuring again
-(the search is most of the time). The photos are split in one place,
-:mod:`u2net.samples`: calibration, the search's scoring subset of it, held out.
+``python -m convert`` builds each model's variant from its recipe (no calibration while the
+recipe's ranges hold for the source file and serving graph; no search). ``--search``
+calibrates, searches which blocks stay fp32 and writes the recipe again. Certification always
+runs on the machine at hand: on every held-out photo the variant must agree with fp32 as well
+as fp32 agrees with itself under invisible changes (``u2net.agreement``), and one raw request
+must be ``INT8_MIN_SPEEDUP`` times faster.
 """
 
 from __future__ import annotations
@@ -17,7 +21,6 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import onnx
 
 from convert.check import check_serving, load_onnx
@@ -25,10 +28,21 @@ from convert.fetch import fetch
 from convert.graph import GRAPH_VERSION, build_serving_graph
 from convert.model_config import OnnxVariant, write_configs
 from convert.quantize.body import BodyLayout, body_layout, to_qdq_opset
-from convert.quantize.measure import Runner, Speed, agreements, interleaved_speed
+from convert.quantize.certify import Certification, certify, floors
+from convert.quantize.measure import Runner, Speed, agreements
 from convert.quantize.qdq import calibrate, quantize
+from convert.quantize.recipe import (
+    RECIPES,
+    Recipe,
+    copy_ranges,
+    ranges_path,
+    read_recipe,
+    recipe_digest,
+    recipe_path,
+    write_recipe,
+)
 from convert.quantize.search import SearchResult, read_result, search, write_result
-from u2net.agreement import INT8_BAR, INT8_MIN_SPEEDUP, MaskAgreement
+from u2net.agreement import INT8_MIN_SPEEDUP, Certified, MaskAgreement, NoiseFloor, PhotoBars
 from u2net.catalogue import KnownModel
 from u2net.files import atomic_write_bytes, md5_of
 from u2net.manifests import (
@@ -36,52 +50,96 @@ from u2net.manifests import (
     int8_current,
     int8_manifest,
     read_manifest,
+    recorded_photo,
     staged_md5,
     write_manifest,
 )
 from u2net.repository import ONNX_FILE, config_path, quantize_dir, staged_paths
-from u2net.samples import CALIBRATION_PHOTOS, HELD_OUT_PHOTOS, SEARCH_PHOTOS, sample_inputs
+from u2net.samples import (
+    CALIBRATION_PHOTOS,
+    HELD_OUT_PHOTOS,
+    SEARCH_PHOTOS,
+    sample_inputs,
+    sample_rgb,
+)
 
 log = logging.getLogger(__name__)
-
-SPEED_ROUNDS = 3  # interleaved rounds over the held-out photos
 
 
 @dataclass(frozen=True)
 class Outcome:
+    """What became of one variant: staged or not, and why."""
+
     variant: str
     staged: Path | None
     passed: bool
-    held_out: tuple[MaskAgreement, ...]
-    speed: Speed | None
-    fp32_blocks: tuple[str, ...]
+    certification: Certification | None = None
+    recipe: Recipe | None = None
+    up_to_date: bool = False
+
+    def why(self) -> str:
+        """The measured reason, in one clause."""
+        if self.certification is None:
+            return "no recipe"
+        c = self.certification
+        parts = [f"inside fp32's noise floor on {c.inside}/{len(c.photos)} held-out photos"]
+        parts += [
+            f"{m.agreement.name} IoU {m.agreement.iou:.3f} / mean |Δ| "
+            f"{m.agreement.mean_abs_diff:.2f} against a floor of {m.floor.iou:.3f} / "
+            f"{m.floor.mean_abs_diff:.2f}"
+            for m in c.outside
+        ]
+        parts.append(f"{c.speed.speedup:.2f}x fp32 (bar {INT8_MIN_SPEEDUP}x)")
+        return "; ".join(parts)
 
     def line(self) -> str:
-        worst_iou = min(a.iou for a in self.held_out)
-        worst_diff = max(a.mean_abs_diff for a in self.held_out)
-        speed = f", {self.speed.speedup:.2f}x fp32" if self.speed else ""
+        if self.certification is None:
+            model = self.variant.removesuffix("_int8")
+            return (
+                f"{self.variant}: no recipe in {recipe_path(model)}; "
+                f"`python -m convert quantize --search --models {model}` derives one"
+            )
+        verdict = "certified" if self.passed else "not certified"
         where = f"staged {self.staged}" if self.staged else "not staged (--force stages it)"
-        verdict = "meets the bar" if self.passed else "misses the bar"
-        return (
-            f"{self.variant}: {verdict} on {len(self.held_out)} held-out photos (worst IoU "
-            f"{worst_iou:.4f}, worst mean |Δ| {worst_diff:.2f}{speed}; fp32 blocks: "
-            f"{', '.join(self.fp32_blocks) or 'none'}): {where}"
-        )
+        current = ", up to date" if self.up_to_date else ""
+        return f"{self.variant}: {verdict}{current}: {self.why()}: {where}"
 
 
 def work_key(model: KnownModel) -> str:
-    """What the cached calibration and search depend on, as a short hash."""
+    """What ``--search``'s calibration and search depend on, as a short hash."""
     parts = [model.md5, str(GRAPH_VERSION), str(INT8_RECIPE), *CALIBRATION_PHOTOS, "|"]
     parts += SEARCH_PHOTOS
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:12]
 
 
-def calibration_name(model: KnownModel) -> str:
-    return f"calibration-{work_key(model)}.json"
+def calibration_name(key: str) -> str:
+    return f"calibration-{key}.json"
 
 
-def _fp32_graph(model: KnownModel) -> onnx.ModelProto:
+def fp32_graph(model: KnownModel) -> onnx.ModelProto:
+    """The fp32 serving graph at the opset per-channel QDQ needs (the reference)."""
     return to_qdq_opset(build_serving_graph(load_onnx(fetch(model))))
+
+
+def excluded_nodes(layout: BodyLayout, recipe: Recipe) -> list[str]:
+    """Every node the recipe keeps fp32: serving maths, head, its blocks and its nodes."""
+    return [*layout.excluded_nodes(recipe.fp32_blocks), *recipe.fp32_nodes]
+
+
+def derive_recipe(model: KnownModel, repository: Path, recipes: Path = RECIPES) -> Recipe:
+    """``--search``: calibrate, search which blocks stay fp32 on the search photos (each
+    judged against fp32's floor there) and write the recipe and its ranges to ``recipes``."""
+    work = quantize_dir(repository, OnnxVariant(model.name, int8=True).name)
+    key = work_key(model)
+    cache, result_path = work / calibration_name(key), work / f"search-{key}.json"
+    fp32 = fp32_graph(model)
+    calibrate(fp32, sample_inputs(CALIBRATION_PHOTOS)[1], cache)
+    result = _search(fp32, body_layout(fp32), cache, result_path)
+    recipe = Recipe(
+        model.name, model.md5, GRAPH_VERSION, result.fp32_blocks, (), (), CALIBRATION_PHOTOS
+    )
+    log.info("%s: recipe written to %s", model.name, write_recipe(recipe, cache, recipes))
+    return recipe
 
 
 def _search(
@@ -90,108 +148,129 @@ def _search(
     if result_path.is_file():
         log.info("reusing the sensitivity search in %s", result_path)
         return read_result(result_path)
+    reference = Runner(fp32)
     names, images = sample_inputs(SEARCH_PHOTOS)
-    reference = Runner(fp32).masks(images)
+    bars = PhotoBars.from_floors(floors(reference, names, sample_rgb(SEARCH_PHOTOS)))
+    masks = reference.masks(images)
 
     def evaluate(blocks: tuple[str, ...]) -> list[MaskAgreement]:
-        found = agreements(reference, _masks(fp32, cache, layout, blocks, images), names)
-        worst = min(found, key=lambda a: a.iou)
-        log.info("fp32 blocks [%s]: worst IoU %.4f (%s)", ",".join(blocks), worst.iou, worst.name)
+        excluded = layout.excluded_nodes(blocks)
+        found = agreements(masks, Runner(quantize(fp32, cache, excluded)).masks(images), names)
+        log.info(
+            "fp32 blocks [%s]: %d/%d photos inside the floor",
+            ",".join(blocks),
+            sum(bars.passes(a) for a in found),
+            len(found),
+        )
         return found
 
-    result = search([b.name for b in layout.blocks], evaluate, INT8_BAR)
+    result = search([b.name for b in layout.blocks], evaluate, bars)
     write_result(result_path, result)
     return result
 
 
-def _masks(
-    fp32: onnx.ModelProto,
-    cache: Path,
-    layout: BodyLayout,
-    blocks: tuple[str, ...],
-    images: np.ndarray,
-) -> np.ndarray:
-    return Runner(quantize(fp32, cache, layout.excluded_nodes(blocks))).masks(images)
+def _ranges(
+    model: KnownModel, recipe: Recipe, graph: onnx.ModelProto, work: Path, recipes: Path
+) -> Path:
+    """The recipe's calibration ranges where they hold for this source and graph, else the
+    graph calibrated again on the recipe's photos (and the recipe is stale: say so)."""
+    kept = ranges_path(model.name, recipes)
+    if recipe.ranges_hold_for(model.md5, GRAPH_VERSION) and kept.is_file():
+        return kept
+    log.warning(
+        "%s: the recipe's ranges were measured on another source or serving graph; "
+        "calibrating again (`python -m convert quantize --search` refreshes the recipe)",
+        model.name,
+    )
+    cache = work / calibration_name(work_key(model))
+    calibrate(graph, sample_inputs(recipe.calibration_photos or CALIBRATION_PHOTOS)[1], cache)
+    return cache
 
 
-def find_int8(
-    model: KnownModel, repository: Path
-) -> tuple[onnx.ModelProto, BodyLayout, tuple[Path, SearchResult]]:
-    """The fp32 graph, its layout, the calibration cache and the search result (calibrating
-    and searching only when the cache has neither)."""
-    variant = OnnxVariant(model.name, int8=True).name
-    work = quantize_dir(repository, variant)
-    key = work_key(model)
-    cache, result_path = work / calibration_name(model), work / f"search-{key}.json"
-    fp32 = _fp32_graph(model)
-    layout = body_layout(fp32)
-    calibrate(fp32, sample_inputs(CALIBRATION_PHOTOS)[1], cache)
-    return fp32, layout, (cache, _search(fp32, layout, cache, result_path))
-
-
-def _up_to_date(repository: Path, variant: str, model: KnownModel) -> bool:
+def _up_to_date(repository: Path, variant: str, model: KnownModel, digest: str) -> bool:
     staged, manifest_path = staged_paths(repository, variant, ONNX_FILE)
     recorded = read_manifest(manifest_path)
-    if not int8_current(recorded, model.md5, GRAPH_VERSION) or not staged.is_file():
+    if not int8_current(recorded, model.md5, GRAPH_VERSION, digest) or not staged.is_file():
         return False
     return staged_md5(recorded, ONNX_FILE) == md5_of(staged)
 
 
 def _drop_stale(repository: Path, variant: str) -> None:
-    """A variant staged from older inputs that now misses the bar must not stay served."""
+    """A variant staged before that is not certified now must not stay served."""
     staged, manifest_path = staged_paths(repository, variant, ONNX_FILE)
     if staged.is_file():
-        log.warning(
-            "%s: removing %s, made from older inputs; the new one misses the bar", variant, staged
-        )
+        log.warning("%s: removing %s: it is not certified on this machine now", variant, staged)
         staged.unlink()
         manifest_path.unlink(missing_ok=True)
 
 
-def _recorded(repository: Path, variant: str) -> Outcome:
-    """The outcome a current staged variant's manifest records (a forced one still misses)."""
-    staged, manifest_path = staged_paths(repository, variant, ONNX_FILE)
-    manifest = read_manifest(manifest_path) or {}
-    held = tuple(MaskAgreement(**a) for a in manifest["held_out"]["photos"])
-    timing = manifest["speed"]
-    speed = Speed(timing["fp32_ms"] / 1e3, timing["int8_ms"] / 1e3, timing["runs"])
-    passed = bool(manifest.get("passed"))
-    return Outcome(variant, staged, passed, held, speed, tuple(manifest["fp32_blocks"]))
-
-
-def stage_int8(model: KnownModel, repository: Path, force: bool = False) -> Outcome:
-    """Make ``<model>_int8`` and stage it when it meets the bar on held-out photos (or when
-    ``force``); a staged, current variant is left alone."""
+def stage_int8(
+    model: KnownModel,
+    repository: Path,
+    *,
+    force: bool = False,
+    search: bool = False,
+    recipes: Path = RECIPES,
+    held_out: tuple[str, ...] = HELD_OUT_PHOTOS,
+) -> Outcome:
+    """Make ``<model>_int8`` from its recipe in ``recipes`` (``search``: derive the recipe
+    first) and stage it when certified on ``held_out`` (or when ``force``); a staged variant
+    made from the same recipe, source and serving graph is left alone."""
     variant = OnnxVariant(model.name, int8=True)
-    if not force and _up_to_date(repository, variant.name, model):
-        log.info("%s: up to date", variant.name)
-        return _recorded(repository, variant.name)
-    fp32, layout, (cache, result) = find_int8(model, repository)
-    int8 = quantize(fp32, cache, layout.excluded_nodes(result.fp32_blocks))
-    names, images = sample_inputs(HELD_OUT_PHOTOS)
-    reference, candidate = Runner(fp32), Runner(int8)
-    held = agreements(reference.masks(images), candidate.masks(images), names)
-    speed = interleaved_speed(reference, candidate, images, SPEED_ROUNDS)
-    passed = all(INT8_BAR.passes(a) for a in held) and speed.speedup >= INT8_MIN_SPEEDUP
-    outcome = Outcome(variant.name, None, passed, tuple(held), speed, result.fp32_blocks)
+    if search:
+        derive_recipe(model, repository, recipes)
+    recipe = read_recipe(model.name, recipes)
+    if recipe is None:
+        return Outcome(variant.name, None, False)
+    digest = recipe_digest(model.name, recipes)
+    if not force and _up_to_date(repository, variant.name, model, digest):
+        return _recorded(repository, variant.name, recipe)
+    fp32 = fp32_graph(model)
+    layout = body_layout(fp32)
+    work = quantize_dir(repository, variant.name)
+    ranges = _ranges(model, recipe, fp32, work, recipes)
+    int8 = quantize(fp32, ranges, excluded_nodes(layout, recipe))
+    photos = sample_rgb(held_out)
+    certification = certify(Runner(fp32), Runner(int8), list(held_out), photos)
+    passed = certification.passed(INT8_MIN_SPEEDUP)
+    outcome = Outcome(variant.name, None, passed, certification, recipe)
     if not (passed or force):
         _drop_stale(repository, variant.name)
         return outcome
     for line in check_serving(int8, f"{variant.name} serving graph").lines:
         log.info("%s: %s", variant.name, line)
+    kept = work / calibration_name(digest[:12])
+    cache = ranges if ranges.parent == work else copy_ranges(model.name, kept, recipes)
     staged = _write(
         variant,
         repository,
         int8=int8,
         model=model,
         layout=layout,
-        result=result,
-        held=held,
-        speed=speed,
-        passed=passed,
+        recipe=recipe,
+        certification=certification,
+        cache=cache,
+        digest=digest,
         force=force,
     )
-    return Outcome(variant.name, staged, passed, tuple(held), speed, result.fp32_blocks)
+    return Outcome(variant.name, staged, passed, certification, recipe)
+
+
+def _recorded(repository: Path, variant: str, recipe: Recipe) -> Outcome:
+    """The outcome a current staged variant's manifest records (a forced one still misses)."""
+    staged, manifest_path = staged_paths(repository, variant, ONNX_FILE)
+    manifest = read_manifest(manifest_path) or {}
+    photos = tuple(
+        Certified(
+            recorded_photo(p), NoiseFloor(p["name"], p["floor_iou"], p["floor_mean_abs_diff"])
+        )
+        for p in manifest["held_out"]["photos"]
+    )
+    timing = manifest["speed"]
+    speed = Speed(timing["fp32_ms"] / 1e3, timing["int8_ms"] / 1e3, timing["runs"])
+    certification = Certification(photos, speed)
+    passed = bool(manifest.get("passed"))
+    return Outcome(variant, staged, passed, certification, recipe, up_to_date=True)
 
 
 def _write(
@@ -201,10 +280,10 @@ def _write(
     int8: onnx.ModelProto,
     model: KnownModel,
     layout: BodyLayout,
-    result: SearchResult,
-    held: list[MaskAgreement],
-    speed: Speed,
-    passed: bool,
+    recipe: Recipe,
+    certification: Certification,
+    cache: Path,
+    digest: str,
     force: bool,
 ) -> Path:
     if not config_path(repository, variant.name).is_file():
@@ -212,19 +291,21 @@ def _write(
     staged, manifest_path = staged_paths(repository, variant.name, ONNX_FILE)
     staged.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(staged, int8.SerializeToString())
+    passed = certification.passed(INT8_MIN_SPEEDUP)
     manifest = int8_manifest(
         model=model.name,
         variant=variant.name,
         source_md5=model.md5,
         converter_version=GRAPH_VERSION,
         output_md5=md5_of(staged),
-        calibration_photos=CALIBRATION_PHOTOS,
-        calibration_cache=calibration_name(model),
-        search_photos=SEARCH_PHOTOS,
-        fp32_blocks=result.fp32_blocks,
-        excluded_nodes=layout.excluded_nodes(result.fp32_blocks),
-        held_out=held,
-        speed=speed.as_dict(),
+        recipe_digest=digest,
+        calibration_photos=recipe.calibration_photos,
+        calibration_cache=cache.name,
+        fp32_blocks=recipe.fp32_blocks,
+        excluded_nodes=excluded_nodes(layout, recipe),
+        split_convs=recipe.split_convs,
+        held_out=certification.photos,
+        speed=certification.speed.as_dict(),
         passed=passed,
         forced=force and not passed,
     )

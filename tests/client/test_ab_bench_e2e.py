@@ -42,7 +42,8 @@ def test_ab_same_model_agrees_perfectly(triton_server) -> None:
     assert agreement["iou_mean"] == agreement["iou_worst"] == 1.0
     assert agreement["max_abs_diff"] == 0 and agreement["mean_abs_diff_mean"] == 0.0
     assert len(agreement["worst"]) == 3
-    assert agreement["at_int8_bar"] == 3
+    assert agreement["inside_floor"] == 3
+    assert all(p["inside_floor"] and p["floor_iou"] <= 1.0 for p in agreement["per_image"])
 
 
 def test_ab_table_and_skipped_images(triton_server, tmp_path) -> None:
@@ -66,7 +67,9 @@ def test_ab_table_and_skipped_images(triton_server, tmp_path) -> None:
     header = done.stdout.splitlines()[1]
     assert [h.strip() for h in header.strip("|").split("|")] == VARIANT_HEADERS
     assert "IoU@0.5 worst" in done.stdout and "worst: astronaut.png (IoU 1.0000" in done.stdout
-    assert "1/1 images at the int8 bar" in done.stdout
+    assert (
+        "floor IoU" in done.stdout and "1/1 images inside u2netp_onnx's noise floor" in done.stdout
+    )
     assert f"skipped: {bad}" in done.stderr
 
 

@@ -8,7 +8,7 @@ import math
 import pytest
 
 from client.loadgen import Window, merge_statistics, stable, stats_delta
-from client.report import table, to_csv, to_json
+from u2net.report import table, to_csv, to_json
 
 
 def _stats(inferences: int, executions: int, queue_ns: int, infer_ns: int) -> dict:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from u2net.agreement import INT8_BAR, MaskAgreement
+from u2net.agreement import INT8_BAR, Certified, MaskAgreement, NoiseFloor
 from u2net.catalogue import KNOWN_MODELS, REQUEST_NAMES, base_name, parse_models
 from u2net.manifests import int8_current, int8_float_nodes, int8_manifest
 
-HELD = [MaskAgreement("rocket.jpg", 0.995, 0.8, 40), MaskAgreement("camera.png", 0.992, 1.5, 90)]
+HELD = [
+    Certified(MaskAgreement("rocket.jpg", 0.80, 0.8, 40), NoiseFloor("rocket.jpg", 0.757, 0.85)),
+    Certified(MaskAgreement("camera.png", 0.985, 1.5, 90), NoiseFloor("camera.png", 0.996, 0.3)),
+]
 
 
 def test_int8_names_resolve_to_their_model_and_are_requestable() -> None:
@@ -38,9 +41,10 @@ def _manifest(**changes) -> dict:
         "output_md5": "def",
         "calibration_photos": ["astronaut.png"],
         "calibration_cache": "calibration-0123.json",
-        "search_photos": ["astronaut.png"],
+        "recipe_digest": "0123",
         "fp32_blocks": ["stage2d"],
         "excluded_nodes": ["serving/x", "Conv_1"],
+        "split_convs": [],
         "held_out": HELD,
         "speed": {"speedup": 2.1},
         "passed": True,
@@ -51,12 +55,19 @@ def _manifest(**changes) -> dict:
 
 def test_the_manifest_records_the_worst_held_out_photo_and_feeds_tensorrt() -> None:
     manifest = _manifest()
-    assert manifest["held_out"]["worst_iou"] == 0.992
+    assert manifest["held_out"]["worst_iou"] == 0.8
     assert manifest["held_out"]["worst_mean_abs_diff"] == 1.5
-    assert [p["name"] for p in manifest["held_out"]["photos"]] == ["rocket.jpg", "camera.png"]
+    photos = manifest["held_out"]["photos"]
+    assert [(p["name"], p["inside_floor"]) for p in photos] == [
+        ("rocket.jpg", True),  # IoU 0.80 against a floor of 0.757
+        ("camera.png", False),  # 0.985 against min(0.99, 0.996)
+    ]
+    assert (photos[0]["floor_iou"], manifest["held_out"]["inside_floor"]) == (0.757, 1)
     assert int8_float_nodes(manifest) == (["serving/x", "Conv_1"], "calibration-0123.json")
-    assert int8_current(manifest, "abc", 1)
-    assert not int8_current(manifest, "abc", 2) and not int8_current(None, "abc", 1)
+    assert int8_current(manifest, "abc", 1, "0123")
+    assert not int8_current(manifest, "abc", 2, "0123")
+    assert not int8_current(manifest, "abc", 1, "4567")  # the recipe changed
+    assert not int8_current(None, "abc", 1, "0123")
 
 
 def test_a_manifest_without_the_float_nodes_is_refused() -> None:

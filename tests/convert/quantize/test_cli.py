@@ -1,4 +1,6 @@
-"""`python -m convert quantize`: one line per variant, exit 1 when one is left unstaged."""
+"""`python -m convert quantize` prints each photo's agreement beside fp32's floor and one line
+per variant, exit 1 when one is left unstaged; `python -m convert` builds the variants that
+have a recipe and reports the rest without failing."""
 
 from __future__ import annotations
 
@@ -7,83 +9,93 @@ from pathlib import Path
 import pytest
 
 from convert import cli
+from convert.quantize.certify import Certification
 from convert.quantize.measure import Speed
+from convert.quantize.recipe import Recipe
 from convert.quantize.stage import Outcome
-from u2net.agreement import MaskAgreement
+from u2net.agreement import Certified, MaskAgreement, NoiseFloor
 from u2net.catalogue import KnownModel
 
-HELD = (MaskAgreement("rocket.jpg", 0.8171, 0.72, 52), MaskAgreement("coins.png", 0.9361, 4.44, 40))
+INSIDE = Certified(
+    MaskAgreement("coins.png", 0.9361, 4.44, 40), NoiseFloor("coins.png", 0.933, 6.29)
+)
+OUTSIDE = Certified(
+    MaskAgreement("rocket.jpg", 0.70, 0.9, 52), NoiseFloor("rocket.jpg", 0.757, 0.85)
+)
+RECIPE = Recipe("u2net", "abc", 1, ("stage2d",))
 
 
-def _fake(passed_models: set[str]):
-    calls: list[tuple[str, bool]] = []
+def _fake(certified: set[str], recipes: set[str] = frozenset({"u2net", "u2netp"})):
+    calls: list[tuple[str, bool, bool]] = []
 
-    def stage_int8(model: KnownModel, repository: Path, force: bool = False) -> Outcome:
-        calls.append((model.name, force))
-        staged = force or model.name in passed_models
-        path = repository / f"{model.name}_int8" / "1" / "model.onnx" if staged else None
-        passed = model.name in passed_models
-        speed = Speed(1.0, 0.5, 15)
-        return Outcome(f"{model.name}_int8", path, passed, HELD, speed, ("stage2d",))
+    def stage_int8(
+        model: KnownModel, repository: Path, force: bool = False, search: bool = False
+    ) -> Outcome:
+        calls.append((model.name, force, search))
+        if model.name not in recipes:
+            return Outcome(f"{model.name}_int8", None, False)
+        passed = model.name in certified
+        photos = (INSIDE,) if passed else (INSIDE, OUTSIDE)
+        staged = repository / f"{model.name}_int8" / "1" / "model.onnx" if passed or force else None
+        proof = Certification(photos, Speed(1.0, 0.5, 10))
+        return Outcome(f"{model.name}_int8", staged, passed, proof, RECIPE)
 
     return stage_int8, calls
 
 
-def test_a_variant_missing_the_bar_is_reported_and_exits_1(
+def _quantize(tmp_path: Path, *extra: str) -> int:
+    models = ["--models", "u2net,u2netp", "--model-repository", str(tmp_path)]
+    return cli.main(["quantize", *models, *extra])
+
+
+def test_the_table_shows_both_columns_and_the_line_says_why(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     fake, calls = _fake({"u2netp"})
     monkeypatch.setattr(cli, "stage_int8", fake)
-    code = cli.main(["quantize", "--models", "u2net,u2netp", "--model-repository", str(tmp_path)])
+    code = _quantize(tmp_path)
     out = capsys.readouterr().out.splitlines()
-    assert code == 1 and calls == [("u2net", False), ("u2netp", False)]
-    assert out[0].startswith("u2net_int8: misses the bar on 2 held-out photos (worst IoU 0.8171")
-    assert "2.00x fp32" in out[0] and out[0].endswith("not staged (--force stages it)")
-    assert out[1].startswith("u2netp_int8: meets the bar") and "staged" in out[1]
+    assert code == 1 and calls == [("u2net", False, False), ("u2netp", False, False)]
+    header = out[1]
+    assert "IoU" in header and "floor IoU" in header and "floor mean |Δ|" in header
+    (missed,) = [line for line in out if line.startswith("u2net_int8:")]
+    assert "not certified" in missed and "inside fp32's noise floor on 1/2" in missed
+    assert "rocket.jpg IoU 0.700" in missed and "floor of 0.757" in missed
+    assert "2.00x fp32" in missed and missed.endswith("not staged (--force stages it)")
+    (met,) = [line for line in out if line.startswith("u2netp_int8:")]
+    assert ": certified" in met and "staged" in met
 
 
-def test_force_stages_it_anyway(
+def test_force_and_search_reach_the_stage(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     fake, calls = _fake(set())
     monkeypatch.setattr(cli, "stage_int8", fake)
-    code = cli.main(
-        ["quantize", "--models", "u2net", "--force", "--model-repository", str(tmp_path)]
-    )
-    assert code == 0 and calls == [("u2net", True)]
-    assert "misses the bar" in capsys.readouterr().out
+    assert _quantize(tmp_path, "--force", "--search") == 0
+    assert calls == [("u2net", True, True), ("u2netp", True, True)]
+    assert "not certified" in capsys.readouterr().out
 
 
-def test_a_current_forced_variant_is_left_alone_and_still_reported_as_missing(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+def test_a_model_without_a_recipe_names_the_command_that_makes_one(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    from convert.graph import GRAPH_VERSION
-    from u2net.catalogue import KNOWN_MODELS
-    from u2net.files import md5_of
-    from u2net.manifests import int8_manifest, write_manifest
-    from u2net.repository import ONNX_FILE, staged_paths
-
-    staged, manifest = staged_paths(tmp_path, "u2netp_int8", ONNX_FILE)
-    staged.parent.mkdir(parents=True)
-    staged.write_bytes(b"stand-in")
-    recorded = int8_manifest(
-        model="u2netp",
-        variant="u2netp_int8",
-        source_md5=KNOWN_MODELS["u2netp"].md5,
-        converter_version=GRAPH_VERSION,
-        output_md5=md5_of(staged),
-        calibration_photos=[],
-        calibration_cache="calibration-x.json",
-        search_photos=[],
-        fp32_blocks=["stage2d"],
-        excluded_nodes=[],
-        held_out=HELD,
-        speed={"fp32_ms": 300.0, "int8_ms": 330.0, "speedup": 0.91, "runs": 15},
-        passed=False,
-        forced=True,
-    )
-    write_manifest(manifest, recorded)
-    code = cli.main(["quantize", "--models", "u2netp", "--model-repository", str(tmp_path)])
+    fake, _calls = _fake(set(), recipes=set())
+    monkeypatch.setattr(cli, "stage_int8", fake)
+    assert cli.main(["quantize", "--models", "u2netp", "--model-repository", str(tmp_path)]) == 1
     line = capsys.readouterr().out.strip()
-    assert code == 0 and staged.read_bytes() == b"stand-in"
-    assert line.startswith("u2netp_int8: misses the bar") and "0.91x fp32" in line
+    assert line.startswith("u2netp_int8: no recipe in ")
+    assert "`python -m convert quantize --search --models u2netp`" in line
+
+
+def test_staging_builds_only_the_variants_with_a_recipe_and_never_fails_on_them(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    fake, calls = _fake(set(), recipes={"u2net"})
+    staged: list[str] = []
+    monkeypatch.setattr(cli, "stage_int8", fake)
+    monkeypatch.setattr(cli, "stage_onnx", lambda model, repository: staged.append(model.name))
+    monkeypatch.setattr(cli, "read_recipe", lambda name: RECIPE if name == "u2net" else None)
+    code = cli.main(["--models", "u2net,u2netp", "--model-repository", str(tmp_path)])
+    assert code == 0 and staged == ["u2net", "u2netp"]
+    assert calls == [("u2net", False, False)]
+    assert capsys.readouterr().out.startswith("u2net_int8: not certified")

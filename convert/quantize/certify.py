@@ -1,0 +1,79 @@
+"""Certify a faster serving graph against fp32 on photos its calibration never saw: on each
+photo its agreement with fp32 beside fp32's own noise floor there (``u2net.agreement``), and
+the speed of one raw request, timed in the same interleaved rounds as fp32."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+from convert.quantize.measure import Runner, Speed, interleaved_speed
+from u2net.agreement import Certified, NoiseFloor, certified_rows, compare_masks, noise_floor
+from u2net.imaging import to_model_input
+
+SPEED_ROUNDS = 2  # interleaved rounds over the timed photos
+SPEED_PHOTOS = 5  # the first held-out photos are timed: enough for a stable median
+
+
+@dataclass(frozen=True)
+class Certification:
+    """One candidate's verdict on every held-out photo, and its speed."""
+
+    photos: tuple[Certified, ...]
+    speed: Speed
+
+    @property
+    def inside(self) -> int:
+        """How many photos' agreement is inside fp32's floor on them."""
+        return sum(c.passed for c in self.photos)
+
+    @property
+    def outside(self) -> tuple[Certified, ...]:
+        return tuple(c for c in self.photos if not c.passed)
+
+    def passed(self, min_speedup: float) -> bool:
+        return not self.outside and self.speed.speedup >= min_speedup
+
+    def rows(self) -> list[list[str]]:
+        """The per-photo table, both columns side by side (``CERTIFIED_COLUMNS``)."""
+        return certified_rows(self.photos)
+
+
+def model_input(photo: np.ndarray) -> np.ndarray:
+    """A full-size uint8 RGB photo as the serving graph takes it (the client's resize)."""
+    return to_model_input(Image.fromarray(photo))
+
+
+def floors(
+    reference: Runner, names: Sequence[str], photos: Sequence[np.ndarray]
+) -> list[NoiseFloor]:
+    """fp32's floor on each photo: the invisible changes are made to the full-size photo,
+    then resized as every request is."""
+    return [
+        noise_floor(lambda p: reference.mask(model_input(p)), photo, name)
+        for name, photo in zip(names, photos, strict=True)
+    ]
+
+
+def certify(
+    reference: Runner,
+    candidate: Runner,
+    names: Sequence[str],
+    photos: Sequence[np.ndarray],
+    *,
+    rounds: int = SPEED_ROUNDS,
+    known_floors: Sequence[NoiseFloor] | None = None,
+) -> Certification:
+    """``candidate`` against ``reference`` (fp32) on full-size ``photos`` (``known_floors``:
+    the reference's floors measured before, for comparing several candidates)."""
+    inputs = np.stack([model_input(p) for p in photos])
+    floor = known_floors if known_floors is not None else floors(reference, names, photos)
+    found = [
+        Certified(compare_masks(reference.mask(x), candidate.mask(x), n), f)
+        for n, x, f in zip(names, inputs, floor, strict=True)
+    ]
+    speed = interleaved_speed(reference, candidate, inputs[:SPEED_PHOTOS], rounds)
+    return Certification(tuple(found), speed)
