@@ -63,9 +63,14 @@ def check_address(address: Address, policy: FetchPolicy) -> None:
 
 def check_url(url: str, policy: FetchPolicy) -> str:
     """The URL's host name; literal addresses are checked here, names by the resolver."""
-    parts = urlsplit(url)
+    expected = f"image URL: expected an http(s) URL with a host, got {url[:200]!r}"
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  # read for its ValueError: not a number, or not 0..65535
+    except ValueError as e:  # also "http://[", and a host that NFKC turns into URL syntax
+        raise BadRequest(f"{expected}: {e}") from e
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise BadRequest(f"image URL: expected an http(s) URL with a host, got {url[:200]!r}")
+        raise BadRequest(expected)
     try:
         address = ipaddress.ip_address(parts.hostname)
     except ValueError:
@@ -149,7 +154,7 @@ async def fetch_image(url: str, policy: FetchPolicy, max_bytes: int) -> bytes:
             raise
         except asyncio.TimeoutError as e:
             raise BadRequest(f"image URL: expected an answer within {policy.timeout_s:g}s") from e
-        except (aiohttp.ClientError, OSError) as e:
+        except (aiohttp.ClientError, OSError, ValueError) as e:  # yarl's: a host idna refuses
             if resolver.refused is not None:
                 raise resolver.refused from e
             raise BadRequest(f"image URL: cannot fetch it: {e}") from e

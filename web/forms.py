@@ -62,20 +62,42 @@ async def read_form(request: Request, max_upload_bytes: int) -> Body:
         await form.close()
 
 
-async def read_json(request: Request) -> Body:
-    raw = await request.body()
+def parse_json(raw: bytes) -> dict[str, object]:
+    """A JSON object. Its numbers stay the text the caller wrote (a field's parser reads them:
+    Python's int() refuses over 4300 digits), and nesting too deep to decode is refused."""
     try:
-        value = json.loads(raw)
+        value = json.loads(raw, parse_int=str, parse_float=str, parse_constant=str)
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise BadRequest(f"malformed JSON body: {e}") from e
+    except RecursionError as e:
+        raise BadRequest(
+            "JSON body: expected an object of plain values, got nesting too deep to read"
+        ) from e
     if not isinstance(value, dict):
         raise BadRequest(f"JSON body: expected an object, got {type(value).__name__}")
+    return value
+
+
+def check_text(fields: Mapping[str, str]) -> None:
+    """JSON's escapes can spell lone surrogates (``"\\ud800"``): no text, and no answer could
+    encode them (a message repeating one). ``repr`` escapes them, so the field is named."""
+    for name, text in fields.items():
+        try:
+            f"{name}{text}".encode()
+        except UnicodeEncodeError as e:
+            raise BadRequest(f"JSON body: expected text, got a lone surrogate in {name!r}") from e
+
+
+async def read_json(request: Request) -> Body:
+    value = parse_json(await request.body())
     nested = [k for k, v in value.items() if isinstance(v, dict | list)]
     if nested:
         raise BadRequest(
             f"JSON body: expected plain values, got an object or list in {nested[0]!r}"
         )
-    return Body(text_fields(value), {})
+    fields = text_fields(value)
+    check_text(fields)
+    return Body(fields, {})
 
 
 def decode_base64(name: str, text: str, max_upload_bytes: int) -> bytes:

@@ -30,14 +30,20 @@ Bad values raise OptionError naming the field (web answers 400).
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from u2net.compositing import MODES
 from u2net.errors import OptionError
 from u2net.options import DEFAULTS, OutputOptions, build_options, parse_web_color
-from u2net.values import parse_bool, parse_choice, reject_unknown, shown
+from u2net.values import (
+    LENGTH,
+    finite_number,
+    parse_bool,
+    parse_choice,
+    reject_unknown,
+    shown,
+)
 
 SOURCES = ("image_file", "image_file_b64", "image_url")
 BACKGROUNDS = ("bg_color", "bg_image_url", "bg_image_file")
@@ -71,7 +77,7 @@ FIELD_DEFAULTS = {
     "scale": "original", "position": "original",
 }  # fmt: skip
 MAX_MARGIN_PX = 500
-MARGIN = re.compile(r"(\d+(?:\.\d+)?)\s*(px|%)?")
+MARGIN = LENGTH  # one length: N, Npx or N%, as roi's
 WHITE = (255, 255, 255, 255)
 TRANSPARENT = (0, 0, 0, 0)
 MEDIA_TYPES = {
@@ -97,13 +103,20 @@ def _choice(fields: Mapping[str, str], name: str) -> str:
 
 def _margin(fields: Mapping[str, str]) -> tuple[int, float | None]:
     text = fields.get("crop_margin", FIELD_DEFAULTS["crop_margin"]).strip()
+    expected = "one margin like 30px or 10%"
     match = MARGIN.fullmatch(text)
     if match is None:
-        raise OptionError(f"crop_margin: expected one margin like 30px or 10%, got {shown(text)}")
-    value = float(match.group(1))
+        raise OptionError(f"crop_margin: expected {expected}, got {shown(text)}")
+    value = finite_number("crop_margin", match.group(1), expected)
     if match.group(2) == "%":
         return 0, value
-    return min(round(value), MAX_MARGIN_PX), None
+    return _clamped(value), None
+
+
+def _clamped(margin: float) -> int:
+    """A margin in pixels, at most MAX_MARGIN_PX (clamped before rounding: a large finite
+    margin times the photo's side can overflow to infinity, which has no rounding)."""
+    return round(min(margin, MAX_MARGIN_PX))
 
 
 def _source(fields: Mapping[str, str]) -> str:
@@ -194,7 +207,7 @@ def with_margin(request: RemoveBgRequest, photo_size: tuple[int, int]) -> Output
     """The options with a percent margin turned into pixels of this photo."""
     if request.margin_percent is None or not request.options.crop:
         return request.options
-    pixels = min(round(max(photo_size) * request.margin_percent / 100), MAX_MARGIN_PX)
+    pixels = _clamped(max(photo_size) * request.margin_percent / 100)
     return dataclasses.replace(request.options, crop_margin=pixels)
 
 

@@ -3,9 +3,11 @@ carries on."""
 
 from __future__ import annotations
 
+import base64
 import time
 
 import pytest
+from PIL import Image
 
 from tests.bad_files import BAD_FILES, png_bomb_bytes
 from tests.data import PHOTOS
@@ -13,6 +15,12 @@ from tests.web.serving import MODEL
 
 PHOTO = PHOTOS[1]
 LEARN_WAIT_S = 30.0  # the gateway's watcher probes every 2 s
+DEPTH = 10_000  # JSON nested deeper than Python's recursion limit
+
+
+def short(value: str) -> str:
+    """A test id for a value, which may be thousands of characters."""
+    return value if len(value) <= 24 else f"{value[:8]}...{value[-8:]}({len(value)})"
 
 
 def one_line(text: str) -> None:
@@ -69,6 +77,12 @@ REMBG_CASES = [
         {"af": "300", "a": "true"},
         "af: expected 0..255",
         id="af-out-of-range",
+    ),
+    pytest.param(
+        {"file": PHOTO.read_bytes()},
+        {"af": "1" * 5000, "a": "true"},
+        "af: expected 0..255, got a number of 5,000 digits",
+        id="af-of-5000-digits",
     ),
     pytest.param(
         {"file": PHOTO.read_bytes()}, {"om": "maybe"}, "om: expected true or false", id="bad-bool"
@@ -139,6 +153,14 @@ COMPOSITION_CASES = [  # (field, value, the start of the one line that answers i
     ("shadow_type", "3D", "shadow_type: expected none or drop (3d shadows are not implemented"),
     ("shadow_type", "soft", "shadow_type: expected one of none, drop, car, 3d, got 'soft'"),
     ("shadow_opacity", "200", "shadow_opacity: expected 0..100, got 200"),
+    ("shadow_opacity", "1" * 5000, "shadow_opacity: expected 0..100, got a number of 5,000 digits"),
+    ("crop_margin", "1" * 400 + "px", "crop_margin: expected one margin like 30px or 10%, got a"),
+    ("crop_margin", "1" * 400 + "%", "crop_margin: expected one margin like 30px or 10%, got a"),
+    (
+        "roi",
+        f"0 0 {'1' * 400}px 100%",
+        "roi: expected 4 lengths like 10px or 25% (at most 100%), got a number too large",
+    ),
     ("semitransparency", "x", "semitransparency: expected true or false, got 'x'"),
     ("type", "cat", "type: expected one of auto, person, product"),
     ("type_level", "3", "type_level: expected one of 1, none, 2, latest, got '3'"),
@@ -150,7 +172,7 @@ COMPOSITION_PAIRS = [
     ({"format": "zip", "add_shadow": "true"}, "format zip: expected no bg_image_url"),
 ]
 REMOVEBG_CASES += [
-    pytest.param({**B64, field: value}, says, id=f"{field}={value}")
+    pytest.param({**B64, field: value}, says, id=f"{field}={short(value)}")
     for field, value, says in COMPOSITION_CASES
 ] + [pytest.param({**B64, **fields}, says, id=says) for fields, says in COMPOSITION_PAIRS]
 
@@ -168,6 +190,21 @@ def test_removebg_bad_requests_as_json(http, fields, says) -> None:
         pytest.param(
             b'{"image_file_b64": {"a": 1}}', "application/json", "plain values", id="nested-json"
         ),
+        pytest.param(
+            b"[" * DEPTH + b"]" * DEPTH, "application/json", "nesting too deep", id="json-deep"
+        ),
+        pytest.param(
+            b'{"image_file_b64": ' + b"[" * DEPTH + b"]" * DEPTH + b"}",
+            "application/json",
+            "nesting too deep",
+            id="json-deep-in-a-field",
+        ),
+        pytest.param(
+            b'{"image_file_b64": "aGVsbG8=", "shadow_opacity": ' + b"1" * 5000 + b"}",
+            "application/json",
+            "shadow_opacity: expected 0..100, got a number of 5,000 digits",
+            id="json-number-of-5000-digits",
+        ),
         pytest.param(b"plain", "text/plain", "expected a body of", id="text-body"),
         pytest.param(b"--x\r\nbroken", "multipart/form-data", "malformed form", id="no-boundary"),
     ],
@@ -175,6 +212,19 @@ def test_removebg_bad_requests_as_json(http, fields, says) -> None:
 def test_removebg_malformed_bodies(http, body, content_type, says) -> None:
     response = http.post("/v1.0/removebg", content=body, headers={"Content-Type": content_type})
     assert says in removebg_error(response)
+
+
+def test_a_percent_margin_too_large_for_the_photo_is_the_largest_margin(http) -> None:
+    """A margin of 10^308 % of the photo's side overflowed to infinity before the 500 px
+    clamp (a 500): it is 500 px, which keeps the whole of this 451x300 photo."""
+    photo = base64.b64encode(PHOTO.read_bytes()).decode()
+    fields = {"image_file_b64": photo, "size": "full", "crop": True, "crop_margin": "9" * 308 + "%"}
+    response = http.post("/v1.0/removebg", json=fields)
+    assert response.status_code == 200, response.text
+    with Image.open(PHOTO) as image:
+        assert (response.headers["X-Width"], response.headers["X-Height"]) == tuple(
+            map(str, image.size)
+        )
 
 
 def test_the_service_carries_on_after_bad_input(http) -> None:
