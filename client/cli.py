@@ -22,7 +22,7 @@ from u2net import cli as edge
 from u2net import compositing
 from u2net.agreement import CERTIFIED_COLUMNS, INT8_BAR, certified_rows
 from u2net.breaker import Breaker, BreakerPolicy
-from u2net.catalogue import DEFAULT_MODEL
+from u2net.catalogue import DEFAULT_MODEL, model_help
 from u2net.deployment import URL_ENV, default_url
 from u2net.errors import OptionError, UsageError
 from u2net.imaging import DEFAULT_MAX_PIXELS
@@ -83,7 +83,7 @@ def _add_model(p: argparse.ArgumentParser) -> None:
         "-m",
         "--model",
         default=DEFAULT_MODEL,
-        help="u2net, u2netp (picks _trt if ready, else _onnx) or a served name",
+        help=f"a base name (_trt if ready, else _onnx) or a served name: {model_help()}",
     )
 
 

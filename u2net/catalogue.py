@@ -90,6 +90,20 @@ MODEL_NAMES: tuple[str, ...] = tuple(KNOWN_MODELS)
 SERVED_NAMES: tuple[str, ...] = tuple(n for m in KNOWN_MODELS.values() for n in m.variant_names)
 REQUEST_NAMES: tuple[str, ...] = (*MODEL_NAMES, *(m.int8_name for m in KNOWN_MODELS.values()))
 
+# what each name a request may give costs and buys, as measured on the 2-core CPU of
+# docs/int8.md and docs/measurements.md: the web UI's model menu and `--model`'s help
+MODEL_LABELS: dict[str, str] = {
+    "u2net": "u2net: rembg's model, exactly (the default)",
+    "u2netp": "u2netp: rembg's small model, 2.5x faster on CPU, coarser masks",
+    "u2net_int8": "u2net int8: 1.8x faster on CPU, masks within fp32's own noise floor",
+    "u2netp_int8": "u2netp int8: not certified, not staged by default",
+}
+
+
+def model_help() -> str:
+    """The model names and their trade-offs, in one line for ``--help``."""
+    return "; ".join(MODEL_LABELS.values())
+
 
 def model_by_md5(md5: str) -> KnownModel | None:
     return next((m for m in KNOWN_MODELS.values() if m.md5 == md5), None)

@@ -6,7 +6,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import web
-from u2net.catalogue import REQUEST_NAMES
+from u2net.catalogue import MODEL_LABELS, REQUEST_NAMES
 
 INDEX = Path(web.__file__).parent / "static" / "index.html"
 
@@ -34,10 +34,8 @@ class _ModelOptions(HTMLParser):
             self.labels[-1] += data
 
 
-def test_the_model_menu_lists_the_catalogues_names_with_the_int8_trade_off() -> None:
+def test_the_model_menu_lists_the_catalogues_names_with_their_measured_trade_off() -> None:
     menu = _ModelOptions()
     menu.feed(INDEX.read_text())
     assert menu.values == list(REQUEST_NAMES)
-    for value, label in zip(menu.values, menu.labels, strict=True):
-        if value.endswith("_int8"):
-            assert "faster" in label and "IoU" in label, label  # the measured trade-off
+    assert [label.strip() for label in menu.labels] == [MODEL_LABELS[v] for v in menu.values]
