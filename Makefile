@@ -20,8 +20,9 @@ setup: $(STAMP)
 models: setup
 	$(PY) -m convert
 
-## the int8 variants (u2net_int8, u2netp_int8): calibrate, search, certify, stage what passes;
-## minutes of CPU, so not part of `models` (docs/int8.md); reruns reuse the cached search
+## the int8 variants again, with each held-out photo's agreement beside fp32's noise floor
+## (`models` already builds u2net_int8 from its recipe); `python -m convert quantize --search`
+## derives a recipe again (minutes of CPU, docs/int8.md)
 int8: models
 	$(PY) -m convert quantize
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import io
 import logging
+import re
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from PIL import Image, UnidentifiedImageError
 
 from u2net import compositing, encoders, scene
 from u2net.contract import CONTRACT, ServingContract
-from u2net.decode import ICC, register_heif, upright_rgb
+from u2net.decode import ICC, ORIENTATION, register_heif, upright_rgb
 from u2net.errors import InvalidImage
 from u2net.framing import Box, crop_to_box, foreground_box, limit_pixels
 from u2net.matting import MattingOptions, matte
@@ -34,6 +35,8 @@ DEFAULT_MAX_PIXELS = 100_000_000
 # The widest side each encoder can write (libwebp's and libjpeg's own limits); PNG has none
 # that a pixel budget allows.
 MAX_SIDE = {"webp": 16383, "jpg": 65500}
+BOMB_PIXELS = re.compile(r"\((\d+) pixels\)")  # the size in Pillow's DecompressionBombError
+TURNED = (5, 6, 7, 8)  # EXIF orientations that swap width and height
 
 
 def _name(source: ImageSource) -> str:
@@ -84,19 +87,25 @@ def _opened(
         except UnidentifiedImageError as e:
             raise InvalidImage("not an image Pillow can read (unsupported or not an image)") from e
         except Image.DecompressionBombError as e:
-            # Pillow's own guard (Image.MAX_IMAGE_PIXELS) fired first, also from the header.
-            raise InvalidImage(
-                f"expected at most {max_pixels:,} pixels, got more than Pillow allows: {e}"
-            ) from e
+            raise too_many_pixels(e, max_pixels) from e
         except OSError as e:
             raise InvalidImage(f"cannot read image: {e}") from e
     width, height = image.size
     if width * height > max_pixels:
         raise InvalidImage(
-            f"expected at most {max_pixels:,} pixels, got {width}x{height} = "
-            f"{width * height:,} (raise --max-pixels to allow it)"
+            f"expected at most {max_pixels:,} pixels, got {width}x{height} = {width * height:,}"
         )
     return image, reopen
+
+
+def too_many_pixels(error: Image.DecompressionBombError, max_pixels: int) -> InvalidImage:
+    """Pillow's own guard (twice Image.MAX_IMAGE_PIXELS) fired first, from the header too: said
+    as our limit is (the lower of the two), without Pillow's wording, which names its own."""
+    pillow = Image.MAX_IMAGE_PIXELS
+    limit = min(max_pixels, 2 * pillow) if pillow else max_pixels
+    found = BOMB_PIXELS.search(str(error))
+    got = f"{int(found.group(1)):,}" if found else f"more than {limit:,}"
+    return InvalidImage(f"expected at most {limit:,} pixels, got {got}")
 
 
 def to_model_input(rgb: Image.Image, contract: ServingContract = CONTRACT) -> np.ndarray:
@@ -233,7 +242,7 @@ def check_encodable(size: tuple[int, int], fmt: str) -> None:
         width, height = size
         raise InvalidImage(
             f"format {fmt}: expected at most {limit} px per side, got {width}x{height};"
-            " ask for png, or a smaller result (max_output_pixels)"
+            " ask for png, or a smaller result"
         )
 
 
@@ -243,19 +252,11 @@ def encode(image: Image.Image, options: OutputOptions) -> bytes:
     return encoders.encode(image, options.fmt, options.png_compression)
 
 
-def header_size(data: bytes) -> tuple[int, int]:
-    """Width and height read from the image's header alone (no pixel is decoded)."""
-    if not data:
-        raise InvalidImage("empty input: expected image bytes, got 0 bytes")
-    register_heif()
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as image:
-                return image.size
-    except UnidentifiedImageError as e:
-        raise InvalidImage("not an image Pillow can read (unsupported or not an image)") from e
-    except Image.DecompressionBombError as e:
-        raise InvalidImage(f"expected fewer pixels than Pillow allows, got {e}") from e
-    except OSError as e:
-        raise InvalidImage(f"cannot read image: {e}") from e
+def header_size(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[int, int]:
+    """Width and height of the upright picture (EXIF orientation applied, as decoding does),
+    read from the image's header alone (no pixel is decoded), within ``max_pixels``."""
+    image, _ = _opened(data, max_pixels)
+    with image:
+        width, height = image.size
+        turned = image.getexif().get(ORIENTATION, 1) in TURNED
+    return (height, width) if turned else (width, height)

@@ -18,6 +18,7 @@ from u2net.errors import InvalidRequest, OptionError
 from u2net.framing import Box
 from u2net.imaging import check_background, encode, finish, open_rgb, to_model_input
 from u2net.options import CutRequest, from_parameters
+from u2net.scene import roi_box
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,8 @@ def prepare(
     """
     limit = min(max_pixels, request.max_pixels or max_pixels)
     rgb = open_rgb(data, limit)
+    if request.options.roi is not None:
+        roi_box(request.options.roi, rgb.size)  # nothing of it inside: refused before the network
     if request.options.bg_image:
         check_background(request.options.bg_image, limit)
     return PreparedCut(request, rgb, to_model_input(rgb, contract)[None])

@@ -321,14 +321,49 @@ def build_options(
         kwargs["fmt"] = str(given["fmt"]).lower()
     if "alpha_matting" in given:
         kwargs["matting"] = _matting(given, labels)
-    return OutputOptions(**kwargs, **_scene(given, labels))  # type: ignore[arg-type]
+    kwargs |= _scene(given, labels)
+    check_clashes(kwargs, labels)
+    return OutputOptions(**kwargs)  # type: ignore[arg-type]
+
+
+# options that set the same thing two ways, or one that the other makes meaningless: a pair
+# given together is refused, naming both (nothing is dropped in silence)
+CLASHES = (
+    ("only_mask", "bgcolor", "a mask has no background"),
+    ("only_mask", "bg_image", "a mask has no background"),
+    ("only_mask", "shadow", "a mask has no shadow"),
+    ("bgcolor", "bg_image", "one background at a time"),
+)
+
+
+def clash(first: str, second: str, why: str) -> OptionError:
+    """Two fields given together that cannot both be honoured, named as the caller sent them."""
+    return OptionError(f"{first} and {second}: expected one of them, got both ({why})")
+
+
+def check_clashes(kwargs: Mapping[str, object], labels: Mapping[str, str]) -> None:
+    """OptionError naming both fields when a pair of CLASHES is set together."""
+    for first, second, why in CLASHES:
+        if kwargs.get(first) and kwargs.get(second):
+            raise clash(labels.get(first, first), labels.get(second, second), why)
+
+
+def check_roi(name: str, roi: Roi, given: object) -> Roi:
+    """A region with x1 < x2 and y1 < y2 wherever both ends of a side are in the same unit
+    (pixels against percent is known only at the photo's size: u2net.scene.roi_box)."""
+    x1, y1, x2, y2 = roi
+    if any(a.percent == b.percent and a.value >= b.value for a, b in ((x1, x2), (y1, y2))):
+        got = shown(given) if isinstance(given, str) else repr(" ".join(map(str, roi)))
+        raise OptionError(f"{name}: expected x1 < x2 and y1 < y2 (a region), got {got}")
+    return roi
 
 
 def _scene(given: Mapping[str, object], labels: Mapping[str, str]) -> dict[str, object]:
     """The composition fields (u2net.scene): a scale without a position centres the subject."""
     kwargs: dict[str, object] = {}
     if "roi" in given:
-        kwargs["roi"] = parse_lengths(labels["roi"], given["roi"], 4)
+        roi = parse_lengths(labels["roi"], given["roi"], 4)
+        kwargs["roi"] = check_roi(labels["roi"], roi, given["roi"])
     if "scale" in given:
         kwargs["scale"] = parse_scale(labels["scale"], given["scale"])
     if "position" in given:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from PIL import Image, ImageFilter, ImageOps
 
+from u2net.errors import InvalidRequest
 from u2net.framing import Box, foreground_box
 from u2net.values import Length
 
@@ -29,14 +30,20 @@ SHADOW_COLOR = (0, 0, 0)
 
 
 def roi_box(roi: Roi, size: tuple[int, int]) -> tuple[int, int, int, int]:
-    """The region of interest in pixels (left, top, right, bottom), within the image; it may
-    be empty."""
+    """The region of interest in pixels (left, top, right, bottom), clamped to the image;
+    InvalidRequest when nothing of it is left there (reversed, empty or outside)."""
     width, height = size
     x1, y1, x2, y2 = (
         min(max(length.pixels(side), 0), side)
         for length, side in zip(roi, (width, height, width, height), strict=True)
     )
-    return x1, y1, max(x1, x2), max(y1, y2)
+    if x1 >= x2 or y1 >= y2:
+        given = " ".join(map(str, roi))
+        raise InvalidRequest(
+            f"roi: expected a region with x1 < x2 and y1 < y2 inside the {width}x{height}"
+            f" image, got {given!r} ({x1}px {y1}px {x2}px {y2}px there)"
+        )
+    return x1, y1, x2, y2
 
 
 def within_roi(mask: Image.Image, roi: Roi) -> Image.Image:

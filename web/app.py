@@ -23,6 +23,7 @@ from web import ops, rembg_api, removebg_api
 from web.config import WebConfig
 from web.errors import BadRequest, WebError
 from web.metrics import Metrics, MetricsMiddleware
+from web.removebg_params import MARGIN_HEADER, ROI_HEADER
 from web.responses import REMOVEBG_PREFIX, error_body, error_response
 from web.service import CutService
 from web.triton_link import TritonLink
@@ -106,7 +107,8 @@ def create_app(config: WebConfig) -> FastAPI:
             allow_headers=["X-Api-Key", "Content-Type", "Accept"],
             expose_headers=["X-Width", "X-Height", "X-Type", "X-Credits-Charged",
                             "X-Foreground-Top", "X-Foreground-Left",
-                            "X-Foreground-Width", "X-Foreground-Height"],
+                            "X-Foreground-Width", "X-Foreground-Height",
+                            MARGIN_HEADER, ROI_HEADER],
         )  # fmt: skip
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app

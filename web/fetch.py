@@ -12,11 +12,13 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+import re
 import socket
 from urllib.parse import urljoin, urlsplit
 
 import aiohttp
 from aiohttp.abc import AbstractResolver
+from yarl import URL
 
 from web.config import FetchPolicy
 from web.errors import BadRequest, WebError
@@ -28,6 +30,8 @@ Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 REDIRECTS = {301, 302, 303, 307, 308}
 CHUNK = 64 * 1024
 NAT64 = ipaddress.ip_network("64:ff9b::/96")
+# a host of numbers and dots only (hex with 0x): an address to inet_aton, never a name
+NUMERIC_HOST = re.compile(r"(?:0x[0-9a-f]*|[0-9]+)(?:\.(?:0x[0-9a-f]*|[0-9]+)){0,3}\.?", re.I)
 KINDS = ("loopback", "link_local", "multicast", "unspecified", "private", "reserved")  # 1st wins
 
 
@@ -61,22 +65,57 @@ def check_address(address: Address, policy: FetchPolicy) -> None:
         raise BadRequest(f"image URL: expected a public address, got {address} ({reason})")
 
 
-def check_url(url: str, policy: FetchPolicy) -> str:
-    """The URL's host name; literal addresses are checked here, names by the resolver."""
+def numeric_ipv4(host: str) -> ipaddress.IPv4Address | None:
+    """The IPv4 address a host of numbers spells in the forms inet_aton reads (``127.1``,
+    ``0x7f.1``, ``2130706433``, ``0177.0.0.1``, a trailing dot), or None for a name."""
+    if not NUMERIC_HOST.fullmatch(host):
+        return None
+    try:
+        return ipaddress.IPv4Address(socket.inet_aton(host.removesuffix(".")))
+    except OSError:
+        return None
+
+
+def host_address(host: str) -> Address | None:
+    """The address a literal host spells, in any spelling; None for a name."""
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        return numeric_ipv4(host)
+
+
+def connected_host(url: str) -> str:
+    """The host as aiohttp connects to it: yarl's, after IDNA and NFKC (``127。0。0。1`` and
+    ``①②⑦.0.0.1`` are 127.0.0.1 there, so checking the text as written would miss them)."""
     expected = f"image URL: expected an http(s) URL with a host, got {url[:200]!r}"
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018  # read for its ValueError: not a number, or not 0..65535
-    except ValueError as e:  # also "http://[", and a host that NFKC turns into URL syntax
+        host = URL(url).host
+    except (ValueError, UnicodeError) as e:  # "http://[", a host NFKC turns into URL syntax
         raise BadRequest(f"{expected}: {e}") from e
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    if parts.scheme not in ("http", "https") or not host:
         raise BadRequest(expected)
+    return host
+
+
+def check_url(url: str, policy: FetchPolicy) -> str:
+    """The URL's host; a literal address (in any spelling) is checked here, a name by the
+    resolver. An address spelled other than aiohttp connects to (``a.b.c.d``) is refused."""
+    host = connected_host(url)
+    address = host_address(host)
+    if address is None:
+        return host
+    if host == str(address):
+        check_address(address, policy)
+        return host
     try:
-        address = ipaddress.ip_address(parts.hostname)
-    except ValueError:
-        return parts.hostname
-    check_address(address, policy)
-    return parts.hostname
+        check_address(address, policy)
+    except BadRequest as e:
+        raise BadRequest(f"{e} for {host}") from e
+    if isinstance(address, ipaddress.IPv4Address):  # aiohttp refuses other spellings
+        raise BadRequest(f"image URL: expected an IPv4 address written {address}, got {host!r}")
+    return host
 
 
 class PublicResolver(AbstractResolver):

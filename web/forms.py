@@ -9,7 +9,8 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from starlette.datastructures import UploadFile
@@ -43,13 +44,34 @@ def content_type(request: Request) -> str:
     return request.headers.get("content-type", "").split(";")[0].strip().lower()
 
 
+def check_once(names: Iterable[str], where: str = "") -> None:
+    """Every field of both APIs takes one value: a name given twice is refused, not the
+    first value dropped for the last."""
+    counts = Counter(names)
+    twice = [name for name, count in counts.items() if count > 1]
+    if twice:
+        name = twice[0]
+        raise BadRequest(f"{name}: expected the field once{where}, got it {counts[name]} times")
+
+
+def check_apart(query: Iterable[str], body: Iterable[str]) -> None:
+    """A field in both the query string and the body is given twice."""
+    both = sorted(set(query) & set(body))
+    if both:
+        raise BadRequest(
+            f"{both[0]}: expected the field once (in the query or the body), got it in both"
+        )
+
+
 async def read_form(request: Request, max_upload_bytes: int) -> Body:
-    """Multipart or urlencoded: text fields and uploaded files (each within the limit)."""
+    """Multipart or urlencoded: text fields and uploaded files (each within the limit), each
+    field once."""
     try:
         form = await request.form(max_files=4, max_fields=MAX_FIELDS, max_part_size=MAX_FIELD_BYTES)
     except HTTPException as e:
         raise BadRequest(f"malformed form body: {e.detail}") from e
     try:
+        check_once(name for name, _ in form.multi_items())
         fields, files = {}, {}
         for name, value in form.multi_items():
             if isinstance(value, UploadFile):

@@ -6,6 +6,8 @@ POST); the answer is the image (``image/png`` unless ``format`` says otherwise).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
@@ -22,7 +24,7 @@ from web.capacity import Admission
 from web.depends import KEY_REQUIRED, Service
 from web.errors import BadRequest
 from web.fetch import fetch_image
-from web.forms import read_form
+from web.forms import check_apart, check_once, read_form
 from web.rembg_params import (
     BG_IMAGE_FIELD,
     DEFAULT_COMPOSITE,
@@ -102,6 +104,15 @@ _QUERY = {
 _IMAGE = {200: {"content": {t: {} for t in ("image/png", "image/webp", "image/jpeg")}}}
 
 
+def _fields(request: Request, body: Mapping[str, str]) -> dict[str, str]:
+    """The query's fields and the body's (rembg reads ``bgc`` from the query even on POST),
+    each field given once in all."""
+    query = request.query_params
+    check_once((name for name, _ in query.multi_items()), " in the query")
+    check_apart(query, body)
+    return {**query, **body}
+
+
 async def _answer(
     service: CutService, admission: Admission, data: bytes, model: str, options: OutputOptions
 ) -> Response:
@@ -114,7 +125,7 @@ async def _answer(
 async def remove_upload(request: Request, service: Service) -> Response:
     async with service.admit() as admission:
         body = await read_form(request, service.config.max_upload_bytes)
-        fields = {**request.query_params, **body.fields}
+        fields = _fields(request, body.fields)
         if FILE_FIELD not in body.files:
             got = ", ".join(sorted(fields)) or "no fields"
             raise BadRequest(f"expected a multipart file field {FILE_FIELD!r}, got {got}")
@@ -127,7 +138,7 @@ async def remove_upload(request: Request, service: Service) -> Response:
 @router.get("/api/remove", summary="Remove the background of an image at a URL",
             response_class=Response, responses=_IMAGE, openapi_extra=_QUERY)  # fmt: skip
 async def remove_url(request: Request, service: Service) -> Response:
-    fields = dict(request.query_params)
+    fields = _fields(request, {})
     url = fields.get(URL_FIELD)
     if not url:
         raise BadRequest(f"expected a query parameter {URL_FIELD!r} (or POST a file)")

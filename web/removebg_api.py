@@ -10,10 +10,10 @@ import zipfile
 from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse, Response
 
-from u2net.errors import InvalidImage
+from u2net.errors import InvalidImage, InvalidRequest
 from u2net.imaging import header_size
 from u2net.job import CutResult
-from u2net.options import field_default
+from u2net.options import OutputOptions, field_default
 from web.capacity import Admission
 from web.depends import KEY_REQUIRED, Service
 from web.errors import BadRequest
@@ -26,7 +26,9 @@ from web.removebg_params import (
     SOURCES,
     USED,
     RemoveBgRequest,
+    applied_headers,
     background_source,
+    needs_photo_size,
     removebg_request,
     with_margin,
     zip_parts,
@@ -109,25 +111,37 @@ async def _image(service: CutService, parsed: RemoveBgRequest, body: Body) -> by
     return await fetch_image(body.fields["image_url"], service.config.fetch, limit)
 
 
+def _fitted(
+    service: CutService, parsed: RemoveBgRequest, data: bytes
+) -> tuple[OutputOptions, dict[str, str]]:
+    """The options for this photo (a percent margin in its pixels) and the headers saying
+    what the clamps made of ``crop_margin`` and ``roi``, from the photo's header (read within
+    the pixel limit, no pixel decoded)."""
+    if not needs_photo_size(parsed):
+        return parsed.options, {}
+    try:
+        size = header_size(data, service.config.max_pixels)
+        options = with_margin(parsed, size)
+        return options, applied_headers(options, size)
+    except (InvalidImage, InvalidRequest) as e:
+        raise BadRequest(str(e)) from e
+
+
 async def _cut(
     service: CutService, admission: Admission, parsed: RemoveBgRequest, data: bytes
-) -> tuple[bytes, CutResult]:
-    """The answer's bytes, and the result whose size and foreground box it reports."""
-    options = parsed.options
-    if parsed.margin_percent is not None and options.crop:
-        try:
-            options = with_margin(parsed, header_size(data))
-        except InvalidImage as e:
-            raise BadRequest(str(e)) from e
+) -> tuple[bytes, CutResult, dict[str, str]]:
+    """The answer's bytes, the result whose size and foreground box it reports, and the
+    headers saying what the clamps applied."""
+    options, applied = _fitted(service, parsed, data)
     if parsed.fmt != "zip":
         result = await service.cut(admission, data, service.config.default_model, options)
-        return result.data, result
+        return result.data, result, applied
     buffer, result = io.BytesIO(), None
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
         for name, part in zip_parts(options).items():
             result = await service.cut(admission, data, service.config.default_model, part)
             archive.writestr(name, result.data)
-    return buffer.getvalue(), result  # type: ignore[return-value]
+    return buffer.getvalue(), result, applied  # type: ignore[return-value]
 
 
 def _headers(result: CutResult, kind: str) -> dict[str, str]:
@@ -140,8 +154,14 @@ def _headers(result: CutResult, kind: str) -> dict[str, str]:
     }  # fmt: skip
 
 
-def _answer(request: Request, parsed: RemoveBgRequest, data: bytes, result: CutResult) -> Response:
-    headers, fmt = _headers(result, parsed.kind), parsed.fmt
+def _answer(
+    request: Request,
+    parsed: RemoveBgRequest,
+    data: bytes,
+    result: CutResult,
+    applied: dict[str, str],
+) -> Response:
+    headers, fmt = {**_headers(result, parsed.kind), **applied}, parsed.fmt
     if "application/json" not in request.headers.get("accept", ""):
         return Response(data, media_type=MEDIA_TYPES[fmt], headers=headers)
     left, top, width, height = result.box
@@ -162,8 +182,9 @@ async def removebg(request: Request, service: Service) -> Response:
         background = await _background(service, body)
         if background is not None:
             parsed = removebg_request(body.fields, background)
-        data, result = await _cut(service, admission, parsed, await _image(service, parsed, body))
-    return _answer(request, parsed, data, result)
+        photo = await _image(service, parsed, body)
+        data, result, applied = await _cut(service, admission, parsed, photo)
+    return _answer(request, parsed, data, result, applied)
 
 
 @router.get("/v1.0/account", summary="Account and credits (remove.bg's shape)")

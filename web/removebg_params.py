@@ -15,14 +15,18 @@
   ``scale`` (``10%``..``100%``, ``original``), ``position`` (``original``, ``center``, ``X%``,
   ``X% Y%``; ``center`` when only ``scale`` is given): :mod:`u2net.scene`.
 - ``add_shadow`` or ``shadow_type=drop`` (``none``: no shadow; ``car`` and ``3D`` are not
-  implemented: 400), ``shadow_opacity`` 0..100: a drop shadow beneath the subject.
+  implemented: 400), ``shadow_opacity`` 0..100: a drop shadow beneath the subject;
+  ``add_shadow=true`` with ``shadow_type=none``: 400.
 - ``type`` and ``type_level``: checked and accepted; no model is chosen by them. ``X-Type``
   says the type asked for (``other`` for ``auto``).
 - ``channels=alpha`` answers the matte: ``roi``, ``semitransparency``, ``scale`` and
-  ``position`` shape it; backgrounds and shadows are not drawn on it.
+  ``position`` shape it; with a ``bg_`` field or a shadow it answers 400 naming both.
 - ``composite`` (this gateway's addition): ``clean`` (default), ``rembg`` or ``straight``.
-- A field that is not documented answers 400, and so does ``format=zip`` with a background
-  image or a shadow (the archive holds the cut-out's colours and its matte).
+- A field that is not documented answers 400, and so does ``format=zip`` with a ``bg_``
+  field, a shadow or ``channels=alpha`` (the archive holds the cut-out's colours and its
+  matte): nothing asked for is dropped in silence.
+- What the clamps made of ``crop_margin`` and ``roi`` is said in the answer's headers
+  (:func:`applied_headers`); a ``roi`` reversed, empty or outside the photo answers 400.
 
 Bad values raise OptionError naming the field (web answers 400).
 """
@@ -35,7 +39,8 @@ from dataclasses import dataclass
 
 from u2net.compositing import MODES
 from u2net.errors import OptionError
-from u2net.options import DEFAULTS, OutputOptions, build_options, parse_web_color
+from u2net.options import DEFAULTS, OutputOptions, build_options, clash, parse_web_color
+from u2net.scene import roi_box
 from u2net.values import (
     LENGTH,
     finite_number,
@@ -77,6 +82,8 @@ FIELD_DEFAULTS = {
     "scale": "original", "position": "original",
 }  # fmt: skip
 MAX_MARGIN_PX = 500
+MARGIN_HEADER = "X-Crop-Margin-Applied"  # the margin cropped with, in the photo's pixels
+ROI_HEADER = "X-Roi-Applied"  # the region of interest within the photo, in its pixels
 MARGIN = LENGTH  # one length: N, Npx or N%, as roi's
 WHITE = (255, 255, 255, 255)
 TRANSPARENT = (0, 0, 0, 0)
@@ -146,16 +153,40 @@ def background_source(fields: Mapping[str, str], files: Collection[str] = ()) ->
 
 
 def _shadow(fields: Mapping[str, str]) -> bool:
-    """``add_shadow``, or ``shadow_type`` (which wins when given): drop or none."""
+    """``add_shadow``, or ``shadow_type`` (which wins when given: ``add_shadow=false`` is its
+    default, which clients send as a matter of course): drop or none. ``add_shadow=true``
+    with ``shadow_type=none`` asks for both."""
+    asked = parse_bool("add_shadow", fields.get("add_shadow") or False)
     if not fields.get("shadow_type"):
-        return parse_bool("add_shadow", fields.get("add_shadow") or False)
+        return asked
     kind = _choice(fields, "shadow_type")
     if kind in NOT_IMPLEMENTED_SHADOWS:
         raise OptionError(
             f"shadow_type: expected none or {DROP_SHADOW} ({kind} shadows are not implemented"
             f" here), got {shown(fields['shadow_type'])}"
         )
+    if asked and kind != DROP_SHADOW:
+        raise clash("add_shadow true", f"shadow_type {kind}", f"{kind} draws no shadow")
     return kind == DROP_SHADOW
+
+
+def _shadow_field(fields: Mapping[str, str]) -> str:
+    """The field that asked for the shadow, as the caller wrote it."""
+    return f"shadow_type {DROP_SHADOW}" if fields.get("shadow_type") else "add_shadow true"
+
+
+def _check_clashes(fields: Mapping[str, str], fmt: str, only_mask: bool, shadow: bool) -> None:
+    """A matte (``channels=alpha``) or an archive (``format=zip``: the cut-out's colours and
+    its matte) with a background or a shadow, or both together, asks for two answers."""
+    backgrounds = [name for name in BACKGROUNDS if fields.get(name)]
+    drawn = [*backgrounds, *([_shadow_field(fields)] if shadow else [])]
+    if fmt == "zip" and only_mask:
+        raise clash("format zip", "channels alpha", "the archive holds the colours and the matte")
+    if fmt == "zip" and drawn:
+        raise clash("format zip", drawn[0], "the archive holds the colours and the matte")
+    if only_mask and drawn:
+        why = "a matte has no background" if backgrounds else "a matte has no shadow"
+        raise clash("channels alpha", drawn[0], why)
 
 
 def _kind(fields: Mapping[str, str]) -> str:
@@ -178,20 +209,18 @@ def removebg_request(fields: Mapping[str, str], bg_image: bytes | None = None) -
     size = _choice(fields, "size")
     fmt = _choice(fields, "format")
     only_mask = _choice(fields, "channels") == "alpha"
-    background = None if only_mask else _background(fields)
-    bg_image = None if only_mask else bg_image
-    shadow = _shadow(fields) and not only_mask
+    background = _background(fields)
+    shadow = _shadow(fields)
+    _check_clashes(fields, fmt, only_mask, shadow)
     if fmt == "auto":
         opaque = bg_image is not None or (background is not None and background[3] == 255)
         fmt = "jpg" if opaque else "png"
-    if fmt == "zip" and (bg_image or shadow):
-        raise OptionError("format zip: expected no bg_image_url, bg_image_file or shadow, got one")
     if fmt == "jpg" and not only_mask and background is None and bg_image is None:
         background = WHITE
     margin, percent = _margin(fields)
     options = build_options({
-        "only_mask": only_mask and fmt != "zip",
-        "bgcolor": background if fmt != "zip" else None,
+        "only_mask": only_mask,  # never with zip (_check_clashes), nor a background
+        "bgcolor": background,
         "bg_image": bg_image,
         "composite": _choice(fields, "composite"),
         "fmt": "png" if fmt == "zip" else fmt,
@@ -209,6 +238,24 @@ def with_margin(request: RemoveBgRequest, photo_size: tuple[int, int]) -> Output
         return request.options
     pixels = _clamped(max(photo_size) * request.margin_percent / 100)
     return dataclasses.replace(request.options, crop_margin=pixels)
+
+
+def needs_photo_size(request: RemoveBgRequest) -> bool:
+    """Whether the photo's size decides the options or what the answer says of them (a crop's
+    margin, a region of interest)."""
+    return request.options.crop or request.options.roi is not None
+
+
+def applied_headers(options: OutputOptions, photo_size: tuple[int, int]) -> dict[str, str]:
+    """What the documented clamps made of ``crop_margin`` (at most 500 px, a percentage in
+    pixels) and ``roi`` (within the photo), in the photo's pixels, written as the fields are.
+    A ``roi`` with nothing inside the photo: InvalidRequest."""
+    headers = {}
+    if options.crop:
+        headers[MARGIN_HEADER] = f"{options.crop_margin}px"
+    if options.roi is not None:
+        headers[ROI_HEADER] = " ".join(f"{edge}px" for edge in roi_box(options.roi, photo_size))
+    return headers
 
 
 def zip_parts(options: OutputOptions) -> dict[str, OutputOptions]:

@@ -31,7 +31,7 @@ from client.errors import (
 from client.server_side import AsyncCutoutModel, Parameters
 from client.triton import gone
 from u2net.breaker import Breaker, BreakerPolicy, State
-from u2net.catalogue import SERVED_NAMES, served_candidates
+from u2net.catalogue import REQUEST_NAMES, SERVED_NAMES, served_candidates
 from u2net.errors import ServingError
 from u2net.job import CutResult
 from u2net.retry import RetryPolicy
@@ -60,6 +60,13 @@ def http_error(e: ServingError, url: str) -> WebError:
     if isinstance(e, TimedOut):
         return UpstreamTimeout(f"the inference server did not answer within {e.timeout_s:g}s")
     return UpstreamFailed(f"processing failed: {reason}")
+
+
+def requestable(loaded: frozenset[str]) -> list[str]:
+    """The names a request may give for the loaded models: ``u2netp`` and ``u2netp_onnx``
+    when ``u2netp_onnx`` is loaded."""
+    names = {*REQUEST_NAMES, *loaded}
+    return sorted(name for name in names if loaded & set(served_candidates(name)))
 
 
 def down(e: ServerGone, url: str) -> TritonDown:
@@ -129,13 +136,11 @@ class TritonLink:
         """BadRequest at once for a model the server has not loaded (while it answers):
         otherwise ``cutout`` says "not loaded", which reads as a restart and is retried
         until the deadline, and would count towards the breaker. A name outside the catalogue
-        is left to ``cutout``, whose answer lists the catalogue's names."""
-        candidates = set(served_candidates(requested))
-        if self.loaded is None or self.breaker.outage_s() or self.loaded & candidates:
+        too: ``cutout``'s answer would list every catalogued name, loaded or not."""
+        loaded = self.loaded
+        if loaded is None or self.breaker.outage_s() or loaded & set(served_candidates(requested)):
             return
-        if not candidates & set(SERVED_NAMES):
-            return
-        shown = ", ".join(sorted(self.loaded)) or "none"
+        shown = ", ".join(requestable(loaded)) or "none"
         raise BadRequest(f"model: expected one this server has loaded ({shown}), got {requested!r}")
 
     def refuse_if_down(self) -> None:

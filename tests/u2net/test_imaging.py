@@ -9,11 +9,19 @@ import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
-from tests.bad_files import BAD_FILES
+from tests.bad_files import BAD_FILES, png_bomb_bytes
 from tests.data import PHOTOS
 from u2net.contract import CONTRACT
 from u2net.errors import InvalidImage
-from u2net.imaging import cutout, encode, mask_to_size, open_rgb, render, to_model_input
+from u2net.imaging import (
+    cutout,
+    encode,
+    header_size,
+    mask_to_size,
+    open_rgb,
+    render,
+    to_model_input,
+)
 from u2net.options import OutputOptions, parse_color
 from u2net.postprocess import post_process_mask
 from u2net.samples import PROBE_NAME
@@ -100,6 +108,42 @@ def test_pixel_limit_is_configurable(photo: Image.Image) -> None:
         open_rgb(photo, max_pixels=100)
 
 
+# an error reaches HTTP clients, CLI users and Triton clients alike: no flag of one of them,
+# and none of Pillow's wording (its guard has its own limit and speaks of attacks)
+NOT_FOR_EVERY_READER = ("--max-pixels", "max_output_pixels", "Pillow", "DOS", "decompression")
+
+
+@pytest.mark.parametrize(
+    ("content", "max_pixels", "says"),
+    [
+        (png_bomb_bytes(11000, 11000), 100_000_000,
+         "expected at most 100,000,000 pixels, got 11000x11000 = 121,000,000"),
+        (png_bomb_bytes(20000, 20000), 100_000_000,
+         "expected at most 100,000,000 pixels, got 400,000,000"),
+        # a limit above Pillow's guard (twice Image.MAX_IMAGE_PIXELS): the guard is the limit
+        (png_bomb_bytes(20000, 20000), 10**9,
+         f"expected at most {2 * Image.MAX_IMAGE_PIXELS:,} pixels, got 400,000,000"),
+    ],
+    ids=["ours", "pillows-guard-too", "pillows-guard-first"],
+)  # fmt: skip
+def test_the_pixel_limit_names_one_limit_and_no_flag(content, max_pixels, says) -> None:
+    for read in (open_rgb, header_size):
+        with pytest.raises(InvalidImage) as info:
+            read(content, max_pixels)
+        assert str(info.value) == says
+        assert not any(word in str(info.value) for word in NOT_FOR_EVERY_READER)
+
+
+def test_the_header_size_is_the_upright_pictures(photo: Image.Image) -> None:
+    """EXIF orientations 5..8 swap the sides, as decoding does (a roi is of the upright
+    picture): read from the header alone."""
+    exif = Image.Exif()
+    exif[ORIENTATION] = 6
+    buffer = io.BytesIO()
+    photo.save(buffer, format="JPEG", exif=exif.tobytes())
+    assert header_size(buffer.getvalue()) == open_rgb(buffer.getvalue()).size == (48, 64)
+
+
 def test_model_input_is_lanczos_320(photo: Image.Image) -> None:
     x = to_model_input(photo)
     assert x.shape == (CONTRACT.size, CONTRACT.size, CONTRACT.channels) and x.dtype == np.uint8
@@ -176,8 +220,9 @@ def test_render_and_encode(photo: Image.Image, options: OutputOptions, mode: str
 def test_a_result_the_encoder_cannot_write_is_one_clear_line(
     fmt: str, size: tuple[int, int], says: str
 ) -> None:
-    with pytest.raises(InvalidImage, match=says):
+    with pytest.raises(InvalidImage, match=says) as info:
         encode(Image.new("RGBA", size), OutputOptions(fmt=fmt, bgcolor=(0, 0, 0, 255)))
+    assert str(info.value).endswith("; ask for png, or a smaller result")  # no one API's field
 
 
 def test_the_largest_webp_side_still_encodes() -> None:

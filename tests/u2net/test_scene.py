@@ -12,9 +12,11 @@ from PIL import Image, ImageDraw, ImageFilter
 
 from tests.data import PHOTOS
 from u2net.contract import CONTRACT
-from u2net.errors import OptionError
+from u2net.errors import InvalidRequest, OptionError
 from u2net.imaging import finish, open_rgb
-from u2net.options import OutputOptions, from_parameters, to_parameters
+from u2net.job import prepare
+from u2net.options import CutRequest, OutputOptions, from_parameters, to_parameters
+from u2net.scene import roi_box
 
 SIDE = CONTRACT.size
 BOX_320 = (100, 60, 220, 260)  # the subject's ellipse in the model's 320×320 mask
@@ -190,3 +192,39 @@ def test_bad_values_name_the_parameter(parameters, says) -> None:
 def test_a_background_colour_and_photo_together_are_refused(photo) -> None:
     with pytest.raises(OptionError, match="a background colour or a background image, got both"):
         OutputOptions(bgcolor=(0, 0, 0, 255), bg_image=png(PHOTOS[2]))
+
+
+@pytest.mark.parametrize(
+    ("roi", "says"),
+    [
+        ("400 400 100 100", "roi: expected x1 < x2 and y1 < y2 (a region), got '400 400 100 100'"),
+        ("10 10 10 10", "roi: expected x1 < x2 and y1 < y2 (a region), got '10 10 10 10'"),
+        ("0 60% 100% 40%", "roi: expected x1 < x2 and y1 < y2 (a region), got '0 60% 100% 40%'"),
+    ],
+)
+def test_a_reversed_or_empty_roi_is_refused_with_its_values(roi, says) -> None:
+    with pytest.raises(OptionError) as raised:
+        from_parameters({"roi": roi})
+    assert str(raised.value) == f"parameter {says}"
+
+
+def test_pixels_against_percent_are_judged_at_the_photos_size(photo, mask_320) -> None:
+    """``300px .. 40%`` is a region of a 1000 px wide photo, and nothing of a 640 px one
+    (40% of it is 256 px): refused before the network runs, and by ``finish`` too."""
+    roi = from_parameters({"roi": "300px 0 40% 100%"}).options.roi
+    assert roi_box(roi, (1000, 427)) == (300, 0, 400, 427)
+    for refuse in (
+        lambda: prepare(png(PHOTOS[3]), CutRequest(options=OutputOptions(roi=roi)), 10**8),
+        lambda: finish(photo, mask_320, OutputOptions(roi=roi)),
+    ):
+        with pytest.raises(InvalidRequest) as raised:
+            refuse()
+        assert str(raised.value) == (
+            "roi: expected a region with x1 < x2 and y1 < y2 inside the 640x427 image,"
+            " got '300px 0px 40% 100%' (300px 0px 256px 427px there)"
+        )
+
+
+def test_a_roi_beyond_the_photo_is_clamped_to_it() -> None:
+    roi = from_parameters({"roi": "0 0 99999px 100%"}).options.roi
+    assert roi_box(roi, (640, 427)) == (0, 0, 640, 427)

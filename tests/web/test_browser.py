@@ -144,6 +144,19 @@ def test_choosing_jpeg_turns_the_background_colour_on(browser, gateway) -> None:
     assert use_colour.is_selected()
 
 
+def test_only_the_mask_turns_the_background_and_shadow_off(browser, gateway) -> None:
+    """The API refuses a mask with a background or shadow, so the page does not offer one."""
+    from selenium.webdriver.common.by import By
+
+    browser.get(gateway.url)
+    controls = ["use-bgc", "bg-image", "shadow"]
+    assert all(browser.find_element(By.ID, c).is_enabled() for c in controls)
+    browser.find_element(By.ID, "om").click()
+    assert not any(browser.find_element(By.ID, c).is_enabled() for c in controls)
+    browser.find_element(By.ID, "om").click()
+    assert all(browser.find_element(By.ID, c).is_enabled() for c in controls)
+
+
 @pytest.mark.parametrize("mode", ["rembg", "straight"])
 def test_the_edges_choice_reaches_the_request(browser, gateway, triton_server, tmp_path, mode):
     """Choosing a compositing mode under "Edges": the download is the CLI's cut in that mode

@@ -16,7 +16,8 @@ import pytest
 from tests.data import PHOTOS
 from tests.web.serving import MODEL, config_for, serve
 from web.config import MB, FetchPolicy
-from web.fetch import refusal
+from web.errors import BadRequest
+from web.fetch import check_url, refusal
 
 PHOTO = PHOTOS[3]
 
@@ -190,3 +191,56 @@ def test_without_the_exemption_loopback_is_refused(triton_server, origin) -> Non
         response = get(c, f"{origin}/photo.jpg")
     assert response.status_code == 400
     assert "expected a public address, got 127.0.0.1 (loopback)" in response.json()["detail"]
+
+
+# every spelling of a loopback address that a URL parser, inet_aton or IDNA reads as one
+LOOPBACK_SPELLINGS = {
+    "127.1": "got 127.0.0.1 (loopback) for 127.1",
+    "127.0.1": "got 127.0.0.1 (loopback) for 127.0.1",
+    "0x7f.1": "got 127.0.0.1 (loopback) for 0x7f.1",
+    "0x7f000001": "got 127.0.0.1 (loopback) for 0x7f000001",
+    "2130706433": "got 127.0.0.1 (loopback) for 2130706433",
+    "0177.0.0.1": "got 127.0.0.1 (loopback) for 0177.0.0.1",
+    "127.000.000.001": "got 127.0.0.1 (loopback) for 127.000.000.001",
+    "127.0.0.1.": "got 127.0.0.1 (loopback) for 127.0.0.1.",
+    "0": "got 0.0.0.0 (unspecified) for 0",
+    "127\u30020\u30020\u30021": "got 127.0.0.1 (loopback)",  # ideographic full stops (IDNA)
+    "\u2460\u2461\u2466.0.0.1": "got 127.0.0.1 (loopback)",  # circled digits (NFKC)
+    "[::1]": "got ::1 (loopback)",
+    "[::ffff:127.0.0.1]": "got ::ffff:7f00:1 (loopback)",
+    "[0:0:0:0:0:ffff:7f00:1]": "got ::ffff:7f00:1 (loopback)",
+}
+
+
+@pytest.mark.parametrize("host", list(LOOPBACK_SPELLINGS))
+def test_every_spelling_of_a_private_address_gets_the_public_address_wording(host) -> None:
+    """aiohttp connects to what yarl makes of the host (IDNA, NFKC) and refuses other IPv4
+    spellings with its own words: each is checked as the address it spells."""
+    with pytest.raises(BadRequest) as refused:
+        check_url(f"http://{host}:8080/photo.jpg", policy())
+    assert str(refused.value) == f"image URL: expected a public address, {LOOPBACK_SPELLINGS[host]}"
+
+
+@pytest.mark.parametrize(
+    ("host", "says"),
+    [("8.8.8.8", None), ("1.1", "expected an IPv4 address written 1.0.0.1, got '1.1'"),
+     ("example.com", None), ("0x7f.example.com", None)],
+)  # fmt: skip
+def test_a_public_address_is_fetched_only_as_aiohttp_writes_it(host, says) -> None:
+    if says is None:
+        assert check_url(f"http://{host}/x.jpg", policy()) == host
+    else:
+        with pytest.raises(BadRequest, match=says):
+            check_url(f"http://{host}/x.jpg", policy())
+
+
+@pytest.mark.parametrize("host", ["127.0.2", "2130706434", "127\u30020\u30020\u30022"])
+def test_the_gateway_refuses_spellings_of_a_private_address(fetching, origin, host) -> None:
+    port = origin.rsplit(":", 1)[1]
+    response = get(fetching, f"http://{host}:{port}/photo.jpg?as={host}")
+    assert response.status_code == 400
+    assert (
+        "image URL: expected a public address, got 127.0.0.2 (loopback)"
+        in (response.json()["detail"])
+    )
+    assert f"/photo.jpg?as={host}" not in Origin.asked

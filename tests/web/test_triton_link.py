@@ -51,18 +51,18 @@ def test_client_errors_become_http_errors(
 @pytest.mark.parametrize(
     ("requested", "refused"),
     [("u2netp", False), ("u2netp_onnx", False), ("u2net", True), ("u2net_onnx", True),
-     ("isnet-general-use", False)],
-    ids=["loaded", "loaded-served-name", "not-loaded", "not-loaded-served-name", "unknown"],
+     ("isnet-general-use", True), ("u2netp_int8", True)],
+    ids=["loaded", "loaded-served-name", "not-loaded", "not-loaded-served-name", "unknown",
+         "int8-not-loaded"],
 )  # fmt: skip
-def test_only_a_catalogued_model_that_is_not_loaded_is_refused_here(
-    requested: str, refused: bool
-) -> None:
-    """Once the watcher knows what is loaded, a catalogued model that is not is a 400 at
-    once; a name outside the catalogue goes on to ``cutout``, which lists the catalogue."""
+def test_a_model_that_is_not_loaded_is_refused_here(requested: str, refused: bool) -> None:
+    """Once the watcher knows what is loaded, a model that is not (catalogued or not) is a
+    400 at once, listing the names a request may give for what is loaded, and only those
+    (``cutout``'s answer would list every catalogued name)."""
     link = TritonLink(URL, timeout_s=60.0)
     link.loaded = frozenset({"u2netp_onnx"})
     if refused:
-        with pytest.raises(BadRequest, match=r"has loaded \(u2netp_onnx\), got"):
+        with pytest.raises(BadRequest, match=r"has loaded \(u2netp, u2netp_onnx\), got"):
             link.refuse_if_not_loaded(requested)
     else:
         link.refuse_if_not_loaded(requested)

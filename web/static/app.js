@@ -17,6 +17,7 @@ function options() {
   for (const flag of ["om", "ppm", "a"]) {
     if ($("#" + flag).checked) fields.append(flag, "true");
   }
+  if ($("#om").checked) return fields;  // a mask has no background or shadow (the API says 400)
   if ($("#shadow").checked) fields.append("shadow", "true");
   const background = $("#bg-image").files[0];
   if (background) {
@@ -214,6 +215,13 @@ $("#bg-image").addEventListener("change", () => {
   if ($("#bg-image").files.length) $("#use-bgc").checked = false;  // one background at a time
 });
 $("#clear-bg-image").addEventListener("click", () => { $("#bg-image").value = ""; });
+// Only the mask: the background and shadow controls do not apply, so they are turned off
+const BACKGROUND_CONTROLS = ["#use-bgc", "#bgc", "#bg-image", "#clear-bg-image", "#shadow"];
+function followOnlyMask() {
+  for (const id of BACKGROUND_CONTROLS) $(id).disabled = $("#om").checked;
+}
+$("#om").addEventListener("change", followOnlyMask);
+followOnlyMask();
 $("#format").addEventListener("change", () => {
   const background = $("#bg-image").files.length;
   if ($("#format").value === "jpg" && !$("#om").checked && !background) $("#use-bgc").checked = true;
