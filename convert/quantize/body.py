@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import onnx
 from onnx import shape_inference, version_converter
 
@@ -145,3 +146,35 @@ def body_layout(model: onnx.ModelProto) -> BodyLayout:
         head=tuple(n for n in names if n in head),
         serving=tuple(n for n in names if n in serving),
     )
+
+
+def _spatial_sizes(model: onnx.ModelProto) -> dict[str, int]:
+    """Height x width of every 4-D tensor shape inference can tell."""
+    inferred = shape_inference.infer_shapes(model)
+    found = {}
+    for info in (*inferred.graph.value_info, *inferred.graph.output):
+        dims = info.type.tensor_type.shape.dim
+        if len(dims) == 4 and all(d.HasField("dim_value") for d in dims[2:]):
+            found[info.name] = dims[2].dim_value * dims[3].dim_value
+    return found
+
+
+def conv_units(model: onnx.ModelProto, nodes: Sequence[str]) -> list[tuple[str, ...]]:
+    """The convs among ``nodes``, each with the Relu that reads it, most multiply-adds first:
+    the units a search may give back to int8 one at a time (a conv's cost is its weight's
+    size times its output's height x width)."""
+    weights = {w.name: int(np.prod(w.dims)) for w in model.graph.initializer}
+    sizes = _spatial_sizes(model)
+    among = set(nodes)
+    by_input = {i: n for n in model.graph.node for i in n.input}
+    units = []
+    for node in model.graph.node:
+        if node.op_type != "Conv" or node.name not in among:
+            continue
+        cost = weights.get(node.input[1], 0) * sizes.get(node.output[0], 0)
+        relu = by_input.get(node.output[0])
+        unit = (
+            (node.name, relu.name) if relu is not None and relu.op_type == "Relu" else (node.name,)
+        )
+        units.append((cost, unit))
+    return [unit for _cost, unit in sorted(units, key=lambda u: -u[0])]

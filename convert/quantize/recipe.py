@@ -1,8 +1,9 @@
 """The int8 recipe kept in the repository: how ``python -m convert`` rebuilds a certified
 variant without searching or calibrating again.
 
-    convert/quantize/recipes/<model>.json         what stays fp32 (blocks and single nodes)
-                                                  and which convs are split by concat branch
+    convert/quantize/recipes/<model>.json         what stays fp32 (blocks, minus the nodes
+                                                  given back to int8, plus single nodes) and
+                                                  which convs are split by concat branch
     convert/quantize/recipes/<model>.ranges.json  ONNX Runtime's calibration cache (MinMax
                                                   range of every tensor) of the graph the
                                                   recipe describes
@@ -28,7 +29,7 @@ RECIPE_FORMAT = 1
 RANGES_SUFFIX = ".ranges.json"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Recipe:
     """What one int8 variant is made of (plain data, as written to its JSON file)."""
 
@@ -37,6 +38,7 @@ class Recipe:
     graph_version: int
     fp32_blocks: tuple[str, ...] = ()
     fp32_nodes: tuple[str, ...] = ()  # single nodes kept fp32 besides the blocks and the head
+    int8_nodes: tuple[str, ...] = ()  # nodes of the fp32 blocks quantized nonetheless
     split_convs: tuple[str, ...] = ()  # convs over a Concat, split into one conv per branch
     calibration_photos: tuple[str, ...] = ()
     format: int = field(default=RECIPE_FORMAT)

@@ -7,7 +7,9 @@ evaluations (each evaluation is remembered):
 1. everything int8 but the head; if that meets the bar, done;
 2. each block alone kept fp32: how much of the shortfall does it remove? (its sensitivity);
 3. keep blocks fp32 in that order, most sensitive first, until the bar is met;
-4. give back to int8 every kept block the bar does not need (last added first).
+4. give back to int8 every kept block the bar does not need (last added first);
+5. then, node by node (:func:`give_back`): each conv of the kept blocks (with its Relu), most
+   multiply-adds first, goes to int8 when the bar still holds with it.
 
 When no set meets the bar the result says so (``passed`` False) with the best set found.
 """
@@ -41,6 +43,7 @@ class Trial:
 
     fp32_blocks: tuple[str, ...]
     agreements: tuple[MaskAgreement, ...]
+    int8_nodes: tuple[str, ...] = ()  # nodes of those blocks given back to int8
 
     def shortfall(self, bar: Bar) -> float:
         return sum(bar.shortfall(a) for a in self.agreements)
@@ -63,6 +66,7 @@ class SearchResult:
     passed: bool
     sensitivity: tuple[tuple[str, float], ...]  # block, shortfall left with it alone in fp32
     trials: tuple[Trial, ...]  # in the order they were evaluated
+    int8_nodes: tuple[str, ...] = ()  # nodes of the fp32 blocks given back to int8
 
 
 class _Memo:
@@ -107,6 +111,28 @@ def search(blocks: Sequence[str], evaluate: Evaluate, bar: Bar) -> SearchResult:
     )
 
 
+EvaluateNodes = Callable[[tuple[str, ...]], Sequence[MaskAgreement]]
+
+
+def give_back(
+    blocks: tuple[str, ...],
+    units: Sequence[tuple[str, ...]],
+    evaluate: EvaluateNodes,
+    bar: Bar,
+) -> tuple[tuple[str, ...], tuple[Trial, ...]]:
+    """Step 5: with ``blocks`` fp32, give each unit of nodes to int8 in turn (the caller
+    orders them, costliest first), keeping it there when the bar still holds with it and
+    every unit kept before it. ``evaluate`` takes the nodes given back so far."""
+    given: tuple[str, ...] = ()
+    trials = []
+    for unit in units:
+        trial = Trial(blocks, tuple(evaluate((*given, *unit))), (*given, *unit))
+        trials.append(trial)
+        if trial.passes(bar):
+            given = trial.int8_nodes
+    return given, tuple(trials)
+
+
 def write_result(path: Path, result: SearchResult) -> None:
     """The one writer of a search result (JSON, atomically)."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -117,8 +143,14 @@ def read_result(path: Path) -> SearchResult:
     """The one reader of :func:`write_result`'s file."""
     data = json.loads(Path(path).read_text())
     trials = tuple(
-        Trial(tuple(t["fp32_blocks"]), tuple(MaskAgreement(**a) for a in t["agreements"]))
+        Trial(
+            tuple(t["fp32_blocks"]),
+            tuple(MaskAgreement(**a) for a in t["agreements"]),
+            tuple(t.get("int8_nodes", ())),
+        )
         for t in data["trials"]
     )
     sensitivity = tuple((b, float(s)) for b, s in data["sensitivity"])
-    return SearchResult(tuple(data["fp32_blocks"]), bool(data["passed"]), sensitivity, trials)
+    blocks, passed = tuple(data["fp32_blocks"]), bool(data["passed"])
+    int8_nodes = tuple(data.get("int8_nodes", ()))
+    return SearchResult(blocks, passed, sensitivity, trials, int8_nodes)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import onnx
@@ -27,7 +27,7 @@ from convert.check import check_serving, load_onnx
 from convert.fetch import fetch
 from convert.graph import GRAPH_VERSION, build_serving_graph
 from convert.model_config import OnnxVariant, write_configs
-from convert.quantize.body import BodyLayout, body_layout, to_qdq_opset
+from convert.quantize.body import BodyLayout, body_layout, conv_units, to_qdq_opset
 from convert.quantize.certify import Certification, certify, floors
 from convert.quantize.measure import Runner, Speed, agreements
 from convert.quantize.qdq import calibrate, quantize
@@ -41,7 +41,8 @@ from convert.quantize.recipe import (
     recipe_path,
     write_recipe,
 )
-from convert.quantize.search import SearchResult, read_result, search, write_result
+from convert.quantize.search import SearchResult, give_back, read_result, search, write_result
+from convert.quantize.split import split_concat_convs
 from u2net.agreement import INT8_MIN_SPEEDUP, Certified, MaskAgreement, NoiseFloor, PhotoBars
 from u2net.catalogue import KnownModel
 from u2net.files import atomic_write_bytes, md5_of
@@ -122,8 +123,10 @@ def fp32_graph(model: KnownModel) -> onnx.ModelProto:
 
 
 def excluded_nodes(layout: BodyLayout, recipe: Recipe) -> list[str]:
-    """Every node the recipe keeps fp32: serving maths, head, its blocks and its nodes."""
-    return [*layout.excluded_nodes(recipe.fp32_blocks), *recipe.fp32_nodes]
+    """Every node the recipe keeps fp32: serving maths, head, its blocks but the nodes it
+    gives back to int8, and its single nodes."""
+    kept = [n for n in layout.excluded_nodes(recipe.fp32_blocks) if n not in recipe.int8_nodes]
+    return [*kept, *recipe.fp32_nodes]
 
 
 def derive_recipe(model: KnownModel, repository: Path, recipes: Path = RECIPES) -> Recipe:
@@ -136,35 +139,60 @@ def derive_recipe(model: KnownModel, repository: Path, recipes: Path = RECIPES) 
     calibrate(fp32, sample_inputs(CALIBRATION_PHOTOS)[1], cache)
     result = _search(fp32, body_layout(fp32), cache, result_path)
     recipe = Recipe(
-        model.name, model.md5, GRAPH_VERSION, result.fp32_blocks, (), (), CALIBRATION_PHOTOS
+        model=model.name,
+        source_md5=model.md5,
+        graph_version=GRAPH_VERSION,
+        fp32_blocks=result.fp32_blocks,
+        int8_nodes=result.int8_nodes,
+        calibration_photos=CALIBRATION_PHOTOS,
     )
     log.info("%s: recipe written to %s", model.name, write_recipe(recipe, cache, recipes))
     return recipe
 
 
+class _SearchScore:
+    """Quantize with a set of nodes kept fp32 and score it on the search photos, each against
+    fp32's floor there (what both steps of the search evaluate)."""
+
+    def __init__(self, fp32: onnx.ModelProto, cache: Path) -> None:
+        self.fp32, self.cache = fp32, cache
+        reference = Runner(fp32)
+        self.names, self.images = sample_inputs(SEARCH_PHOTOS)
+        photos = sample_rgb(SEARCH_PHOTOS)
+        self.bars = PhotoBars.from_floors(floors(reference, self.names, photos))
+        self.masks = reference.masks(self.images)
+
+    def __call__(self, kept_fp32: list[str], label: str) -> list[MaskAgreement]:
+        int8 = Runner(quantize(self.fp32, self.cache, kept_fp32))
+        found = agreements(self.masks, int8.masks(self.images), self.names)
+        inside = sum(self.bars.passes(a) for a in found)
+        log.info("%s: %d/%d photos inside the floor", label, inside, len(found))
+        return found
+
+
 def _search(
     fp32: onnx.ModelProto, layout: BodyLayout, cache: Path, result_path: Path
 ) -> SearchResult:
+    """Blocks first (``search``), then node by node inside the kept blocks (``give_back``)."""
     if result_path.is_file():
         log.info("reusing the sensitivity search in %s", result_path)
         return read_result(result_path)
-    reference = Runner(fp32)
-    names, images = sample_inputs(SEARCH_PHOTOS)
-    bars = PhotoBars.from_floors(floors(reference, names, sample_rgb(SEARCH_PHOTOS)))
-    masks = reference.masks(images)
+    score = _SearchScore(fp32, cache)
 
     def evaluate(blocks: tuple[str, ...]) -> list[MaskAgreement]:
-        excluded = layout.excluded_nodes(blocks)
-        found = agreements(masks, Runner(quantize(fp32, cache, excluded)).masks(images), names)
-        log.info(
-            "fp32 blocks [%s]: %d/%d photos inside the floor",
-            ",".join(blocks),
-            sum(bars.passes(a) for a in found),
-            len(found),
-        )
-        return found
+        return score(layout.excluded_nodes(blocks), f"fp32 blocks [{','.join(blocks)}]")
 
-    result = search([b.name for b in layout.blocks], evaluate, bars)
+    result = search([b.name for b in layout.blocks], evaluate, score.bars)
+    if result.passed and result.fp32_blocks:
+        kept = layout.excluded_nodes(result.fp32_blocks)
+
+        def evaluate_nodes(given: tuple[str, ...]) -> list[MaskAgreement]:
+            return score([n for n in kept if n not in given], f"int8 [{','.join(given)}]")
+
+        nodes = [n for b in result.fp32_blocks for n in layout.block(b).nodes]
+        units = conv_units(fp32, nodes)
+        given, trials = give_back(result.fp32_blocks, units, evaluate_nodes, score.bars)
+        result = replace(result, int8_nodes=given, trials=(*result.trials, *trials))
     write_result(result_path, result)
     return result
 
@@ -226,10 +254,11 @@ def stage_int8(
     if not force and _up_to_date(repository, variant.name, model, digest):
         return _recorded(repository, variant.name, recipe)
     fp32 = fp32_graph(model)
-    layout = body_layout(fp32)
+    graph = split_concat_convs(fp32, recipe.split_convs) if recipe.split_convs else fp32
+    layout = body_layout(graph)
     work = quantize_dir(repository, variant.name)
-    ranges = _ranges(model, recipe, fp32, work, recipes)
-    int8 = quantize(fp32, ranges, excluded_nodes(layout, recipe))
+    ranges = _ranges(model, recipe, graph, work, recipes)
+    int8 = quantize(graph, ranges, excluded_nodes(layout, recipe))
     photos = sample_rgb(held_out)
     certification = certify(Runner(fp32), Runner(int8), list(held_out), photos)
     passed = certification.passed(INT8_MIN_SPEEDUP)

@@ -8,7 +8,7 @@ import pytest
 
 from convert.check import load_onnx
 from convert.graph import build_serving_graph
-from convert.quantize.body import QDQ_OPSET, U2NET_BLOCKS, body_layout, to_qdq_opset
+from convert.quantize.body import QDQ_OPSET, U2NET_BLOCKS, body_layout, conv_units, to_qdq_opset
 from convert.quantize.measure import Runner
 from tests.data import original_model
 from u2net.samples import sample_inputs
@@ -52,3 +52,16 @@ def test_excluded_nodes_add_the_chosen_blocks(converted: onnx.ModelProto) -> Non
     assert not set(layout.block("stage1").nodes) & set(excluded)
     with pytest.raises(ValueError, match="expected a block of"):
         layout.excluded_nodes(["stage9"])
+
+
+def test_conv_units_pair_each_conv_with_its_relu_costliest_first() -> None:
+    serving = to_qdq_opset(build_serving_graph(load_onnx(original_model("u2netp"))))
+    layout = body_layout(serving)
+    nodes = [*layout.block("stage1").nodes, *layout.block("stage4").nodes]
+    units = conv_units(serving, nodes)
+    convs = [n for n in nodes if n.startswith("Conv")]
+    assert sorted(u[0] for u in units) == sorted(convs)
+    assert all(len(u) == 2 and u[1].startswith("Relu") for u in units)
+    stage1 = set(layout.block("stage1").nodes)
+    assert units[0][0] in stage1  # 320 px beats 40 px at u2netp's equal widths
+    assert units[-1][0] not in stage1

@@ -22,7 +22,7 @@ INSIDE = Certified(
 OUTSIDE = Certified(
     MaskAgreement("rocket.jpg", 0.70, 0.9, 52), NoiseFloor("rocket.jpg", 0.757, 0.85)
 )
-RECIPE = Recipe("u2net", "abc", 1, ("stage2d",))
+RECIPE = Recipe(model="u2net", source_md5="abc", graph_version=1, fp32_blocks=("stage2d",))
 
 
 def _fake(certified: set[str], recipes: set[str] = frozenset({"u2net", "u2netp"})):

@@ -23,7 +23,15 @@ from convert.quantize.recipe import (
 from u2net.catalogue import KNOWN_MODELS
 from u2net.samples import CALIBRATION_PHOTOS, HELD_OUT_PHOTOS
 
-RECIPE = Recipe("u2netp", "abc", 3, ("stage2d",), ("Conv_0",), (), ("astronaut.png",))
+RECIPE = Recipe(
+    model="u2netp",
+    source_md5="abc",
+    graph_version=3,
+    fp32_blocks=("stage2d",),
+    fp32_nodes=("Conv_0",),
+    int8_nodes=("Conv_680", "Relu_681"),
+    calibration_photos=("astronaut.png",),
+)
 
 
 @pytest.fixture

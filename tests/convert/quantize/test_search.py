@@ -4,8 +4,9 @@ how many evaluations."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
-from convert.quantize.search import read_result, search, write_result
+from convert.quantize.search import give_back, read_result, search, write_result
 from u2net.agreement import INT8_BAR, MaskAgreement
 
 BLOCKS = ("stage1", "stage2", "stage3", "stage4")
@@ -72,3 +73,31 @@ def test_a_result_reads_back_as_written(tmp_path) -> None:
     result = search(BLOCKS, evaluate, INT8_BAR)
     write_result(tmp_path / "search.json", result)
     assert read_result(tmp_path / "search.json") == result
+
+
+def test_nodes_go_back_to_int8_one_unit_at_a_time_while_the_bar_holds() -> None:
+    """Units a and c keep the bar, b breaks it alone, and a with c breaks it: the costliest
+    that fits goes first, and each later unit is judged with those already given back."""
+    seen: list[tuple[str, ...]] = []
+
+    def evaluate(given: tuple[str, ...]) -> list[MaskAgreement]:
+        seen.append(given)
+        broken = "b" in given or {"a", "c"} <= set(given)
+        return [_photo(0.9 if broken else 0.999)]
+
+    units = [("a", "relu_a"), ("b",), ("c", "relu_c"), ("d",)]
+    given, trials = give_back(("stage2",), units, evaluate, INT8_BAR)
+    assert given == ("a", "relu_a", "d")
+    assert seen == [("a", "relu_a"), ("a", "relu_a", "b"), ("a", "relu_a", "c", "relu_c"), given]
+    assert [t.passes(INT8_BAR) for t in trials] == [True, False, False, True]
+    assert all(t.fp32_blocks == ("stage2",) for t in trials)
+
+
+def test_nodes_given_back_read_back_as_written(tmp_path) -> None:
+    evaluate, _seen = _counting(lambda b: [_photo(0.999 if "stage3" in b else 0.6)])
+    found = search(BLOCKS, evaluate, INT8_BAR)
+    given, trials = give_back(("stage3",), [("Conv_1",)], lambda g: [_photo(0.999)], INT8_BAR)
+    result = replace(found, int8_nodes=given, trials=(*found.trials, *trials))
+    write_result(tmp_path / "search.json", result)
+    assert read_result(tmp_path / "search.json") == result
+    assert read_result(tmp_path / "search.json").int8_nodes == ("Conv_1",)

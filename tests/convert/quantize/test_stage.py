@@ -35,7 +35,13 @@ def recipes(tmp_path_factory: pytest.TempPathFactory, graph: onnx.ModelProto) ->
     folder = tmp_path_factory.mktemp("recipes")
     ranges = folder / "calibration.json"
     calibrate(graph, sample_inputs(PHOTOS)[1], ranges)
-    recipe = Recipe(MODEL.name, MODEL.md5, GRAPH_VERSION, ("stage2d", "stage1d"), (), (), PHOTOS)
+    recipe = Recipe(
+        model=MODEL.name,
+        source_md5=MODEL.md5,
+        graph_version=GRAPH_VERSION,
+        fp32_blocks=("stage2d", "stage1d"),
+        calibration_photos=PHOTOS,
+    )
     write_recipe(recipe, ranges, folder)
     return folder
 
