@@ -122,10 +122,12 @@ class NoiseFloor:
 MaskOf = Callable[[np.ndarray], np.ndarray]
 
 
-def noise_floor(mask_of: MaskOf, image: np.ndarray, name: str = "") -> NoiseFloor:
+def noise_floor(
+    mask_of: MaskOf, image: np.ndarray, name: str = "", reference: np.ndarray | None = None
+) -> NoiseFloor:
     """The floor of the model ``mask_of`` (one uint8 [H,W,3] input -> its [H,W] mask) on
-    ``image``."""
-    reference = mask_of(image)
+    ``image`` (``reference``: its mask there, when the caller has it)."""
+    reference = mask_of(image) if reference is None else reference
     moved = [compare_masks(reference, mask_of(changed)) for changed in invisible_changes(image)]
     return floor_of(moved, name)
 

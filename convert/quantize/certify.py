@@ -48,13 +48,17 @@ def model_input(photo: np.ndarray) -> np.ndarray:
 
 
 def floors(
-    reference: Runner, names: Sequence[str], photos: Sequence[np.ndarray]
+    reference: Runner,
+    names: Sequence[str],
+    photos: Sequence[np.ndarray],
+    masks: Sequence[np.ndarray] | None = None,
 ) -> list[NoiseFloor]:
     """fp32's floor on each photo: the invisible changes are made to the full-size photo,
-    then resized as every request is."""
+    then resized as every request is (``masks``: fp32's masks of the photos, if known)."""
+    known = masks if masks is not None else [None] * len(photos)
     return [
-        noise_floor(lambda p: reference.mask(model_input(p)), photo, name)
-        for name, photo in zip(names, photos, strict=True)
+        noise_floor(lambda p: reference.mask(model_input(p)), photo, name, mask)
+        for name, photo, mask in zip(names, photos, known, strict=True)
     ]
 
 
@@ -70,10 +74,11 @@ def certify(
     """``candidate`` against ``reference`` (fp32) on full-size ``photos`` (``known_floors``:
     the reference's floors measured before, for comparing several candidates)."""
     inputs = np.stack([model_input(p) for p in photos])
-    floor = known_floors if known_floors is not None else floors(reference, names, photos)
+    masks = reference.masks(inputs)
+    floor = known_floors if known_floors is not None else floors(reference, names, photos, masks)
     found = [
-        Certified(compare_masks(reference.mask(x), candidate.mask(x), n), f)
-        for n, x, f in zip(names, inputs, floor, strict=True)
+        Certified(compare_masks(m, candidate.mask(x), n), f)
+        for n, x, m, f in zip(names, inputs, masks, floor, strict=True)
     ]
     speed = interleaved_speed(reference, candidate, inputs[:SPEED_PHOTOS], rounds)
     return Certification(tuple(found), speed)
