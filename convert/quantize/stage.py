@@ -255,7 +255,7 @@ def stage_int8(
         return _recorded(repository, variant.name, recipe)
     fp32 = fp32_graph(model)
     graph = split_concat_convs(fp32, recipe.split_convs) if recipe.split_convs else fp32
-    layout = body_layout(graph)
+    layout = body_layout(fp32)  # a split conv's parts are int8: no block needs their names
     work = quantize_dir(repository, variant.name)
     ranges = _ranges(model, recipe, graph, work, recipes)
     int8 = quantize(graph, ranges, excluded_nodes(layout, recipe))
