@@ -1,6 +1,7 @@
 """Certify a faster serving graph against fp32 on photos its calibration never saw: on each
 photo its agreement with fp32 beside fp32's own noise floor there (``u2net.agreement``), and
-the speed of one raw request, timed in the same interleaved rounds as fp32."""
+the speed of one raw request: fp32 and the candidate run in turn on each photo, and those
+same runs are timed."""
 
 from __future__ import annotations
 
@@ -10,12 +11,11 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from convert.quantize.measure import Runner, Speed, interleaved_speed
+from convert.quantize.measure import Runner, Speed, interleaved_runs
 from u2net.agreement import Certified, NoiseFloor, certified_rows, compare_masks, noise_floor
 from u2net.imaging import to_model_input
 
-SPEED_ROUNDS = 2  # interleaved rounds over the timed photos
-SPEED_PHOTOS = 5  # the first held-out photos are timed: enough for a stable median
+SPEED_ROUNDS = 1  # interleaved rounds over the held-out photos: the agreement's own runs
 
 
 @dataclass(frozen=True)
@@ -74,11 +74,10 @@ def certify(
     """``candidate`` against ``reference`` (fp32) on full-size ``photos`` (``known_floors``:
     the reference's floors measured before, for comparing several candidates)."""
     inputs = np.stack([model_input(p) for p in photos])
-    masks = reference.masks(inputs)
+    masks, candidates, speed = interleaved_runs(reference, candidate, inputs, rounds)
     floor = known_floors if known_floors is not None else floors(reference, names, photos, masks)
     found = [
-        Certified(compare_masks(m, candidate.mask(x), n), f)
-        for n, x, m, f in zip(names, inputs, masks, floor, strict=True)
+        Certified(compare_masks(m, c, n), f)
+        for n, m, c, f in zip(names, masks, candidates, floor, strict=True)
     ]
-    speed = interleaved_speed(reference, candidate, inputs[:SPEED_PHOTOS], rounds)
     return Certification(tuple(found), speed)

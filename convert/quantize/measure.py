@@ -68,18 +68,23 @@ class Speed:
         }
 
 
-def interleaved_speed(
+def interleaved_runs(
     reference: Runner, candidate: Runner, images: np.ndarray, rounds: int
-) -> Speed:
+) -> tuple[np.ndarray, np.ndarray, Speed]:
     """Each image on one, then the other, ``rounds`` times (after one warm-up each): other
-    work on the machine slows both alike, so the ratio holds while the times may not."""
+    work on the machine slows both alike, so the ratio holds while the times may not. Returns
+    both runners' masks (the last round's) and the speed."""
     reference.mask(images[0])
     candidate.mask(images[0])
     times: tuple[list[float], list[float]] = ([], [])
+    masks: tuple[list[np.ndarray], list[np.ndarray]] = ([], [])
     for _ in range(rounds):
+        masks[0].clear()
+        masks[1].clear()
         for image in images:
-            for runner, kept in ((reference, times[0]), (candidate, times[1])):
+            for runner, kept, found in zip((reference, candidate), times, masks, strict=True):
                 start = time.perf_counter()
-                runner.mask(image)
+                found.append(runner.mask(image))
                 kept.append(time.perf_counter() - start)
-    return Speed(statistics.median(times[0]), statistics.median(times[1]), len(times[0]))
+    speed = Speed(statistics.median(times[0]), statistics.median(times[1]), len(times[0]))
+    return np.stack(masks[0]), np.stack(masks[1]), speed
