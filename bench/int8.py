@@ -28,6 +28,7 @@ from convert.quantize.split import split_concat_convs
 from convert.quantize.stage import excluded_nodes, fp32_graph
 from u2net.agreement import compare_masks
 from u2net.catalogue import parse_models
+from u2net.cli import positive_int
 from u2net.samples import CALIBRATION_PHOTOS, HELD_OUT_PHOTOS, sample_inputs, sample_rgb
 
 BIG_DECODER_CONVS = ("Conv_680", "Conv_682", "Conv_810", "Conv_812", "Conv_942")  # u2net
@@ -145,7 +146,9 @@ def closeness() -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", default="u2net")
-    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per candidate")
+    parser.add_argument(
+        "--rounds", type=positive_int, default=3, help="interleaved rounds per candidate"
+    )
     parser.add_argument("--closeness", action="store_true", help="only the u2netp comparison")
     parser.add_argument("--work", type=Path, default=Path("/tmp/u2net-int8-bench"))
     args = parser.parse_args()

@@ -66,15 +66,7 @@ class ABReport:
         found = self.certified()
         if not found:
             return [asdict(a) for a in self.agreements]
-        return [
-            {
-                **asdict(c.agreement),
-                "floor_iou": c.floor.iou,
-                "floor_mean_abs_diff": c.floor.mean_abs_diff,
-                "inside_floor": c.passed,
-            }
-            for c in found
-        ]
+        return [c.as_dict() for c in found]
 
     def as_dict(self) -> dict:
         ious = [m.iou for m in self.agreements]

@@ -316,7 +316,7 @@ def _add_ab(sub: object) -> None:
         dest="floor",
         action="store_false",
         help="skip A's noise floor (A on each photo with ±1 grey level of noise, 3 seeds, and "
-        "re-saved as JPEG q90: 4 more requests to A per image)",
+        "re-saved as JPEG q90: one more request to A per image, a batch of those 4 copies)",
     )
     _add_connection(ab)
     edge.add_verbosity(ab, quiet=False, subcommand=True)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from convert.check import check_source
 from convert.fetch import fetch
-from convert.model_config import all_variants, write_configs
+from convert.model_config import OnnxVariant, all_variants, write_configs
 from convert.quantize.recipe import read_recipe
 from convert.quantize.stage import stage_int8
 from convert.stage import stage_onnx
@@ -17,7 +17,7 @@ from convert.trt.stage import stage_trt
 from u2net import cli as edge
 from u2net.agreement import CERTIFIED_COLUMNS, INT8_BAR, INT8_MIN_SPEEDUP
 from u2net.catalogue import MODEL_NAMES
-from u2net.errors import UsageError
+from u2net.errors import ServingError, UsageError
 from u2net.report import table
 from u2net.repository import default_repository
 
@@ -89,10 +89,11 @@ def _add_quantize(sub: object) -> None:
         "certify it on held-out photos and stage it when certified: on every photo inside "
         f"fp32's own noise floor (IoU >= min({INT8_BAR.min_iou}, floor), mean |Δ| <= "
         f"max({INT8_BAR.max_mean_abs_diff:g}, floor)) and >= {INT8_MIN_SPEEDUP}x faster than "
-        "fp32 per raw request. Prints each photo's agreement beside the floor. --search "
-        "calibrates, searches which blocks stay fp32 and rewrites the recipe (minutes of CPU; "
-        "cached under <model>_int8/quantize/). Exit 1 when a variant is left unstaged "
-        "(docs/int8.md).",
+        "fp32 per raw request. Prints each photo's agreement beside the floor (a current "
+        "variant's as its manifest recorded it). --search calibrates, searches which blocks "
+        "and then which of their convs stay fp32, and rewrites the recipe (minutes of CPU; "
+        "cached under <model>_int8/quantize/). Exit 1 when a variant built is left unstaged; "
+        "a model without a recipe is a note (docs/int8.md).",
     )
     _add_selection(p_q, top=False)
     edge.add_verbosity(p_q, subcommand=True)
@@ -102,7 +103,9 @@ def _add_quantize(sub: object) -> None:
     p_q.add_argument(
         "--search",
         action="store_true",
-        help="calibrate and search again, and rewrite the recipe before building",
+        help="derive the recipe again (blocks, then convs, on the search photos) and rewrite it "
+        "before building; reuses the calibration and search cached under <model>_int8/quantize/ "
+        "(delete them for a fresh one)",
     )
 
 
@@ -138,8 +141,12 @@ def cmd_stage(args: argparse.Namespace) -> int:
     for model in args.models:
         stage_onnx(model, args.model_repository)
     for model in args.models:
-        if read_recipe(model.name) is not None:
-            print(stage_int8(model, args.model_repository).line())
+        variant = OnnxVariant(model.name, int8=True).name
+        try:
+            if read_recipe(model.name) is not None:
+                print(stage_int8(model, args.model_repository).line())
+        except ServingError as e:  # fp32 is staged: the int8 variant is optional
+            print(f"{variant}: not built: {e}")
     return 0
 
 
@@ -175,7 +182,8 @@ def cmd_quantize(args: argparse.Namespace) -> int:
             print(table(list(CERTIFIED_COLUMNS), outcome.certification.rows()))
         print(outcome.line())
         outcomes.append(outcome)
-    return 0 if all(o.staged for o in outcomes) else 1
+    built = [o for o in outcomes if o.certification is not None]  # "no recipe" is a note
+    return 0 if all(o.staged for o in built) else 1
 
 
 def cmd_trt(args: argparse.Namespace) -> int:

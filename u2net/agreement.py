@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -53,14 +53,15 @@ def compare_masks(
 
 @dataclass(frozen=True)
 class AgreementBar:
-    """What a faster variant must reach against its fp32 reference, on every photo."""
+    """What a faster variant must reach against its fp32 reference on a photo (one bar for
+    all photos, or each photo's from fp32's floor there: :meth:`NoiseFloor.bar`)."""
 
     min_iou: float
     max_mean_abs_diff: float
 
     def shortfall(self, agreement: MaskAgreement) -> float:
         """0 when ``agreement`` meets the bar; else how far it misses, in bar-sized units
-        (0.01 of IoU below 0.99 counts as much as 2 grey levels above 2)."""
+        (with the cap's bar, 0.01 of IoU below 0.99 counts as much as 2 grey levels above 2)."""
         iou_gap = max(0.0, self.min_iou - agreement.iou) / (1.0 - self.min_iou)
         diff_gap = max(0.0, agreement.mean_abs_diff - self.max_mean_abs_diff)
         return iou_gap + diff_gap / self.max_mean_abs_diff
@@ -149,6 +150,16 @@ class Certified:
     @property
     def passed(self) -> bool:
         return self.floor.bar().passes(self.agreement)
+
+    def as_dict(self) -> dict[str, object]:
+        """The agreement's fields, the floor's (unrounded: read back, the verdict is the
+        same) and the verdict: how manifests and ``client ab --json`` record one photo."""
+        return {
+            **asdict(self.agreement),
+            "floor_iou": self.floor.iou,
+            "floor_mean_abs_diff": self.floor.mean_abs_diff,
+            "inside_floor": self.passed,
+        }
 
 
 @dataclass(frozen=True)

@@ -96,7 +96,7 @@ MODEL_LABELS: dict[str, str] = {
     "u2net": "u2net: rembg's model, exactly (the default)",
     "u2netp": "u2netp: rembg's small model, 2.5x faster on CPU, coarser masks",
     "u2net_int8": "u2net int8: 2.4x faster on CPU, masks within fp32's own noise floor",
-    "u2netp_int8": "u2netp int8: not certified, not staged by default",
+    "u2netp_int8": "u2netp int8: no certified recipe (docs/int8.md)",
 }
 
 

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from u2net.agreement import Certified, MaskAgreement
+from u2net.agreement import Certified, MaskAgreement, NoiseFloor
 from u2net.files import atomic_write_bytes
 from u2net.repository import ONNX_FILE, PLAN_FILE
 
@@ -81,17 +81,14 @@ INT8_RECIPE = 2  # bump when the quantization recipe changes; int8 manifests rec
 
 def certified_photo(found: Certified) -> dict[str, Any]:
     """One held-out photo as an int8 manifest records it: the agreement and fp32's floor."""
-    return {
-        **asdict(found.agreement),
-        "floor_iou": round(found.floor.iou, 4),
-        "floor_mean_abs_diff": round(found.floor.mean_abs_diff, 3),
-        "inside_floor": found.passed,
-    }
+    return found.as_dict()
 
 
-def recorded_photo(entry: Mapping[str, Any]) -> MaskAgreement:
-    """The agreement part of :func:`certified_photo`'s record."""
-    return MaskAgreement(entry["name"], entry["iou"], entry["mean_abs_diff"], entry["max_abs_diff"])
+def recorded_photo(entry: Mapping[str, Any]) -> Certified:
+    """:func:`certified_photo`'s record read back."""
+    name = entry["name"]
+    agreement = MaskAgreement(name, entry["iou"], entry["mean_abs_diff"], entry["max_abs_diff"])
+    return Certified(agreement, NoiseFloor(name, entry["floor_iou"], entry["floor_mean_abs_diff"]))
 
 
 def int8_manifest(
@@ -158,6 +155,10 @@ def int8_float_nodes(manifest: Manifest) -> tuple[list[str], str]:
     TensorRT INT8 reuses. ValueError naming what is missing."""
     nodes = manifest.get("excluded_nodes")
     calibration = manifest.get("calibration")
+    if manifest.get("split_convs"):  # TensorRT builds the unsplit graph: not what was certified
+        raise ValueError(
+            f"expected no split_convs for TensorRT INT8, got {manifest['split_convs']}"
+        )
     cache = calibration.get("cache") if isinstance(calibration, Mapping) else None
     if not isinstance(nodes, list) or not all(isinstance(n, str) for n in nodes):
         raise ValueError(f"expected excluded_nodes as a list of names, got {nodes!r}")

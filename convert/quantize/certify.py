@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
+from convert.errors import QuantizeError
 from convert.quantize.measure import Runner, Speed, interleaved_runs
 from u2net.agreement import Certified, NoiseFloor, certified_rows, compare_masks, noise_floor
 from u2net.imaging import to_model_input
@@ -73,6 +74,8 @@ def certify(
 ) -> Certification:
     """``candidate`` against ``reference`` (fp32) on full-size ``photos`` (``known_floors``:
     the reference's floors measured before, for comparing several candidates)."""
+    if not photos:
+        raise QuantizeError("expected at least one held-out photo to certify on, got none")
     inputs = np.stack([model_input(p) for p in photos])
     masks, candidates, speed = interleaved_runs(reference, candidate, inputs, rounds)
     floor = known_floors if known_floors is not None else floors(reference, names, photos, masks)

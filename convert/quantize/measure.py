@@ -59,6 +59,11 @@ class Speed:
     def speedup(self) -> float:
         return self.reference_s / self.candidate_s
 
+    @classmethod
+    def from_dict(cls, timing: dict) -> Speed:
+        """:meth:`as_dict`'s form read back (a manifest's ``speed``)."""
+        return cls(timing["fp32_ms"] / 1e3, timing["int8_ms"] / 1e3, timing["runs"])
+
     def as_dict(self) -> dict[str, float | int]:
         return {
             "fp32_ms": round(self.reference_s * 1e3, 1),

@@ -1,6 +1,6 @@
 """ONNX Runtime's static quantization of the serving graph: calibrate once, quantize often.
 
-The recipe (measured: docs/int8.md): QDQ format, per-channel symmetric int8 weights
+The settings (measured: docs/int8.md): QDQ format, per-channel symmetric int8 weights
 (8 bits: ``reduce_range`` off), asymmetric uint8 activations, MinMax calibration on real
 photos. Calibration runs the graph once per photo and writes ONNX Runtime's own JSON cache
 of every tensor's range; each quantization after that (the sensitivity search builds a

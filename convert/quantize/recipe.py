@@ -64,6 +64,8 @@ def read_recipe(model: str, folder: Path = RECIPES) -> Recipe | None:
         return None
     try:
         data = json.loads(path.read_text())
+        if not isinstance(data, dict):
+            raise QuantizeError(f"{path}: expected a JSON object, got {type(data).__name__}")
         if data.get("format") != RECIPE_FORMAT:
             raise QuantizeError(
                 f"{path}: expected recipe format {RECIPE_FORMAT}, got {data.get('format')!r}"

@@ -1,7 +1,7 @@
 """The per-block sensitivity search: which U-blocks stay fp32 so that int8 agrees with fp32.
 
 Pure: the caller's ``evaluate`` builds and runs a variant with the given blocks in fp32 and
-returns its per-photo agreement with fp32. The search, in at most ``2 * len(blocks)``
+returns its per-photo agreement with fp32. The block search, in at most ``2 * len(blocks)``
 evaluations (each evaluation is remembered):
 
 1. everything int8 but the head; if that meets the bar, done;

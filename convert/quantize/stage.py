@@ -8,7 +8,8 @@
 
 ``python -m convert`` builds each model's variant from its recipe (no calibration while the
 recipe's ranges hold for the source file and serving graph; no search). ``--search``
-calibrates, searches which blocks stay fp32 and writes the recipe again. Certification always
+calibrates, searches which blocks and then which of their convs stay fp32, and writes the
+recipe again (only when it found a set inside the floor). Certification always
 runs on the machine at hand: on every held-out photo the variant must agree with fp32 as well
 as fp32 agrees with itself under invisible changes (``u2net.agreement``), and one raw request
 must be ``INT8_MIN_SPEEDUP`` times faster.
@@ -17,6 +18,7 @@ must be ``INT8_MIN_SPEEDUP`` times faster.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -24,6 +26,7 @@ from pathlib import Path
 import onnx
 
 from convert.check import check_serving, load_onnx
+from convert.errors import QuantizeError
 from convert.fetch import fetch
 from convert.graph import GRAPH_VERSION, build_serving_graph
 from convert.model_config import OnnxVariant, write_configs
@@ -42,8 +45,8 @@ from convert.quantize.recipe import (
     write_recipe,
 )
 from convert.quantize.search import SearchResult, give_back, read_result, search, write_result
-from convert.quantize.split import split_concat_convs
-from u2net.agreement import INT8_MIN_SPEEDUP, Certified, MaskAgreement, NoiseFloor, PhotoBars
+from convert.quantize.split import SPLIT_SUFFIX, split_concat_convs
+from u2net.agreement import INT8_MIN_SPEEDUP, MaskAgreement, PhotoBars
 from u2net.catalogue import KnownModel
 from u2net.files import atomic_write_bytes, md5_of
 from u2net.manifests import (
@@ -65,6 +68,8 @@ from u2net.samples import (
 )
 
 log = logging.getLogger(__name__)
+
+KEY_CHARS = 12  # hex digits of a hash in a cache file's name
 
 
 @dataclass(frozen=True)
@@ -110,7 +115,7 @@ def work_key(model: KnownModel) -> str:
     """What ``--search``'s calibration and search depend on, as a short hash."""
     parts = [model.md5, str(GRAPH_VERSION), str(INT8_RECIPE), *CALIBRATION_PHOTOS, "|"]
     parts += SEARCH_PHOTOS
-    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:12]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:KEY_CHARS]
 
 
 def calibration_name(key: str) -> str:
@@ -130,7 +135,7 @@ def excluded_nodes(layout: BodyLayout, recipe: Recipe) -> list[str]:
 
 
 def derive_recipe(model: KnownModel, repository: Path, recipes: Path = RECIPES) -> Recipe:
-    """``--search``: calibrate, search which blocks stay fp32 on the search photos (each
+    """``--search``: calibrate, search which blocks and convs stay fp32 on the search photos (each
     judged against fp32's floor there) and write the recipe and its ranges to ``recipes``."""
     work = quantize_dir(repository, OnnxVariant(model.name, int8=True).name)
     key = work_key(model)
@@ -138,6 +143,12 @@ def derive_recipe(model: KnownModel, repository: Path, recipes: Path = RECIPES) 
     fp32 = fp32_graph(model)
     calibrate(fp32, sample_inputs(CALIBRATION_PHOTOS)[1], cache)
     result = _search(fp32, body_layout(fp32), cache, result_path)
+    if not result.passed:
+        raise QuantizeError(
+            f"{model.name}: expected a set of fp32 blocks that keeps every search photo inside "
+            f"fp32's floor, got none (the best kept {', '.join(result.fp32_blocks) or 'none'}); "
+            "no recipe written"
+        )
     recipe = Recipe(
         model=model.name,
         source_md5=model.md5,
@@ -197,20 +208,37 @@ def _search(
     return result
 
 
+def _ranges_cover(path: Path, recipe: Recipe) -> bool:
+    """Does the calibration cache at ``path`` hold the ranges of the recipe's split convs?"""
+    if not recipe.split_convs:
+        return True
+    tensors = json.loads(path.read_text()).get("data", {})
+    return all(f"{conv}{SPLIT_SUFFIX}0" in tensors for conv in recipe.split_convs)
+
+
 def _ranges(
     model: KnownModel, recipe: Recipe, graph: onnx.ModelProto, work: Path, recipes: Path
 ) -> Path:
-    """The recipe's calibration ranges where they hold for this source and graph, else the
-    graph calibrated again on the recipe's photos (and the recipe is stale: say so)."""
+    """The recipe's calibration ranges where they hold for this source and graph, else
+    ``graph`` calibrated again on the recipe's photos (cached per recipe), saying why."""
     kept = ranges_path(model.name, recipes)
-    if recipe.ranges_hold_for(model.md5, GRAPH_VERSION) and kept.is_file():
+    if not kept.is_file():
+        why = f"{kept} is missing"
+    elif not recipe.ranges_hold_for(model.md5, GRAPH_VERSION):
+        why = "they were measured on another source file or serving graph"
+    elif not _ranges_cover(kept, recipe):
+        why = "they lack the split convs' tensors"
+    else:
         return kept
     log.warning(
-        "%s: the recipe's ranges were measured on another source or serving graph; "
-        "calibrating again (`python -m convert quantize --search` refreshes the recipe)",
+        "%s: calibrating again: the recipe's ranges do not hold (%s); "
+        "`python -m convert quantize --search` refreshes them",
         model.name,
+        why,
     )
-    cache = work / calibration_name(work_key(model))
+    digest = recipe_digest(model.name, recipes)
+    key = f"{model.md5[:KEY_CHARS]}-{GRAPH_VERSION}-{digest[:KEY_CHARS]}"
+    cache = work / calibration_name(key)
     calibrate(graph, sample_inputs(recipe.calibration_photos or CALIBRATION_PHOTOS)[1], cache)
     return cache
 
@@ -220,7 +248,8 @@ def _up_to_date(repository: Path, variant: str, model: KnownModel, digest: str) 
     recorded = read_manifest(manifest_path)
     if not int8_current(recorded, model.md5, GRAPH_VERSION, digest) or not staged.is_file():
         return False
-    return staged_md5(recorded, ONNX_FILE) == md5_of(staged)
+    assert recorded is not None  # int8_current said so
+    return bool(recorded.get("passed")) and staged_md5(recorded, ONNX_FILE) == md5_of(staged)
 
 
 def _drop_stale(repository: Path, variant: str) -> None:
@@ -230,6 +259,26 @@ def _drop_stale(repository: Path, variant: str) -> None:
         log.warning("%s: removing %s: it is not certified on this machine now", variant, staged)
         staged.unlink()
         manifest_path.unlink(missing_ok=True)
+
+
+@dataclass(frozen=True)
+class Int8Build:
+    """A recipe built: the fp32 reference, its layout, the ranges used, the int8 graph."""
+
+    fp32: onnx.ModelProto
+    layout: BodyLayout
+    ranges: Path
+    int8: onnx.ModelProto
+
+
+def build_int8(model: KnownModel, recipe: Recipe, work: Path, recipes: Path = RECIPES) -> Int8Build:
+    """The int8 serving graph a recipe describes (its convs split, its ranges or the split
+    graph calibrated again, its fp32 nodes excluded)."""
+    fp32 = fp32_graph(model)
+    graph = split_concat_convs(fp32, recipe.split_convs) if recipe.split_convs else fp32
+    layout = body_layout(fp32)  # a split conv's parts are int8: no block needs their names
+    ranges = _ranges(model, recipe, graph, work, recipes)
+    return Int8Build(fp32, layout, ranges, quantize(graph, ranges, excluded_nodes(layout, recipe)))
 
 
 def stage_int8(
@@ -253,29 +302,25 @@ def stage_int8(
     digest = recipe_digest(model.name, recipes)
     if not force and _up_to_date(repository, variant.name, model, digest):
         return _recorded(repository, variant.name, recipe)
-    fp32 = fp32_graph(model)
-    graph = split_concat_convs(fp32, recipe.split_convs) if recipe.split_convs else fp32
-    layout = body_layout(fp32)  # a split conv's parts are int8: no block needs their names
-    work = quantize_dir(repository, variant.name)
-    ranges = _ranges(model, recipe, graph, work, recipes)
-    int8 = quantize(graph, ranges, excluded_nodes(layout, recipe))
+    build = build_int8(model, recipe, quantize_dir(repository, variant.name), recipes)
     photos = sample_rgb(held_out)
-    certification = certify(Runner(fp32), Runner(int8), list(held_out), photos)
+    certification = certify(Runner(build.fp32), Runner(build.int8), list(held_out), photos)
     passed = certification.passed(INT8_MIN_SPEEDUP)
     outcome = Outcome(variant.name, None, passed, certification, recipe)
     if not (passed or force):
         _drop_stale(repository, variant.name)
         return outcome
-    for line in check_serving(int8, f"{variant.name} serving graph").lines:
+    for line in check_serving(build.int8, f"{variant.name} serving graph").lines:
         log.info("%s: %s", variant.name, line)
-    kept = work / calibration_name(digest[:12])
-    cache = ranges if ranges.parent == work else copy_ranges(model.name, kept, recipes)
+    work = quantize_dir(repository, variant.name)
+    kept = work / calibration_name(digest[:KEY_CHARS])
+    cache = build.ranges if build.ranges.parent == work else copy_ranges(model.name, kept, recipes)
     staged = _write(
         variant,
         repository,
-        int8=int8,
+        int8=build.int8,
         model=model,
-        layout=layout,
+        layout=build.layout,
         recipe=recipe,
         certification=certification,
         cache=cache,
@@ -289,15 +334,8 @@ def _recorded(repository: Path, variant: str, recipe: Recipe) -> Outcome:
     """The outcome a current staged variant's manifest records (a forced one still misses)."""
     staged, manifest_path = staged_paths(repository, variant, ONNX_FILE)
     manifest = read_manifest(manifest_path) or {}
-    photos = tuple(
-        Certified(
-            recorded_photo(p), NoiseFloor(p["name"], p["floor_iou"], p["floor_mean_abs_diff"])
-        )
-        for p in manifest["held_out"]["photos"]
-    )
-    timing = manifest["speed"]
-    speed = Speed(timing["fp32_ms"] / 1e3, timing["int8_ms"] / 1e3, timing["runs"])
-    certification = Certification(photos, speed)
+    photos = tuple(recorded_photo(p) for p in manifest["held_out"]["photos"])
+    certification = Certification(photos, Speed.from_dict(manifest["speed"]))
     passed = bool(manifest.get("passed"))
     return Outcome(variant, staged, passed, certification, recipe, up_to_date=True)
 

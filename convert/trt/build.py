@@ -150,7 +150,7 @@ def pin_layers(trt: ModuleType, network: Any, names: set[str], dtype: Any) -> No
 
 
 def apply_int8(trt: ModuleType, network: Any, config: Any, inputs: Int8Inputs) -> None:
-    """The calibration cache, and the search's float nodes pinned to fp16 (convert/trt/int8.py)."""
+    """The calibration cache, and the recipe's float nodes pinned to fp16 (convert/trt/int8.py)."""
     layers = layer_infos(network)
     fp16 = set(layers_to_fp16(layers, inputs.float_nodes)) - set(layers_to_pin(layers))
     pin_layers(trt, network, fp16, trt.float16)

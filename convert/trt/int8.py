@@ -5,7 +5,7 @@ GPU: docs/gpu.md). Written against TensorRT 10.5's Python API:
   calibration cache, written as TensorRT's own calibration cache and handed to an
   ``IInt8MinMaxCalibrator`` whose ``read_calibration_cache`` returns it (no GPU calibration
   run; ``get_batch`` has nothing to give, so a cache TensorRT refuses fails the build);
-- the layers the sensitivity search kept in float (the output head and the fp32 blocks):
+- the layers the int8 recipe kept in float (the output head and its fp32 nodes):
   pinned to fp16 with ``layer.precision`` and ``PREFER_PRECISION_CONSTRAINTS``; the serving
   pre/post layers stay fp32 as in every build (:mod:`convert.trt.layers`).
 
@@ -41,8 +41,8 @@ class Int8Inputs:
     """What an INT8 build takes from the int8 variant's manifest and calibration cache."""
 
     ranges: tuple[tuple[str, float, float], ...]  # tensor, lowest, highest
-    float_nodes: tuple[str, ...]  # the ONNX nodes the search kept in float
-    manifest_md5: str  # a new search (a new manifest) makes staged INT8 plans stale
+    float_nodes: tuple[str, ...]  # the ONNX nodes the recipe kept in float
+    manifest_md5: str  # a new int8 build (a new manifest) makes staged INT8 plans stale
 
 
 def tensorrt_version_tag(version: str) -> str:

@@ -70,6 +70,11 @@ def test_the_manifest_records_the_worst_held_out_photo_and_feeds_tensorrt() -> N
     assert not int8_current(None, "abc", 1, "0123")
 
 
+def test_a_split_recipe_is_refused_for_tensorrt_which_builds_the_unsplit_graph() -> None:
+    with pytest.raises(ValueError, match="expected no split_convs for TensorRT INT8"):
+        int8_float_nodes(_manifest(split_convs=["Conv_680"]))
+
+
 def test_a_manifest_without_the_float_nodes_is_refused() -> None:
     manifest = _manifest()
     del manifest["excluded_nodes"]

@@ -88,3 +88,9 @@ def test_the_committed_u2net_recipe_builds_on_today_s_graph() -> None:
     assert not set(recipe.calibration_photos) & set(HELD_OUT_PHOTOS)
     ranges = json.loads(ranges_path("u2net").read_text())
     assert ranges["CLS"] == "TensorsData" and len(ranges["data"]) > 400
+
+
+def test_a_json_file_that_is_not_an_object_is_refused(tmp_path: Path) -> None:
+    recipe_path("u2netp", tmp_path).write_text("[]")
+    with pytest.raises(QuantizeError, match="expected a JSON object, got list"):
+        read_recipe("u2netp", tmp_path)

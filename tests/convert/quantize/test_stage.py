@@ -1,6 +1,7 @@
 """From a recipe to a staged, certified variant, on real u2netp and real photos: a recipe made
 here (its ranges from two photos), built, certified on one held-out image against fp32's own
-floor, staged with --force, then left alone while nothing changed."""
+floor, staged with --force, then judged again by a plain run; a certified current variant
+left alone; a failed search writes no recipe."""
 
 from __future__ import annotations
 
@@ -9,14 +10,19 @@ from pathlib import Path
 import onnx
 import pytest
 
+from convert.errors import QuantizeError
 from convert.graph import GRAPH_VERSION
+from convert.quantize import stage
 from convert.quantize.body import body_layout
+from convert.quantize.measure import Speed
 from convert.quantize.qdq import calibrate
-from convert.quantize.recipe import Recipe, write_recipe
+from convert.quantize.recipe import Recipe, recipe_digest, write_recipe
+from convert.quantize.search import SearchResult
 from convert.quantize.stage import fp32_graph, stage_int8
+from u2net.agreement import Certified, MaskAgreement, NoiseFloor
 from u2net.catalogue import KNOWN_MODELS
 from u2net.files import md5_of
-from u2net.manifests import int8_float_nodes, read_manifest
+from u2net.manifests import int8_float_nodes, int8_manifest, read_manifest, write_manifest
 from u2net.repository import ONNX_FILE, quantize_dir, staged_paths
 from u2net.samples import CALIBRATION_PHOTOS, HELD_OUT_PHOTOS, sample_inputs
 
@@ -46,7 +52,7 @@ def recipes(tmp_path_factory: pytest.TempPathFactory, graph: onnx.ModelProto) ->
     return folder
 
 
-def test_a_forced_variant_records_every_photo_beside_its_floor_and_is_then_left_alone(
+def test_a_forced_variant_records_every_photo_beside_its_floor_and_a_plain_run_judges_it(
     recipes: Path, graph: onnx.ModelProto, tmp_path: Path
 ) -> None:
     assert set(HELD_OUT) <= set(HELD_OUT_PHOTOS)
@@ -59,16 +65,53 @@ def test_a_forced_variant_records_every_photo_beside_its_floor_and_is_then_left_
     photos = manifest["held_out"]["photos"]
     assert [p["name"] for p in photos] == list(HELD_OUT)
     assert all(0 <= p["floor_iou"] <= 1 and p["floor_mean_abs_diff"] >= 0 for p in photos)
-    assert manifest["forced"] is not manifest["passed"]
     assert manifest["held_out"]["inside_floor"] == first.certification.inside
     nodes, cache = int8_float_nodes(manifest)  # what TensorRT INT8 reads
     assert (quantize_dir(tmp_path, "u2netp_int8") / cache).is_file()
     stage2d = body_layout(graph).block("stage2d").nodes
     assert set(stage2d) <= set(nodes)
 
-    before = staged.stat().st_mtime_ns
-    again = stage_int8(MODEL, tmp_path, recipes=recipes)
-    assert again.up_to_date and staged.stat().st_mtime_ns == before
-    assert again.line().split(": staged")[0] == first.line().split(": staged")[0].replace(
-        "certified:", "certified, up to date:"
+    again = stage_int8(MODEL, tmp_path, recipes=recipes, held_out=HELD_OUT)  # no --force
+    assert not again.up_to_date  # a forced variant is certified again, not taken as current
+    assert staged.is_file() is again.passed  # and it stays served only if it passes now
+
+
+def test_a_certified_current_variant_is_left_alone(recipes: Path, tmp_path: Path) -> None:
+    staged, manifest_path = staged_paths(tmp_path, "u2netp_int8", ONNX_FILE)
+    staged.parent.mkdir(parents=True)
+    staged.write_bytes(b"stand-in")
+    found = Certified(MaskAgreement("coins.png", 0.99, 1.0, 9), NoiseFloor("coins.png", 0.97, 3))
+    manifest = int8_manifest(
+        model=MODEL.name,
+        variant="u2netp_int8",
+        source_md5=MODEL.md5,
+        converter_version=GRAPH_VERSION,
+        output_md5=md5_of(staged),
+        recipe_digest=recipe_digest(MODEL.name, recipes),
+        calibration_photos=PHOTOS,
+        calibration_cache="calibration-x.json",
+        fp32_blocks=("stage2d",),
+        excluded_nodes=(),
+        split_convs=(),
+        held_out=(found,),
+        speed=Speed(0.3, 0.1, 10).as_dict(),
+        passed=True,
+        forced=False,
     )
+    write_manifest(manifest_path, manifest)
+    outcome = stage_int8(MODEL, tmp_path, recipes=recipes)
+    assert outcome.up_to_date and outcome.passed and staged.read_bytes() == b"stand-in"
+    assert outcome.certification is not None
+    assert outcome.certification.photos == (found,)  # read back as written, verdict included
+    assert ": certified, up to date: inside fp32's noise floor on 1/1" in outcome.line()
+
+
+def test_a_search_that_finds_no_set_writes_no_recipe(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    failed = SearchResult(("stage1",), False, (), ())
+    monkeypatch.setattr(stage, "calibrate", lambda *args: None)
+    monkeypatch.setattr(stage, "_search", lambda *args: failed)
+    with pytest.raises(QuantizeError, match=r"expected a set of fp32 blocks .* got none"):
+        stage.derive_recipe(MODEL, tmp_path, tmp_path / "recipes")
+    assert not (tmp_path / "recipes").exists()
