@@ -37,6 +37,8 @@ DEFAULT_MAX_PIXELS = 100_000_000
 MAX_SIDE = {"webp": 16383, "jpg": 65500}
 BOMB_PIXELS = re.compile(r"\((\d+) pixels\)")  # the size in Pillow's DecompressionBombError
 TURNED = (5, 6, 7, 8)  # EXIF orientations that swap width and height
+CACHED_BACKGROUND_PIXELS = 16_000_000  # a background kept for the next photo (48 MB as RGB)
+_last_background: list = [b"", None]  # the last such background's bytes and picture
 
 
 def _name(source: ImageSource) -> str:
@@ -144,13 +146,17 @@ def subject_of(rgb: Image.Image, mask: Image.Image, options: OutputOptions) -> I
 
 
 def backdrop(subject: Image.Image, options: OutputOptions) -> Image.Image:
-    """The cut-out over its shadow, then over the background image or colour, if asked."""
+    """The cut-out over its shadow, then over the background image or colour, if asked
+    (``subject`` is composed in place when a shadow or a background photo is asked)."""
     if options.only_mask:
         return subject
+    if options.bg_image:
+        shadow = None
+        if options.shadow:
+            shadow = scene.shadow_alpha(subject.getchannel("A"), options.shadow_opacity)
+        return scene.over_photo(subject, backdrop_photo(options.bg_image, subject.size), shadow)
     if options.shadow:
         subject = scene.with_shadow(subject, options.shadow_opacity)
-    if options.bg_image:
-        return scene.over_image(subject, background(options.bg_image))
     if options.bgcolor is None:
         return subject
     return compositing.over_color(subject, options.bgcolor, options.composite)
@@ -161,13 +167,27 @@ def compose(rgb: Image.Image, mask: Image.Image, options: OutputOptions) -> Imag
     return backdrop(subject_of(rgb, mask, options), options)
 
 
-@functools.lru_cache(maxsize=2)  # a batch shares one background: decoded once
+def backdrop_photo(data: bytes, size: tuple[int, int]) -> Image.Image:
+    """A background photo covering ``size`` (u2net.scene.cover): a new RGB picture the
+    caller may draw on."""
+    photo = background(data)
+    covered = scene.cover(photo, size)
+    return covered.copy() if covered is photo else covered
+
+
 def background(data: bytes) -> Image.Image:
-    """A background photo's bytes -> its RGB picture (decoded as any photo)."""
+    """A background photo's bytes -> its RGB picture (decoded as any photo); the last one
+    up to ``CACHED_BACKGROUND_PIXELS`` is kept (a batch shares one background), a larger
+    one is decoded for each use instead of held between requests."""
+    if data == _last_background[0]:
+        return _last_background[1]
     try:
-        return open_rgb(data)
+        picture = open_rgb(data)
     except InvalidImage as e:
         raise InvalidImage(f"background image: {e}") from e
+    if picture.width * picture.height <= CACHED_BACKGROUND_PIXELS:
+        _last_background[:] = [data, picture]
+    return picture
 
 
 def check_background(data: bytes, max_pixels: int) -> None:

@@ -6,8 +6,12 @@ On the mask, before composing: :func:`within_roi` (nothing outside the region of
 can be foreground), :func:`harden` (semitransparency off: every pixel opaque or clear).
 On the composed subject and its mask: :func:`target_box` and :func:`place` (scale the
 subject's box within the canvas and position it), :func:`with_shadow` (a soft drop shadow
-from the subject's alpha, beneath it), :func:`over_image` (the result over a background
-photo, covering the canvas as remove.bg does).
+from the subject's alpha, beneath it), :func:`cover` and :func:`over_photo` (the result
+over a background photo covering the canvas, as remove.bg does).
+
+At 100 MP a plane is 100 MB (L) to 400 MB (RGBA): the steps work in place or a strip at a
+time where they can, and never hold a full-size layer only to compose it (docs/api.md,
+memory).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ SHADOW_OFFSET = 0.02  # the shadow's shift right and down, of the subject's larg
 SHADOW_BLUR = 0.02  # the shadow's Gaussian radius, of the subject's larger side
 DEFAULT_SHADOW_OPACITY = 50  # percent (remove.bg's shadow_opacity is 0..100)
 SHADOW_COLOR = (0, 0, 0)
+STRIP = 256  # rows composed at a time where a full-size layer would be another plane
 
 
 def roi_box(roi: Roi, size: tuple[int, int]) -> tuple[int, int, int, int]:
@@ -79,21 +84,24 @@ def target_box(
 
 def place(image: Image.Image, box: Box, target: Box) -> Image.Image:
     """The ``box`` of ``image`` (a mask or an RGBA cut-out) moved and resized (LANCZOS) to
-    ``target`` on an empty canvas of the same size; what falls outside the canvas is cut."""
+    ``target`` on an empty canvas of the same size; what falls outside the canvas is cut.
+    A resized part is read from ``image`` directly (no full-size crop of it first)."""
     left, top, width, height = box
     if width == 0 or height == 0 or box == target:
         return image
-    part = image.crop((left, top, left + width, top + height))
+    region = (left, top, left + width, top + height)
     new_left, new_top, new_w, new_h = target
-    if (new_w, new_h) != (width, height):
-        part = part.resize((new_w, new_h), Image.Resampling.LANCZOS)
+    if (new_w, new_h) == (width, height):
+        part = image.crop(region)
+    else:
+        part = image.resize((new_w, new_h), Image.Resampling.LANCZOS, box=region)
     canvas = Image.new(image.mode, image.size, 0)
     canvas.paste(part, (new_left, new_top))
     return canvas
 
 
-def shadow_layer(alpha: Image.Image, opacity: int) -> Image.Image:
-    """A drop shadow of a subject with this alpha (RGBA, ``SHADOW_COLOR``): the alpha shifted
+def shadow_alpha(alpha: Image.Image, opacity: int) -> Image.Image:
+    """A drop shadow's coverage (mode L) under a subject with this alpha: the alpha shifted
     down and right, blurred and scaled by ``opacity`` (percent)."""
     _, _, width, height = foreground_box(alpha)
     reach = max(width, height)
@@ -101,15 +109,34 @@ def shadow_layer(alpha: Image.Image, opacity: int) -> Image.Image:
     shifted = Image.new("L", alpha.size, 0)
     shifted.paste(alpha, (offset, offset))
     blurred = shifted.filter(ImageFilter.GaussianBlur(max(1.0, reach * SHADOW_BLUR)))
-    layer = Image.new("RGBA", alpha.size, (*SHADOW_COLOR, 0))
-    layer.putalpha(blurred.point([round(v * opacity / 100) for v in range(256)]))
-    return layer
+    del shifted
+    return blurred.point([round(v * opacity / 100) for v in range(256)])
 
 
 def with_shadow(subject: Image.Image, opacity: int = DEFAULT_SHADOW_OPACITY) -> Image.Image:
-    """The RGBA cut-out over its own drop shadow: the shadow shows only where the subject is
-    not opaque."""
-    return Image.alpha_composite(shadow_layer(subject.getchannel("A"), opacity), subject)
+    """The RGBA cut-out over its own drop shadow (``SHADOW_COLOR``): the shadow shows only
+    where the subject is not opaque. ``subject`` is composed in place, ``STRIP`` rows at a
+    time, so that no full-size shadow layer is ever held."""
+    shadow = shadow_alpha(subject.getchannel("A"), opacity)
+    width, height = subject.size
+    for top in range(0, height, STRIP):
+        box = (0, top, width, min(top + STRIP, height))
+        layer = Image.new("RGBA", (width, box[3] - top), (*SHADOW_COLOR, 0))
+        layer.putalpha(shadow.crop(box))
+        subject.paste(Image.alpha_composite(layer, subject.crop(box)), box[:2])
+    return subject
+
+
+def over_photo(
+    subject: Image.Image, backdrop: Image.Image, shadow: Image.Image | None = None
+) -> Image.Image:
+    """The RGBA cut-out (and its shadow's coverage, if any) laid over an opaque RGB backdrop
+    of the same size, in place: the backdrop is the result. Pasting through an alpha is
+    alpha compositing over an opaque picture, without its RGBA copies."""
+    if shadow is not None:
+        backdrop.paste(SHADOW_COLOR, (0, 0, *backdrop.size), shadow)
+    backdrop.paste(subject, (0, 0), subject)
+    return backdrop
 
 
 def cover(background: Image.Image, size: tuple[int, int]) -> Image.Image:
@@ -120,7 +147,3 @@ def cover(background: Image.Image, size: tuple[int, int]) -> Image.Image:
     return ImageOps.fit(background, size, Image.Resampling.LANCZOS, centering=(0.5, 0.5))
 
 
-def over_image(subject: Image.Image, background: Image.Image) -> Image.Image:
-    """The RGBA cut-out over a background photo (RGB) covering it: an opaque RGB picture."""
-    backdrop = cover(background, subject.size).convert("RGBA")
-    return Image.alpha_composite(backdrop, subject).convert("RGB")

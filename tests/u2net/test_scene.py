@@ -16,6 +16,7 @@ from u2net.errors import InvalidRequest, OptionError
 from u2net.imaging import finish, open_rgb
 from u2net.job import prepare
 from u2net.options import CutRequest, OutputOptions, from_parameters, to_parameters
+from u2net import scene
 from u2net.scene import roi_box
 
 SIDE = CONTRACT.size
@@ -136,6 +137,38 @@ def test_the_shadow_falls_only_outside_the_subject(photo, mask_320) -> None:
     assert (out[shadow][:, :3] == 0).all()  # black, at most half opaque (the default 50 %)
     assert out[shadow][:, 3].max() <= 128
     assert not out[:20, :20, 3].any()  # and nowhere far from it
+
+
+def reference_composite(
+    subject: Image.Image, shadow: Image.Image, backdrop: Image.Image | None
+) -> np.ndarray:
+    """Porter-Duff "over" written out in floats: subject over shadow over the backdrop."""
+    colour, alpha = (np.asarray(subject, dtype=np.float64)[..., i] for i in (slice(0, 3), 3))
+    a, s = alpha[..., None] / 255, np.asarray(shadow, dtype=np.float64)[..., None] / 255
+    if backdrop is None:
+        out_a = a + s * (1 - a)
+        rgb = colour * a / np.maximum(out_a, 1e-9)  # the shadow is black
+        return np.dstack([rgb, out_a[..., 0] * 255])
+    return colour * a + np.asarray(backdrop, dtype=np.float64) * (1 - s) * (1 - a)
+
+
+@pytest.mark.parametrize("over_a_photo", [False, True])
+def test_the_shadow_composed_a_strip_at_a_time_is_porter_duff_over(
+    photo, mask_320, over_a_photo
+) -> None:
+    """Taller than a strip, so a seam crosses the shadow; within 2 grey levels of the exact
+    composite (8-bit rounding at each step)."""
+    subject = finish(photo, mask_320, OutputOptions()).image
+    assert subject.height > scene.STRIP
+    shadow = scene.shadow_alpha(subject.getchannel("A"), 80)
+    backdrop = Image.new("RGB", subject.size, (40, 160, 220)) if over_a_photo else None
+    expected = reference_composite(subject, shadow, backdrop)
+    if over_a_photo:
+        out = scene.over_photo(subject.copy(), backdrop.copy(), shadow)
+    else:
+        out = scene.with_shadow(subject.copy(), 80)
+    assert np.asarray(shadow)[scene.STRIP - 1 : scene.STRIP + 1].any()  # a seam crosses it
+    assert np.abs(np.asarray(out, dtype=np.float64) - expected).max() <= 2
 
 
 def test_semitransparency_off_hardens_the_matte(photo, mask_320) -> None:
