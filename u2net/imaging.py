@@ -6,7 +6,6 @@ model's input, resize the mask back, compose (:mod:`u2net.compositing`), encode.
 
 from __future__ import annotations
 
-import functools
 import io
 import logging
 import re

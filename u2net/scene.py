@@ -145,5 +145,3 @@ def cover(background: Image.Image, size: tuple[int, int]) -> Image.Image:
     if background.size == size:
         return background
     return ImageOps.fit(background, size, Image.Resampling.LANCZOS, centering=(0.5, 0.5))
-
-

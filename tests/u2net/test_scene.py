@@ -11,12 +11,12 @@ import pytest
 from PIL import Image, ImageDraw, ImageFilter
 
 from tests.data import PHOTOS
+from u2net import scene
 from u2net.contract import CONTRACT
 from u2net.errors import InvalidRequest, OptionError
 from u2net.imaging import finish, open_rgb
 from u2net.job import prepare
 from u2net.options import CutRequest, OutputOptions, from_parameters, to_parameters
-from u2net import scene
 from u2net.scene import roi_box
 
 SIDE = CONTRACT.size
