@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import ipaddress
 import logging
+import os
 import signal
 import socket
 import sys
@@ -63,6 +64,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="requests in flight to Triton")  # fmt: skip
     p.add_argument("--queue", type=non_negative_int, default=defaults.DEFAULT_QUEUE,
                    help="requests waiting beyond --concurrency; more get 503 at once")  # fmt: skip
+    p.add_argument("--memory-budget-mb", type=positive_int, metavar="MB",
+                   default=os.environ.get(defaults.MEMORY_BUDGET_ENV,
+                                          str(defaults.DEFAULT_MEMORY_BUDGET_MB)),
+                   help="what the cuts in flight may hold in Triton at once, each weighed by "
+                   "its photo's pixels and options: more waits, one that never fits gets 413 "
+                   f"(${defaults.MEMORY_BUDGET_ENV} sets the default)")  # fmt: skip
     p.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
                    help="allow this browser origin (repeatable; none by default)")  # fmt: skip
     p.add_argument("--allow-url-fetch", action="store_true",
@@ -128,6 +135,7 @@ def make_config(args: argparse.Namespace, triton_url: str, keys: frozenset[str])
         triton_url=triton_url, host=args.host, port=args.port, api_keys=keys,
         max_upload_bytes=int(args.max_upload_mb * MB), max_pixels=args.max_pixels,
         concurrency=args.concurrency, queue=args.queue, cors_origins=tuple(args.cors_origin),
+        memory_budget_bytes=args.memory_budget_mb * MB,
         fetch=FetchPolicy(enabled=args.allow_url_fetch), timeout_s=args.timeout,
         default_model=args.default_model,
         breaker=BreakerPolicy(grace_s=args.outage_grace, probe_interval_s=args.probe_interval),

@@ -17,6 +17,10 @@ DEFAULT_MAX_UPLOAD_MB = 25
 DEFAULT_CONCURRENCY = 4
 DEFAULT_QUEUE = 16
 DEFAULT_TIMEOUT_S = 60.0
+# What the cuts in flight may hold in Triton at once (u2net.memory's estimates): the CPU
+# overlay's 3.5 GiB limit less Triton with its models and two cutout instances (1.5 GB).
+DEFAULT_MEMORY_BUDGET_MB = 2048
+MEMORY_BUDGET_ENV = "U2NET_MEMORY_BUDGET_MB"
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,7 @@ class WebConfig:
     max_pixels: int = DEFAULT_MAX_PIXELS
     concurrency: int = DEFAULT_CONCURRENCY  # requests in flight to Triton
     queue: int = DEFAULT_QUEUE  # requests waiting beyond that
+    memory_budget_bytes: int = DEFAULT_MEMORY_BUDGET_MB * MB  # cuts in flight hold at most
     cors_origins: tuple[str, ...] = ()
     fetch: FetchPolicy = field(default_factory=FetchPolicy)
     timeout_s: float = DEFAULT_TIMEOUT_S  # per request to Triton
@@ -55,7 +60,7 @@ class WebConfig:
     reresolve_s: float = DEFAULT_RERESOLVE_S  # a dns: Triton target is resolved again this often
 
     def __post_init__(self) -> None:
-        for name in ("max_upload_bytes", "max_pixels", "concurrency"):
+        for name in ("max_upload_bytes", "max_pixels", "concurrency", "memory_budget_bytes"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}: expected ≥ 1, got {getattr(self, name)}")
         if self.queue < 0:

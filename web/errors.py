@@ -40,6 +40,15 @@ class PayloadTooLarge(WebError):
     refused = True
 
 
+class OverBudget(WebError):
+    """One cut that needs more memory than the gateway's whole budget (413): it could never
+    run, so it is refused before it waits."""
+
+    status = 413
+    code = "image_too_large"
+    refused = True
+
+
 class Overloaded(WebError):
     """Every slot in flight and in the queue is taken (503 with Retry-After)."""
 

@@ -33,6 +33,11 @@ class Metrics:
         self.bytes_out = Counter("web_response_body_bytes", "response body bytes sent", registry=r)
         self.in_flight = Gauge("web_triton_in_flight", "requests in flight to Triton", registry=r)
         self.queued = Gauge("web_queue_length", "admitted requests waiting for Triton", registry=r)
+        self.memory = Gauge(
+            "web_memory_budget_held_bytes",
+            "bytes of the memory budget held by cuts in flight (their estimated peaks)",
+            registry=r,
+        )
         self.rejections = Counter(
             "web_rejections",
             "requests the gateway refused: bad input, bad key, too large, over capacity",
@@ -57,6 +62,9 @@ class Metrics:
     def breaker_changed(self, state: State) -> None:
         self.breaker.state(state.value)
         self.breaker_changes.labels(state.value).inc()
+
+    def memory_changed(self, held: int) -> None:
+        self.memory.set(held)
 
     def capacity_changed(self, in_flight: int, queued: int) -> None:
         self.in_flight.set(in_flight)
