@@ -126,3 +126,10 @@ def test_cutouts_parameters_are_total(parameters: dict) -> None:
 def test_a_length_is_written_as_its_parser_reads_it(value: float) -> None:
     for length in (Length(value), Length(min(value, 100), percent=True)):
         assert parse_lengths("roi", str(length), 1) == (length,)
+
+
+@pytest.mark.parametrize("text", ["inf", "Infinity", "1e999", "nan", "0", "-1"])
+def test_a_positive_number_is_finite(text: str) -> None:
+    """--timeout inf would wait for ever: refused as any other bad number."""
+    with pytest.raises(argparse.ArgumentTypeError, match=f"expected a number > 0, got '{text}'"):
+        CLI_TYPES["positive_float"](text)

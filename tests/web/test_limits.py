@@ -48,15 +48,25 @@ def raw_request(url: str, head: str, body_chunks) -> tuple[str, int]:
     return answer.split(b"\r\n")[0].decode(), sent
 
 
+def declared(path: str, length: str) -> str:
+    return (
+        f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+        f"Content-Length: {length}\r\n\r\n"
+    )
+
+
 @pytest.mark.parametrize("path", ["/api/remove", "/v1.0/removebg"])
 def test_a_declared_oversized_body_is_refused_before_any_byte_is_read(small, path) -> None:
-    head = (
-        f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\n"
-        f"Content-Length: {50 * MB}\r\n\r\n"
-    )
-    status, sent = raw_request(small.url, head, [])  # not one byte of the body: 413 anyway
+    status, sent = raw_request(small.url, declared(path, str(50 * MB)), [])  # not one byte
     assert status.startswith("HTTP/1.1 413"), status
     assert sent == 0
+
+
+@pytest.mark.parametrize("length", ["9" * 5000, "1e9", "\u00b2"])
+def test_a_content_length_no_integer_holds_is_a_client_error(small, length) -> None:
+    """uvicorn refuses what is not a length before the app; never a 500."""
+    status, _ = raw_request(small.url, declared("/api/remove", length), [])
+    assert status.split()[1] in ("400", "413"), status
 
 
 def test_a_chunked_oversized_body_is_stopped_while_streaming(small) -> None:
