@@ -14,7 +14,7 @@ from typing import Protocol
 from client.errors import OutputError, ServerGone
 from client.inputs import Job
 from client.pipeline import map_ordered
-from u2net.errors import ServingError
+from u2net.errors import ServingError, TooManyPixels
 from u2net.files import atomic_write_bytes
 from u2net.options import OutputOptions
 
@@ -97,7 +97,7 @@ def run_jobs(
     results = map_ordered(one, todo, cutter.concurrency, return_exceptions=True)
     for job, result in zip(todo, progress(results), strict=True):
         if isinstance(result, ServingError):
-            summary.failures.append((job.source, str(result)))
+            summary.failures.append((job.source, failure_line(result)))
         elif isinstance(result, Exception):
             raise result
         elif result:
@@ -108,3 +108,11 @@ def run_jobs(
     summary.gone = str(gone[0]) if gone else None
     summary.seconds = time.perf_counter() - start
     return summary
+
+
+def failure_line(error: ServingError) -> str:
+    """A file's failure as the run's summary says it: a photo over the pixel limit says how
+    to allow it (the limit is this command's own flag)."""
+    if isinstance(error, TooManyPixels):
+        return f"{error}; raise --max-pixels to allow it"
+    return str(error)

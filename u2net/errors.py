@@ -19,6 +19,11 @@ class InvalidImage(ServingError):
     """An input image cannot be decoded or is not acceptable."""
 
 
+class TooManyPixels(InvalidImage):
+    """An image over the pixel limit (read from its header). The message names the limit
+    only; an edge whose user sets the limit says how (the client's ``--max-pixels``)."""
+
+
 class ContractMismatch(ServingError):
     """A served model does not follow the serving contract."""
 

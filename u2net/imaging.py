@@ -20,7 +20,7 @@ from PIL import Image, UnidentifiedImageError
 from u2net import compositing, encoders, scene
 from u2net.contract import CONTRACT, ServingContract
 from u2net.decode import ICC, ORIENTATION, register_heif, upright_rgb
-from u2net.errors import InvalidImage
+from u2net.errors import InvalidImage, TooManyPixels
 from u2net.framing import Box, crop_to_box, foreground_box, limit_pixels
 from u2net.matting import MattingOptions, matte
 from u2net.options import OutputOptions
@@ -93,20 +93,20 @@ def _opened(
             raise InvalidImage(f"cannot read image: {e}") from e
     width, height = image.size
     if width * height > max_pixels:
-        raise InvalidImage(
+        raise TooManyPixels(
             f"expected at most {max_pixels:,} pixels, got {width}x{height} = {width * height:,}"
         )
     return image, reopen
 
 
-def too_many_pixels(error: Image.DecompressionBombError, max_pixels: int) -> InvalidImage:
+def too_many_pixels(error: Image.DecompressionBombError, max_pixels: int) -> TooManyPixels:
     """Pillow's own guard (twice Image.MAX_IMAGE_PIXELS) fired first, from the header too: said
     as our limit is (the lower of the two), without Pillow's wording, which names its own."""
     pillow = Image.MAX_IMAGE_PIXELS
     limit = min(max_pixels, 2 * pillow) if pillow else max_pixels
     found = BOMB_PIXELS.search(str(error))
     got = f"{int(found.group(1)):,}" if found else f"more than {limit:,}"
-    return InvalidImage(f"expected at most {limit:,} pixels, got {got}")
+    return TooManyPixels(f"expected at most {limit:,} pixels, got {got}")
 
 
 def to_model_input(rgb: Image.Image, contract: ServingContract = CONTRACT) -> np.ndarray:

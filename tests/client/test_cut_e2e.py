@@ -213,6 +213,10 @@ def test_cli_bad_files_are_listed_and_the_rest_carries_on(
     for key, (_name, _content, says) in BAD_FILES.items():
         line = next(x for x in failed if str(bad[key]) in x)
         assert says in line, line
+        # decoded here, the limit is this command's flag, and the line says so
+        assert line.endswith("; raise --max-pixels to allow it") == (
+            key.startswith("pixel-bomb") and not where
+        ), line
     assert f"done 1, failed {len(BAD_FILES)}" in done.stderr
 
 
