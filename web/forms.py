@@ -86,9 +86,12 @@ async def read_form(request: Request, max_upload_bytes: int) -> Body:
 
 def parse_json(raw: bytes) -> dict[str, object]:
     """A JSON object. Its numbers stay the text the caller wrote (a field's parser reads them:
-    Python's int() refuses over 4300 digits), and nesting too deep to decode is refused."""
+    Python's int() refuses over 4300 digits), a key given twice is refused (not its first
+    value dropped), and nesting too deep to decode is refused."""
     try:
-        value = json.loads(raw, parse_int=str, parse_float=str, parse_constant=str)
+        value = json.loads(
+            raw, parse_int=str, parse_float=str, parse_constant=str, object_pairs_hook=_once
+        )
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise BadRequest(f"malformed JSON body: {e}") from e
     except RecursionError as e:
@@ -98,6 +101,11 @@ def parse_json(raw: bytes) -> dict[str, object]:
     if not isinstance(value, dict):
         raise BadRequest(f"JSON body: expected an object, got {type(value).__name__}")
     return value
+
+
+def _once(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    check_once((name for name, _ in pairs), " in the JSON body")
+    return dict(pairs)
 
 
 def check_text(fields: Mapping[str, str]) -> None:

@@ -65,6 +65,14 @@ def test_a_field_given_twice_in_a_form_is_400(http) -> None:
     assert removebg_error(response) == "size: expected the field once, got it 2 times"
 
 
+def test_a_key_given_twice_in_a_json_body_is_400(http) -> None:
+    body = '{"image_file_b64": "aGVsbG8=", "size": "full", "size": "preview"}'
+    response = http.post(ENDPOINT, content=body, headers={"Content-Type": "application/json"})
+    assert (
+        removebg_error(response) == "size: expected the field once in the JSON body, got it 2 times"
+    )
+
+
 @pytest.mark.parametrize(
     ("query", "data", "says"),
     [
