@@ -8,8 +8,9 @@ starts it with no flags) and, in front of it, a real ``python -m web`` per ``--b
 value (MB; the first is the one under test, the default). Then:
 
 - **worst case**: ``--requests`` concurrent remove.bg requests of the largest photo the
-  defaults take: a 10000x10000 RGBA PNG (scikit-image's astronaut stretched, so that it
-  fits the 25 MB upload limit), the same file as ``bg_image_file``, ``add_shadow=true``,
+  defaults take: a 10000x10000 RGBA PNG (scikit-image's astronaut at 500x500, each pixel
+  a 20x20 block, so that both files fit the 25 MB upload limit), the same file as
+  ``bg_image_file``, ``add_shadow=true``,
   ``scale=50%``, ``size=full``, through the first gateway. Triton's whole process tree
   (RSS summed over its processes, sampled every 0.2 s) at rest and at its peak; each
   answer's status.
@@ -48,8 +49,8 @@ FIELDS = {"add_shadow": "true", "scale": "50%", "size": "full"}
 def worst_photo() -> bytes:
     from skimage import data
 
-    picture = Image.fromarray(data.astronaut()).convert("RGBA")
-    picture = picture.resize((SIDE, SIDE), Image.Resampling.BILINEAR)
+    picture = Image.fromarray(data.astronaut()).convert("RGBA").resize((500, 500))
+    picture = picture.resize((SIDE, SIDE), Image.Resampling.NEAREST)
     buffer = io.BytesIO()
     picture.save(buffer, format="PNG", compress_level=9)
     return buffer.getvalue()
