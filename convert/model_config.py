@@ -13,7 +13,7 @@ from pathlib import Path
 from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2 as mc
 
-from u2net.catalogue import KNOWN_MODELS, MODEL_NAMES
+from u2net.catalogue import INT8_MODELS, KNOWN_MODELS, MODEL_NAMES
 from u2net.contract import CONTRACT, CUTOUT, CutoutContract, ServingContract
 from u2net.files import atomic_write_bytes
 from u2net.imaging import DEFAULT_MAX_PIXELS
@@ -73,8 +73,12 @@ class OnnxVariant:
     cpu_batching: BatchingPolicy = CPU_BATCHING
     intra_op_threads: int = 0  # 0: one per core (both backends)
     inter_op_threads: int = 1
-    contract: ServingContract = CONTRACT
+    contract: ServingContract | None = None  # None: the model's own (u2net.catalogue)
     int8: bool = False  # the int8 graph of `python -m convert quantize` (<model>_int8)
+
+    def __post_init__(self) -> None:
+        if self.contract is None:
+            object.__setattr__(self, "contract", KNOWN_MODELS[self.model].contract)
 
     @property
     def name(self) -> str:
@@ -111,7 +115,11 @@ class TrtVariant:
     # (1..max_batch_size). Without graph_spec, the r24.10 TensorRT backend captures only 1,
     # the preferred sizes and max_batch_size, and every other batch runs without a graph.
     cuda_graph_batch_sizes: tuple[int, ...] | None = None
-    contract: ServingContract = CONTRACT
+    contract: ServingContract | None = None  # None: the model's own (u2net.catalogue)
+
+    def __post_init__(self) -> None:
+        if self.contract is None:
+            object.__setattr__(self, "contract", KNOWN_MODELS[self.model].contract)
 
     @property
     def name(self) -> str:
@@ -219,5 +227,6 @@ def write_configs(variant: Variant, repository: Path) -> list[Path]:
 def all_variants(models: tuple[str, ...] = MODEL_NAMES) -> list[Variant]:
     """Every served variant of ``models`` (base names), ONNX Runtime first (fp32, then int8),
     then TensorRT, then ``cutout`` (which serves them all)."""
-    onnx = [OnnxVariant(m) for m in models] + [OnnxVariant(m, int8=True) for m in models]
+    int8 = [OnnxVariant(m, int8=True) for m in models if m in INT8_MODELS]
+    onnx = [*(OnnxVariant(m) for m in models), *int8]
     return [*onnx, *(TrtVariant(m) for m in models), CutoutVariant()]

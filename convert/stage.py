@@ -31,19 +31,19 @@ def _up_to_date(manifest_path: Path, staged: Path, model: KnownModel) -> bool:
 def stage_onnx(model: KnownModel, repository: Path) -> Path:
     """Stage the ONNX serving graph for ``model``; returns the staged path."""
     variant = OnnxVariant(model.name)
+    source = fetch(model)  # first: a file that cannot be had leaves nothing in the repository
     if not config_path(repository, variant.name).is_file():
         for path in write_configs(variant, repository):
             log.info("%s: writing %s", variant.name, path)
     staged, manifest_path = staged_paths(repository, variant.name, ONNX_FILE)
-    source = fetch(model)
     if _up_to_date(manifest_path, staged, model):
         log.info("%s: up to date (%s)", variant.name, staged)
         return staged
 
-    for line in check_source(source).lines:
+    for line in check_source(source, model.contract).lines:
         log.info("%s source: %s", model.name, line)
-    serving = build_serving_graph(load_onnx(source))
-    for line in check_serving(serving, f"{variant.name} serving graph").lines:
+    serving = build_serving_graph(load_onnx(source), model.contract)
+    for line in check_serving(serving, f"{variant.name} serving graph", model.contract).lines:
         log.info("%s: %s", variant.name, line)
     data = serving.SerializeToString()
     staged.parent.mkdir(parents=True, exist_ok=True)

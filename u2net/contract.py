@@ -12,10 +12,15 @@ import numpy as np
 
 from u2net.errors import ContractMismatch
 
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
 
 @dataclass(frozen=True)
 class ServingContract:
-    """Tensor names, dtypes and shapes of the served U²-Net graph, plus rembg's maths."""
+    """Tensor names, dtypes and shapes of a served graph, plus rembg's maths for its model:
+    the square ``size`` its photos are stretched to and the ``mean`` and ``std`` the graph
+    applies inside (the defaults are U²-Net's; each model's is in u2net.catalogue)."""
 
     input_name: str = "image"
     output_name: str = "mask"
@@ -23,8 +28,8 @@ class ServingContract:
     output_dtype: str = "UINT8"
     size: int = 320
     channels: int = 3
-    mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
-    std: tuple[float, float, float] = (0.229, 0.224, 0.225)
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
     max_floor: float = 1e-6  # rembg: im / max(im.max(), 1e-6)
     max_batch: int = 16  # images per request: 1..max_batch on every host (CPU and GPU)
 
@@ -47,7 +52,15 @@ class ServingContract:
         return np.uint8
 
 
-CONTRACT = ServingContract()
+CONTRACT = ServingContract()  # U²-Net's: 320², ImageNet's mean and std
+
+# The model families, as rembg's sessions treat them (rembg/sessions/*.py): what a custom
+# ONNX file of that family gets (rembg's u2net_custom and dis_custom).
+U2NET_FAMILY, ISNET_FAMILY = "u2net", "isnet"
+FAMILY_CONTRACTS: dict[str, ServingContract] = {
+    U2NET_FAMILY: CONTRACT,
+    ISNET_FAMILY: ServingContract(size=1024, mean=(0.5, 0.5, 0.5), std=(1.0, 1.0, 1.0)),
+}
 
 
 def _describe(tensors: list[dict]) -> list[tuple[str, str, list[int]]]:

@@ -18,6 +18,7 @@ from tritonclient.grpc import model_config_pb2 as mc
 from convert.errors import EngineBuildError
 from convert.model_config import TrtVariant
 from convert.trt.int8 import Int8Inputs
+from u2net.catalogue import KNOWN_MODELS
 from u2net.contract import CONTRACT, ServingContract
 from u2net.repository import config_path, read_config
 
@@ -134,4 +135,4 @@ def load_profile(repository: Path, model: str, opt_batch: int) -> ShapeProfile:
         config = read_config(path)
     except (text_format.ParseError, OSError, UnicodeDecodeError) as e:
         raise EngineBuildError(f"cannot parse {path}: {e}") from e
-    return profile_from_config(config, opt_batch)
+    return profile_from_config(config, opt_batch, KNOWN_MODELS[model].contract)

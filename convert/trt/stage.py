@@ -226,7 +226,7 @@ def _build_and_stage(
     plan, seconds, cache_found = _built(
         backend, name, (onnx_path, plan_path), profile, settings, gpu_name=inputs["gpu"]["name"]
     )
-    verification = verify_engine(backend, plan, onnx_path, profile)
+    verification = verify_engine(backend, plan, onnx_path, profile, model.contract)
     _judge(name, verification, force)
     atomic_write_bytes(plan_path, plan)
     manifest = engine_manifest(

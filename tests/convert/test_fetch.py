@@ -264,7 +264,11 @@ def test_every_source_failing_is_one_line_in_source_order(offline: Offline, tmp_
     message = str(info.value)
     assert "\n" not in message
     head, tried = message.split("; tried: ")
-    assert head == "could not get u2netp.onnx"
+    target = offline.home / ".u2net" / "u2netp.onnx"
+    assert head == (
+        f"could not get u2netp.onnx: download {offline.release_url} where you can and put it"
+        f" at {target} (md5 {U2NETP.md5}), or pass --path FILE"
+    )
     expected = [
         f"--path {wrong} ({mismatch(NOT_A_MODEL)})",
         f"cache {legacy} ({mismatch(b'half a model')})",
@@ -288,7 +292,8 @@ def test_cli_every_source_failing_exits_1(
     )
     assert_one_line_error(
         done,
-        "could not get u2netp.onnx; tried: ",
+        "could not get u2netp.onnx: download ",
+        f"and put it at {offline.home / '.u2net' / 'u2netp.onnx'} (md5 {U2NETP.md5})",
         f"cache {offline.home / '.u2net' / 'u2netp.onnx'} (not there)",
         f"URL {offline.release_url} (HTTP 404 Not Found)",
         f"PyPI wheel {U2NETP.wheel} (ERROR: No matching distribution found for {U2NETP.wheel})",
@@ -430,3 +435,23 @@ def test_u2net_home_wins_over_the_other_locations(
     assert f"cache {u2net_home / 'u2netp.onnx'} (not there)" in message
     assert f"cache {u2net_home / 'models' / 'u2netp' / 'u2netp.onnx'} (not there)" in message
     assert str(copy) not in message
+
+
+def test_a_model_only_rembgs_release_has_fails_in_one_line_and_stages_nothing(
+    offline: Offline, tmp_path: Path
+) -> None:
+    """IS-Net has no PyPI wheel to fall back to: the line says where to put the file."""
+    repository = tmp_path / "repository"
+    done = run_cli(
+        "convert", "--models", "isnet-general-use", "--model-repository", repository, timeout=60
+    )
+    target = offline.home / ".u2net" / "isnet-general-use.onnx"
+    assert_one_line_error(
+        done,
+        "could not get isnet-general-use.onnx: download ",
+        f"put it at {target} (md5 fc16ebd8b0c10d971d3513d564d01e29), or pass --path FILE",
+        "(HTTP 404 Not Found)",
+        code=1,
+    )
+    assert "PyPI wheel" not in done.stderr
+    assert not repository.exists()

@@ -135,7 +135,7 @@ def test_cli_configs_writes_every_variant(tmp_path: Path) -> None:
         assert path.read_text() == to_text(configs_of(VARIANTS[path.parents[1].name])[path.stem])
     assert sorted(f"{p.parents[1].name}/{p.stem}" for p in custom) == sorted(
         f"{name}/{CPU_CONFIG_NAME}"
-        for m in KNOWN_MODELS.values()
+        for m in (KNOWN_MODELS[model] for model in MODEL_NAMES)
         for name in (m.onnx_name, m.int8_name)
     )
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(VARIANTS)  # nothing else

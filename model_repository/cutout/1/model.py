@@ -14,7 +14,7 @@ import traceback
 import numpy as np
 import triton_python_backend_utils as pb_utils
 
-from u2net.catalogue import KNOWN_MODELS, SERVED_NAMES, served_candidates
+from u2net.catalogue import KNOWN_MODELS, SERVED_NAMES, contract_of, served_candidates
 from u2net.contract import CONTRACT, CUTOUT
 from u2net.errors import InvalidImage, InvalidRequest, ServingError
 from u2net.job import complete, parse_request, prepare
@@ -119,7 +119,7 @@ class TritonPythonModel:
         parameters = json.loads(request.parameters() or "{}")
         parsed = parse_request(parameters, _background(request))
         served = _served_name(parsed.model)
-        prepared = prepare(bytes(image), parsed, self.max_pixels)
+        prepared = prepare(bytes(image), parsed, self.max_pixels, contract_of(served))
         result = complete(prepared, _mask(served, prepared.batch))
         tensors = [
             (CUTOUT.output_name, np.array([result.data], dtype=np.object_)),

@@ -27,7 +27,7 @@ def _convert(*args: str) -> subprocess.CompletedProcess[str]:
         (["--opt-batch", "0"], "--opt-batch: expected a whole number ≥ 1, got '0'"),
         (["--opt-batch", "eight"], "--opt-batch: expected a whole number ≥ 1, got 'eight'"),
         (["--workspace-gb", "-1"], "--workspace-gb: expected a number > 0, got '-1'"),
-        (["--models", "u2net_human_seg"], "expected model names"),
+        (["--models", "u2net_cloth_seg"], "expected model names"),
     ],
     ids=["precision", "opt-zero", "opt-text", "workspace", "model"],
 )
