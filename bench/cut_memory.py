@@ -32,7 +32,7 @@ from u2net.job import complete, parse_request, prepare
 from u2net.memory import Sizes, peak_bytes
 
 MB = 1 << 20
-MATTING_SIDE = int(os.environ.get("MATTING_SIDE", 800))  # closed-form matting's planes are float64 and its solver iterative
+MATTING_SIDE = 800  # closed-form matting's planes are float64 and its solver iterative
 CASES: dict[str, dict[str, object]] = {
     "cut-out (png)": {},
     "mask only": {"only_mask": True},

@@ -50,7 +50,6 @@ class Cutter:
         self.concurrency = concurrency
         self.max_pixels = max_pixels
         self.options = options
-        self.contract = contract
 
     def connect(self) -> str:
         """Reach the server, pick the served model and check its contract; returns its name.
@@ -59,7 +58,13 @@ class Cutter:
         """
         return self.model.resolve()
 
+    @property
+    def contract(self) -> ServingContract:
+        """The served model's contract (its size known once it is resolved)."""
+        return self.model.contract
+
     def mask_320(self, rgb: Image.Image) -> np.ndarray:
+        self.model.resolve()  # the served model's size, before the photo is resized to it
         return self.model.infer(to_model_input(rgb, self.contract)[None])[0]
 
     def masked(self, image: ImageSource) -> tuple[Image.Image, np.ndarray]:
@@ -122,13 +127,18 @@ class AsyncCutter:
         self.concurrency = concurrency
         self.max_pixels = max_pixels
         self.options = options
-        self.contract = contract
 
     async def connect(self) -> str:
         """Reach the server, pick the served model and check its contract; returns its name."""
         return await self.model.resolve()
 
+    @property
+    def contract(self) -> ServingContract:
+        """The served model's contract (its size known once it is resolved)."""
+        return self.model.contract
+
     async def mask_320(self, rgb: Image.Image) -> np.ndarray:
+        await self.model.resolve()  # the served model's size, before the photo is resized
         batch = (await asyncio.to_thread(to_model_input, rgb, self.contract))[None]
         return (await self.model.infer(batch))[0]
 

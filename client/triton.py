@@ -35,8 +35,8 @@ from client.errors import (
 )
 from client.loadgen import merge_statistics
 from u2net.breaker import Breaker
-from u2net.catalogue import DEFAULT_MODEL, KNOWN_MODELS, served_candidates
-from u2net.contract import CONTRACT, ServingContract, check_metadata
+from u2net.catalogue import DEFAULT_MODEL, KNOWN_MODELS, SERVED_NAMES, base_name, served_candidates
+from u2net.contract import CONTRACT, ServingContract, check_metadata, sized_as_served
 from u2net.deployment import START_HINT, default_url
 from u2net.retry import (
     CANCELLED,
@@ -54,7 +54,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT_S = 60.0
 ONE_ATTEMPT = RetryPolicy(retries=0)
-CATALOGUE_NAMES = tuple(n for m in KNOWN_MODELS.values() for n in m.variant_names)
+CATALOGUE_NAMES = SERVED_NAMES
 INT32_MAX = 2**31 - 1
 # several replicas: round-robin over those gRPC's health checks (grpc.health.v1) see as
 # serving; a server without that service is treated as healthy, so this only ever helps
@@ -376,7 +376,10 @@ class ModelBase(Link):
         return served_candidates(self.requested)
 
     def check(self, metadata: dict) -> None:
-        """Raise ContractMismatch unless the served model follows the contract."""
+        """Raise ContractMismatch unless the served model follows the contract (a model the
+        catalogue does not know, a custom one, at the size it is served at)."""
+        if base_name(self.requested) not in KNOWN_MODELS:
+            self.contract = sized_as_served(metadata, self.contract)
         check_metadata(metadata, self.contract)
 
     def accept(self, name: str, metadata: dict) -> str:

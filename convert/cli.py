@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 
 from convert.check import check_source
+from convert.custom import stage_custom
 from convert.fetch import fetch
 from convert.model_config import OnnxVariant, all_variants, write_configs
 from convert.quantize.recipe import read_recipe
@@ -16,8 +17,9 @@ from convert.trt.profile import DEFAULT_OPT_BATCH, DEFAULT_WORKSPACE_GB, PRECISI
 from convert.trt.stage import stage_trt
 from u2net import cli as edge
 from u2net.agreement import CERTIFIED_COLUMNS, INT8_BAR, INT8_MIN_SPEEDUP
-from u2net.catalogue import MODEL_NAMES
-from u2net.errors import ServingError, UsageError
+from u2net.catalogue import MODEL_NAMES, check_custom_name
+from u2net.contract import FAMILY_CONTRACTS
+from u2net.errors import OptionError, ServingError, UsageError
 from u2net.report import table
 from u2net.repository import default_repository
 
@@ -109,6 +111,34 @@ def _add_quantize(sub: object) -> None:
     )
 
 
+def _add_custom(sub: object) -> None:
+    p = edge.add_subcommand(
+        sub,
+        "custom",
+        "stage your own ONNX file of a model family as NAME_onnx (rembg's u2net_custom, "
+        "dis_custom)",
+        description="Check FILE against the family's contract (input size, sigmoid maps out, "
+        "a real run), wrap it in the family's serving graph and stage it as NAME_onnx; then "
+        "--model NAME picks it in every command, cutout and both HTTP APIs.",
+    )
+    p.add_argument("name", help="the model's name (letters, digits, - and _)")
+    p.add_argument(
+        "--family",
+        required=True,
+        choices=sorted(FAMILY_CONTRACTS),
+        help="u2net: 320², ImageNet's mean and std (u2net_custom); isnet: 1024², mean 0.5, "
+        "std 1 (dis_custom)",
+    )
+    p.add_argument("--source", type=Path, required=True, help="the .onnx file")
+    p.add_argument(
+        "--model-repository",
+        type=Path,
+        default=argparse.SUPPRESS,
+        help=f"Triton model repository (default: {default_repository()})",
+    )
+    edge.add_verbosity(p, subcommand=True)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = edge.make_parser(
         "python -m convert",
@@ -130,6 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_selection(p_configs, top=False)
     edge.add_verbosity(p_configs, subcommand=True)
+    _add_custom(sub)
     _add_quantize(sub)
     _add_trt(sub)
     return parser
@@ -163,6 +194,16 @@ def cmd_check(args: argparse.Namespace) -> int:
     print(f"{args.file}:")
     print("\n".join(report.lines))
     print("fine: this is a U²-Net the serving graph can be built from")
+    return 0
+
+
+def cmd_custom(args: argparse.Namespace) -> int:
+    try:
+        check_custom_name(args.name)
+    except OptionError as e:
+        raise UsageError(str(e)) from e
+    staged = stage_custom(args.name, args.family, args.source, args.model_repository)
+    print(f"{args.name}_onnx: staged {staged} ({args.family} family)")
     return 0
 
 
@@ -205,6 +246,7 @@ COMMANDS = {
     "fetch": cmd_fetch,
     "check": cmd_check,
     "configs": cmd_configs,
+    "custom": cmd_custom,
     "quantize": cmd_quantize,
     "trt": cmd_trt,
 }

@@ -13,7 +13,14 @@ from pathlib import Path
 from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2 as mc
 
-from u2net.catalogue import INT8_MODELS, KNOWN_MODELS, MODEL_NAMES
+from u2net.catalogue import (
+    INT8_MODELS,
+    INT8_SUFFIX,
+    KNOWN_MODELS,
+    MODEL_NAMES,
+    ONNX_SUFFIX,
+    contract_of,
+)
 from u2net.contract import CONTRACT, CUTOUT, CutoutContract, ServingContract
 from u2net.files import atomic_write_bytes
 from u2net.imaging import DEFAULT_MAX_PIXELS
@@ -78,12 +85,11 @@ class OnnxVariant:
 
     def __post_init__(self) -> None:
         if self.contract is None:
-            object.__setattr__(self, "contract", KNOWN_MODELS[self.model].contract)
+            object.__setattr__(self, "contract", contract_of(self.model))
 
     @property
     def name(self) -> str:
-        known = KNOWN_MODELS[self.model]
-        return known.int8_name if self.int8 else known.onnx_name
+        return self.model + (INT8_SUFFIX if self.int8 else ONNX_SUFFIX)  # a custom one's too
 
     def get_configs(self) -> dict[str | None, mc.ModelConfig]:
         """Every configuration to write: None is ``config.pbtxt``, others ``configs/<name>``."""
@@ -119,7 +125,7 @@ class TrtVariant:
 
     def __post_init__(self) -> None:
         if self.contract is None:
-            object.__setattr__(self, "contract", KNOWN_MODELS[self.model].contract)
+            object.__setattr__(self, "contract", contract_of(self.model))
 
     @property
     def name(self) -> str:

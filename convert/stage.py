@@ -48,7 +48,7 @@ def stage_onnx(model: KnownModel, repository: Path) -> Path:
     data = serving.SerializeToString()
     staged.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(staged, data)
-    manifest = OnnxManifest(model.name, model.md5, GRAPH_VERSION, md5_of(staged))
+    manifest = OnnxManifest(model.name, model.md5, GRAPH_VERSION, md5_of(staged), model.family)
     write_manifest(manifest_path, manifest.as_dict())
     log.info("%s: staged %s (%.1f MB)", variant.name, staged, len(data) / 1e6)
     return staged

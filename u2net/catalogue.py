@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +21,7 @@ from u2net.contract import (
     U2NET_FAMILY,
     ServingContract,
 )
+from u2net.errors import OptionError
 
 RELEASE_URL = "https://github.com/danielgatis/rembg/releases/download/v0.0.0/{name}.onnx"
 RELEASE_URL_ENV = "U2NET_RELEASE_URL"  # a mirror of rembg's release, "{name}" for the model
@@ -27,6 +30,7 @@ TRT_SUFFIX = "_trt"
 INT8_SUFFIX = "_int8"
 SUFFIXES = (ONNX_SUFFIX, TRT_SUFFIX, INT8_SUFFIX)
 DEFAULT_MODEL = "u2net"
+CUSTOM_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 
 
 @dataclass(frozen=True)
@@ -160,11 +164,26 @@ def base_name(name: str) -> str:
     return name
 
 
-def contract_of(name: str) -> ServingContract:
+def contract_of(name: str, custom: Mapping[str, str] | None = None) -> ServingContract:
     """The serving contract of a model by any of its names (``isnet-anime_onnx``: 1024²);
-    a name not in the catalogue gets U²-Net's."""
+    ``custom`` maps custom models' base names to their family (u2net.manifests'
+    ``custom_models``); any other name gets U²-Net's."""
     known = KNOWN_MODELS.get(base_name(name))
-    return known.contract if known else FAMILY_CONTRACTS[U2NET_FAMILY]
+    if known is not None:
+        return known.contract
+    family = (custom or {}).get(base_name(name), U2NET_FAMILY)
+    return FAMILY_CONTRACTS[family]
+
+
+def check_custom_name(name: str) -> str:
+    """A name for a custom model: letters, digits, ``-`` and ``_``, not a catalogue model's
+    and not ending like a served name; OptionError saying so otherwise."""
+    if not CUSTOM_NAME.fullmatch(name) or name in KNOWN_MODELS or is_served_name(name):
+        raise OptionError(
+            "model name: expected letters, digits, - and _ (not a catalogue model's name, not"
+            f" ending in {', '.join(SUFFIXES)}), got {name!r}"
+        )
+    return name
 
 
 def is_served_name(name: str) -> bool:

@@ -6,7 +6,7 @@ the tests check it. Nothing else in the project repeats these numbers.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -61,6 +61,17 @@ FAMILY_CONTRACTS: dict[str, ServingContract] = {
     U2NET_FAMILY: CONTRACT,
     ISNET_FAMILY: ServingContract(size=1024, mean=(0.5, 0.5, 0.5), std=(1.0, 1.0, 1.0)),
 }
+
+
+def sized_as_served(metadata: dict, contract: ServingContract) -> ServingContract:
+    """``contract`` at the square size the served model's input has: a custom model's served
+    graph carries its family's maths inside, so its size is all a client needs to know
+    (check_metadata then checks the rest)."""
+    inputs = metadata.get("inputs", [])
+    shape = [int(d) for d in inputs[0].get("shape", [])] if len(inputs) == 1 else []
+    if len(shape) == 4 and shape[1] == shape[2] > 0:
+        return replace(contract, size=shape[1])
+    return contract
 
 
 def _describe(tensors: list[dict]) -> list[tuple[str, str, list[int]]]:

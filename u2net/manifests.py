@@ -19,8 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from u2net.agreement import Certified, MaskAgreement, NoiseFloor
+from u2net.catalogue import ONNX_SUFFIX
+from u2net.contract import FAMILY_CONTRACTS, U2NET_FAMILY
 from u2net.files import atomic_write_bytes
-from u2net.repository import ONNX_FILE, PLAN_FILE
+from u2net.repository import MANIFEST, ONNX_FILE, PLAN_FILE, VERSION_DIR
 
 PLAN_MANIFEST_VERSION = 1
 # the key under which each manifest records the md5 of the file it sits beside
@@ -58,9 +60,22 @@ class OnnxManifest:
     source_md5: str
     converter_version: int
     output_md5: str
+    family: str = U2NET_FAMILY  # the contract the graph was built with (u2net.contract)
+    custom: bool = False  # staged by `python -m convert custom` from the user's own file
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def custom_models(repository: Path) -> dict[str, str]:
+    """The custom models staged in ``repository`` (``python -m convert custom``): base name ->
+    family, read from their ONNX manifests."""
+    found = {}
+    for path in sorted(Path(repository).glob(f"*{ONNX_SUFFIX}/{VERSION_DIR}/{MANIFEST}")):
+        manifest = read_manifest(path)
+        if manifest and manifest.get("custom") and manifest.get("family") in FAMILY_CONTRACTS:
+            found[str(manifest["model"])] = str(manifest["family"])
+    return found
 
 
 def onnx_current(manifest: Manifest | None, source_md5: str, converter_version: int) -> bool:

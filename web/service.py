@@ -49,6 +49,7 @@ class CutService:
     ) -> CutResult:
         if not data:
             raise BadRequest("empty file: expected an image, got 0 bytes")
+        await self.triton.learn_custom(model)
         self.triton.refuse_if_not_loaded(model)
         async with admission.running(self.weight(data, options)):
             parameters = self.parameters(model, options)

@@ -31,7 +31,14 @@ from client.errors import (
 from client.server_side import AsyncCutoutModel, Parameters
 from client.triton import gone
 from u2net.breaker import Breaker, BreakerPolicy, State
-from u2net.catalogue import REQUEST_NAMES, SERVED_NAMES, served_candidates
+from u2net.catalogue import (
+    CUSTOM_NAME,
+    KNOWN_MODELS,
+    REQUEST_NAMES,
+    SERVED_NAMES,
+    base_name,
+    served_candidates,
+)
 from u2net.errors import ServingError
 from u2net.job import CutResult
 from u2net.retry import RetryPolicy
@@ -64,8 +71,8 @@ def http_error(e: ServingError, url: str) -> WebError:
 
 def requestable(loaded: frozenset[str]) -> list[str]:
     """The names a request may give for the loaded models: ``u2netp`` and ``u2netp_onnx``
-    when ``u2netp_onnx`` is loaded."""
-    names = {*REQUEST_NAMES, *loaded}
+    when ``u2netp_onnx`` is loaded (a custom model's too)."""
+    names = {*REQUEST_NAMES, *loaded, *(base_name(name) for name in loaded)}
     return sorted(name for name in names if loaded & set(served_candidates(name)))
 
 
@@ -131,6 +138,22 @@ class TritonLink:
             self.loaded = frozenset(await self._model().ready_among(SERVED_NAMES))
         except ServingError as e:  # gone again between the two questions: the next probe
             logger.info("could not list the loaded models: %s", e)
+
+    async def learn_custom(self, requested: str) -> None:
+        """A name outside the catalogue may be a custom model (``python -m convert custom``):
+        Triton is asked once whether it has it ready, and a ready one counts as loaded from
+        then on (until the next probe lists the catalogue's again)."""
+        loaded, base = self.loaded, base_name(requested)
+        if loaded is None or base in KNOWN_MODELS or not CUSTOM_NAME.fullmatch(base):
+            return
+        if loaded & set(served_candidates(requested)):
+            return
+        try:
+            ready = await self._model().ready_among(served_candidates(requested))
+        except ServingError as e:  # refused below as not loaded; a later request asks again
+            logger.info("could not ask whether %s is loaded: %s", requested, e)
+            return
+        self.loaded = loaded | frozenset(ready)
 
     def refuse_if_not_loaded(self, requested: str) -> None:
         """BadRequest at once for a model the server has not loaded (while it answers):

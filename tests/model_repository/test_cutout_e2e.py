@@ -152,7 +152,7 @@ BAD_INPUTS = {
     "not-an-image": (b"these are notes, not a photo\n" * 20, {}, "not an image"),
     "pixel-bomb": (png_bomb_bytes(), {}, "expected at most 100,000,000 pixels"),
     "request-max-pixels": (None, {"max_pixels": 1000}, "expected at most 1,000 pixels"),
-    "unknown-model": (None, {"model": "u2net_human_seg"}, "parameter model: expected one of"),
+    "unknown-model": (None, {"model": "u2net_cloth_seg"}, "parameter model: expected one of"),
     "bad-bgcolor": (None, {"bgcolor": "red"}, "parameter bgcolor: expected R,G,B"),
     "bad-format": (None, {"format": "bmp"}, "expected a format from png, webp, jpg, got 'bmp'"),
     "bad-flag": (None, {"crop": "maybe"}, "parameter crop: expected true or false"),

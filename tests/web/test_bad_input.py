@@ -268,7 +268,7 @@ def test_a_model_the_server_has_not_loaded_is_400(http) -> None:
         time.sleep(0.1)
     assert state["models"] == [f"{MODEL}_onnx"]
     photo = {"file": (PHOTO.name, PHOTO.read_bytes())}
-    for requested in ("u2net", "isnet-general-use"):  # catalogued, and outside the catalogue
+    for requested in ("u2net", "isnet-general-use", "nobody"):  # catalogued, and not
         says = rembg_error(http.post("/api/remove", files=photo, data={"model": requested}))
         # not every catalogued name (u2net_trt, u2netp_int8...): only what is loaded
         loaded = f"{MODEL}, {MODEL}_onnx"

@@ -51,9 +51,9 @@ def test_client_errors_become_http_errors(
 @pytest.mark.parametrize(
     ("requested", "refused"),
     [("u2netp", False), ("u2netp_onnx", False), ("u2net", True), ("u2net_onnx", True),
-     ("isnet-general-use", True), ("u2netp_int8", True)],
-    ids=["loaded", "loaded-served-name", "not-loaded", "not-loaded-served-name", "unknown",
-         "int8-not-loaded"],
+     ("isnet-general-use", True), ("u2netp_int8", True), ("my_own", True)],
+    ids=["loaded", "loaded-served-name", "not-loaded", "not-loaded-served-name",
+         "other-family-not-loaded", "int8-not-loaded", "unknown"],
 )  # fmt: skip
 def test_a_model_that_is_not_loaded_is_refused_here(requested: str, refused: bool) -> None:
     """Once the watcher knows what is loaded, a model that is not (catalogued or not) is a

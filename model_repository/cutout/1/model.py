@@ -10,18 +10,27 @@ from __future__ import annotations
 
 import json
 import traceback
+from pathlib import Path
 
 import numpy as np
 import triton_python_backend_utils as pb_utils
 
-from u2net.catalogue import KNOWN_MODELS, SERVED_NAMES, contract_of, served_candidates
+from u2net.catalogue import (
+    KNOWN_MODELS,
+    ONNX_SUFFIX,
+    SERVED_NAMES,
+    contract_of,
+    served_candidates,
+)
 from u2net.contract import CONTRACT, CUTOUT
 from u2net.errors import InvalidImage, InvalidRequest, ServingError
 from u2net.job import complete, parse_request, prepare
+from u2net.manifests import custom_models
 from u2net.options import MAX_PIXELS
 from u2net.retry import says_not_loaded
 
 SERVED = set(SERVED_NAMES)
+REPOSITORY = Path(__file__).parents[2]  # <repository>/cutout/1/model.py, as Triton loads it
 
 
 class Unavailable(ServingError):
@@ -38,11 +47,12 @@ def _error(e: ServingError) -> pb_utils.InferenceResponse:
     return pb_utils.InferenceResponse(error=pb_utils.TritonError(str(e), code))
 
 
-def _served_name(requested: str) -> str:
-    """``u2net`` -> ``u2net_trt`` when it is loaded, else ``u2net_onnx``; served names as is."""
+def _served_name(requested: str, served: set[str]) -> str:
+    """``u2net`` -> ``u2net_trt`` when it is loaded, else ``u2net_onnx``; served names as is
+    (``served``: every name a U²-Net model may be served under here, custom ones too)."""
     candidates = served_candidates(requested)
-    if not set(candidates) <= SERVED:
-        choices = ", ".join([*KNOWN_MODELS, *sorted(SERVED)])
+    if not set(candidates) & served:
+        choices = ", ".join([*KNOWN_MODELS, *sorted(served)])
         raise InvalidRequest(f"parameter model: expected one of {choices}, got {requested!r}")
     try:
         ready = [name for name in candidates if pb_utils.is_model_ready(name)]
@@ -93,6 +103,9 @@ class TritonPythonModel:
     def initialize(self, args: dict) -> None:
         config = json.loads(args["model_config"])
         self.max_pixels = int(config["parameters"][MAX_PIXELS]["string_value"])
+        # the models `python -m convert custom` staged beside this one (base name -> family)
+        self.custom = custom_models(REPOSITORY)
+        self.served = SERVED | {name + ONNX_SUFFIX for name in self.custom}
 
     def execute(self, requests: list) -> list:
         return [self._answer(request) for request in requests]
@@ -118,8 +131,9 @@ class TritonPythonModel:
         image = data.reshape(-1)[0]
         parameters = json.loads(request.parameters() or "{}")
         parsed = parse_request(parameters, _background(request))
-        served = _served_name(parsed.model)
-        prepared = prepare(bytes(image), parsed, self.max_pixels, contract_of(served))
+        served = _served_name(parsed.model, self.served)
+        contract = contract_of(served, self.custom)
+        prepared = prepare(bytes(image), parsed, self.max_pixels, contract)
         result = complete(prepared, _mask(served, prepared.batch))
         tensors = [
             (CUTOUT.output_name, np.array([result.data], dtype=np.object_)),
