@@ -51,6 +51,14 @@ def compare_masks(
     )
 
 
+def difference(reference: np.ndarray, candidate: np.ndarray) -> np.ndarray:
+    """|Δ| per pixel in grey levels (uint8 [H,W]): where two masks disagree, and by how much,
+    the same difference :func:`compare_masks` averages."""
+    if reference.shape != candidate.shape:
+        raise ValueError(f"mask shapes differ: {reference.shape} vs {candidate.shape}")
+    return np.abs(reference.astype(np.int16) - candidate.astype(np.int16)).astype(np.uint8)
+
+
 @dataclass(frozen=True)
 class AgreementBar:
     """What a faster variant must reach against its fp32 reference on a photo (one bar for

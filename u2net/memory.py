@@ -73,6 +73,12 @@ def peak_bytes(sizes: Sizes, options: OutputOptions) -> int:
     return _total(max(*stages, encoding))
 
 
+def decode_bytes(pixels: int) -> int:
+    """What decoding a photo of ``pixels`` holds at its peak (an A/B's decode in the
+    gateway, which keeps only the model-sized input)."""
+    return _total(DECODE * pixels)
+
+
 def _total(planes: float) -> int:
     return round(planes * MARGIN) + FIXED
 

@@ -1,7 +1,8 @@
 """The FastAPI app: routes, the UI's static files, and the layers around them.
 
-Outside in: metrics (every request), CORS (only with ``--cors-origin``), the streaming body
-limit, then the routes. Errors are rendered once, here, in the shape of the API called.
+Outside in: metrics (every request), CORS (only with ``--cors-origin``), ``Server-Timing``
+(the API's answers), the streaming body limit, then the routes. Errors are rendered once,
+here, in the shape of the API called.
 """
 
 from __future__ import annotations
@@ -19,13 +20,15 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import FileResponse, JSONResponse, Response
 
 from u2net.errors import OptionError
-from web import ops, rembg_api, removebg_api
+from web import ops, rembg_api, removebg_api, ui_api
 from web.config import WebConfig
 from web.errors import BadRequest, WebError
 from web.metrics import Metrics, MetricsMiddleware
 from web.removebg_params import MARGIN_HEADER, ROI_HEADER
 from web.responses import REMOVEBG_PREFIX, error_body, error_response
 from web.service import CutService
+from web.timing import HEADER as TIMING_HEADER
+from web.timing import ServerTiming
 from web.triton_link import TritonLink
 from web.uploads import BodyLimit
 
@@ -89,7 +92,7 @@ def create_app(config: WebConfig) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.service = CutService(config, triton, metrics)
-    for module in (rembg_api, removebg_api, ops):
+    for module in (rembg_api, removebg_api, ui_api, ops):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
@@ -99,6 +102,7 @@ def create_app(config: WebConfig) -> FastAPI:
 
     _handlers(app, metrics)
     app.add_middleware(BodyLimit, max_upload_bytes=config.max_upload_bytes, metrics=metrics)
+    app.add_middleware(ServerTiming)
     if config.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -108,7 +112,7 @@ def create_app(config: WebConfig) -> FastAPI:
             expose_headers=["X-Width", "X-Height", "X-Type", "X-Credits-Charged",
                             "X-Foreground-Top", "X-Foreground-Left",
                             "X-Foreground-Width", "X-Foreground-Height",
-                            MARGIN_HEADER, ROI_HEADER],
+                            MARGIN_HEADER, ROI_HEADER, TIMING_HEADER],
         )  # fmt: skip
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app

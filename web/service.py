@@ -9,7 +9,7 @@ from contextlib import AbstractAsyncContextManager
 from u2net.errors import InvalidImage
 from u2net.imaging import header_size
 from u2net.job import CutResult
-from u2net.memory import MB, Sizes, largest_photo, peak_bytes
+from u2net.memory import MB, Sizes, decode_bytes, largest_photo, peak_bytes
 from u2net.options import MAX_PIXELS, OutputOptions, to_parameters
 from web.capacity import Admission, Budget, Capacity
 from web.config import WebConfig
@@ -67,6 +67,10 @@ class CutService:
         if not self.capacity.budget.fits(weight):
             raise OverBudget(self._too_large(photo, sizes, options))
         return weight
+
+    def decode_weight(self, data: bytes) -> int:
+        """The bytes decoding this photo holds at its peak (u2net.memory), from its header."""
+        return decode_bytes(math.prod(self._size(data, "")))
 
     def _size(self, data: bytes, label: str) -> tuple[int, int]:
         try:

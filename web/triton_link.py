@@ -51,6 +51,7 @@ from web.errors import (
     UpstreamTimeout,
     WebError,
 )
+from web.timing import timed
 
 logger = logging.getLogger(__name__)
 
@@ -196,7 +197,8 @@ class TritonLink:
     ) -> CutResult:
         """One encoded image and ``cutout``'s parameters -> the encoded result."""
         try:
-            result = await self._model().cut_bytes(data, parameters, background)
+            with timed("cutout"):
+                result = await self._model().cut_bytes(data, parameters, background)
         except ServingError as e:  # the client's: Triton's answers and the contract check
             raise http_error(e, self.url) from e
         self.served = True

@@ -4,60 +4,35 @@ browser is downloaded): upload real photos, wait for the previews, download and 
 
 from __future__ import annotations
 
-import shutil
-import time
 from collections.abc import Iterator
-from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.data import PHOTOS
+from tests.web.browser import NEEDS_CHROMIUM, chromium, emptied
 from tests.web.conftest import cli_cut
+from u2net.catalogue import REQUEST_NAMES
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-DRIVER = shutil.which("chromedriver")
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not (CHROMIUM and DRIVER),
-        reason="needs Debian's chromium and chromium-driver (apt-get install chromium "
-        "chromium-driver; .ci/run installs them)",
-    ),
-]
+pytestmark = NEEDS_CHROMIUM
+
+
+@pytest.fixture(scope="module")
+def driver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """One Chromium for the module (each test loads the page afresh)."""
+    with chromium(tmp_path_factory.mktemp("downloads"), (1280, 1400)) as driver:
+        yield driver
 
 
 @pytest.fixture
-def browser(tmp_path: Path) -> Iterator[object]:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM  # type: ignore[assignment]
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--window-size=1280,1400"):  # fmt: skip
-        options.add_argument(flag)
-    downloads = tmp_path / "downloads"
-    downloads.mkdir()
-    options.add_experimental_option(
-        "prefs",
-        {"download.default_directory": str(downloads), "download.prompt_for_download": False},
-    )
-    driver = webdriver.Chrome(service=Service(DRIVER), options=options)
-    driver.downloads = downloads  # type: ignore[attr-defined]
-    try:
-        yield driver
-    finally:
-        driver.quit()
+def browser(driver: Any) -> Any:
+    return emptied(driver)
 
 
 def wait_for(predicate, timeout: float = 120.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError("timed out waiting")
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(None, timeout, poll_frequency=0.1).until(lambda _: predicate())
 
 
 def items(driver) -> list:
@@ -217,5 +192,5 @@ def test_models_the_server_has_not_loaded_are_greyed_out(browser, gateway, http)
         return {o.get_attribute("value"): o.is_enabled() for o in options}
 
     wait_for(lambda: not enabled()["u2net"], timeout=30)
-    assert enabled() == {"u2net": False, "u2netp": True, "u2net_int8": False, "u2netp_int8": False}
+    assert enabled() == {name: name == "u2netp" for name in REQUEST_NAMES}
     assert menu.get_attribute("value") == "u2netp"

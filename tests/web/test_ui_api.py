@@ -1,0 +1,190 @@
+"""What the web UI reads besides cut-outs: ``Server-Timing`` on the API's answers, the
+models' measurements (``/api/models``), two models' agreement (``/api/ab``); and the page
+itself: one static page, nothing fetched from elsewhere, under 300 kB."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.data import PHOTOS
+from tests.web.serving import MODEL, config_for, serve
+from u2net.agreement import compare_masks, difference
+from u2net.catalogue import REQUEST_NAMES
+from u2net.repository import REPOSITORY_ENV
+from web.app import STATIC
+from web.errors import BadRequest
+from web.ui_api import ab_answer, measured
+
+PHOTO = PHOTOS[1]  # chelsea.png, 451×300
+PAGE_LIMIT_BYTES = 300_000
+SPAN = re.compile(r'^(\w+);dur=(\d+\.\d);desc="[^"]+"$')
+
+
+def spans(value: str | None) -> dict[str, float]:
+    """``Server-Timing``'s spans by name; every part in the form the gateway writes."""
+    assert value, "no Server-Timing header"
+    found = {}
+    for part in value.split(", "):
+        match = SPAN.match(part)
+        assert match, part
+        found[match[1]] = float(match[2])
+    return found
+
+
+def test_both_apis_answer_with_their_server_time_and_tritons_part(http) -> None:
+    photo = PHOTO.read_bytes()
+    rembg = http.post("/api/remove", files={"file": (PHOTO.name, photo)}, data={"model": MODEL})
+    removebg = http.post("/v1.0/removebg", files={"image_file": (PHOTO.name, photo)})
+    for answer in (rembg, removebg):
+        assert answer.status_code == 200
+        timing = spans(answer.headers["server-timing"])
+        assert list(timing) == ["cutout", "total"]
+        assert 0 < timing["cutout"] <= timing["total"]
+
+
+def test_an_error_has_the_gateways_time_and_other_routes_none(http) -> None:
+    refused = http.post("/api/remove", data={"model": MODEL})
+    assert refused.status_code == 400
+    assert list(spans(refused.headers["server-timing"])) == ["total"]  # Triton never asked
+    assert "server-timing" not in http.get("/readyz").headers
+    assert "server-timing" not in http.get("/").headers
+
+
+def test_a_cross_origin_page_may_read_server_timing(triton_server) -> None:
+    origin = "https://ui.example.test"
+    config = config_for(triton_server.grpc_url, cors_origins=(origin,))
+    with serve(config) as served, served.client() as client:
+        answer = client.get("/api/models", headers={"Origin": origin})
+    exposed = answer.headers["access-control-expose-headers"].split(", ")
+    assert "Server-Timing" in exposed
+
+
+def test_the_models_need_no_key_and_ab_does(triton_server) -> None:
+    """The page lists the models before anyone typed a key; comparing them is a cut's work."""
+    config = config_for(triton_server.grpc_url, api_keys=frozenset({"k3y"}))
+    with serve(config) as served, served.client() as client:
+        assert client.get("/api/models").status_code == 200
+        fields = {"model_a": MODEL, "model_b": MODEL}
+        refused = client.post("/api/ab", files={"file": (PHOTO.name, b"x")}, data=fields)
+    assert refused.status_code == 403 and "missing API key" in refused.json()["detail"]
+
+
+INT8_MANIFEST = {
+    "model": "u2net",
+    "variant": "u2net_int8",
+    "speed": {"fp32_ms": 822.1, "int8_ms": 432.4, "speedup": 1.9, "runs": 10},
+    "held_out": {
+        "photos": [{"name": "rocket.jpg"}, {"name": "coins.png"}],
+        "inside_floor": 2,
+        "worst_iou": 0.9328,
+        "worst_mean_abs_diff": 5.045,
+    },
+}
+
+
+def test_the_models_carry_what_their_manifests_measured(http, tmp_path, monkeypatch) -> None:
+    """The int8 variant's speed and agreement from its manifest; fp32's manifest measured
+    nothing; a model with no manifest here has no measurement."""
+    for served, manifest in [("u2net_int8", INT8_MANIFEST), ("u2netp_onnx", {"model": "u2netp"})]:
+        folder = tmp_path / served / "1"
+        folder.mkdir(parents=True)
+        (folder / "manifest.json").write_text(json.dumps(manifest))
+    monkeypatch.setenv(REPOSITORY_ENV, str(tmp_path))
+    models = {m["name"]: m for m in http.get("/api/models").json()["models"]}
+    assert list(models) == list(REQUEST_NAMES)
+    assert models["u2net_int8"]["measured"] == {
+        "speedup": 1.9, "ms": 432.4, "reference_ms": 822.1,
+        "photos": 2, "inside_floor": 2, "worst_iou": 0.9328,
+    }  # fmt: skip
+    assert [n for n, m in models.items() if m["measured"] is not None] == ["u2net_int8"]
+    assert models["u2netp"]["label"].startswith("u2netp: ")
+
+
+def test_a_manifest_without_both_measurements_measured_nothing() -> None:
+    assert measured(None) is None
+    assert measured({"speed": {"speedup": 2.0}}) is None
+    assert measured({"held_out": {"photos": []}, "speed": "fast"}) is None
+
+
+def mask_png(text: str) -> np.ndarray:
+    with Image.open(io.BytesIO(base64.b64decode(text))) as image:
+        assert image.mode == "L"
+        return np.asarray(image)
+
+
+def test_ab_of_one_model_under_two_names_agrees_exactly(http) -> None:
+    """u2netp and u2netp_onnx are the same served model: IoU 1, no difference anywhere; the
+    answer names what each request resolved to and times both."""
+    answer = http.post(
+        "/api/ab",
+        files={"file": (PHOTO.name, PHOTO.read_bytes())},
+        data={"model_a": "u2netp", "model_b": "u2netp_onnx"},
+    )
+    assert answer.status_code == 200, answer.text
+    found = answer.json()
+    assert found["model_a"] == {"model": "u2netp", "served": "u2netp_onnx"}
+    assert found["model_b"] == {"model": "u2netp_onnx", "served": "u2netp_onnx"}
+    assert (found["iou"], found["mean_abs_diff"], found["max_abs_diff"]) == (1.0, 0.0, 0)
+    assert found["mask_size"] == [320, 320]
+    assert not mask_png(found["difference_png"]).any()
+    assert list(spans(answer.headers["server-timing"])) == ["infer_a", "infer_b", "total"]
+
+
+@pytest.mark.parametrize(
+    ("files", "data", "says"),
+    [
+        ({}, {"model_a": "u2netp", "model_b": "u2netp"}, "expected the fields file, model_a"),
+        (None, {"model_a": "u2netp", "model_b": "u2netp", "om": "true"}, "got file, model_a"),
+        (None, {"model_a": "u2netp", "model_b": "rembg"}, "model_b: expected a model name"),
+        (None, {"model_a": "u2netp"}, "model_b: expected a model name"),
+        (None, {"model_a": "u2net", "model_b": "u2netp"}, "expected one this server has loaded"),
+        ({"file": ("notes.jpg", b"not a photo\n")}, {"model_a": "u2netp", "model_b": "u2netp"},
+         "not an image"),
+    ],
+)  # fmt: skip
+def test_ab_refuses_what_it_cannot_compare_in_one_line(http, files, data, says) -> None:
+    if files is None:
+        files = {"file": (PHOTO.name, PHOTO.read_bytes())}
+    answer = http.post("/api/ab", files=files or {"x": ("x", b"")}, data=data)
+    assert answer.status_code == 400
+    detail = answer.json()["detail"]
+    assert says in detail and "\n" not in detail
+
+
+def test_masks_of_two_sizes_are_a_400_not_a_comparison() -> None:
+    masks = [np.zeros((320, 320), np.uint8), np.zeros((1024, 1024), np.uint8)]
+    with pytest.raises(BadRequest, match="expected masks of one size, got 320×320 and 1024×1024"):
+        ab_answer({"model_a": ("u2net", "u2net_onnx"), "model_b": ("x", "x_onnx")}, masks)
+
+
+def test_the_difference_is_what_compare_masks_averages() -> None:
+    rng = np.random.default_rng(0)
+    a, b = (rng.integers(0, 256, (40, 30), dtype=np.uint8) for _ in range(2))
+    found = difference(a, b)
+    assert found.dtype == np.uint8 and found.shape == (40, 30)
+    assert found.mean() == pytest.approx(compare_masks(a, b).mean_abs_diff)
+    assert int(found.max()) == compare_masks(a, b).max_abs_diff
+    with pytest.raises(ValueError, match="mask shapes differ"):
+        difference(a, b[:10])
+
+
+PAGE_FILES = ("index.html", "app.js", "style.css")
+
+
+def test_the_page_is_one_static_page_under_300_kB_with_nothing_from_elsewhere() -> None:
+    files = sorted(p.name for p in Path(STATIC).iterdir())
+    assert files == sorted(PAGE_FILES)
+    assert sum((STATIC / name).stat().st_size for name in PAGE_FILES) < PAGE_LIMIT_BYTES
+    html = (STATIC / "index.html").read_text()
+    loaded = re.findall(r'<(?:script|link)[^>]*(?:src|href)="([^"]+)"', html)
+    assert sorted(loaded) == ["/static/app.js", "/static/style.css"]
+    for name in ("app.js", "style.css"):
+        assert not re.search(r"https?://|@import|\bimport\s*\(", (STATIC / name).read_text()), name
