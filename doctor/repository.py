@@ -17,8 +17,15 @@ from google.protobuf.text_format import ParseError
 from tritonclient.grpc import model_config_pb2
 
 from doctor.check import Check, Deployment, fail, na, ok
-from u2net.catalogue import INT8_SUFFIX, KNOWN_MODELS, ONNX_SUFFIX, TRT_SUFFIX, base_name
-from u2net.contract import CONTRACT, CUTOUT, ServingContract
+from u2net.catalogue import (
+    INT8_SUFFIX,
+    MODEL_NAMES,
+    ONNX_SUFFIX,
+    TRT_SUFFIX,
+    base_name,
+    contract_of,
+)
+from u2net.contract import CONTRACT, CUTOUT, FAMILY_CONTRACTS, ServingContract
 from u2net.deployment import (
     NGC_RELEASE,
     NGC_TENSORRT_VERSION,
@@ -122,9 +129,18 @@ def tensor_problems(config: Any, name: str, contract: ServingContract = CONTRACT
     return problems
 
 
-def config_problems(model: StagedModel, contract: ServingContract = CONTRACT) -> list[str]:
-    """Disagreements of a parsed config with its folder, the contract and the staged files,
-    and of each custom configuration (``configs/*.pbtxt``) with the contract."""
+def contract_for(model: StagedModel) -> ServingContract:
+    """A staged model's contract: the catalogue's, or a custom model's family's (its
+    manifest says which: ``python -m convert custom``)."""
+    family = (model.manifest or {}).get("family")
+    custom = {base_name(model.name): family} if family in FAMILY_CONTRACTS else {}
+    return contract_of(model.name, custom)
+
+
+def config_problems(model: StagedModel, contract: ServingContract | None = None) -> list[str]:
+    """Disagreements of a parsed config with its folder, its contract (None: the model's own)
+    and the staged files, and of each custom configuration (``configs/*.pbtxt``) with it."""
+    contract = contract or contract_for(model)
     config = model.config
     problems = tensor_problems(config, model.name, contract)
     for config_name, custom in sorted(model.custom_configs.items()):
@@ -213,7 +229,7 @@ def staged_check(
         detail += f"; not staged: {', '.join(missing)}"
     servable = [n for n in staged if n.endswith(CPU_SUFFIXES) or deployment == "gpu"]
     if not servable:
-        known = ",".join(KNOWN_MODELS)
+        known = ",".join(MODEL_NAMES)
         return fail(name, detail, f"`{CONVERT} --models {known}`", blocking=True, staged=staged)
     return ok(name, detail, staged=staged)
 

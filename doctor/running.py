@@ -21,7 +21,8 @@ from client.errors import RemoteError
 from client.triton import ONE_ATTEMPT, TritonServer
 from doctor.check import Check, Deployment, fail, na, ok
 from doctor.reference import GPU_SUSPECT_FRACTION, REFERENCE_HOST, cpu_reference_ms
-from u2net.contract import CONTRACT, check_metadata
+from u2net.catalogue import KNOWN_MODELS, base_name, contract_of
+from u2net.contract import CONTRACT, ServingContract, check_metadata, sized_as_served
 from u2net.deployment import ORT_GPU_REQUIREMENT, TRITON_IMAGE, URL_ENV, pip_install
 from u2net.errors import ContractMismatch, ServingError
 from u2net.samples import PROBE_NAME, sample_inputs
@@ -111,10 +112,10 @@ def _instances(config: Mapping[str, Any]) -> tuple[tuple[str, int], ...]:
     return tuple((g.get("kind", "KIND_AUTO"), int(g.get("count", 1))) for g in groups)
 
 
-def probe_batch() -> np.ndarray | str:
+def probe_batch(contract: ServingContract = CONTRACT) -> np.ndarray | str:
     """The probe's input (a real photo as the contract's batch of one), or why there is none."""
     try:
-        return sample_inputs((PROBE_PHOTO,))[1]
+        return sample_inputs((PROBE_PHOTO,), contract)[1]
     except ServingError as e:
         return str(e)
 
@@ -148,9 +149,16 @@ def _runtime(
     if isinstance(batch, str):
         return replace(runtime, not_timed=batch)
     try:
-        check_metadata(server.model_metadata(name))
+        metadata = server.model_metadata(name)
+        known = base_name(name) in KNOWN_MODELS  # else a custom model: the size it is served at
+        contract = contract_of(name) if known else sized_as_served(metadata, CONTRACT)
+        check_metadata(metadata, contract)
     except ContractMismatch as e:
         return replace(runtime, not_timed=f"not the U²-Net serving contract ({e})")
+    if contract.size != CONTRACT.size and not isinstance(batch, str):
+        batch = probe_batch(contract)  # IS-Net's 1024²
+        if isinstance(batch, str):
+            return replace(runtime, not_timed=batch)
     try:
         ms = probe(server, name, batch, runs, timeout_s)
     except RemoteError as e:

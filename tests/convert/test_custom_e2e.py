@@ -7,6 +7,7 @@ files within 1 grey level, on real photos up to 12 MP."""
 from __future__ import annotations
 
 import io
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +19,7 @@ from PIL import Image
 
 from client.cli import main as client_main
 from convert.cli import main as convert_main
+from doctor.cli import main as doctor_main
 from tests import rembg_reference as ref
 from tests.convert.family_nets import family_net
 from tests.data import PHOTOS, cpu_session
@@ -121,3 +123,17 @@ def test_the_gateway_cuts_with_a_custom_model_and_lists_it(staged, server, photo
     assert_close(done.content, reference(sources["my_dis"], ISNET_FAMILY, photos["photo"]))
     assert unknown.status_code == 400
     assert "my_dis" in unknown.text and "u2netp" not in unknown.text  # only what is loaded
+
+
+def test_the_doctor_checks_and_times_the_custom_models(staged, server, capsys) -> None:
+    """Each custom model's config against its family's contract (1024² for IS-Net), and a
+    timed probe at its own size: neither is reported as off the contract."""
+    repository, _ = staged
+    argv = ["--url", server.grpc_url, "--model-repository", str(repository), "--json"]
+    doctor_main([*argv, "--probe-runs", "1", "--deployment", "cpu"])
+    checks = {c["name"]: c for c in json.loads(capsys.readouterr().out)}
+    for name in CUSTOM:
+        assert checks[f"repository.{name}_onnx"]["status"] == "ok", checks
+    timed = json.dumps([c for n, c in checks.items() if n.startswith("server")])
+    assert "not the U²-Net serving contract" not in timed
+    assert all(f"{name}_onnx" in timed for name in CUSTOM)
