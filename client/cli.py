@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 from collections.abc import Callable, Iterable
@@ -22,7 +23,7 @@ from u2net import cli as edge
 from u2net import compositing
 from u2net.agreement import CERTIFIED_COLUMNS, INT8_BAR, certified_rows
 from u2net.breaker import Breaker, BreakerPolicy
-from u2net.catalogue import DEFAULT_MODEL, model_help
+from u2net.catalogue import DEFAULT_MODEL, model_help, rembg_custom_hint
 from u2net.deployment import URL_ENV, default_url
 from u2net.errors import OptionError, UsageError
 from u2net.imaging import DEFAULT_MAX_PIXELS
@@ -83,8 +84,46 @@ def _add_model(p: argparse.ArgumentParser) -> None:
         "-m",
         "--model",
         default=DEFAULT_MODEL,
-        help=f"a base name (_trt if ready, else _onnx) or a served name: {model_help()}",
+        help=f"a base name (_trt if ready, else _onnx) or a served name: {model_help()}; "
+        "a custom model by its name (python -m convert custom)",
     )
+    p.add_argument(
+        "-x",
+        "--extras",
+        type=json_object,
+        default={},
+        metavar="JSON",
+        help="rembg's extra session arguments: with -m u2net_custom or dis_custom, "
+        "'{\"model_path\": FILE}' says how to stage FILE here",
+    )
+
+
+def json_object(text: str) -> dict:
+    """rembg's ``-x``: a JSON object."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise argparse.ArgumentTypeError(f"expected a JSON object, got {text!r} ({e})") from e
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"expected a JSON object, got {text!r}")
+    return value
+
+
+def check_model(args: argparse.Namespace) -> None:
+    """rembg's custom sessions and ``-x`` as a usage error that says what to do here."""
+    model = getattr(args, "model", None)
+    if model is None:
+        return
+    extras = getattr(args, "extras", {})  # bench names its model without -x
+    hint = rembg_custom_hint(model, extras)
+    if hint is not None:
+        raise UsageError(hint)
+    if extras:
+        keys = ", ".join(sorted(extras))
+        raise UsageError(
+            f"-x: expected it only with -m u2net_custom or dis_custom (model_path), got {keys}"
+            f" with -m {model}"
+        )
 
 
 def _add_retries(p: argparse.ArgumentParser) -> None:
@@ -560,4 +599,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     edge.setup_logging(edge.log_level(args, default=logging.WARNING))
-    return edge.run_handler(lambda: HANDLERS[args.command](args), parser)
+
+    def handle() -> int:
+        check_model(args)
+        return HANDLERS[args.command](args)
+
+    return edge.run_handler(handle, parser)

@@ -175,6 +175,25 @@ def contract_of(name: str, custom: Mapping[str, str] | None = None) -> ServingCo
     return FAMILY_CONTRACTS[family]
 
 
+# rembg's sessions that load any file (``-m u2net_custom -x '{"model_path": FILE}'``): here
+# such a file is staged once with ``python -m convert custom`` and then named like any model
+REMBG_CUSTOM_SESSIONS = {"u2net_custom": U2NET_FAMILY, "dis_custom": ISNET_FAMILY}
+
+
+def rembg_custom_hint(model: str, extras: Mapping[str, object]) -> str | None:
+    """What to do here for rembg's ``-m u2net_custom -x '{"model_path": ...}'`` (one line);
+    None for any other model."""
+    family = REMBG_CUSTOM_SESSIONS.get(model)
+    if family is None:
+        return None
+    source = extras.get("model_path") or "FILE.onnx"
+    return (
+        f"model {model}: rembg loads the file in every run; here it is staged once on the"
+        f" server: python -m convert custom NAME --family {family} --source {source}, then"
+        " --model NAME"
+    )
+
+
 def check_custom_name(name: str) -> str:
     """A name for a custom model: letters, digits, ``-`` and ``_``, not a catalogue model's
     and not ending like a served name; OptionError saying so otherwise."""

@@ -14,6 +14,7 @@ import pytest
 from PIL import Image
 
 from client.cli import build_parser, output_options
+from client.cli import main as client_main
 from tests import clip
 from tests.cli_run import run_cli
 from tests.data import PHOTOS
@@ -100,3 +101,33 @@ def test_rembg_b_readme_line_runs(url: str, tmp_path: Path) -> None:
     assert [p.name for p in written] == ["output-000.png"]
     alpha = np.asarray(Image.open(written[0]).getchannel("A"))
     assert alpha.shape == (720, 1280) and alpha.min() == 0 and alpha.max() == 255
+
+
+@pytest.mark.parametrize(
+    ("line", "says"),
+    [
+        (
+            """rembg i -m u2net_custom -x '{"model_path": "~/.u2net/mine.onnx"}' in.png out.png""",
+            "python -m convert custom NAME --family u2net --source ~/.u2net/mine.onnx, then"
+            " --model NAME",
+        ),
+        (
+            "rembg i -m dis_custom in.png out.png",
+            "python -m convert custom NAME --family isnet --source FILE.onnx",
+        ),
+        (
+            """rembg i -x '{"sam_prompt": []}' in.png out.png""",
+            "-x: expected it only with -m u2net_custom or dis_custom (model_path), got"
+            " sam_prompt with -m u2net",
+        ),
+    ],
+    ids=["u2net_custom", "dis_custom", "other-extras"],
+)
+def test_rembgs_custom_sessions_say_how_to_stage_the_file_here(
+    line: str, says: str, capsys
+) -> None:
+    """rembg loads a custom file in every run; here it is staged once: exit 2, one line."""
+    words = shlex.split(line)
+    argv = [COMMANDS[words[1]], *words[2:-1], "-o", words[-1]]
+    assert client_main(argv) == 2
+    assert says in capsys.readouterr().err.strip().splitlines()[-1]
