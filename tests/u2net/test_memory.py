@@ -23,8 +23,8 @@ WORST = OutputOptions(shadow=True, scale=0.5, position=(0.5, 0.5), bg_image=b"ph
 
 @pytest.mark.parametrize("case", ["worst", "webp"])
 def test_the_estimate_is_above_a_real_cuts_peak_and_not_far(case: str) -> None:
-    """A 9 MP cut in a fresh process with the server's allocator settings (the bench's)."""
-    command = [sys.executable, str(BENCH), "--child", case, "--side", "3000"]
+    """A 6 MP cut in a fresh process with the server's allocator settings (the bench's)."""
+    command = [sys.executable, str(BENCH), "--child", case, "--side", "2500"]
     done = subprocess.run(
         command, env={**os.environ, **ALLOCATOR_ENV}, capture_output=True, text=True, check=True
     )
