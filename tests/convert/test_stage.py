@@ -26,6 +26,8 @@ def test_stage_then_rerun_is_a_no_op(tmp_path: Path) -> None:
         "source_md5": KNOWN_MODELS["u2netp"].md5,
         "converter_version": GRAPH_VERSION,
         "output_md5": md5_of(staged),
+        "family": "u2net",
+        "custom": False,
     }
     config = read_config(repo / "u2netp_onnx" / "config.pbtxt")
     assert config == OnnxVariant("u2netp").get_config()
