@@ -13,10 +13,8 @@ from client.loadgen import (
     MEASUREMENT_HEADERS,
     ServerStats,
     Window,
-    counted,
     drive,
     measurements,
-    settled_statistics,
     stable,
     stats_delta,
 )
@@ -70,16 +68,12 @@ def sweep(
     name = cutter.connect()
     rows = []
     for c in concurrencies:
-        start = cutter.model.statistics()
-        warm_up = drive(send, 2 * c, c)
-        sent = counted(start, name) + len(warm_up.latencies_s)
-        after = settled_statistics(cutter.model.statistics, name, sent)
+        drive(send, 2 * c, c)  # warm-up
         throughputs: list[float] = []
         while True:
-            before = after
+            before = cutter.model.statistics()
             window = drive(send, max(requests, c), c)
-            sent = counted(before, name) + len(window.latencies_s)
-            after = settled_statistics(cutter.model.statistics, name, sent)
+            after = cutter.model.statistics()
             throughputs.append(window.throughput)
             is_stable = stable(throughputs)
             if is_stable or len(throughputs) >= max_windows:
