@@ -15,8 +15,10 @@ from client.loadgen import (
     MEASUREMENT_HEADERS,
     ServerStats,
     Window,
+    counted,
     drive,
     measurements,
+    settled_statistics,
     stats_delta,
 )
 from client.triton import TritonModel
@@ -116,10 +118,13 @@ def run_variant(
             masks[i] = mask
 
     name = model.resolve()
-    drive(send, min(concurrency, requests), concurrency)  # warm-up, not measured
-    before = model.statistics()
+    start = model.statistics()
+    warm_up = drive(send, min(concurrency, requests), concurrency)  # not measured
+    sent = counted(start, name) + len(warm_up.latencies_s)
+    before = settled_statistics(model.statistics, name, sent)
     window = drive(send, requests, concurrency, keep)
-    after = model.statistics()
+    sent = counted(before, name) + len(window.latencies_s)
+    after = settled_statistics(model.statistics, name, sent)
     return VariantRun(name, window, stats_delta(before, after, name)), masks
 
 
@@ -153,21 +158,24 @@ def run_ab(
     requests = max(requests, len(names))
     runs, masks = [], []
     floors = None
-    for requested in (model_a, model_b):
-        model = TritonModel(url, requested, timeout_s)
-        try:
+    models = [TritonModel(url, requested, timeout_s) for requested in (model_a, model_b)]
+    try:
+        for model in models:  # a model the server cannot serve fails before A is measured
+            model.resolve()
+        for model in models:
             run, m = run_variant(model, batch, requests, concurrency)
             if floor and not runs:
                 floors = measure_floors(model, names, m, max_pixels)
-        finally:
+            if run.window.errors:
+                raise ServingError(
+                    f"{run.model}: {len(run.window.errors)} requests failed, "
+                    f"first: {run.window.errors[0]}"
+                )
+            runs.append(run)
+            masks.append(m)
+    finally:
+        for model in models:
             model.close()
-        if run.window.errors:
-            raise ServingError(
-                f"{run.model}: {len(run.window.errors)} requests failed, "
-                f"first: {run.window.errors[0]}"
-            )
-        runs.append(run)
-        masks.append(m)
     agreements = [
         compare_masks(a, b, name) for a, b, name in zip(masks[0], masks[1], names, strict=True)
     ]

@@ -13,8 +13,10 @@ from client.loadgen import (
     MEASUREMENT_HEADERS,
     ServerStats,
     Window,
+    counted,
     drive,
     measurements,
+    settled_statistics,
     stable,
     stats_delta,
 )
@@ -68,12 +70,16 @@ def sweep(
     name = cutter.connect()
     rows = []
     for c in concurrencies:
-        drive(send, 2 * c, c)  # warm-up
+        start = cutter.model.statistics()
+        warm_up = drive(send, 2 * c, c)
+        sent = counted(start, name) + len(warm_up.latencies_s)
+        after = settled_statistics(cutter.model.statistics, name, sent)
         throughputs: list[float] = []
         while True:
-            before = cutter.model.statistics()
+            before = after
             window = drive(send, max(requests, c), c)
-            after = cutter.model.statistics()
+            sent = counted(before, name) + len(window.latencies_s)
+            after = settled_statistics(cutter.model.statistics, name, sent)
             throughputs.append(window.throughput)
             is_stable = stable(throughputs)
             if is_stable or len(throughputs) >= max_windows:

@@ -61,6 +61,40 @@ def merge_statistics(replicas: Sequence[dict], model: str) -> dict:
     return {"model_stats": [merged]}
 
 
+STATS_SETTLE_S = 2.0  # at most this long for Triton's counters to catch up with its answers
+
+
+def counted(stats: dict, model: str) -> int:
+    """How many inferences of ``model`` Triton's statistics JSON counts."""
+    return int(_model_entry(stats, model).get("inference_count", 0))
+
+
+def _counters(stats: dict, model: str) -> tuple[int, int]:
+    entry = _model_entry(stats, model)
+    return int(entry.get("inference_count", 0)), int(entry.get("execution_count", 0))
+
+
+def settled_statistics(
+    read: Callable[[], dict], model: str, at_least: int, settle_s: float = STATS_SETTLE_S
+) -> dict:
+    """``read()``'s statistics once they count ``at_least`` inferences of ``model`` and the
+    next read has the same counters. Triton updates its counters a moment after answering,
+    so a read right after the last answer can hold part of an execution's counts (a
+    window's average batch came out below 1). After ``settle_s``, the last read."""
+    deadline = time.monotonic() + settle_s
+    stats = read()
+    while time.monotonic() < deadline:
+        if counted(stats, model) >= at_least:
+            again = read()
+            if _counters(again, model) == _counters(stats, model):
+                return again
+            stats = again
+        else:
+            time.sleep(0.01)
+            stats = read()
+    return stats
+
+
 def stats_delta(before: dict, after: dict, model: str) -> ServerStats:
     """Triton statistics JSON (before, after) -> what happened in between."""
     a, b = _model_entry(after, model), _model_entry(before, model)

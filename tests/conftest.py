@@ -21,6 +21,52 @@ def pytest_configure(config: pytest.Config) -> None:
     alone (measured: the inference-heavy test files took 20 % less CPU and 10 % less time;
     docs/measurements.md, "The test suite's workers"). A caller's own setting wins."""
     os.environ.setdefault(INTRA_OP_THREADS_ENV, "1")
+    # pytest-xdist (>= 3.6) hands out the files with the most tests first, which leaves the
+    # slow files of a few tests (restarts, replicas) to run last, alone: the order of
+    # pytest_collection_modifyitems below is kept instead
+    if hasattr(config.option, "loadscopereorder"):
+        config.option.loadscopereorder = False
+
+
+# The test files that take longest under `make test` (three workers, --dist loadfile), in
+# rough seconds (measured 2026-12-06; refresh from `--durations=0` totals per file when they
+# move). They are handed out first, longest first, and every other file after them in the
+# order they are collected: the workers finish together instead of one running a long file
+# alone at the end, and the files that mostly wait (server starts and restarts) overlap the
+# others' inference. The order changes no test's outcome, only the wall time.
+LONGEST_FILES = {
+    "tests/client/test_resilience.py": 100,
+    "tests/model_repository/test_cutout_e2e.py": 65,
+    "tests/client/test_cut_e2e.py": 60,
+    "tests/client/test_ab_bench_e2e.py": 55,
+    "tests/server/test_batching.py": 50,
+    "tests/convert/test_graph.py": 35,
+    "tests/web/test_rembg_api.py": 30,
+    "tests/web/test_cli.py": 30,
+    "tests/server/test_server.py": 25,
+    "tests/web/test_removebg_api.py": 25,
+    "tests/web/test_ops.py": 25,
+    "tests/convert/test_fetch.py": 25,
+    "tests/doctor/test_e2e.py": 22,
+    "tests/client/test_frames.py": 22,
+    "tests/web/test_browser_ui.py": 22,
+    "tests/convert/quantize/test_stage.py": 20,
+    "tests/web/test_restart.py": 20,
+    "tests/convert/test_custom_e2e.py": 18,
+    "tests/u2net/test_field_parsers_total.py": 17,
+    "tests/web/test_browser.py": 15,
+    "tests/server/test_onnxruntime_backend.py": 13,
+    "tests/u2net/test_decode.py": 12,
+    "tests/u2net/test_memory.py": 12,
+    "tests/web/test_reresolve.py": 12,
+    "tests/convert/quantize/test_staged.py": 10,
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The longest files first (see LONGEST_FILES); a file's tests stay together and in
+    their own order (a stable sort)."""
+    items.sort(key=lambda item: -LONGEST_FILES.get(item.nodeid.split("::")[0], 0))
 
 
 @pytest.fixture(scope="session")

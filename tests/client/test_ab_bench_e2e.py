@@ -20,11 +20,11 @@ def test_ab_same_model_agrees_perfectly(triton_server) -> None:
         "ab",
         MODEL,
         MODEL,
-        *PHOTOS[:3],
+        *PHOTOS[:2],
         "--url",
         triton_server.grpc_url,
         "--requests",
-        "4",
+        "2",
         "--concurrency",
         "2",
         "--json",
@@ -33,16 +33,16 @@ def test_ab_same_model_agrees_perfectly(triton_server) -> None:
     report = json.loads(done.stdout)
     assert [v["model"] for v in report["variants"]] == [MODEL, MODEL]
     for variant in report["variants"]:
-        assert variant["requests"] == 4 and variant["errors"] == 0
+        assert variant["requests"] == 2 and variant["errors"] == 0
         assert 0 < variant["p50_ms"] <= variant["p95_ms"] <= variant["p99_ms"]
         assert variant["throughput_per_s"] > 0 and variant["avg_batch"] >= 1.0
         assert variant["server_compute_ms"] > 0
     agreement = report["agreement"]
-    assert agreement["images"] == 3
+    assert agreement["images"] == 2
     assert agreement["iou_mean"] == agreement["iou_worst"] == 1.0
     assert agreement["max_abs_diff"] == 0 and agreement["mean_abs_diff_mean"] == 0.0
-    assert len(agreement["worst"]) == 3
-    assert agreement["inside_floor"] == 3
+    assert len(agreement["worst"]) == 2
+    assert agreement["inside_floor"] == 2
     per_image = agreement["per_image"]
     assert all(p["inside_floor"] for p in per_image)
     assert any(p["floor_mean_abs_diff"] > 0 for p in per_image)  # A's floor was measured
@@ -76,6 +76,7 @@ def test_ab_table_and_skipped_images(triton_server, tmp_path) -> None:
 
 
 def test_ab_unknown_model(triton_server) -> None:
+    """B is checked before A is measured (a typo costs no run of A)."""
     done = run_cli(
         "client",
         "ab",
@@ -90,8 +91,11 @@ def test_ab_unknown_model(triton_server) -> None:
     assert_one_line_error(done, "u2net_trt", "ready models: u2netp_onnx")
 
 
-@pytest.mark.parametrize("mode", ["server", "e2e"])
-def test_bench_sweep_json(triton_server, mode: str) -> None:
+# the sweep (concurrencies, windows) once: it is the same whatever is sent; each mode's sender
+@pytest.mark.parametrize(
+    ("mode", "concurrency", "windows"), [("server", "1,2", 2), ("e2e", "1", 1)]
+)
+def test_bench_sweep_json(triton_server, mode: str, concurrency: str, windows: int) -> None:
     done = run_cli(
         "client",
         "bench",
@@ -99,11 +103,11 @@ def test_bench_sweep_json(triton_server, mode: str) -> None:
         "--url",
         triton_server.grpc_url,
         "--concurrency",
-        "1,2",
+        concurrency,
         "--requests",
         "2",
         "--windows",
-        "2",
+        str(windows),
         "--mode",
         mode,
         "--json",
@@ -111,10 +115,10 @@ def test_bench_sweep_json(triton_server, mode: str) -> None:
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert report["model"] == MODEL and report["mode"] == mode
-    assert [r["concurrency"] for r in report["rows"]] == [1, 2]
+    assert [r["concurrency"] for r in report["rows"]] == [int(c) for c in concurrency.split(",")]
     for row in report["rows"]:
         assert row["requests"] == 2 and row["errors"] == 0
-        assert 1 <= row["windows"] <= 2
+        assert 1 <= row["windows"] <= windows
         assert row["throughput_per_s"] > 0 and row["p50_ms"] <= row["p99_ms"]
         assert row["avg_batch"] >= 1.0
 
@@ -146,11 +150,11 @@ def test_ab_u2net_against_u2netp(both_models_server) -> None:
         "ab",
         "u2net_onnx",
         "u2netp_onnx",
-        *PHOTOS,
+        *PHOTOS[:2],
         "--url",
         both_models_server.grpc_url,
         "--requests",
-        "5",
+        "2",
         "--concurrency",
         "1",
         "--json",
@@ -160,7 +164,7 @@ def test_ab_u2net_against_u2netp(both_models_server) -> None:
     report = json.loads(done.stdout)
     assert [v["model"] for v in report["variants"]] == ["u2net_onnx", "u2netp_onnx"]
     agreement = report["agreement"]
-    assert agreement["images"] == len(PHOTOS)
+    assert agreement["images"] == 2
     # two different networks: similar masks, not identical ones
     assert 0.3 < agreement["iou_worst"] <= agreement["iou_mean"] < 1.0
     assert agreement["max_abs_diff"] > 0
@@ -180,7 +184,7 @@ def test_bench_u2net_e2e(both_models_server) -> None:
         "--concurrency",
         "1",
         "--requests",
-        "2",
+        "1",
         "--windows",
         "1",
         "--mode",

@@ -220,13 +220,22 @@ def test_cli_bad_files_are_listed_and_the_rest_carries_on(
     assert f"done 1, failed {len(BAD_FILES)}" in done.stderr
 
 
-@pytest.mark.parametrize("flags", [[], ["--only-mask", "--crop", "--max-output-pixels", "90000"]])
+@pytest.mark.parametrize(
+    ("source", "flags"),
+    [
+        pytest.param(".", [], id="folder"),  # the tree mirrored, each file as the client cuts it
+        # the options' way to cutout (each option alone: tests/model_repository/)
+        pytest.param(
+            "rocket.jpg", ["--only-mask", "--crop", "--max-output-pixels", "90000"], id="options"
+        ),
+    ],
+)
 def test_cli_server_side_writes_the_same_files(
-    triton_server, photo_tree: Path, tmp_path: Path, flags: list[str]
+    triton_server, photo_tree: Path, tmp_path: Path, source: str, flags: list[str]
 ) -> None:
     local, remote = tmp_path / "local", tmp_path / "remote"
-    assert _cli(triton_server, photo_tree, "-o", local, *flags).returncode == 0
-    done = _cli(triton_server, photo_tree, "-o", remote, "--server-side", *flags)
+    assert _cli(triton_server, photo_tree / source, "-o", local, *flags).returncode == 0
+    done = _cli(triton_server, photo_tree / source, "-o", remote, "--server-side", *flags)
     assert done.returncode == 0, done.stderr
     made = sorted(p.relative_to(remote) for p in remote.rglob("*.png"))
     assert made == sorted(p.relative_to(local) for p in local.rglob("*.png")) and made

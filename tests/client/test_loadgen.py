@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from client.loadgen import Window, merge_statistics, stable, stats_delta
+from client.loadgen import Window, merge_statistics, settled_statistics, stable, stats_delta
 from u2net.report import table, to_csv, to_json
 
 
@@ -37,6 +37,21 @@ def test_stats_delta_is_per_request_over_the_window() -> None:
 
 def test_stats_delta_of_an_idle_model_is_zero() -> None:
     assert stats_delta(_stats(5, 5, 1, 1), _stats(5, 5, 1, 1), "m").avg_batch == 0.0
+
+
+def test_statistics_are_read_once_triton_has_counted_what_it_answered() -> None:
+    """Triton counts a request a moment after answering it, one counter, then the other:
+    the reads go on until the inferences sent are counted and two reads agree."""
+    reads = iter([_stats(3, 3, 0, 0), _stats(4, 3, 0, 0), _stats(4, 4, 0, 0), _stats(4, 4, 0, 0)])
+    settled = settled_statistics(lambda: next(reads), "m", at_least=4)
+    assert stats_delta(_stats(2, 2, 0, 0), settled, "m").avg_batch == 1.0
+    assert next(reads, None) is None  # every read was needed
+
+
+def test_statistics_that_never_count_enough_are_taken_as_they_are() -> None:
+    """(Another client's requests, or a server that restarted: the counts are what they are.)"""
+    settled = settled_statistics(lambda: _stats(1, 1, 0, 0), "m", at_least=4, settle_s=0.05)
+    assert stats_delta(_stats(0, 0, 0, 0), settled, "m").requests == 1
 
 
 def test_window_percentiles_and_throughput() -> None:

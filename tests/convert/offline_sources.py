@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+POLL_S = 0.01  # how often the server's thread looks for a shutdown request
+
 
 @dataclass
 class Route:
@@ -68,7 +70,8 @@ def serve_mirror() -> Iterator[Mirror]:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     mirror.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # shutdown() waits for serve_forever's next poll: 0.5 s by default, on every test
+    thread = threading.Thread(target=server.serve_forever, args=(POLL_S,), daemon=True)
     thread.start()
     try:
         yield mirror

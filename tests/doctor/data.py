@@ -23,7 +23,9 @@ from convert.trt.profile import BuildSettings, load_profile
 from convert.trt.stage import engine_manifest, fingerprint
 from convert.trt.verify import Verification
 from doctor.report import SCHEMA
+from tests.cli_run import run_cli
 from u2net.agreement import MaskAgreement
+from u2net.deployment import URL_ENV
 from u2net.repository import ONNX_FILE, PLAN_FILE, staged_paths
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -145,9 +147,20 @@ def make_venv(target: Path, fake_dists: dict[str, str]) -> Path:
 
 
 def run_doctor(
-    *args: str | Path, python: str | Path = sys.executable, env: dict[str, str] | None = None
+    *args: str | Path, python: str | Path | None = None, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    environment = {k: v for k, v in os.environ.items() if k != "U2NET_TRITON_URL"}
+    """``python -m doctor args`` without the caller's ``U2NET_TRITON_URL``: ``main(argv)`` in
+    this process (tests/cli_run.py: its environment, output and exit code as a process would
+    have them), or a real process of ``python``, another virtualenv's interpreter, whose
+    installed packages are what the doctor reads."""
+    if python is None:
+        saved = os.environ.pop(URL_ENV, None)
+        try:
+            return run_cli("doctor", *args, env=env)
+        finally:
+            if saved is not None:
+                os.environ[URL_ENV] = saved
+    environment = {k: v for k, v in os.environ.items() if k != URL_ENV}
     return subprocess.run(
         [str(python), "-m", "doctor", *map(str, args)],
         capture_output=True,

@@ -1,5 +1,7 @@
-"""``python -m doctor`` end to end on this CPU machine: real processes, a real embedded
-Triton, a real throwaway virtualenv; GPUs only through a recorded nvidia-smi."""
+"""``python -m doctor`` end to end on this CPU machine: a real embedded Triton, a real
+throwaway virtualenv (the doctor a real process of its python there), ``python -m server
+doctor`` a real process; GPUs only through a recorded nvidia-smi. Elsewhere the doctor runs as
+``main(argv)`` in this process (tests/doctor/data.py), as its own process would."""
 
 from __future__ import annotations
 
@@ -190,7 +192,8 @@ class _Gateway(BaseHTTPRequestHandler):
 @pytest.fixture
 def gateway() -> Iterator[ThreadingHTTPServer]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Gateway)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # shutdown() waits for serve_forever's next poll: 0.5 s by default, 0.01 s here
+    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
     thread.start()
     try:
         yield server

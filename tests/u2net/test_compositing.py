@@ -3,6 +3,7 @@ clean's soft-edge colours closer to pymatting's foreground estimate than the pho
 
 from __future__ import annotations
 
+import importlib.util
 import io
 
 import numpy as np
@@ -17,7 +18,11 @@ from u2net.contract import CONTRACT
 from u2net.imaging import mask_to_size, open_rgb, render, to_model_input
 from u2net.options import OutputOptions
 
-pytest.importorskip("pymatting")
+# checked, not imported: importing pymatting loads its numba code, seconds that every
+# pytest-xdist worker would spend collecting (the tests import it where they use it)
+pytestmark = pytest.mark.skipif(
+    importlib.util.find_spec("pymatting") is None, reason="pymatting is not installed"
+)
 
 
 def _mask_320(session: ort.InferenceSession, rgb: Image.Image) -> np.ndarray:

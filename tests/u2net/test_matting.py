@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -12,7 +14,11 @@ from u2net.imaging import mask_to_size, render, to_model_input
 from u2net.matting import MattingOptions, matte, trimap
 from u2net.options import OutputOptions
 
-pytest.importorskip("pymatting", reason="the [matting] extra is not installed")
+# checked, not imported: importing pymatting loads its numba code, seconds that every
+# pytest-xdist worker would spend collecting (the tests import it where they use it)
+pytestmark = pytest.mark.skipif(
+    importlib.util.find_spec("pymatting") is None, reason="the [matting] extra is not installed"
+)
 
 
 def _rembg_alpha_matting_cutout(

@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from tests.cli_run import run_cli
+from tests.reference_masks import remembering_masks
 from tests.web.serving import MODEL, Served, config_for, serve
 
 
@@ -25,18 +26,20 @@ def http(gateway: Served) -> Iterator[httpx.Client]:
 
 
 def cli_cut(triton_server, photo: Path, out: Path, *flags: str) -> bytes:
-    """``python -m client cut`` (the CLI users run) with the same options: the expected bytes."""
-    done = run_cli(
-        "client",
-        "cut",
-        photo,
-        "-o",
-        out,
-        "--url",
-        triton_server.grpc_url,
-        "--model",
-        MODEL,
-        *flags,
-    )
+    """``python -m client cut`` (the CLI users run) with the same options: the expected bytes
+    (the server's mask of each photo asked once: tests/reference_masks.py)."""
+    with remembering_masks():
+        done = run_cli(
+            "client",
+            "cut",
+            photo,
+            "-o",
+            out,
+            "--url",
+            triton_server.grpc_url,
+            "--model",
+            MODEL,
+            *flags,
+        )
     assert done.returncode == 0, done.stderr
     return out.read_bytes()

@@ -49,14 +49,6 @@ def cut(url: str) -> httpx.Response:
     return httpx.post(f"{url}/api/remove", files=files, data={"model": MODEL}, timeout=120)
 
 
-def test_ready_line_then_serving_then_sigterm_exits_0(triton_server) -> None:
-    with web("--triton-url", triton_server.grpc_url) as (child, url):
-        assert child.ready_line == f"ready: {url}"
-        assert cut(url).status_code == 200
-        assert httpx.get(f"{url}/docs").status_code == 200
-        assert child.stop() == 0
-
-
 @dataclass
 class Sent:
     started: float
@@ -79,12 +71,17 @@ def send_until(url: str, stop: threading.Event, sent: list[Sent]) -> None:
         sent.append(Sent(started, time.monotonic(), outcome))
 
 
-def test_sigterm_under_load_answers_every_request_in_flight_and_exits_0(triton_server) -> None:
-    """Graceful drain: SIGTERM while uploads are in flight; each one the gateway accepted is
-    answered 200, later ones are refused (the listening socket is closed), exit code 0."""
+def test_ready_line_then_sigterm_under_load_answers_every_request_in_flight_and_exits_0(
+    triton_server,
+) -> None:
+    """The ready line once it serves (the API and its docs); then graceful drain: SIGTERM
+    while uploads are in flight; each one the gateway accepted is answered 200, later ones
+    are refused (the listening socket is closed), exit code 0."""
     sent: list[Sent] = []
     stop = threading.Event()
     with web("--triton-url", triton_server.grpc_url) as (child, url):
+        assert child.ready_line == f"ready: {url}"
+        assert httpx.get(f"{url}/docs").status_code == 200
         senders = [threading.Thread(target=send_until, args=(url, stop, sent)) for _ in range(3)]
         for sender in senders:
             sender.start()

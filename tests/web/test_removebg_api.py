@@ -98,17 +98,28 @@ def test_preview_is_at_most_a_quarter_megapixel_and_headers_describe_it(http) ->
     assert got == pytest.approx(box, abs=2)
 
 
+FULL_PNG = {"size": "full", "format": "png"}
+
+
+@pytest.fixture(scope="module")
+def full_png(http):
+    """The photo uploaded as multipart form data with ``FULL_PNG``'s fields, answered once."""
+    response = upload(http, FULL_PNG)
+    assert response.status_code == 200, response.text
+    return response
+
+
 @pytest.mark.parametrize("kind", ["multipart", "form-urlencoded", "json"])
-def test_the_three_body_kinds_give_the_same_bytes(http, kind) -> None:
-    fields = {"size": "full", "format": "png"}
+def test_the_three_body_kinds_give_the_same_bytes(http, full_png, kind) -> None:
+    fields = FULL_PNG
     if kind == "multipart":
-        response = upload(http, fields)
+        response = upload(http, fields)  # and the same answer to the same request again
     elif kind == "form-urlencoded":
         response = http.post(ENDPOINT, data={**fields, "image_file_b64": b64()})
     else:
         response = http.post(ENDPOINT, json={**fields, "image_file_b64": b64(), "crop": False})
     assert response.status_code == 200, response.text
-    assert response.content == upload(http, fields).content
+    assert response.content == full_png.content
 
 
 def test_accept_json_gives_remove_bgs_shape(http) -> None:
@@ -145,7 +156,7 @@ COMPOSITION_FLAGS = [
 ]  # fmt: skip
 
 
-def test_the_composition_fields_give_the_clis_cut(http, triton_server, tmp_path) -> None:
+def test_the_composition_fields_give_the_clis_cut(http, full_png, triton_server, tmp_path) -> None:
     """A background photo, scale, position, ROI, shadow and a hard matte: remove.bg's fields
     and the CLI's flags give the same bytes; X-Type reports the type asked for."""
     background = PHOTOS[2]  # coffee.png
@@ -159,7 +170,7 @@ def test_the_composition_fields_give_the_clis_cut(http, triton_server, tmp_path)
     assert response.headers["X-Type"] == "product"
     flags = ["--bg-image", str(background), *COMPOSITION_FLAGS]
     assert response.content == cli_cut(triton_server, PHOTO, tmp_path / "cli.png", *flags)
-    plain = upload(http, {"size": "full", "format": "png"})
+    plain = full_png
     assert plain.headers["X-Type"] == "other"  # type=auto: nothing was detected
     assert Image.open(io.BytesIO(response.content)).mode == "RGB"  # the photo covers it all
     assert response.headers["X-Foreground-Left"] != plain.headers["X-Foreground-Left"]

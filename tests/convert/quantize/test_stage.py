@@ -1,7 +1,8 @@
 """From a recipe to a staged, certified variant, on real u2netp and real photos: a recipe made
-here (its ranges from two photos), built, certified on one held-out image against fp32's own
-floor, staged with --force, then judged again by a plain run; a certified current variant
-left alone; a failed search writes no recipe."""
+here (its ranges from one photo; ranges from several: tests/convert/quantize/test_qdq.py),
+built, certified on one held-out image against fp32's own floor, staged with --force, then
+judged again by a plain run; a certified current variant left alone; a failed search writes
+no recipe."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ from u2net.repository import ONNX_FILE, quantize_dir, staged_paths
 from u2net.samples import CALIBRATION_PHOTOS, HELD_OUT_PHOTOS, sample_inputs
 
 MODEL = KNOWN_MODELS["u2netp"]
-PHOTOS = CALIBRATION_PHOTOS[:2]
+PHOTOS = CALIBRATION_PHOTOS[:1]
 HELD_OUT = ("no_time_for_that_tiny.gif",)  # a 14x25 GIF: the cheapest held-out image
 
 
