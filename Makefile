@@ -12,6 +12,9 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check uv
 	$(VENV)/bin/uv pip install -q --python $(PY) -e ".[cpu,test]"
+	# pymatting compiles its numba kernels when first imported (1-2 min on 2 cores) and caches
+	# them beside its source: once here, not in every process that mats at the same time
+	$(PY) -c "import pymatting"
 	touch $@
 
 setup: $(STAMP)
