@@ -7,13 +7,18 @@ import logging
 from pathlib import Path
 
 from convert.check import check_source
-from convert.custom import stage_custom
+from convert.custom import resolve_models, stage_custom
 from convert.fetch import fetch
 from convert.model_config import OnnxVariant, all_variants, write_configs
 from convert.quantize.recipe import read_recipe
 from convert.quantize.stage import stage_int8
 from convert.stage import stage_onnx
-from convert.trt.profile import DEFAULT_OPT_BATCH, DEFAULT_WORKSPACE_GB, PRECISIONS, BuildSettings
+from convert.trt.profile import (
+    DEFAULT_WORKSPACE_GB,
+    FAMILY_OPT_BATCH,
+    PRECISIONS,
+    BuildSettings,
+)
 from convert.trt.stage import stage_trt
 from u2net import cli as edge
 from u2net.agreement import CERTIFIED_COLUMNS, INT8_BAR, INT8_MIN_SPEEDUP
@@ -27,14 +32,17 @@ log = logging.getLogger("convert")
 DEFAULT_MODELS = ",".join(MODEL_NAMES)
 
 
-def _add_selection(p: argparse.ArgumentParser, top: bool) -> None:
-    """--models and --model-repository, on the main parser and again after a subcommand."""
+def _add_selection(p: argparse.ArgumentParser, top: bool, custom: bool = False) -> None:
+    """--models and --model-repository, on the main parser and again after a subcommand
+    (``custom``: custom models staged in the repository count too, resolved once it is known:
+    the names stay a string until then)."""
     default = DEFAULT_MODELS if top else argparse.SUPPRESS
     p.add_argument(
         "--models",
-        type=edge.models,
+        type=str if custom else edge.models,
         default=default,
         help="comma-separated base or served names, e.g. u2netp or u2netp_onnx"
+        + (", or custom models staged with `python -m convert custom`" if custom else "")
         + (f" (default: {DEFAULT_MODELS})" if not top else ""),
     )
     p.add_argument(
@@ -52,15 +60,16 @@ def _add_trt(sub: object) -> None:
         "build, verify and stage TensorRT engines (<model>_trt/1/model.plan); needs a GPU",
         description="Build a TensorRT plan from each staged serving ONNX, check it against "
         "ONNX Runtime on real photos and stage it. The batch profile's max is read from "
-        "<model>_trt/config.pbtxt.",
+        "<model>_trt/config.pbtxt (written at the model's size where it is missing).",
     )
-    _add_selection(p_trt, top=False)
+    _add_selection(p_trt, top=False, custom=True)
     edge.add_verbosity(p_trt, subcommand=True)
+    families = ", ".join(f"{size} for the {f} family" for f, size in FAMILY_OPT_BATCH.items())
     p_trt.add_argument(
         "--opt-batch",
         type=edge.positive_int,
-        default=DEFAULT_OPT_BATCH,
-        help="batch size TensorRT tunes for",
+        default=None,
+        help=f"batch size TensorRT tunes for (default: {families})",
     )
     p_trt.add_argument("--precision", choices=PRECISIONS, default="fp16", help="engine precision")
     p_trt.add_argument(
@@ -229,7 +238,10 @@ def cmd_quantize(args: argparse.Namespace) -> int:
 
 def cmd_trt(args: argparse.Namespace) -> int:
     settings = BuildSettings(args.precision, args.opt_batch, args.workspace_gb)
-    for model in args.models:
+    models = args.models  # parsed already when given before `trt`
+    if isinstance(models, str):
+        models = resolve_models(models, args.model_repository)
+    for model in models:
         staged = stage_trt(
             model,
             args.model_repository,

@@ -11,18 +11,52 @@ and the doctor know its contract.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 from convert.check import check_serving, check_source, load_onnx
 from convert.graph import GRAPH_VERSION, build_serving_graph
 from convert.model_config import OnnxVariant, write_configs
-from u2net.catalogue import check_custom_name
-from u2net.contract import FAMILY_CONTRACTS
+from u2net.catalogue import KNOWN_MODELS, KnownModel, base_name, check_custom_name
+from u2net.contract import FAMILY_CONTRACTS, ServingContract
+from u2net.errors import UsageError
 from u2net.files import atomic_write_bytes, md5_of
-from u2net.manifests import OnnxManifest, write_manifest
+from u2net.manifests import OnnxManifest, custom_models, write_manifest
 from u2net.repository import ONNX_FILE, staged_paths
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CustomModel:
+    """A model staged by ``python -m convert custom``: what ``python -m convert trt`` needs of
+    it, as of a catalogue model (its name, family and contract)."""
+
+    name: str
+    family: str
+
+    @property
+    def contract(self) -> ServingContract:
+        return FAMILY_CONTRACTS[self.family]
+
+    @property
+    def stage_command(self) -> str:
+        return f"python -m convert custom {self.name} --family {self.family} --source FILE.onnx"
+
+
+def resolve_models(text: str, repository: Path) -> list[KnownModel | CustomModel]:
+    """``"u2net,my_dis"`` -> the catalogue's models and the custom models staged in
+    ``repository`` (base or served names, duplicates dropped); UsageError otherwise."""
+    names = list(dict.fromkeys(base_name(n.strip()) for n in text.split(",") if n.strip()))
+    staged = custom_models(repository)
+    unknown = [n for n in names if n not in KNOWN_MODELS and n not in staged]
+    if unknown or not names:
+        custom = ", ".join(staged) or "none"
+        raise UsageError(
+            f"--models: expected model names from {', '.join(KNOWN_MODELS)} or a custom model"
+            f" staged in {repository} ({custom}), got {text!r}"
+        )
+    return [KNOWN_MODELS.get(n) or CustomModel(n, staged[n]) for n in names]
 
 
 def stage_custom(name: str, family: str, source: Path, repository: Path) -> Path:

@@ -16,9 +16,9 @@ from tritonclient.grpc import model_config_pb2 as mc
 from u2net.catalogue import (
     INT8_MODELS,
     INT8_SUFFIX,
-    KNOWN_MODELS,
     MODEL_NAMES,
     ONNX_SUFFIX,
+    TRT_SUFFIX,
     contract_of,
 )
 from u2net.contract import CONTRACT, CUTOUT, CutoutContract, ServingContract
@@ -60,7 +60,7 @@ class BatchingPolicy:
     max_session_batch: int | None = None
 
 
-# measured: docs/cpu-batching.md
+# measured: docs/cpu-batching.md, for both families (320² U²-Net, 1024² IS-Net)
 CPU_BATCHING = BatchingPolicy(dynamic_batching=False, max_session_batch=1)
 
 
@@ -112,7 +112,8 @@ class OnnxVariant:
 
 @dataclass(frozen=True)
 class TrtVariant:
-    """The TensorRT variant of a model (``<model>_trt``)."""
+    """The TensorRT variant of a model (``<model>_trt``; a custom model's gets its family's
+    ``contract``)."""
 
     model: str
     batching: BatchingPolicy = BatchingPolicy()
@@ -129,7 +130,7 @@ class TrtVariant:
 
     @property
     def name(self) -> str:
-        return KNOWN_MODELS[self.model].trt_name
+        return self.model + TRT_SUFFIX  # a custom model's too
 
     @property
     def graph_batch_sizes(self) -> tuple[int, ...]:

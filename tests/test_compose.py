@@ -58,7 +58,7 @@ def triton_args(compose: dict[str, Any], tmp_path_factory: pytest.TempPathFactor
 
 def _default(value: str) -> str:
     """Resolve compose's ``${VAR:-default}`` to its default, as with VAR unset."""
-    return re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", value)
+    return re.sub(r"\$\{[A-Z0-9_]+:-([^}]*)\}", r"\1", value)
 
 
 def _strings(node: Any) -> list[str]:
@@ -184,7 +184,26 @@ def test_admin_key_reaches_the_script(compose: dict[str, Any]) -> None:
     environment = compose["services"]["triton"]["environment"]
     script = (ROOT / "deploy" / "triton" / "serve.sh").read_text()
     handed = {k: v for k, v in environment.items() if f"${{{k}" in script}
-    assert handed == {"TRITON_ADMIN_KEY": "${TRITON_ADMIN_KEY:-}"}
+    assert handed == {
+        "TRITON_ADMIN_KEY": "${TRITON_ADMIN_KEY:-}",
+        "U2NET_MODELS": f"${{U2NET_MODELS:-{','.join(MODEL_NAMES)}}}",
+        "U2NET_CUSTOM_MODELS": "${U2NET_CUSTOM_MODELS:-}",
+    }
+
+
+def test_one_variable_picks_the_models_convert_builds_and_triton_serves(
+    compose: dict[str, Any],
+) -> None:
+    """U2NET_MODELS (default: the deployed set) reaches run.sh as U2NET_TRT_MODELS and serve.sh
+    as U2NET_MODELS; U2NET_CUSTOM_MODELS reaches both as it is."""
+    convert = compose["services"]["convert"]["environment"]
+    triton = compose["services"]["triton"]["environment"]
+    assert convert["U2NET_TRT_MODELS"] == triton["U2NET_MODELS"]
+    assert _default(triton["U2NET_MODELS"]).split(",") == list(MODEL_NAMES)
+    assert convert["U2NET_CUSTOM_MODELS"] == triton["U2NET_CUSTOM_MODELS"]
+    assert _default(triton["U2NET_CUSTOM_MODELS"]) == ""
+    stage = (ROOT / "deploy" / "convert" / "stage.sh").read_text()
+    assert "${U2NET_TRT_MODELS" in stage and "${U2NET_CUSTOM_MODELS" in stage
 
 
 def test_triton_gets_the_embedded_servers_allocator_settings(tmp_path: Path) -> None:

@@ -164,3 +164,28 @@ def test_a_given_key_opens_only_the_repository_api(tmp_path: Path, flag: str) ->
 
 def test_scripts_are_in_the_checkout_where_compose_runs_them() -> None:
     assert CONVERT_SCRIPT.is_relative_to(ROOT) and SERVE_SCRIPT.is_relative_to(ROOT)
+
+
+def test_convert_stages_and_builds_rembgs_other_models_and_custom_ones(checkout: Path) -> None:
+    env = {"CUDA_VERSION": "12.6", "U2NET_MODEL_REPOSITORY": "", "TRT_PRECISION": ""}
+    env |= {"U2NET_TRT_MODELS": "u2net,isnet-general-use", "U2NET_CUSTOM_MODELS": "my_dis"}
+    run = run_script(CONVERT_SCRIPT, checkout, env, ("python3",), scratch=checkout.parent / "s")
+    assert run.returncode == 0, run.stderr
+    steps = _python_steps(run)
+    (stage,) = [s for s in steps if s[:2] == ["-m", "convert"] and s[2:3] != ["trt"]]
+    assert stage[stage.index("--models") + 1] == "u2net,isnet-general-use"  # catalogue only
+    built = [s[s.index("--models") + 1] for s in steps if s[2:3] == ["trt"]]
+    assert built == ["u2net", "isnet-general-use", "my_dis"]
+
+
+@pytest.mark.parametrize("separator", [",", " "])
+def test_triton_serves_the_models_named_and_the_custom_ones(tmp_path: Path, separator: str) -> None:
+    repository = tmp_path / "models"
+    _stage_plans(repository, ["isnet-general-use"])
+    env = {"MODEL_REPOSITORY": str(repository), "TRITON_ADMIN_KEY": ""}
+    env |= {"U2NET_MODELS": separator.join(["u2net", "isnet-general-use"])}
+    env |= {"U2NET_CUSTOM_MODELS": "my_dis"}
+    run = run_script(SERVE_SCRIPT, tmp_path, env, ("tritonserver",), scratch=tmp_path / "stubs")
+    assert run.returncode == 0, run.stderr
+    served = ["u2net_onnx", "isnet-general-use_onnx", "isnet-general-use_trt", "my_dis_onnx"]
+    assert _loaded(run) == sorted([*served, CUTOUT.name])

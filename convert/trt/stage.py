@@ -17,8 +17,9 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from convert.custom import CustomModel
 from convert.errors import EngineBuildError
-from convert.model_config import OnnxVariant, TrtVariant
+from convert.model_config import OnnxVariant, TrtVariant, write_configs
 from convert.trt.build import build_plan
 from convert.trt.cuda import GpuInfo, gpu_info
 from convert.trt.int8 import load_int8_inputs, source_md5
@@ -38,9 +39,12 @@ from u2net.manifests import (
     read_manifest,
     write_manifest,
 )
-from u2net.repository import ONNX_FILE, PLAN_FILE, staged_paths
+from u2net.repository import ONNX_FILE, PLAN_FILE, config_path, staged_paths
 
 log = logging.getLogger(__name__)
+
+# what an engine is built for: a catalogue model, or one staged by `python -m convert custom`
+EngineModel = KnownModel | CustomModel
 
 PLAN = PLAN_FILE
 TIMING_CACHE = "model.timing_cache"
@@ -200,18 +204,44 @@ def _judge(name: str, verification: Verification, force: bool) -> None:
     log.warning("%s; staging anyway because of --force", message)
 
 
-def _staged_onnx(repository: Path, model: KnownModel) -> Path:
+def _staged_onnx(repository: Path, model: EngineModel) -> Path:
     onnx_path, _ = staged_paths(repository, OnnxVariant(model.name).name, ONNX_FILE)
     if not onnx_path.is_file():
-        raise EngineBuildError(
-            f"{onnx_path} is missing; stage it first with `python -m convert --models {model.name}`"
+        command = (
+            model.stage_command
+            if isinstance(model, CustomModel)
+            else f"python -m convert --models {model.name}"
         )
+        raise EngineBuildError(f"{onnx_path} is missing; stage it first with `{command}`")
     return onnx_path
+
+
+def _ensure_config(repository: Path, model: EngineModel) -> None:
+    """Write ``<model>_trt/config.pbtxt`` from convert.model_config where it is missing: only
+    the default models' are committed (rembg's other models and custom ones get theirs when
+    their first engine is built, at their family's size)."""
+    variant = TrtVariant(model.name, contract=model.contract)
+    if config_path(repository, variant.name).is_file():
+        return
+    for path in write_configs(variant, Path(repository)):
+        log.info("%s: writing %s", variant.name, path)
+
+
+def _engine_settings(model: EngineModel, settings: BuildSettings | None) -> BuildSettings:
+    """The user's settings with the family's opt batch where none was given; INT8 only for
+    catalogue models (it reuses their int8 variant)."""
+    settings = (settings or BuildSettings()).for_family(model.family)
+    if settings.precision == "int8" and isinstance(model, CustomModel):
+        raise EngineBuildError(
+            f"{model.name}: expected --precision fp16 or fp32 for a custom model (INT8 reuses"
+            " a catalogue model's int8 variant), got int8"
+        )
+    return settings
 
 
 def _build_and_stage(
     backend: Backend,
-    model: KnownModel,
+    model: EngineModel,
     paths: tuple[Path, Path, Path],
     profile: ShapeProfile,
     settings: BuildSettings,
@@ -267,7 +297,7 @@ def _drop_if_unloadable(
 
 
 def stage_trt(
-    model: KnownModel,
+    model: EngineModel,
     repository: Path,
     settings: BuildSettings | None = None,
     *,
@@ -283,12 +313,13 @@ def stage_trt(
     manifest then says ``fallback_from: "fp16"`` and reruns keep that plan while it is
     current.
     """
-    settings = settings or BuildSettings()
+    settings = _engine_settings(model, settings)
     if settings.precision == "int8" and settings.int8 is None:
         settings = replace(settings, int8=load_int8_inputs(Path(repository), model))
     name = TrtVariant(model.name).name
-    profile = load_profile(repository, model.name, settings.opt_batch)
     onnx_path = _staged_onnx(Path(repository), model)
+    _ensure_config(Path(repository), model)
+    profile = load_profile(repository, model.name, settings.opt_batch, model.contract)
     backend = backend or TensorRTBackend()
     facts = {"tensorrt_version": backend.version(), "gpu": backend.gpu()}
     source = source_md5(md5_of(onnx_path), settings.int8)

@@ -4,7 +4,10 @@
 #
 # The ONNX variants and cutout always; a TensorRT variant only when convert staged its plan
 # (convert removes plans this TensorRT or GPU cannot load, and stages only verified ones),
-# so a failed engine build never keeps Triton from serving the rest.
+# so a failed engine build never keeps Triton from serving the rest. The models: the
+# catalogue's in U2NET_MODELS (default u2net,u2netp; e.g. u2net,u2netp,isnet-general-use)
+# and the custom ones in U2NET_CUSTOM_MODELS (staged with `python -m convert custom`),
+# separated by commas or spaces.
 #
 # No secret on the command line by default: the admin APIs (model repository, shared memory,
 # trace, logging) are restricted to a header whose required value holds a line break, which
@@ -22,7 +25,7 @@ export MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX:-2}
 export MALLOC_TRIM_THRESHOLD_=${MALLOC_TRIM_THRESHOLD_:-4194304}
 
 repo=${MODEL_REPOSITORY:-/models}
-models=${U2NET_MODELS:-u2net u2netp}
+models="${U2NET_MODELS:-u2net,u2netp},${U2NET_CUSTOM_MODELS:-}"
 off=$'u2net-disabled=no\nclient can send this'
 
 if [[ -n "${TRITON_ADMIN_KEY:-}" ]]; then
@@ -36,7 +39,7 @@ for group in "${restricted[@]}"; do
 done
 
 load=()
-for model in $models; do
+for model in ${models//,/ }; do
     load+=("--load-model=${model}_onnx")
     if [[ -s "$repo/${model}_trt/1/model.plan" ]]; then
         load+=("--load-model=${model}_trt")

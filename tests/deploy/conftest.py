@@ -18,6 +18,8 @@ K8S = ROOT / "deploy" / "k8s"
 OVERLAYS = ("gpu", "cpu")
 PODMONITOR = K8S / "components" / "podmonitor"
 ADAPTER = K8S / "prometheus-adapter"
+# IS-Net beside the default models, one component per overlay (components/isnet-<overlay>)
+ISNET_COMPONENTS = tuple(K8S / "components" / f"isnet-{overlay}" for overlay in OVERLAYS)
 
 Doc = dict[str, Any]
 

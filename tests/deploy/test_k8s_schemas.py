@@ -13,7 +13,16 @@ import jsonschema
 import kubernetes_validate
 import pytest
 
-from tests.deploy.conftest import ADAPTER, K8S, OVERLAYS, PODMONITOR, Doc, kustomize, with_component
+from tests.deploy.conftest import (
+    ADAPTER,
+    ISNET_COMPONENTS,
+    K8S,
+    OVERLAYS,
+    PODMONITOR,
+    Doc,
+    kustomize,
+    with_component,
+)
 
 VERSIONS = ("1.31.0", "1.34.0")
 SCHEMAS = K8S / "schemas"
@@ -34,12 +43,20 @@ def _rendered(target: str, tmp_path: Path) -> list[Doc]:
         return kustomize(K8S / "overlays" / target)
     if target == "prometheus-adapter":
         return kustomize(ADAPTER)
-    gpu_with_podmonitor = with_component(tmp_path / "k", K8S / "overlays" / "gpu", PODMONITOR)
-    return kustomize(gpu_with_podmonitor)
+    overlay, component = target.split("+")
+    components = {"podmonitor": PODMONITOR, **{c.name: c for c in ISNET_COMPONENTS}}
+    combined = with_component(tmp_path / "k", K8S / "overlays" / overlay, components[component])
+    return kustomize(combined)
+
+
+WITH_COMPONENTS = [
+    "gpu+podmonitor",
+    *(f"{c.name.split('-')[1]}+{c.name}" for c in ISNET_COMPONENTS),
+]
 
 
 @pytest.mark.parametrize("version", VERSIONS)
-@pytest.mark.parametrize("target", [*OVERLAYS, "prometheus-adapter", "gpu+podmonitor"])
+@pytest.mark.parametrize("target", [*OVERLAYS, "prometheus-adapter", *WITH_COMPONENTS])
 def test_every_manifest_validates_strictly(target: str, version: str, tmp_path: Path) -> None:
     docs = _rendered(target, tmp_path)
     assert docs

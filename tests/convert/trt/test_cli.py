@@ -8,10 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from convert.trt.profile import trt_config_path
+from convert.trt.profile import FAMILY_OPT_BATCH, trt_config_path
 from tests.cli_run import run_cli
 from tests.data import REPOSITORY
-from u2net.repository import read_config
+from u2net.contract import ISNET_FAMILY
+from u2net.manifests import OnnxManifest, write_manifest
+from u2net.repository import ONNX_FILE, read_config, staged_paths
 
 HAS_TENSORRT = importlib.util.find_spec("tensorrt") is not None
 
@@ -75,8 +77,27 @@ def test_opt_batch_above_the_config_max_is_one_line() -> None:
     ]
 
 
-def test_repository_without_configs_is_one_line(tmp_path: Path) -> None:
+def test_repository_without_the_staged_graph_is_one_line(tmp_path: Path) -> None:
     done = _convert("trt", "--model-repository", str(tmp_path), "--models", "u2netp")
     assert done.returncode == 1
     assert len(done.stderr.strip().splitlines()) == 1
-    assert "python -m convert configs" in done.stderr
+    assert "stage it first with `python -m convert --models u2netp`" in done.stderr
+    assert not list(tmp_path.iterdir())
+
+
+def test_help_gives_each_familys_opt_batch() -> None:
+    done = _convert("trt", "--help")
+    families = ", ".join(f"{n} for the {f} family" for f, n in FAMILY_OPT_BATCH.items())
+    assert f"(default: {families})" in " ".join(done.stdout.split())
+
+
+def test_a_custom_model_staged_in_the_repository_is_taken(tmp_path: Path) -> None:
+    _staged, manifest = staged_paths(tmp_path, "my_dis_onnx", ONNX_FILE)
+    manifest.parent.mkdir(parents=True)
+    write_manifest(manifest, OnnxManifest("my_dis", "s", 1, "o", ISNET_FAMILY, True).as_dict())
+    taken = _convert("trt", "--model-repository", str(tmp_path), "--models", "my_dis")
+    assert taken.returncode == 1  # its graph is gone: the one line says how to stage it
+    assert "stage it first with `python -m convert custom my_dis --family isnet" in taken.stderr
+    refused = _convert("trt", "--model-repository", str(tmp_path), "--models", "your_dis")
+    assert refused.returncode == 2
+    assert f"custom model staged in {tmp_path} (my_dis), got 'your_dis'" in refused.stderr

@@ -10,6 +10,7 @@ from convert.errors import EngineBuildError
 from convert.model_config import TrtVariant, to_file
 from convert.trt.profile import (
     DEFAULT_OPT_BATCH,
+    FAMILY_OPT_BATCH,
     BuildSettings,
     ShapeProfile,
     load_profile,
@@ -17,7 +18,7 @@ from convert.trt.profile import (
 )
 from tests.data import REPOSITORY
 from u2net.catalogue import MODEL_NAMES
-from u2net.contract import CONTRACT
+from u2net.contract import CONTRACT, FAMILY_CONTRACTS, ISNET_FAMILY, U2NET_FAMILY
 from u2net.repository import read_config
 
 TRT_CONFIGS = sorted(REPOSITORY.glob("*_trt/config.pbtxt"))
@@ -183,3 +184,30 @@ def test_build_settings_validate(kwargs: dict) -> None:
 
 def test_workspace_bytes() -> None:
     assert BuildSettings(workspace_gb=1.5).workspace_bytes == 3 << 29
+
+
+@pytest.mark.parametrize("family", sorted(FAMILY_CONTRACTS))
+def test_every_family_has_an_opt_batch_its_requests_allow(family: str) -> None:
+    assert 1 <= FAMILY_OPT_BATCH[family] <= FAMILY_CONTRACTS[family].max_batch
+    assert BuildSettings().for_family(family).opt_batch == FAMILY_OPT_BATCH[family]
+
+
+def test_the_users_opt_batch_is_kept_and_an_unknown_family_refused() -> None:
+    assert BuildSettings(opt_batch=5).for_family(ISNET_FAMILY).opt_batch == 5
+    with pytest.raises(EngineBuildError, match="expected a model family from u2net, isnet, got"):
+        BuildSettings().for_family("sam")
+
+
+def test_a_larger_family_tunes_for_fewer_images() -> None:
+    """Same work per execution: IS-Net's images are the larger ones."""
+    assert FAMILY_CONTRACTS[ISNET_FAMILY].size > FAMILY_CONTRACTS[U2NET_FAMILY].size
+    assert FAMILY_OPT_BATCH[ISNET_FAMILY] < FAMILY_OPT_BATCH[U2NET_FAMILY] == DEFAULT_OPT_BATCH
+
+
+def test_a_custom_models_profile_takes_the_contract_given(tmp_path: Path) -> None:
+    contract = FAMILY_CONTRACTS[ISNET_FAMILY]
+    to_file(TrtVariant("my_dis", contract=contract).get_config(), tmp_path)
+    profile = load_profile(tmp_path, "my_dis", 3, contract)
+    assert profile.opt == (3, *contract.input_dims)
+    with pytest.raises(EngineBuildError, match="does not declare input"):
+        load_profile(tmp_path, "my_dis", 3)  # a name outside the catalogue: U²-Net's 320²
