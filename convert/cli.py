@@ -226,7 +226,9 @@ def cmd_configs(args: argparse.Namespace) -> int:
 def cmd_quantize(args: argparse.Namespace) -> int:
     outcomes = []
     for model in args.models:
-        outcome = stage_int8(model, args.model_repository, force=args.force, search=args.search)
+        outcome = stage_int8(
+            model, args.model_repository, force=args.force, search=args.search, remeasure=True
+        )
         if outcome.certification is not None:
             print(f"{outcome.variant} against {model.name} fp32, per held-out photo:")
             print(table(list(CERTIFIED_COLUMNS), outcome.certification.rows()))

@@ -123,9 +123,12 @@ def int8_manifest(
     speed: Mapping[str, Any],
     passed: bool,
     forced: bool,
+    weight_bits: int,
+    machine: str,
 ) -> dict[str, Any]:
     """The manifest beside an int8 ``model.onnx`` (pure): how it was made and what it measured
-    against fp32 on photos its calibration never saw, beside fp32's own floor on each."""
+    against fp32 on photos its calibration never saw, beside fp32's own floor on each, on which
+    machine (``weight_bits``: 8, or 7 where that CPU's int8 kernels saturate 8)."""
     return {
         "model": model,
         "variant": variant,
@@ -142,6 +145,7 @@ def int8_manifest(
         "fp32_blocks": list(fp32_blocks),
         "excluded_nodes": list(excluded_nodes),
         "split_convs": list(split_convs),
+        "weight_bits": weight_bits,
         "held_out": {
             "photos": [certified_photo(c) for c in held_out],
             "inside_floor": sum(c.passed for c in held_out),
@@ -151,6 +155,7 @@ def int8_manifest(
         "speed": dict(speed),
         "passed": passed,
         "forced": forced,
+        "machine": machine,
     }
 
 

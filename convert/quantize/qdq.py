@@ -1,10 +1,11 @@
 """ONNX Runtime's static quantization of the serving graph: calibrate once, quantize often.
 
 The settings (measured: docs/int8.md): QDQ format, per-channel symmetric int8 weights
-(8 bits: ``reduce_range`` off), asymmetric uint8 activations, MinMax calibration on real
-photos. Calibration runs the graph once per photo and writes ONNX Runtime's own JSON cache
-of every tensor's range; each quantization after that (the sensitivity search builds a
-dozen) reads the cache instead of running the photos again.
+(8 bits, or 7 where this CPU's kernels would saturate 8: ``convert.quantize.cpu``), asymmetric
+uint8 activations, MinMax calibration on real photos. Calibration runs the graph once per
+photo and writes ONNX Runtime's own JSON cache of every tensor's range; each quantization
+after that (the sensitivity search builds a dozen) reads the cache instead of running the
+photos again.
 
 ``onnxruntime.quantization`` is imported here only, inside the functions.
 """
@@ -23,12 +24,12 @@ import numpy as np
 import onnx
 
 from convert.errors import QuantizeError
+from convert.quantize.cpu import REDUCED_BITS, weight_bits_here
 from u2net.contract import CONTRACT, ServingContract
 
 log = logging.getLogger(__name__)
 
 PER_CHANNEL = True
-REDUCE_RANGE = False  # 8-bit weights: this CPU has VNNI (docs/int8.md)
 ADVICE = "Please consider"  # quantize_static's pre-processing advice
 INSTALL_HINT = "pip install onnxruntime (its onnxruntime.quantization package)"
 
@@ -75,9 +76,13 @@ def _quiet_advice() -> Iterator[None]:
         logging.getLogger().removeFilter(advice)
 
 
-def quantize(model: onnx.ModelProto, cache: Path, exclude: Sequence[str]) -> onnx.ModelProto:
-    """The QDQ model with every node but ``exclude`` in int8, ranges read from ``cache``."""
+def quantize(
+    model: onnx.ModelProto, cache: Path, exclude: Sequence[str], weight_bits: int | None = None
+) -> onnx.ModelProto:
+    """The QDQ model with every node but ``exclude`` in int8, ranges read from ``cache``, the
+    weights in ``weight_bits`` (None: what this CPU needs, ``weight_bits_here``)."""
     q = _quantization()
+    bits = weight_bits_here() if weight_bits is None else weight_bits
     if not cache.is_file():
         raise QuantizeError(f"expected a calibration cache at {cache}, got none; calibrate first")
     with tempfile.TemporaryDirectory(prefix="u2net-int8-") as tmp:
@@ -91,7 +96,7 @@ def quantize(model: onnx.ModelProto, cache: Path, exclude: Sequence[str]) -> onn
                 None,  # the ranges come from the cache
                 quant_format=q.QuantFormat.QDQ,
                 per_channel=PER_CHANNEL,
-                reduce_range=REDUCE_RANGE,
+                reduce_range=bits == REDUCED_BITS,
                 activation_type=q.QuantType.QUInt8,
                 weight_type=q.QuantType.QInt8,
                 nodes_to_exclude=list(exclude),

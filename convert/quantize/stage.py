@@ -5,6 +5,8 @@
     model_repository/<model>_int8/quantize/calibration-<key>.json the ranges it was made with
                                                                   (TensorRT INT8 reads them)
     model_repository/<model>_int8/quantize/search-<key>.json      ``--search``'s cached result
+    model_repository/<model>_int8/quantize/verdict-<key>.json     a miss, for this recipe,
+                                                                  source and machine
 
 ``python -m convert`` builds each model's variant from its recipe (no calibration while the
 recipe's ranges hold for the source file and serving graph; no search). ``--search``
@@ -12,7 +14,9 @@ calibrates, searches which blocks and then which of their convs stay fp32, and w
 recipe again (only when it found a set inside the floor). Certification always
 runs on the machine at hand: on every held-out photo the variant must agree with fp32 as well
 as fp32 agrees with itself under invisible changes (``u2net.agreement``), and one raw request
-must be ``INT8_MIN_SPEEDUP`` times faster.
+must be ``INT8_MIN_SPEEDUP`` times faster. A variant that misses is not staged, and the miss
+is remembered for that recipe, source, serving graph and machine, so ``python -m convert``
+says so again at once; ``python -m convert quantize`` always measures again.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from convert.graph import GRAPH_VERSION, build_serving_graph
 from convert.model_config import OnnxVariant, write_configs
 from convert.quantize.body import BodyLayout, body_layout, conv_units, to_qdq_opset
 from convert.quantize.certify import Certification, certify, floors
+from convert.quantize.cpu import machine_here, weight_bits_here
 from convert.quantize.measure import Runner, Speed, agreements
 from convert.quantize.qdq import calibrate, quantize
 from convert.quantize.recipe import (
@@ -51,6 +56,7 @@ from u2net.catalogue import KnownModel
 from u2net.files import atomic_write_bytes, md5_of
 from u2net.manifests import (
     INT8_RECIPE,
+    certified_photo,
     int8_current,
     int8_manifest,
     read_manifest,
@@ -82,6 +88,7 @@ class Outcome:
     certification: Certification | None = None
     recipe: Recipe | None = None
     up_to_date: bool = False
+    remembered: Path | None = None  # the verdict file a known miss was read from
 
     def why(self) -> str:
         """The measured reason, in one clause."""
@@ -108,6 +115,11 @@ class Outcome:
         verdict = "certified" if self.passed else "not certified"
         where = f"staged {self.staged}" if self.staged else "not staged (--force stages it)"
         current = ", up to date" if self.up_to_date else ""
+        if self.remembered is not None:
+            current = (
+                f" on this machine before ({self.remembered}; `python -m convert quantize`"
+                " measures again)"
+            )
         return f"{self.variant}: {verdict}{current}: {self.why()}: {where}"
 
 
@@ -249,7 +261,39 @@ def _up_to_date(repository: Path, variant: str, model: KnownModel, digest: str) 
     if not int8_current(recorded, model.md5, GRAPH_VERSION, digest) or not staged.is_file():
         return False
     assert recorded is not None  # int8_current said so
-    return bool(recorded.get("passed")) and staged_md5(recorded, ONNX_FILE) == md5_of(staged)
+    if recorded.get("weight_bits") != weight_bits_here() or not recorded.get("passed"):
+        return False
+    return staged_md5(recorded, ONNX_FILE) == md5_of(staged)
+
+
+def verdict_path(work: Path, model: KnownModel, digest: str, held_out: tuple[str, ...]) -> Path:
+    """Where a miss of this recipe, source, serving graph, held-out set and machine is kept."""
+    parts = [model.md5, str(GRAPH_VERSION), str(INT8_RECIPE), digest, machine_here(), *held_out]
+    key = hashlib.sha256("\n".join(parts).encode()).hexdigest()[:KEY_CHARS]
+    return work / f"verdict-{key}.json"
+
+
+def _remember_miss(path: Path, certification: Certification) -> None:
+    record = {
+        "machine": machine_here(),
+        "held_out": [certified_photo(c) for c in certification.photos],
+        "speed": certification.speed.as_dict(),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(path, json.dumps(record, indent=2).encode())
+
+
+def _known_miss(path: Path) -> Certification | None:
+    """The certification a remembered miss recorded (None: none, or unreadable)."""
+    record = read_manifest(path)
+    if record is None:
+        return None
+    try:
+        photos = tuple(recorded_photo(p) for p in record["held_out"])
+        return Certification(photos, Speed.from_dict(record["speed"]))
+    except (KeyError, TypeError) as e:
+        log.warning("%s: ignoring an unreadable verdict (%s); measuring again", path, e)
+        return None
 
 
 def _drop_stale(repository: Path, variant: str) -> None:
@@ -287,12 +331,14 @@ def stage_int8(
     *,
     force: bool = False,
     search: bool = False,
+    remeasure: bool = False,
     recipes: Path = RECIPES,
     held_out: tuple[str, ...] = HELD_OUT_PHOTOS,
 ) -> Outcome:
     """Make ``<model>_int8`` from its recipe in ``recipes`` (``search``: derive the recipe
     first) and stage it when certified on ``held_out`` (or when ``force``); a staged variant
-    made from the same recipe, source and serving graph is left alone."""
+    made from the same recipe, source and serving graph is left alone, and so is a miss
+    remembered on this machine unless ``remeasure``."""
     variant = OnnxVariant(model.name, int8=True)
     if search:
         derive_recipe(model, repository, recipes)
@@ -302,13 +348,20 @@ def stage_int8(
     digest = recipe_digest(model.name, recipes)
     if not force and _up_to_date(repository, variant.name, model, digest):
         return _recorded(repository, variant.name, recipe)
+    verdict = verdict_path(quantize_dir(repository, variant.name), model, digest, held_out)
+    known = None if force or remeasure else _known_miss(verdict)
+    if known is not None:
+        _drop_stale(repository, variant.name)
+        return Outcome(variant.name, None, False, known, recipe, remembered=verdict)
     build = build_int8(model, recipe, quantize_dir(repository, variant.name), recipes)
     photos = sample_rgb(held_out)
     certification = certify(Runner(build.fp32), Runner(build.int8), list(held_out), photos)
     passed = certification.passed(INT8_MIN_SPEEDUP)
     outcome = Outcome(variant.name, None, passed, certification, recipe)
+    verdict.unlink(missing_ok=True)
     if not (passed or force):
         _drop_stale(repository, variant.name)
+        _remember_miss(verdict, certification)
         return outcome
     for line in check_serving(build.int8, f"{variant.name} serving graph").lines:
         log.info("%s: %s", variant.name, line)
@@ -375,6 +428,8 @@ def _write(
         speed=certification.speed.as_dict(),
         passed=passed,
         forced=force and not passed,
+        weight_bits=weight_bits_here(),
+        machine=machine_here(),
     )
     write_manifest(manifest_path, manifest)
     log.info("%s: staged %s (%.1f MB)", variant.name, staged, staged.stat().st_size / 1e6)

@@ -50,6 +50,8 @@ def _manifest(**changes) -> dict:
         "speed": {"speedup": 2.1},
         "passed": True,
         "forced": False,
+        "weight_bits": 8,
+        "machine": "a CPU",
     }
     return int8_manifest(**{**kwargs, **changes})
 

@@ -27,12 +27,16 @@ RECIPE = Recipe(model="u2net", source_md5="abc", graph_version=1, fp32_blocks=("
 
 
 def _fake(certified: set[str], recipes: set[str] = frozenset({"u2net", "u2netp"})):
-    calls: list[tuple[str, bool, bool]] = []
+    calls: list[tuple[str, bool, bool, bool]] = []
 
     def stage_int8(
-        model: KnownModel, repository: Path, force: bool = False, search: bool = False
+        model: KnownModel,
+        repository: Path,
+        force: bool = False,
+        search: bool = False,
+        remeasure: bool = False,
     ) -> Outcome:
-        calls.append((model.name, force, search))
+        calls.append((model.name, force, search, remeasure))
         if model.name not in recipes:
             return Outcome(f"{model.name}_int8", None, False)
         passed = model.name in certified
@@ -56,7 +60,7 @@ def test_the_table_shows_both_columns_and_the_line_says_why(
     monkeypatch.setattr(cli, "stage_int8", fake)
     code = _quantize(tmp_path)
     out = capsys.readouterr().out.splitlines()
-    assert code == 1 and calls == [("u2net", False, False), ("u2netp", False, False)]
+    assert code == 1 and calls == [("u2net", False, False, True), ("u2netp", False, False, True)]
     header = out[1]
     assert "IoU" in header and "floor IoU" in header and "floor mean |Δ|" in header
     (missed,) = [line for line in out if line.startswith("u2net_int8:")]
@@ -73,7 +77,7 @@ def test_force_and_search_reach_the_stage(
     fake, calls = _fake(set())
     monkeypatch.setattr(cli, "stage_int8", fake)
     assert _quantize(tmp_path, "--force", "--search") == 0
-    assert calls == [("u2net", True, True), ("u2netp", True, True)]
+    assert calls == [("u2net", True, True, True), ("u2netp", True, True, True)]
     assert "not certified" in capsys.readouterr().out
 
 
@@ -98,7 +102,7 @@ def test_staging_builds_only_the_variants_with_a_recipe_and_never_fails_on_them(
     monkeypatch.setattr(cli, "read_recipe", lambda name: RECIPE if name == "u2net" else None)
     code = cli.main(["--models", "u2net,u2netp", "--model-repository", str(tmp_path)])
     assert code == 0 and staged == ["u2net", "u2netp"]
-    assert calls == [("u2net", False, False)]
+    assert calls == [("u2net", False, False, False)]  # a miss remembered here is not remeasured
     assert capsys.readouterr().out.startswith("u2net_int8: not certified")
 
 

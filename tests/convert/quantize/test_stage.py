@@ -15,6 +15,8 @@ from convert.errors import QuantizeError
 from convert.graph import GRAPH_VERSION
 from convert.quantize import stage
 from convert.quantize.body import body_layout
+from convert.quantize.certify import Certification
+from convert.quantize.cpu import machine_here, weight_bits_here
 from convert.quantize.measure import Speed
 from convert.quantize.qdq import calibrate
 from convert.quantize.recipe import Recipe, recipe_digest, write_recipe
@@ -28,6 +30,7 @@ from u2net.repository import ONNX_FILE, quantize_dir, staged_paths
 from u2net.samples import CALIBRATION_PHOTOS, HELD_OUT_PHOTOS, sample_inputs
 
 MODEL = KNOWN_MODELS["u2netp"]
+_STAND_IN = stage.Int8Build(onnx.ModelProto(), None, Path("ranges.json"), onnx.ModelProto())
 PHOTOS = CALIBRATION_PHOTOS[:1]
 HELD_OUT = ("no_time_for_that_tiny.gif",)  # a 14x25 GIF: the cheapest held-out image
 
@@ -98,6 +101,8 @@ def test_a_certified_current_variant_is_left_alone(recipes: Path, tmp_path: Path
         speed=Speed(0.3, 0.1, 10).as_dict(),
         passed=True,
         forced=False,
+        weight_bits=weight_bits_here(),
+        machine=machine_here(),
     )
     write_manifest(manifest_path, manifest)
     outcome = stage_int8(MODEL, tmp_path, recipes=recipes)
@@ -105,6 +110,28 @@ def test_a_certified_current_variant_is_left_alone(recipes: Path, tmp_path: Path
     assert outcome.certification is not None
     assert outcome.certification.photos == (found,)  # read back as written, verdict included
     assert ": certified, up to date: inside fp32's noise floor on 1/1" in outcome.line()
+
+
+def test_a_miss_is_remembered_on_this_machine_until_quantize_measures_again(
+    monkeypatch: pytest.MonkeyPatch, recipes: Path, tmp_path: Path
+) -> None:
+    outside = Certified(MaskAgreement("coins.png", 0.5, 9.0, 99), NoiseFloor("coins.png", 0.9, 3))
+    missed = Certification((outside,), Speed(0.3, 0.1, 1))
+    builds = []
+    monkeypatch.setattr(stage, "build_int8", lambda *args: builds.append(args) or _STAND_IN)
+    monkeypatch.setattr(stage, "certify", lambda *args, **kwargs: missed)
+    monkeypatch.setattr(stage, "Runner", lambda graph: graph)
+    first = stage_int8(MODEL, tmp_path, recipes=recipes, held_out=HELD_OUT)
+    assert not first.passed and first.staged is None and len(builds) == 1
+
+    again = stage_int8(MODEL, tmp_path, recipes=recipes, held_out=HELD_OUT)
+    assert len(builds) == 1  # not built nor measured again
+    assert again.certification == missed and again.staged is None
+    assert "not certified on this machine before" in again.line()
+    assert "coins.png IoU 0.500 / mean |Δ| 9.00 against a floor of 0.900 / 3.00" in again.line()
+
+    stage_int8(MODEL, tmp_path, remeasure=True, recipes=recipes, held_out=HELD_OUT)
+    assert len(builds) == 2  # `python -m convert quantize` measures again
 
 
 def test_a_search_that_finds_no_set_writes_no_recipe(
