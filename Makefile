@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup models int8 test lint demo serve web bench-server bench-web clean
+.PHONY: setup models int8 test lint demo serve web bench-server bench-web clean matting-cache
 
 # uv installs the same resolution as pip (same packages, same versions) in seconds, not a
 # minute (it takes a proxy's CA from SSL_CERT_FILE, as pip takes PIP_CERT)
@@ -12,12 +12,19 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check uv
 	$(VENV)/bin/uv pip install -q --python $(PY) -e ".[cpu,test]"
-	# pymatting compiles its numba kernels when first imported (1-2 min on 2 cores) and caches
-	# them beside its source: once here, not in every process that mats at the same time
-	$(PY) -c "import pymatting"
 	touch $@
 
 setup: $(STAMP)
+
+# pymatting compiles its numba kernels when first imported (a minute of one core here) and
+# caches them beside its source: once before the suite, not in every process that mats at
+# the same time (.ci/run builds it while the models are staged)
+MATTING_CACHE := $(VENV)/.matting-cache
+$(MATTING_CACHE): $(STAMP)
+	$(PY) -c "import pymatting"
+	touch $@
+
+matting-cache: $(MATTING_CACHE)
 
 ## fetch rembg's u2net + u2netp (md5-checked, into $U2NET_HOME) and stage the serving graphs
 models: setup
@@ -37,7 +44,7 @@ lint: setup
 ## the time tests spend waiting on servers (docs/measurements.md, "The test suite's workers");
 ## a test file stays on one worker, so its module-scoped servers are started once
 TEST_WORKERS ?= 3
-test: models lint
+test: models lint $(MATTING_CACHE)
 	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=25
 
 ## the main job: stage, serve, cut the sample photos into out/, stop
