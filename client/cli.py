@@ -339,9 +339,22 @@ def _add_scene_flags(cut: argparse.ArgumentParser) -> None:
 
 
 def _add_ab(sub: object) -> None:
-    ab = edge.add_subcommand(sub, "ab", "compare two served models on the same images and load")
-    ab.add_argument("model_a", metavar="MODEL_A", help="first served model (A, the reference)")
-    ab.add_argument("model_b", metavar="MODEL_B", help="second served model (B)")
+    ab = edge.add_subcommand(
+        sub,
+        "ab",
+        "compare two served models on the same images and load",
+        description="compare two served models on the same images and load: each gets the "
+        "photos at its own input size (320² U²-Net, 1024² IS-Net); B's masks are compared "
+        "with A's on A's grid, resized with LANCZOS where the sizes differ",
+    )
+    ab.add_argument(
+        "model_a",
+        metavar="MODEL_A",
+        help="first model (A, the reference): a base, custom or served name, as cut's --model",
+    )
+    ab.add_argument(
+        "model_b", metavar="MODEL_B", help="second model (B), of A's input size or another"
+    )
     ab.add_argument("images", nargs="+", metavar="IMAGES", help="files or folders")
     ab.add_argument(
         "--requests",
@@ -363,7 +376,9 @@ def _add_ab(sub: object) -> None:
 
 def _add_bench(sub: object) -> None:
     bench = edge.add_subcommand(sub, "bench", "load generator: a concurrency sweep on one model")
-    bench.add_argument("model", metavar="MODEL", help="served model, or u2net/u2netp")
+    bench.add_argument(
+        "model", metavar="MODEL", help="a base, custom or served name, as cut's --model"
+    )
     bench.add_argument(
         "images",
         nargs="*",
@@ -533,7 +548,8 @@ def cmd_ab(args: argparse.Namespace) -> int:
         f"each, {len(report.agreements)} images"
     )
     print(table(VARIANT_HEADERS, variant_rows(report)))
-    print(f"\nagreement of {report.b.model} against {report.a.model} (masks at 320x320):")
+    where = report.compared_at()
+    print(f"\nagreement of {report.b.model} against {report.a.model} (masks at {where}):")
     print(table(AGREEMENT_HEADERS, [[data["agreement"][key] for key in AGREEMENT_KEYS]]))
     worst = ", ".join(
         f"{Path(m.name).name} (IoU {m.iou:.4f}, mean |Δ| {m.mean_abs_diff:.2f})"
@@ -565,11 +581,12 @@ AGREEMENT_KEYS = ["images", "iou_mean", "iou_worst", "mean_abs_diff_mean", "max_
 
 def cmd_bench(args: argparse.Namespace) -> int:
     paths = image_paths(args.images) if args.images else sample_photos()
-    names, batch, skipped = load_inputs(paths, args.max_pixels)
-    for image, reason in skipped:
-        print(f"skipped: {image}: {reason}", file=sys.stderr)
-    readable = [Path(n) for n in names]
     with Cutter(args.url, args.model, timeout_s=args.timeout, max_pixels=args.max_pixels) as cutter:
+        cutter.connect()  # the served model's input size (1024² for IS-Net), to resize to
+        names, batch, skipped = load_inputs(paths, args.max_pixels, cutter.contract)
+        for image, reason in skipped:
+            print(f"skipped: {image}: {reason}", file=sys.stderr)
+        readable = [Path(n) for n in names]
         rows = sweep(
             cutter,
             args.mode,

@@ -122,6 +122,21 @@ def mask_to_size(mask: np.ndarray, size: tuple[int, int]) -> Image.Image:
     )
 
 
+def mask_on_grid(mask: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """uint8 mask [h, w] -> the same mask on a grid of ``shape`` ([H, W]), resized with LANCZOS
+    as a mask is resized to its photo (:func:`mask_to_size`): one model's mask where another
+    model of another input size put its own, so the two can be compared. A mask already on
+    that grid is returned as it is (no resize, no copy)."""
+    if mask.ndim != 2 or len(shape) != 2:
+        raise ValueError(
+            f"expected a [H, W] mask onto a [H, W] grid, got {mask.shape} onto {shape}"
+        )
+    if mask.shape == tuple(shape):
+        return mask
+    height, width = shape
+    return np.asarray(mask_to_size(mask, (width, height)))
+
+
 def cutout(rgb: Image.Image, mask: Image.Image) -> Image.Image:
     """Straight alpha: the RGB pixels stay as they are, the mask becomes alpha."""
     return compositing.cutout(rgb, mask, compositing.STRAIGHT)

@@ -17,6 +17,7 @@ from u2net.imaging import (
     cutout,
     encode,
     header_size,
+    mask_on_grid,
     mask_to_size,
     open_rgb,
     render,
@@ -171,6 +172,38 @@ def test_mask_resize_is_lanczos(photo: Image.Image) -> None:
     expected = Image.fromarray(_mask()).resize(photo.size, Image.Resampling.LANCZOS)
     assert got.mode == "L"
     np.testing.assert_array_equal(np.asarray(got), np.asarray(expected))
+
+
+@pytest.mark.parametrize(
+    ("shape", "grid"),
+    [((1024, 1024), (320, 320)), ((320, 320), (1024, 1024)), ((40, 30), (30, 50))],
+)
+def test_a_mask_onto_another_grid_is_its_lanczos_resize(shape, grid) -> None:
+    """[H, W] both ways: a non-square grid catches a width and height swapped."""
+    mask = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
+    got = mask_on_grid(mask, grid)
+    expected = Image.fromarray(mask).resize(grid[::-1], Image.Resampling.LANCZOS)
+    assert got.dtype == np.uint8 and got.shape == grid
+    np.testing.assert_array_equal(got, np.asarray(expected))
+
+
+@pytest.mark.parametrize("value", [0, 255])
+def test_a_flat_mask_stays_flat_on_another_grid(value: int) -> None:
+    found = mask_on_grid(np.full((1024, 1024), value, np.uint8), (320, 320))
+    assert found.shape == (320, 320) and (found == value).all()
+
+
+def test_a_mask_already_on_the_grid_is_not_resized() -> None:
+    mask = np.random.default_rng(1).integers(0, 256, (320, 320), dtype=np.uint8)
+    assert mask_on_grid(mask, (320, 320)) is mask
+
+
+@pytest.mark.parametrize(
+    ("shape", "grid"), [((1, 320, 320), (320, 320)), ((320, 320), (1, 320, 320))]
+)
+def test_only_a_2d_mask_goes_onto_a_2d_grid(shape, grid) -> None:
+    with pytest.raises(ValueError, match=r"expected a \[H, W\] mask onto a \[H, W\] grid, got"):
+        mask_on_grid(np.zeros(shape, np.uint8), grid)
 
 
 @pytest.mark.parametrize(("color", "mode"), [((0, 255, 0, 255), "RGB"), ((0, 0, 255, 128), "RGBA")])

@@ -6,6 +6,7 @@ of two models whose agreement equals ``python -m client ab``'s."""
 from __future__ import annotations
 
 import base64
+import json
 import re
 import zipfile
 from collections.abc import Iterator
@@ -29,6 +30,7 @@ from tests.web.browser import (
 )
 from tests.web.serving import Served, config_for, serve
 from u2net.imaging import DEFAULT_MAX_PIXELS
+from u2net.repository import REPOSITORY_ENV
 
 pytestmark = NEEDS_CHROMIUM
 ROCKET, CHELSEA = PHOTOS[3], PHOTOS[1]  # 640×427 JPEG, 451×300 PNG
@@ -149,6 +151,30 @@ def test_the_empty_page_fits_with_touch_sized_targets_and_no_serious_axe_violati
     assert script(browser, TOO_SMALL) == []
     assert unmarked_focus(browser, 12) == []
     assert axe_violations(browser) == []
+
+
+MENU = """return [...document.querySelector(arguments[0]).options]
+  .map((o) => [o.value, o.textContent, o.disabled]);"""
+
+
+def test_both_model_menus_list_the_custom_models_staged_here(
+    browser, gateway, http, tmp_path, monkeypatch
+) -> None:
+    """After the catalogue's, from /api/models; never greyed out, though /readyz lists a custom
+    model only once a request named it (u2net, not loaded here, is)."""
+    folder = tmp_path / "mine_onnx" / "1"
+    folder.mkdir(parents=True)
+    manifest = {"model": "mine", "family": "isnet", "custom": True}
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    monkeypatch.setenv(REPOSITORY_ENV, str(tmp_path))
+    wait_for(http, lambda h: "models" in h.get("/readyz").json()["triton"], 30)  # a probe's
+    browser.get(gateway.url)
+    wait_for(browser, lambda d: not by_css(d, "#model option[value=u2net]").is_enabled(), 30)
+    for menu in ("#model", "#model-b"):
+        options = script(browser, MENU, menu)
+        assert options[-1] == ["mine", "mine (custom, isnet family)", False], menu
+        enabled = {value: not disabled for value, _, disabled in options}
+        assert (enabled["u2netp"], enabled["u2net"]) == (True, False)
 
 
 SPLIT = "return getComputedStyle(document.querySelector('.over')).clipPath"

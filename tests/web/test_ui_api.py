@@ -18,10 +18,11 @@ from tests.data import PHOTOS
 from tests.web.serving import MODEL, config_for, serve
 from u2net.agreement import compare_masks, difference
 from u2net.catalogue import REQUEST_NAMES
+from u2net.contract import FAMILY_CONTRACTS, ISNET_FAMILY, U2NET_FAMILY
+from u2net.imaging import open_rgb
 from u2net.repository import REPOSITORY_ENV
 from web.app import STATIC
-from web.errors import BadRequest
-from web.ui_api import ab_answer, measured
+from web.ui_api import ab_answer, measured, model_inputs
 
 PHOTO = PHOTOS[1]  # chelsea.png, 451×300
 PAGE_LIMIT_BYTES = 300_000
@@ -108,6 +109,31 @@ def test_the_models_carry_what_their_manifests_measured(http, tmp_path, monkeypa
     assert models["u2netp"]["label"].startswith("u2netp: ")
 
 
+CUSTOM_MANIFESTS = {  # as `python -m convert custom` writes them; the last is not custom
+    "mine_onnx": {"model": "mine", "family": "isnet", "custom": True},
+    "my-u2_onnx": {"model": "my-u2", "family": "u2net", "custom": True},
+    "u2netp_onnx": {"model": "u2netp", "family": "u2net"},
+}
+
+
+def test_the_custom_models_staged_here_come_after_the_catalogues(http, tmp_path, monkeypatch):
+    for served, manifest in CUSTOM_MANIFESTS.items():
+        folder = tmp_path / served / "1"
+        folder.mkdir(parents=True)
+        (folder / "manifest.json").write_text(json.dumps(manifest))
+    monkeypatch.setenv(REPOSITORY_ENV, str(tmp_path))
+    models = http.get("/api/models").json()["models"]
+    assert [m["name"] for m in models] == [*REQUEST_NAMES, "mine", "my-u2"]
+    assert models[-2:] == [
+        {"name": "mine", "label": "mine (custom, isnet family)", "measured": None,
+         "family": "isnet", "custom": True},
+        {"name": "my-u2", "label": "my-u2 (custom, u2net family)", "measured": None,
+         "family": "u2net", "custom": True},
+    ]  # fmt: skip
+    families = {m["name"]: m["family"] for m in models if not m["custom"]}
+    assert families["isnet-anime"] == "isnet" and families["u2net_int8"] == "u2net"
+
+
 def test_a_manifest_without_both_measurements_measured_nothing() -> None:
     assert measured(None) is None
     assert measured({"speed": {"speedup": 2.0}}) is None
@@ -143,9 +169,11 @@ def test_ab_of_one_model_under_two_names_agrees_exactly(http) -> None:
     [
         ({}, {"model_a": "u2netp", "model_b": "u2netp"}, "expected the fields file, model_a"),
         (None, {"model_a": "u2netp", "model_b": "u2netp", "om": "true"}, "got file, model_a"),
-        (None, {"model_a": "u2netp", "model_b": "rembg"}, "model_b: expected a model name"),
-        (None, {"model_a": "u2netp"}, "model_b: expected a model name"),
+        (None, {"model_a": "u2netp", "model_b": "../u2netp"}, "model_b: expected a model name"),
+        (None, {"model_a": "u2netp"}, "model_b: expected a model name (u2net, "),
         (None, {"model_a": "u2net", "model_b": "u2netp"}, "expected one this server has loaded"),
+        (None, {"model_a": "u2netp", "model_b": "rembg"},  # could be a custom model's: not here
+         "expected one this server has loaded (u2netp, u2netp_onnx), got 'rembg'"),
         ({"file": ("notes.jpg", b"not a photo\n")}, {"model_a": "u2netp", "model_b": "u2netp"},
          "not an image"),
     ],
@@ -159,10 +187,29 @@ def test_ab_refuses_what_it_cannot_compare_in_one_line(http, files, data, says) 
     assert says in detail and "\n" not in detail
 
 
-def test_masks_of_two_sizes_are_a_400_not_a_comparison() -> None:
-    masks = [np.zeros((320, 320), np.uint8), np.zeros((1024, 1024), np.uint8)]
-    with pytest.raises(BadRequest, match="expected masks of one size, got 320×320 and 1024×1024"):
-        ab_answer({"model_a": ("u2net", "u2net_onnx"), "model_b": ("x", "x_onnx")}, masks)
+@pytest.mark.parametrize(("a", "b"), [(320, 1024), (1024, 320)])
+def test_masks_of_two_sizes_are_compared_on_as_grid(a: int, b: int) -> None:
+    """B's mask resized onto A's grid with Pillow's LANCZOS; the answer says both sizes."""
+    rng = np.random.default_rng(a)
+    masks = [rng.integers(0, 256, (size, size), dtype=np.uint8) for size in (a, b)]
+    names = {"model_a": ("u2net", "u2net_onnx"), "model_b": ("mine", "mine_onnx")}
+    found = ab_answer(names, masks)
+    on_a = np.asarray(Image.fromarray(masks[1]).resize((a, a), Image.Resampling.LANCZOS))
+    expected = compare_masks(masks[0], on_a)
+    got = (found["iou"], found["mean_abs_diff"], found["max_abs_diff"])
+    assert got == (expected.iou, expected.mean_abs_diff, expected.max_abs_diff)
+    assert (found["mask_size"], found["b_mask_size"]) == ([a, a], [b, b])
+    np.testing.assert_array_equal(mask_png(found["difference_png"]), difference(masks[0], on_a))
+
+
+def test_each_model_gets_the_photo_at_its_size_one_array_per_size() -> None:
+    u2net, isnet = FAMILY_CONTRACTS[U2NET_FAMILY], FAMILY_CONTRACTS[ISNET_FAMILY]
+    rgb = open_rgb(PHOTO)
+    found = model_inputs(rgb, [u2net, isnet, u2net])
+    assert [f.shape for f in found] == [(1, 320, 320, 3), (1, 1024, 1024, 3), (1, 320, 320, 3)]
+    assert found[0] is found[2]  # built once for both models of that size
+    expected = rgb.resize((1024, 1024), Image.Resampling.LANCZOS)
+    np.testing.assert_array_equal(found[1][0], np.asarray(expected))
 
 
 def test_the_difference_is_what_compare_masks_averages() -> None:

@@ -100,9 +100,13 @@ function size(bytes) {
   return bytes < 1e6 ? `${Math.max(1, Math.round(bytes / 1e3))} kB` : `${(bytes / 1e6).toFixed(1)} MB`;
 }
 
+// models of two input sizes (320² U²-Net, 1024² IS-Net): B's mask was compared on A's grid
 function agreementText(found) {
+  const size = (wh) => wh.join("×");
+  const resized = found.b_mask_size && size(found.b_mask_size) !== size(found.mask_size);
+  const where = resized ? `, on A's ${size(found.mask_size)} (B's ${size(found.b_mask_size)} resized)` : "";
   return `B against A: IoU ${found.iou.toFixed(4)}, mean |Δ| ${found.mean_abs_diff.toFixed(2)} `
-    + `grey levels (max ${found.max_abs_diff})`;
+    + `grey levels (max ${found.max_abs_diff})${where}`;
 }
 
 // --- one photo ------------------------------------------------------------------------------
@@ -496,12 +500,28 @@ function showMeasured(models) {
   }
 }
 
+// The custom models staged here (python -m convert custom), after the catalogue's, in both
+// menus: /api/models lists them with their family
+function addCustomModels(models) {
+  for (const found of models.filter((m) => m.custom)) {
+    for (const menu of [$("#model"), $("#model-b")]) {
+      if ([...menu.options].some((option) => option.value === found.name)) continue;
+      const option = new Option(found.label, found.name);
+      option.dataset.custom = "true";
+      menu.append(option);
+    }
+  }
+}
+
 // Models the server has not loaded (an int8 variant not built, say) stay in the menu, greyed
 // out: /readyz lists the served names Triton has loaded; a request name is served under
-// itself, or as NAME_trt / NAME_onnx (u2net/catalogue.py's served_candidates).
+// itself, or as NAME_trt / NAME_onnx (u2net/catalogue.py's served_candidates). A custom model
+// is listed there only once a request named it, so it is never greyed out: a request for one
+// the server has not loaded says so.
 function markUnloadedModels(loaded) {
   for (const menu of [$("#model"), $("#model-b")]) {
     for (const option of menu.options) {
+      if (option.dataset.custom) continue;
       const names = [option.value, `${option.value}_trt`, `${option.value}_onnx`];
       const served = names.some((name) => loaded.includes(name));
       option.disabled = !served;
@@ -533,12 +553,16 @@ function wireModels() {
   $("#ab").addEventListener("change", followAB);
   $("#model").addEventListener("change", pickModelB);
   followAB();
-  const models = fetch("api/models").then((r) => r.json()).then((body) => body.models);
-  models.catch(() => []).then((found) => showMeasured(found || []));
-  fetch("readyz")
+  const models = fetch("api/models")
+    .then((r) => r.json())
+    .then((body) => body.models || [])
+    .catch(() => []);
+  const listed = models.then((found) => { addCustomModels(found); showMeasured(found); });
+  const loaded = fetch("readyz")
     .then((response) => response.json())
-    .then((body) => { if (body.triton && body.triton.models) markUnloadedModels(body.triton.models); })
-    .catch(() => {});  // the menu stays as it is; a request for a missing model says why
+    .then((body) => body.triton && body.triton.models)
+    .catch(() => null);  // the menu stays as it is; a request for a missing model says why
+  Promise.all([loaded, listed]).then(([names]) => { if (names) markUnloadedModels(names); });
 }
 
 // --- wiring ------------------------------------------------------------------------------
