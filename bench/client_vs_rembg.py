@@ -19,8 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from server.embedded import start
 from u2net.catalogue import KNOWN_MODELS, cache_dir
-from u2net.embedded import start
 from u2net.report import table
 from u2net.samples import SAMPLE_NAMES, sample_dir
 

@@ -36,11 +36,12 @@ import onnxruntime as ort
 from PIL import Image
 
 from server.distribution import ALLOCATOR_ENV
-from u2net.compositing import CLEAN, MODES, OPAQUE, cutout
 from u2net.contract import CONTRACT
-from u2net.imaging import mask_to_size, open_rgb, to_model_input
+from u2net.image.compositing import CLEAN, MODES, OPAQUE, cutout
+from u2net.image.io import open_rgb
+from u2net.image.render import mask_to_size, to_model_input
 from u2net.report import table
-from u2net.repository import ONNX_FILE, default_repository, staged_paths
+from u2net.repository.layout import ONNX_FILE, default_repository, staged_paths
 from u2net.samples import sample_photos
 
 SIZE = (4000, 3000)

@@ -48,11 +48,11 @@ from client.loadgen import Window, drive
 from client.triton import TritonModel
 from convert.cli import main as convert_main
 from convert.model_config import CPU_BATCHING, BatchingPolicy, OnnxVariant, write_configs
+from server.embedded import RunningServer, start
 from u2net.catalogue import KNOWN_MODELS, ONNX_SUFFIX
 from u2net.contract import CONTRACT, FAMILY_CONTRACTS, ISNET_FAMILY, ServingContract
-from u2net.embedded import RunningServer, start
 from u2net.report import table
-from u2net.repository import CPU_CONFIG_NAME, VERSION_DIR, default_repository
+from u2net.repository.layout import CPU_CONFIG_NAME, VERSION_DIR, default_repository
 from u2net.samples import varied_inputs
 
 sys.path.insert(0, str(Path(__file__).parent))

@@ -25,7 +25,7 @@ import numpy as np
 
 from client.loadgen import drive
 from client.triton import TritonModel
-from u2net.embedded import RunningServer, start
+from server.embedded import RunningServer, start
 from u2net.report import table
 from u2net.samples import sample_inputs
 

@@ -28,10 +28,10 @@ from PIL import Image
 
 from client.cli import main as client_main
 from convert.cli import main as convert_main
+from server.embedded import start
 from u2net.contract import CUTOUT, FAMILY_CONTRACTS, ISNET_FAMILY, U2NET_FAMILY
-from u2net.embedded import start
 from u2net.report import table
-from u2net.repository import default_repository
+from u2net.repository.layout import default_repository
 from u2net.samples import sample_photos
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -31,11 +31,11 @@ from PIL import Image
 from client.cutter import Cutter
 from client.loadgen import Window, drive
 from client.server_side import ServerSideCutter
+from server.embedded import RunningServer, start
 from u2net.contract import CUTOUT
-from u2net.embedded import RunningServer, start
 from u2net.options import OutputOptions
 from u2net.report import table
-from u2net.repository import (
+from u2net.repository.layout import (
     CONFIG_FILE,
     CUSTOM_CONFIGS_DIR,
     VERSION_DIR,

@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 from client_vs_rembg import REMBG, ensure_rembg  # beside this script
 
-from u2net.embedded import start
+from server.embedded import start
 from u2net.report import table
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout's tests/

@@ -30,11 +30,11 @@ import httpx
 from dnslib import QTYPE, RR, A
 from dnslib.server import BaseResolver, DNSLogger, DNSServer
 
+from client.breaker import DEFAULT_GRACE_S, DEFAULT_PROBE_INTERVAL_S
 from client.triton import TritonServer
-from u2net.breaker import DEFAULT_GRACE_S, DEFAULT_PROBE_INTERVAL_S
+from server.embedded import RunningServer, start
+from server.launch import ReadyChild, free_ports, spawn_until_ready
 from u2net.contract import CUTOUT
-from u2net.embedded import RunningServer, start
-from u2net.processes import ReadyChild, free_ports, spawn_until_ready
 from u2net.report import table
 from u2net.samples import sample_photos
 

@@ -32,9 +32,9 @@ import onnxruntime as ort
 from google.protobuf import text_format
 
 from client.triton import TritonServer
+from server.embedded import start
 from u2net.contract import CONTRACT
-from u2net.embedded import start
-from u2net.repository import (
+from u2net.repository.layout import (
     ONNX_FILE,
     VERSION_DIR,
     config_path,

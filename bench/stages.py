@@ -7,7 +7,7 @@ A real photo (scikit-image's astronaut) is enlarged to 4000x3000 and saved as JP
 is the staged u2netp model's (ONNX Runtime). Each stage runs with the project's own functions,
 the stages and encoders interleaved round by round; the table gives the median of --repeat
 rounds in CPU time of this process (on a machine shared with other work, wall time measures
-the neighbours). The PNG rows compare the project's writer (u2net/encoders.py) with Pillow's.
+the neighbours). The PNG rows compare the project's writer (u2net/image/encoders.py) with Pillow's.
 
 With --requests N, a real server (u2net_onnx and `cutout`, 2 instances) is started once per
 ONNX Runtime spinning setting (--spinning); a 640x427 JPEG of the same photo and the 12 MP
@@ -29,9 +29,10 @@ import numpy as np
 from PIL import Image
 
 from client.server_side import ServerSideCutter
-from u2net import compositing
-from u2net.encoders import encode_png
-from u2net.imaging import encode, mask_to_size, open_rgb, to_model_input
+from u2net.image import compositing
+from u2net.image.encoders import encode_png
+from u2net.image.io import encode, open_rgb
+from u2net.image.render import mask_to_size, to_model_input
 from u2net.options import OutputOptions
 from u2net.report import table
 from u2net.samples import sample_photos

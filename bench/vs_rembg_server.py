@@ -34,12 +34,12 @@ from client_vs_rembg import REMBG, ensure_rembg  # beside this script
 from PIL import Image
 
 from client.loadgen import drive
+from server.embedded import start
+from server.launch import ReadyChild, free_ports, spawn_until_ready
 from server.models import scan
 from u2net.catalogue import ONNX_SUFFIX
-from u2net.embedded import start
-from u2net.processes import ReadyChild, free_ports, spawn_until_ready
 from u2net.report import table
-from u2net.repository import default_repository
+from u2net.repository.layout import default_repository
 from u2net.samples import sample_photos
 
 

@@ -31,9 +31,9 @@ from PIL import Image
 
 from client.loadgen import Window
 from client.server_side import ServerSideCutter
-from u2net.embedded import start
+from server.embedded import start
+from server.launch import ReadyChild, free_ports, spawn_until_ready
 from u2net.options import OutputOptions
-from u2net.processes import ReadyChild, free_ports, spawn_until_ready
 from u2net.report import table
 from u2net.samples import PROBE_NAME, sample_photos
 

@@ -37,8 +37,8 @@ import httpx
 from cutout import tree_rss_mb  # bench/cutout.py, beside this script
 from PIL import Image
 
-from u2net.embedded import start
-from u2net.processes import ReadyChild, free_ports, spawn_until_ready
+from server.embedded import start
+from server.launch import ReadyChild, free_ports, spawn_until_ready
 from u2net.report import table
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -36,7 +36,8 @@ from u2net.agreement import (
 )
 from u2net.contract import CONTRACT, ServingContract
 from u2net.errors import ServingError
-from u2net.imaging import mask_on_grid, open_rgb, to_model_input
+from u2net.image.io import open_rgb
+from u2net.image.render import mask_on_grid, to_model_input
 
 log = logging.getLogger(__name__)
 

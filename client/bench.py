@@ -20,7 +20,7 @@ from client.loadgen import (
     stable,
     stats_delta,
 )
-from u2net.imaging import encode
+from u2net.image.io import encode
 from u2net.options import OutputOptions
 
 log = logging.getLogger(__name__)

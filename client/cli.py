@@ -13,21 +13,24 @@ from tqdm import tqdm
 
 from client.ab import VARIANT_HEADERS, load_inputs, run_ab, variant_rows
 from client.bench import HEADERS, MODES, sweep
+from client.breaker import Breaker, BreakerPolicy
 from client.cutter import DEFAULT_CONCURRENCY, Cutter
 from client.frames import PatternSink, StreamSink, cut_stream
 from client.inputs import expand, output_format, plan
 from client.jobs import run_jobs
+from client.rawvideo import FrameReader, check_pattern
+from client.retry import RetryPolicy
 from client.server_side import ServerSideCutter
+from client.targets import DEFAULT_RERESOLVE_S
 from client.triton import DEFAULT_TIMEOUT_S
 from u2net import cli as edge
-from u2net import compositing
 from u2net.agreement import CERTIFIED_COLUMNS, INT8_BAR, certified_rows
-from u2net.breaker import Breaker, BreakerPolicy
 from u2net.catalogue import DEFAULT_MODEL, model_help, rembg_custom_hint
 from u2net.deployment import URL_ENV, default_url
 from u2net.errors import OptionError, UsageError
-from u2net.imaging import DEFAULT_MAX_PIXELS
-from u2net.matting import MattingOptions
+from u2net.image import compositing
+from u2net.image.io import DEFAULT_MAX_PIXELS
+from u2net.image.matting import MattingOptions
 from u2net.options import (
     BG_IMAGE,
     DEFAULTS,
@@ -37,11 +40,8 @@ from u2net.options import (
     OutputOptions,
     build_options,
 )
-from u2net.rawvideo import FrameReader, check_pattern
 from u2net.report import table, to_csv, to_json
-from u2net.retry import RetryPolicy
 from u2net.samples import sample_photos
-from u2net.targets import DEFAULT_RERESOLVE_S
 
 log = logging.getLogger("client")
 
@@ -307,7 +307,7 @@ def _add_framing_flags(cut: argparse.ArgumentParser) -> None:
 
 
 def _add_scene_flags(cut: argparse.ArgumentParser) -> None:
-    """remove.bg's composition fields (u2net.scene); values as remove.bg writes them."""
+    """remove.bg's composition fields (u2net.image.scene); values as remove.bg writes them."""
     cut.add_argument(
         "--bg-image", type=Path, metavar="FILE", help="compose over this photo (covers the canvas)"
     )

@@ -9,15 +9,16 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from client.breaker import Breaker
 from client.pipeline import map_ordered
+from client.retry import RetryPolicy
+from client.targets import DEFAULT_RERESOLVE_S
 from client.triton import DEFAULT_TIMEOUT_S, AsyncTritonModel, TritonModel
-from u2net.breaker import Breaker
 from u2net.catalogue import DEFAULT_MODEL, contract_of
 from u2net.contract import ServingContract
-from u2net.imaging import DEFAULT_MAX_PIXELS, ImageSource, encode, open_rgb, render, to_model_input
+from u2net.image.io import DEFAULT_MAX_PIXELS, ImageSource, encode, open_rgb
+from u2net.image.render import render, to_model_input
 from u2net.options import OutputOptions
-from u2net.retry import RetryPolicy
-from u2net.targets import DEFAULT_RERESOLVE_S
 
 DEFAULT_CONCURRENCY = 2
 

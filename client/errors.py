@@ -45,7 +45,7 @@ class ServerUnavailable(RemoteError):
 
 class ServerGone(ServerUnavailable):
     """The server has failed for longer than a restart takes: the circuit breaker is open
-    (u2net.breaker), so requests end at once instead of waiting out their deadline."""
+    (client.breaker), so requests end at once instead of waiting out their deadline."""
 
     def __init__(self, message: str, retry_after_s: int) -> None:
         super().__init__(message, status="UNAVAILABLE")

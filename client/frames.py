@@ -24,11 +24,12 @@ from PIL import Image
 from client.errors import FrameFailed
 from client.jobs import write_output
 from client.pipeline import InTurn, map_ordered
+from client.rawvideo import FrameReader, frame_name, raw_frame
+from client.smoothing import MaskSmoother
 from u2net.errors import ServingError
-from u2net.imaging import encode, render
+from u2net.image.io import encode
+from u2net.image.render import render
 from u2net.options import OutputOptions
-from u2net.rawvideo import FrameReader, frame_name, raw_frame
-from u2net.smoothing import MaskSmoother
 
 log = logging.getLogger(__name__)
 

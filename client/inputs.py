@@ -9,8 +9,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from u2net.decode import register_heif
 from u2net.errors import UsageError
+from u2net.image.decode import register_heif
 from u2net.options import DEFAULTS
 
 GLOB_CHARS = set("*?[")

@@ -15,8 +15,8 @@ from client.errors import OutputError, ServerGone
 from client.inputs import Job
 from client.pipeline import map_ordered
 from u2net.errors import ServingError, TooManyPixels
-from u2net.files import atomic_write_bytes
 from u2net.options import OutputOptions
+from u2net.repository.files import atomic_write_bytes
 
 log = logging.getLogger(__name__)
 

@@ -12,21 +12,21 @@ from typing import Any
 import numpy as np
 import tritonclient.grpc as grpcclient
 
+from client.breaker import Breaker
 from client.errors import InvalidImage
+from client.retry import RetryPolicy
+from client.targets import DEFAULT_RERESOLVE_S
 from client.triton import (
     DEFAULT_TIMEOUT_S,
     AsyncTritonModel,
     ModelBase,
     TritonModel,
 )
-from u2net.breaker import Breaker
 from u2net.catalogue import DEFAULT_MODEL
 from u2net.contract import CUTOUT, CutoutContract, check_cutout_metadata
-from u2net.imaging import DEFAULT_MAX_PIXELS
+from u2net.image.io import DEFAULT_MAX_PIXELS
 from u2net.job import CutResult
 from u2net.options import MAX_PIXELS, OutputOptions, to_parameters
-from u2net.retry import RetryPolicy
-from u2net.targets import DEFAULT_RERESOLVE_S
 
 READY_TIMEOUT_S = 2.0
 PROBE_RETRY = RetryPolicy(first_delay_s=0.1, max_delay_s=0.2, jitter=False)

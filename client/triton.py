@@ -2,7 +2,7 @@
 models on top of them.
 
 :class:`Link` holds what every connection shares, blocking or asyncio: the address, the
-request's budget, u2net.retry's rules (with whether this client ever reached the server) and
+request's budget, client.retry's rules (with whether this client ever reached the server) and
 the one translation of tritonclient's errors. :class:`BlockingLink` and :class:`AsyncLink`
 only add the channel and the calls. :class:`TritonServer` asks one server about any model
 (the doctor, the benches); :class:`ModelBase` adds the choice of a served model and its
@@ -23,6 +23,7 @@ import numpy as np
 import tritonclient.grpc as grpcclient
 from tritonclient.utils import InferenceServerException
 
+from client.breaker import Breaker
 from client.channels import Channels
 from client.errors import (
     BadInput,
@@ -34,11 +35,7 @@ from client.errors import (
     TimedOut,
 )
 from client.loadgen import merge_statistics
-from u2net.breaker import Breaker
-from u2net.catalogue import DEFAULT_MODEL, KNOWN_MODELS, SERVED_NAMES, base_name, served_candidates
-from u2net.contract import CONTRACT, ServingContract, check_metadata, sized_as_served
-from u2net.deployment import START_HINT, default_url
-from u2net.retry import (
+from client.retry import (
     CANCELLED,
     DEADLINE_EXCEEDED,
     INVALID_ARGUMENT,
@@ -48,7 +45,10 @@ from u2net.retry import (
     model_gone,
     retryable,
 )
-from u2net.targets import DEFAULT_RERESOLVE_S, addresses, grpc_target, is_balanced, resolves
+from client.targets import DEFAULT_RERESOLVE_S, addresses, grpc_target, is_balanced, resolves
+from u2net.catalogue import DEFAULT_MODEL, KNOWN_MODELS, SERVED_NAMES, base_name, served_candidates
+from u2net.contract import CONTRACT, ServingContract, check_metadata, sized_as_served
+from u2net.deployment import START_HINT, default_url
 
 log = logging.getLogger(__name__)
 
@@ -80,14 +80,14 @@ def channel_options(target: str) -> dict[str, Any]:
         args += [
             ("grpc.lb_policy_name", "round_robin"),
             ("grpc.service_config", json.dumps(SERVICE_CONFIG)),
-            ("grpc.enable_retries", 0),  # our retry rules (u2net.retry) decide, once
+            ("grpc.enable_retries", 0),  # our retry rules (client.retry) decide, once
         ]
     return {"url": grpc_target(target), "channel_args": args}
 
 
 def translate(e: InferenceServerException, url: str, timeout_s: float) -> RemoteError:
     """The one place that turns tritonclient's errors into ours: bad input, the server or
-    the model not there right now (as u2net.retry reads Triton), out of time, or a failure."""
+    the model not there right now (as client.retry reads Triton), out of time, or a failure."""
     status = str(e.status() or "")
     reason = (str(e.message() or e).strip().splitlines() or [""])[0]
     name = status.removeprefix("StatusCode.")
@@ -181,7 +181,7 @@ class Link:
             self.breaker.succeeded()
 
     def wait_or_raise(self, e: InferenceServerException, attempts: Attempts, gated: bool) -> float:
-        """The wait before the next attempt (u2net.retry's rules); when there is none, raise
+        """The wait before the next attempt (client.retry's rules); when there is none, raise
         the translated error. A failure the retries would wait out counts against the
         breaker, and once the breaker opens the request ends (ServerGone)."""
         status, message = str(e.status() or ""), str(e.message() or "")

@@ -17,7 +17,7 @@ from google.protobuf.message import DecodeError
 from convert.errors import InvalidModel
 from u2net.catalogue import model_by_md5
 from u2net.contract import CONTRACT, FAMILY_CONTRACTS, ServingContract
-from u2net.files import md5_of
+from u2net.repository.files import md5_of
 from u2net.samples import SAMPLE_NAMES, sample_inputs
 
 log = logging.getLogger(__name__)

@@ -26,7 +26,7 @@ from u2net.catalogue import MODEL_NAMES, check_custom_name
 from u2net.contract import FAMILY_CONTRACTS
 from u2net.errors import OptionError, ServingError, UsageError
 from u2net.report import table
-from u2net.repository import default_repository
+from u2net.repository.layout import default_repository
 
 log = logging.getLogger("convert")
 DEFAULT_MODELS = ",".join(MODEL_NAMES)

@@ -20,9 +20,9 @@ from convert.model_config import OnnxVariant, write_configs
 from u2net.catalogue import KNOWN_MODELS, KnownModel, base_name, check_custom_name
 from u2net.contract import FAMILY_CONTRACTS, ServingContract
 from u2net.errors import UsageError
-from u2net.files import atomic_write_bytes, md5_of
-from u2net.manifests import OnnxManifest, custom_models, write_manifest
-from u2net.repository import ONNX_FILE, staged_paths
+from u2net.repository.files import atomic_write_bytes, md5_of
+from u2net.repository.layout import ONNX_FILE, staged_paths
+from u2net.repository.manifests import OnnxManifest, custom_models, write_manifest
 
 log = logging.getLogger(__name__)
 

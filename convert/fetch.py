@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from convert.errors import FetchError
 from u2net.catalogue import KnownModel, cache_dir, cached_candidates
-from u2net.files import atomic_writer, md5_of
+from u2net.repository.files import atomic_writer, md5_of
 
 log = logging.getLogger(__name__)
 

@@ -22,10 +22,10 @@ from u2net.catalogue import (
     contract_of,
 )
 from u2net.contract import CONTRACT, CUTOUT, CutoutContract, ServingContract
-from u2net.files import atomic_write_bytes
-from u2net.imaging import DEFAULT_MAX_PIXELS
+from u2net.image.io import DEFAULT_MAX_PIXELS
 from u2net.options import MAX_PIXELS
-from u2net.repository import (
+from u2net.repository.files import atomic_write_bytes
+from u2net.repository.layout import (
     CPU_CONFIG_NAME,
     MAX_SESSION_BATCH,
     ONNX_FILE,

@@ -1,7 +1,8 @@
 """fetch -> check -> serving graph -> check -> model_repository/<model>_onnx/1/model.onnx.
 
-Idempotent: a manifest beside the staged file (:mod:`u2net.manifests`) records the source md5,
-the converter version and the staged file's md5; when all three still hold, a rerun does nothing.
+Idempotent: a manifest beside the staged file (:mod:`u2net.repository.manifests`) records the
+source md5, the converter version and the staged file's md5; when all three still hold, a rerun
+does nothing.
 """
 
 from __future__ import annotations
@@ -14,9 +15,15 @@ from convert.fetch import fetch
 from convert.graph import GRAPH_VERSION, build_serving_graph
 from convert.model_config import OnnxVariant, write_configs
 from u2net.catalogue import KnownModel
-from u2net.files import atomic_write_bytes, md5_of
-from u2net.manifests import OnnxManifest, onnx_current, read_manifest, staged_md5, write_manifest
-from u2net.repository import ONNX_FILE, config_path, staged_paths
+from u2net.repository.files import atomic_write_bytes, md5_of
+from u2net.repository.layout import ONNX_FILE, config_path, staged_paths
+from u2net.repository.manifests import (
+    OnnxManifest,
+    onnx_current,
+    read_manifest,
+    staged_md5,
+    write_manifest,
+)
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from u2net import cli as edge
 from u2net.deployment import DEFAULT_URL, URL_ENV, default_url
-from u2net.repository import default_repository
+from u2net.repository.layout import default_repository
 
 PROG = "python -m doctor"
 DESCRIPTION = (

@@ -2,7 +2,8 @@
 the contract and the staged files, and whether each TensorRT plan was built for the TensorRT
 of the pinned NGC release and for this host's GPU.
 
-Plan manifests are read with :mod:`u2net.manifests`, whose format ``python -m convert trt`` writes.
+Plan manifests are read with :mod:`u2net.repository.manifests`, whose format
+``python -m convert trt`` writes.
 """
 
 from __future__ import annotations
@@ -34,15 +35,8 @@ from u2net.deployment import (
     release_in_use,
     tensorrt_in_use,
 )
-from u2net.files import md5_of
-from u2net.manifests import (
-    PlanFacts,
-    parse_plan_manifest,
-    plan_max_batch,
-    read_manifest,
-    staged_md5,
-)
-from u2net.repository import (
+from u2net.repository.files import md5_of
+from u2net.repository.layout import (
     CONFIG_FILE,
     CUSTOM_CONFIGS_DIR,
     ONNX_FILE,
@@ -51,7 +45,14 @@ from u2net.repository import (
     model_filename,
     read_config,
 )
-from u2net.repository import staged_paths as _staged_paths
+from u2net.repository.layout import staged_paths as _staged_paths
+from u2net.repository.manifests import (
+    PlanFacts,
+    parse_plan_manifest,
+    plan_max_batch,
+    read_manifest,
+    staged_md5,
+)
 
 logger = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from u2net.embedded import start
+from server.embedded import start
 from u2net.errors import ServingError
 from u2net.samples import sample_photos
 

@@ -20,7 +20,7 @@ from server import backend_dir, command, distribution, models, shm
 from server.process import TritonProcess, check_ports
 from u2net import cli as edge
 from u2net.errors import ServerStartError
-from u2net.repository import CPU_CONFIG_NAME, default_repository
+from u2net.repository.layout import CPU_CONFIG_NAME, default_repository
 
 logger = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from server.shm import region_prefix
-from u2net.repository import CPU_CONFIG_NAME
+from u2net.repository.layout import CPU_CONFIG_NAME
 
 ADMIN_KEY_ENV = "U2NET_ADMIN_KEY"
 ADMIN_HEADER = "u2net-admin-key"  # over gRPC Triton expects it as triton-grpc-protocol-<name>

@@ -12,7 +12,7 @@ from google.protobuf.text_format import ParseError
 from u2net.catalogue import INT8_SUFFIX, KNOWN_MODELS
 from u2net.contract import CUTOUT
 from u2net.errors import ServerStartError, UsageError
-from u2net.repository import CONFIG_FILE, model_filename, read_config
+from u2net.repository.layout import CONFIG_FILE, model_filename, read_config
 
 logger = logging.getLogger(__name__)
 CATALOGUE_NAMES = {name for model in KNOWN_MODELS.values() for name in model.variant_names}

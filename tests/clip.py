@@ -9,7 +9,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from u2net.rawvideo import INPUT_MODE, INPUT_PIX_FMT
+from client.rawvideo import INPUT_MODE, INPUT_PIX_FMT
 from u2net.samples import sample_photos
 
 PHOTO = "astronaut.png"  # 512x512: a person in a space suit before a flag and a shuttle

@@ -7,10 +7,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from server.embedded import RunningServer, start
 from server.models import scan
 from tests.servers import retire
-from u2net.embedded import RunningServer, start
-from u2net.repository import INTRA_OP_THREADS_ENV, default_repository
+from u2net.repository.layout import INTRA_OP_THREADS_ENV, default_repository
 
 SESSION_MODEL = "u2netp_onnx"
 
@@ -56,7 +56,7 @@ LONGEST_FILES = {
     "tests/u2net/test_field_parsers_total.py": 17,
     "tests/web/test_browser.py": 15,
     "tests/server/test_onnxruntime_backend.py": 13,
-    "tests/u2net/test_decode.py": 12,
+    "tests/u2net/image/test_decode.py": 12,
     "tests/u2net/test_memory.py": 12,
     "tests/web/test_reresolve.py": 12,
     "tests/convert/quantize/test_staged.py": 10,

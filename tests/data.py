@@ -10,7 +10,12 @@ import onnxruntime as ort
 import pytest
 
 from u2net.catalogue import KNOWN_MODELS, cache_dir
-from u2net.repository import INTRA_OP_THREADS_ENV, ONNX_FILE, default_repository, staged_paths
+from u2net.repository.layout import (
+    INTRA_OP_THREADS_ENV,
+    ONNX_FILE,
+    default_repository,
+    staged_paths,
+)
 from u2net.samples import sample_photos
 
 REPOSITORY: Path = default_repository()

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageCms
 
-from u2net.decode import register_heif
+from u2net.image.decode import register_heif
 
 ORIENTATION = 0x0112
 

@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image
 
 from client import Cutter
-from u2net.imaging import to_model_input
+from u2net.image.render import to_model_input
 
 MaskOf = Callable[[Cutter, Image.Image], np.ndarray]
 

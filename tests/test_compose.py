@@ -20,7 +20,7 @@ from tests.deploy_run import SERVE_SCRIPT, restrictions, run_script, run_web_ent
 from u2net.catalogue import MODEL_NAMES
 from u2net.contract import CUTOUT
 from u2net.deployment import NGC_RELEASE
-from u2net.repository import REPOSITORY_DIRNAME
+from u2net.repository.layout import REPOSITORY_DIRNAME
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = ROOT / "docker-compose.yml"
@@ -292,7 +292,30 @@ def _third_party_imports() -> set[str]:
                     found |= {a.name.split(".")[0] for a in node.names}
                 elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
                     found.add(node.module.split(".")[0])
-    return found - set(sys.stdlib_module_names) - {"web", "client", "u2net", "__future__"}
+    # server: web imports its launcher only to start the embedded Triton, which the image never
+    # does (the next test)
+    project = {"web", "client", "u2net", "server"}
+    return found - set(sys.stdlib_module_names) - project - {"__future__"}
+
+
+def test_the_web_image_needs_no_server_package() -> None:
+    """The image copies no ``server/``: web imports it only inside the function that starts the
+    embedded Triton, and the image always names its Triton (``--triton-url``)."""
+    import ast
+
+    def imported(node: ast.stmt) -> list[str]:
+        if isinstance(node, ast.Import):
+            return [a.name for a in node.names]
+        return [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+
+    at_import = [
+        f"{path.relative_to(ROOT)}:{node.lineno}"
+        for path in sorted((ROOT / "web").rglob("*.py"))
+        for node in ast.parse(path.read_text()).body
+        if any(name.split(".")[0] == "server" for name in imported(node))
+    ]
+    assert at_import == []
+    assert "COPY server " not in WEB_DOCKERFILE.read_text()
 
 
 def test_the_web_image_installs_what_web_imports() -> None:

@@ -1,10 +1,11 @@
 """The layering rule, read from the source with ``ast`` so it cannot rot.
 
-- ``u2net`` (the core) imports none of the others, and at import time nothing beyond numpy,
-  Pillow and the standard library (heavier imports sit inside functions).
-- ``client``, ``convert`` and ``server`` import only the core; ``web`` the core and
-  ``client``; ``doctor`` the core, ``client``, ``server`` and ``convert``. Nothing imports
-  ``web`` or ``doctor``.
+- ``u2net`` (the core, its subpackages ``u2net/image/`` and ``u2net/repository/`` included)
+  imports none of the others, and at import time nothing beyond numpy, Pillow and the
+  standard library (heavier imports sit inside functions).
+- ``client``, ``convert`` and ``server`` import only the core; ``web`` the core, ``client``
+  and ``server`` (its launcher, for the embedded Triton); ``doctor`` the core, ``client``,
+  ``server`` and ``convert``. Nothing imports ``web`` or ``doctor``.
 - Only ``client`` talks to Triton: ``tritonclient`` is imported nowhere else in the packages,
   the benches, the scripts or the models' Python backends, except its model-config protobuf
   (``tritonclient.grpc.model_config_pb2``) to read ``config.pbtxt``.
@@ -26,13 +27,11 @@ MAY_IMPORT = {
     "client": {CORE},
     "convert": {CORE},
     "server": {CORE},
-    "web": {CORE, "client"},
+    "web": {CORE, "client", "server"},  # server: its launcher, for the embedded Triton
     "doctor": {CORE, "client", "server", "convert"},
 }
 PACKAGES = tuple(MAY_IMPORT)
 CORE_ALLOWED_AT_IMPORT = {"numpy", "PIL", "__future__", CORE}
-# the doctor is moving out of server/ into its own package: until then, server/doctor/ is it
-DOCTOR_IN_SERVER = ROOT / "server" / "doctor"
 TRITON_CLIENT = "tritonclient"
 TRITON_CONFIG = "tritonclient.grpc.model_config_pb2"
 # where tritonclient must not be imported (client/ aside): every package, bench, scripts and
@@ -45,13 +44,9 @@ def _files(folder: Path) -> list[Path]:
 
 
 def _modules(package: str) -> list[Path]:
-    """The package's .py files; a package that does not exist (yet) has none."""
-    if package == "doctor":
-        return _files(ROOT / "doctor") + _files(DOCTOR_IN_SERVER)
-    files = _files(ROOT / package)
-    if package == "server":
-        return [f for f in files if not f.is_relative_to(DOCTOR_IN_SERVER)]
-    return files
+    """The package's .py files, its subpackages' included; a package that does not exist
+    (yet) has none."""
+    return _files(ROOT / package)
 
 
 def _imports(path: Path, top_level_only: bool) -> list[tuple[int, str]]:
@@ -112,6 +107,12 @@ def test_the_core_imports_only_numpy_pillow_and_stdlib_at_import_time() -> None:
         if _top(module) not in allowed
     ]
     assert offenders == []
+
+
+def test_the_core_rules_cover_its_subpackages() -> None:
+    """The two rules above read every module of the core, not only its top level."""
+    folders = {path.parent.relative_to(ROOT).as_posix() for path in _modules(CORE)}
+    assert {CORE, f"{CORE}/image", f"{CORE}/repository"} <= folders
 
 
 @pytest.mark.parametrize("folder", TRITON_FREE)

@@ -1,7 +1,8 @@
-"""The domain core: serving contract, image maths, model catalogue, repository layout, errors,
-atomic files, mask agreement, sample photos and the command-line edge.
+"""The domain core: the serving contract, the model catalogue, the errors, the output options
+and one whole cut (``job``), mask agreement, sample photos and the command-line edge; the image
+maths in ``u2net.image``, the model repository on disk in ``u2net.repository``.
 
 It imports only numpy, Pillow and the standard library at import time, and nothing from
-``client``, ``convert``, ``server`` or ``web``; those import it and never each other
-(``tests/test_layering.py`` checks it).
+``client``, ``convert``, ``server``, ``web`` or ``doctor``; those import it, and ``convert``,
+``server`` and ``client`` never each other (``tests/test_layering.py`` checks it).
 """

@@ -166,7 +166,7 @@ def base_name(name: str) -> str:
 
 def contract_of(name: str, custom: Mapping[str, str] | None = None) -> ServingContract:
     """The serving contract of a model by any of its names (``isnet-anime_onnx``: 1024²);
-    ``custom`` maps custom models' base names to their family (u2net.manifests'
+    ``custom`` maps custom models' base names to their family (u2net.repository.manifests'
     ``custom_models``); any other name gets U²-Net's."""
     known = KNOWN_MODELS.get(base_name(name))
     if known is not None:

@@ -1,7 +1,8 @@
 """The serving contract: one source of truth for every model in model_repository.
 
 convert builds graphs that satisfy it, the configs declare it, the client speaks it and
-the tests check it. Nothing else in the project repeats these numbers.
+the tests check it. Nothing else in the project repeats these numbers. Also here: how Triton
+says a served model is not there right now.
 """
 
 from __future__ import annotations
@@ -143,3 +144,14 @@ def check_cutout_metadata(metadata: dict, contract: CutoutContract = CUTOUT) -> 
         got = _describe(metadata.get(kind, []))
         if got != want:
             raise ContractMismatch(f"model {name}: expected {kind} {want}, got {got}")
+
+
+# how Triton says a model is not (yet) there; after a restart these mean "still loading",
+# and while a server stops, a model it still calls answers "Server not ready" (read alike by the
+# client's retry rules, client.retry, and by the cutout model's calls to the network)
+NOT_LOADED = ("unknown model", "not ready", "no available versions", "is not loaded")
+
+
+def says_not_loaded(message: str) -> bool:
+    """Does Triton's message say the model (or its server) is not there right now?"""
+    return any(words in message.lower() for words in NOT_LOADED)

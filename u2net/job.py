@@ -15,10 +15,11 @@ from PIL import Image
 
 from u2net.contract import CONTRACT, ServingContract
 from u2net.errors import InvalidRequest, OptionError
-from u2net.framing import Box
-from u2net.imaging import check_background, encode, finish, open_rgb, to_model_input
+from u2net.image.framing import Box
+from u2net.image.io import check_background, encode, open_rgb
+from u2net.image.render import finish, to_model_input
+from u2net.image.scene import roi_box
 from u2net.options import CutRequest, from_parameters
-from u2net.scene import roi_box
 
 
 @dataclass(frozen=True)

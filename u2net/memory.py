@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from u2net.compositing import CLEAN, REMBG
+from u2net.image.compositing import CLEAN, REMBG
 from u2net.options import OutputOptions
 
 MB = 1 << 20

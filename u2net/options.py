@@ -15,10 +15,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from u2net.catalogue import DEFAULT_MODEL
-from u2net.compositing import DEFAULT_MODE, MODES, Color
 from u2net.errors import OptionError
-from u2net.matting import MattingOptions
-from u2net.scene import CENTER, DEFAULT_SHADOW_OPACITY, Position, Roi
+from u2net.image.compositing import DEFAULT_MODE, MODES, Color
+from u2net.image.matting import MattingOptions
+from u2net.image.scene import CENTER, DEFAULT_SHADOW_OPACITY, Position, Roi
 from u2net.values import (
     parse_bool,
     parse_choice,
@@ -77,7 +77,7 @@ class OutputOptions:
 
     only_mask: bool = False
     bgcolor: Color | None = None
-    composite: str = DEFAULT_MODE  # u2net.compositing's MODES: clean, rembg, straight
+    composite: str = DEFAULT_MODE  # u2net.image.compositing's MODES: clean, rembg, straight
     post_process: bool = False  # rembg's --post-process-mask
     matting: MattingOptions | None = None  # rembg's -a
     fmt: str = "png"
@@ -85,7 +85,7 @@ class OutputOptions:
     crop: bool = False  # to the foreground's box
     crop_margin: int = 0  # pixels around the box when cropping
     max_output_pixels: int | None = None  # scale the result down to at most this many pixels
-    roi: Roi | None = None  # only this region can be foreground (u2net.scene)
+    roi: Roi | None = None  # only this region can be foreground (u2net.image.scene)
     semitransparency: bool = True  # False: every pixel opaque or clear
     scale: float | None = None  # the subject's box, a fraction of the canvas it fits; None: as is
     position: Position | None = None  # where the subject's box goes; None: where it was
@@ -350,7 +350,7 @@ def check_clashes(kwargs: Mapping[str, object], labels: Mapping[str, str]) -> No
 
 def check_roi(name: str, roi: Roi, given: object) -> Roi:
     """A region with x1 < x2 and y1 < y2 wherever both ends of a side are in the same unit
-    (pixels against percent is known only at the photo's size: u2net.scene.roi_box)."""
+    (pixels against percent is known only at the photo's size: u2net.image.scene.roi_box)."""
     x1, y1, x2, y2 = roi
     if any(a.percent == b.percent and a.value >= b.value for a, b in ((x1, x2), (y1, y2))):
         got = shown(given) if isinstance(given, str) else repr(" ".join(map(str, roi)))
@@ -359,7 +359,8 @@ def check_roi(name: str, roi: Roi, given: object) -> Roi:
 
 
 def _scene(given: Mapping[str, object], labels: Mapping[str, str]) -> dict[str, object]:
-    """The composition fields (u2net.scene): a scale without a position centres the subject."""
+    """The composition fields (u2net.image.scene): a scale without a position centres the
+    subject."""
     kwargs: dict[str, object] = {}
     if "roi" in given:
         roi = parse_lengths(labels["roi"], given["roi"], 4)

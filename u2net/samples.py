@@ -8,7 +8,8 @@ import numpy as np
 
 from u2net.contract import CONTRACT, ServingContract
 from u2net.errors import ServingError
-from u2net.imaging import open_rgb, to_model_input
+from u2net.image.io import open_rgb
+from u2net.image.render import to_model_input
 
 PROBE_NAME = "astronaut.png"  # 512x512 RGB: the one photo of quick probes and benchmarks
 SAMPLE_NAMES: tuple[str, ...] = (

@@ -21,7 +21,8 @@ from pathlib import Path
 
 import uvicorn
 
-from u2net.breaker import DEFAULT_GRACE_S, DEFAULT_PROBE_INTERVAL_S, BreakerPolicy
+from client.breaker import DEFAULT_GRACE_S, DEFAULT_PROBE_INTERVAL_S, BreakerPolicy
+from client.targets import DEFAULT_RERESOLVE_S
 from u2net.catalogue import DEFAULT_MODEL
 from u2net.cli import (
     add_verbosity,
@@ -34,7 +35,6 @@ from u2net.cli import (
     run_handler,
     setup_logging,
 )
-from u2net.targets import DEFAULT_RERESOLVE_S
 from web import config as defaults
 from web.app import create_app
 from web.auth import load_api_keys

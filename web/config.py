@@ -5,10 +5,10 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass, field
 
-from u2net.breaker import BreakerPolicy
+from client.breaker import BreakerPolicy
+from client.targets import DEFAULT_RERESOLVE_S
 from u2net.catalogue import DEFAULT_MODEL
-from u2net.imaging import DEFAULT_MAX_PIXELS
-from u2net.targets import DEFAULT_RERESOLVE_S
+from u2net.image.io import DEFAULT_MAX_PIXELS
 
 MB = 1024 * 1024
 DEFAULT_HOST = "127.0.0.1"

@@ -9,7 +9,7 @@ import time
 from prometheus_client import CollectorRegistry, Counter, Enum, Gauge, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from u2net.breaker import State
+from client.breaker import State
 
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
 UNMATCHED = "unmatched"  # any path no route serves: one label, not one per path

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from u2net.catalogue import DEFAULT_MODEL, REQUEST_NAMES
-from u2net.compositing import EXPLANATIONS, MODES
+from u2net.image.compositing import EXPLANATIONS, MODES
 from u2net.options import (
     FORMATS,
     MATTING_FIELDS,

@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from u2net.catalogue import DEFAULT_MODEL
-from u2net.compositing import REMBG
 from u2net.errors import OptionError
+from u2net.image.compositing import REMBG
 from u2net.options import DEFAULTS, FORMATS, OutputOptions, build_options
 from u2net.values import parse_bool, parse_choice, reject_unknown
 

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse, Response
 
 from u2net.errors import InvalidImage, InvalidRequest
-from u2net.imaging import header_size
+from u2net.image.io import header_size
 from u2net.job import CutResult
 from u2net.options import OutputOptions, field_default
 from web.capacity import Admission

@@ -13,7 +13,7 @@
   the ``bg_`` fields. ``format=auto`` gives jpg over it.
 - ``roi`` (``x1 y1 x2 y2``, px or %), ``semitransparency`` (false hardens the matte),
   ``scale`` (``10%``..``100%``, ``original``), ``position`` (``original``, ``center``, ``X%``,
-  ``X% Y%``; ``center`` when only ``scale`` is given): :mod:`u2net.scene`.
+  ``X% Y%``; ``center`` when only ``scale`` is given): :mod:`u2net.image.scene`.
 - ``add_shadow`` or ``shadow_type=drop`` (``none``: no shadow; ``car`` and ``3D`` are not
   implemented: 400), ``shadow_opacity`` 0..100: a drop shadow beneath the subject;
   ``add_shadow=true`` with ``shadow_type=none``: 400.
@@ -37,10 +37,10 @@ import dataclasses
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
-from u2net.compositing import MODES
 from u2net.errors import OptionError
+from u2net.image.compositing import MODES
+from u2net.image.scene import roi_box
 from u2net.options import DEFAULTS, OutputOptions, build_options, clash, parse_web_color
-from u2net.scene import roi_box
 from u2net.values import (
     LENGTH,
     finite_number,

@@ -7,7 +7,7 @@ import math
 from contextlib import AbstractAsyncContextManager
 
 from u2net.errors import InvalidImage
-from u2net.imaging import header_size
+from u2net.image.io import header_size
 from u2net.job import CutResult
 from u2net.memory import MB, Sizes, decode_bytes, largest_photo, peak_bytes
 from u2net.options import MAX_PIXELS, OutputOptions, to_parameters

@@ -4,9 +4,9 @@ errors become web's HTTP errors.
 
 Bad input (``cutout`` says it in one line) -> 400; the server or ``cutout`` not there right
 now -> 503; out of time -> 504; any other failure -> 502. Retries and their rules are the
-client's (u2net.retry): a Triton never reached fails within seconds, one that answered
+client's (client.retry): a Triton never reached fails within seconds, one that answered
 before and went away is waited for, for as long as the breaker's grace (a restart) and the
-request's deadline allow. Past the grace the breaker opens (u2net.breaker): every request is
+request's deadline allow. Past the grace the breaker opens (client.breaker): every request is
 a 503 with ``Retry-After`` at once, until a probe finds ``cutout`` ready again.
 
 The watcher asks Triton whether ``cutout`` is ready every probe interval, with or without
@@ -20,6 +20,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 
+from client.breaker import Breaker, BreakerPolicy, State
 from client.errors import (
     BadInput,
     ModelNotReady,
@@ -28,9 +29,10 @@ from client.errors import (
     ServerUnavailable,
     TimedOut,
 )
+from client.retry import RetryPolicy
 from client.server_side import AsyncCutoutModel, Parameters
+from client.targets import DEFAULT_RERESOLVE_S
 from client.triton import gone
-from u2net.breaker import Breaker, BreakerPolicy, State
 from u2net.catalogue import (
     CUSTOM_NAME,
     KNOWN_MODELS,
@@ -41,8 +43,6 @@ from u2net.catalogue import (
 )
 from u2net.errors import ServingError
 from u2net.job import CutResult
-from u2net.retry import RetryPolicy
-from u2net.targets import DEFAULT_RERESOLVE_S
 from web.errors import (
     BadRequest,
     TritonDown,

@@ -34,9 +34,10 @@ from u2net.catalogue import (
 )
 from u2net.contract import ServingContract
 from u2net.errors import ServingError
-from u2net.imaging import mask_on_grid, open_rgb, to_model_input
-from u2net.manifests import custom_models, read_manifest
-from u2net.repository import ONNX_FILE, default_repository, staged_paths
+from u2net.image.io import open_rgb
+from u2net.image.render import mask_on_grid, to_model_input
+from u2net.repository.layout import ONNX_FILE, default_repository, staged_paths
+from u2net.repository.manifests import custom_models, read_manifest
 from web.depends import KEY_REQUIRED, Service
 from web.errors import BadRequest
 from web.forms import read_form

@@ -14,7 +14,7 @@ from PIL import Image
 from convert.errors import QuantizeError
 from convert.quantize.measure import Runner, Speed, interleaved_runs
 from u2net.agreement import Certified, NoiseFloor, certified_rows, compare_masks, noise_floor
-from u2net.imaging import to_model_input
+from u2net.image.render import to_model_input
 
 SPEED_ROUNDS = 1  # interleaved rounds over the held-out photos: the agreement's own runs
 

@@ -13,7 +13,7 @@ import onnx
 
 from u2net.agreement import MaskAgreement, compare_masks
 from u2net.contract import CONTRACT, ServingContract
-from u2net.repository import INTRA_OP_THREADS_ENV
+from u2net.repository.layout import INTRA_OP_THREADS_ENV
 from u2net.values import parse_int
 
 

@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from convert.errors import QuantizeError
-from u2net.files import atomic_write_bytes
+from u2net.repository.files import atomic_write_bytes
 
 RECIPES = Path(__file__).with_name("recipes")
 RECIPE_FORMAT = 1

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Protocol
 
 from u2net.agreement import MaskAgreement
-from u2net.files import atomic_write_bytes
+from u2net.repository.files import atomic_write_bytes
 
 Evaluate = Callable[[tuple[str, ...]], Sequence[MaskAgreement]]
 

@@ -53,8 +53,9 @@ from convert.quantize.search import SearchResult, give_back, read_result, search
 from convert.quantize.split import SPLIT_SUFFIX, split_concat_convs
 from u2net.agreement import INT8_MIN_SPEEDUP, MaskAgreement, PhotoBars
 from u2net.catalogue import KnownModel
-from u2net.files import atomic_write_bytes, md5_of
-from u2net.manifests import (
+from u2net.repository.files import atomic_write_bytes, md5_of
+from u2net.repository.layout import ONNX_FILE, config_path, quantize_dir, staged_paths
+from u2net.repository.manifests import (
     INT8_RECIPE,
     certified_photo,
     int8_current,
@@ -64,7 +65,6 @@ from u2net.manifests import (
     staged_md5,
     write_manifest,
 )
-from u2net.repository import ONNX_FILE, config_path, quantize_dir, staged_paths
 from u2net.samples import (
     CALIBRATION_PHOTOS,
     HELD_OUT_PHOTOS,

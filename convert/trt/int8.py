@@ -28,9 +28,9 @@ from convert.errors import EngineBuildError
 from convert.model_config import OnnxVariant
 from convert.trt.layers import LayerInfo
 from u2net.catalogue import KnownModel
-from u2net.files import md5_of
-from u2net.manifests import int8_float_nodes, read_manifest
-from u2net.repository import ONNX_FILE, quantize_dir, staged_paths
+from u2net.repository.files import md5_of
+from u2net.repository.layout import ONNX_FILE, quantize_dir, staged_paths
+from u2net.repository.manifests import int8_float_nodes, read_manifest
 
 INT8_MAX = 127  # TensorRT's symmetric int8: scale = max(|lowest|, |highest|) / 127
 CACHE_ALGORITHM = "MinMaxCalibration"

@@ -22,7 +22,7 @@ from convert.model_config import TrtVariant
 from convert.trt.int8 import Int8Inputs
 from u2net.catalogue import contract_of
 from u2net.contract import CONTRACT, ISNET_FAMILY, U2NET_FAMILY, ServingContract
-from u2net.repository import config_path, read_config
+from u2net.repository.layout import config_path, read_config
 
 Precision = Literal["fp16", "fp32", "int8"]
 PRECISIONS: tuple[Precision, ...] = ("fp16", "fp32", "int8")

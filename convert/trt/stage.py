@@ -29,8 +29,9 @@ from convert.trt.tensorrt_lib import load_tensorrt
 from convert.trt.verify import Verification, onnx_reference, sample_batch, verify_batch
 from u2net.catalogue import KnownModel
 from u2net.contract import CONTRACT, ServingContract
-from u2net.files import atomic_write_bytes, md5_of
-from u2net.manifests import (
+from u2net.repository.files import atomic_write_bytes, md5_of
+from u2net.repository.layout import ONNX_FILE, PLAN_FILE, config_path, staged_paths
+from u2net.repository.manifests import (
     parse_plan_manifest,
     plan_inputs,
     plan_loads_with,
@@ -39,7 +40,6 @@ from u2net.manifests import (
     read_manifest,
     write_manifest,
 )
-from u2net.repository import ONNX_FILE, PLAN_FILE, config_path, staged_paths
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +100,8 @@ def fingerprint(
     settings: BuildSettings,
     source_md5: str,
 ) -> dict[str, Any]:
-    """Everything a plan depends on (:func:`u2net.manifests.plan_inputs`, from our types)."""
+    """Everything a plan depends on (:func:`u2net.repository.manifests.plan_inputs`, from our
+    types)."""
     return plan_inputs(
         build_recipe=BUILD_RECIPE,
         tensorrt_version=tensorrt_version,
@@ -125,7 +126,8 @@ def engine_manifest(
     built_at: str,
     fallback_from: str | None = None,
 ) -> dict[str, Any]:
-    """The manifest written beside the plan (:func:`u2net.manifests.plan_manifest`; pure)."""
+    """The manifest written beside the plan (:func:`u2net.repository.manifests.plan_manifest`;
+    pure)."""
     return plan_manifest(
         model=model,
         variant=TrtVariant(model).name,

@@ -20,7 +20,8 @@ from tests.data import PHOTOS
 from u2net.agreement import compare_masks
 from u2net.contract import FAMILY_CONTRACTS, ISNET_FAMILY, U2NET_FAMILY, ServingContract
 from u2net.errors import ServingError
-from u2net.imaging import DEFAULT_MAX_PIXELS, mask_on_grid, open_rgb
+from u2net.image.io import DEFAULT_MAX_PIXELS, open_rgb
+from u2net.image.render import mask_on_grid
 
 U2NET, ISNET = FAMILY_CONTRACTS[U2NET_FAMILY], FAMILY_CONTRACTS[ISNET_FAMILY]
 IMAGES = list(PHOTOS[:2])

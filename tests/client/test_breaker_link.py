@@ -10,14 +10,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from client.breaker import Breaker, BreakerPolicy, State
 from client.errors import ServerGone, ServerUnavailable
+from client.retry import RetryPolicy
 from client.triton import AsyncTritonModel, TritonModel
 from tests.cli_run import run_cli
 from tests.client.fake_triton import ALWAYS, SERVED, Script, fake_triton
 from tests.data import PHOTOS
-from u2net.breaker import Breaker, BreakerPolicy, State
 from u2net.contract import CONTRACT
-from u2net.retry import RetryPolicy
 
 FAST = RetryPolicy(retries=3, first_delay_s=0.01, max_delay_s=0.01, jitter=False)
 POLICY = BreakerPolicy(grace_s=10.0, probe_interval_s=5.0)

@@ -12,13 +12,13 @@ import pytest
 from PIL import Image
 
 from client import AsyncCutter, Cutter, ModelNotReady, OutputOptions, ServerUnavailable
+from client.retry import RetryPolicy
+from server.embedded import RunningServer
 from tests import rembg_reference as ref
 from tests.bad_files import BAD_FILES, write_bad_files
 from tests.cli_run import assert_one_line_error, run_cli
 from tests.data import PHOTO_IDS, PHOTOS, original_model
 from tests.photo_modes import grey16_png, heic
-from u2net.embedded import RunningServer
-from u2net.retry import RetryPolicy
 
 MODEL = "u2netp_onnx"
 

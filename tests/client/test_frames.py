@@ -16,11 +16,11 @@ from PIL import Image
 from client.cli import build_parser, output_options
 from client.errors import FrameFailed
 from client.frames import cut_stream
+from client.rawvideo import FrameReader
 from tests import clip
 from tests.cli_run import ROOT, assert_one_line_error, run_cli
 from u2net.errors import InvalidImage
 from u2net.options import OutputOptions
-from u2net.rawvideo import FrameReader
 
 MODEL = ["-m", "u2netp"]
 WIDTH, HEIGHT = clip.SIZE

@@ -18,7 +18,7 @@ from client.cli import main as client_main
 from tests import clip
 from tests.cli_run import run_cli
 from tests.data import PHOTOS
-from u2net.matting import MattingOptions
+from u2net.image.matting import MattingOptions
 
 COMMANDS = {"i": "cut", "p": "cut", "b": "frames"}
 

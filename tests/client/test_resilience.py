@@ -13,10 +13,10 @@ import pytest
 import tritonclient.grpc as grpcclient
 
 from client.triton import TritonModel
+from server.embedded import RunningServer, start
 from tests import clip
 from tests.data import PHOTOS
 from tests.servers import retire
-from u2net.embedded import RunningServer, start
 from u2net.samples import sample_inputs
 
 MODEL = "u2netp"

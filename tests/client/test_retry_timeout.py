@@ -17,14 +17,14 @@ import grpc
 import numpy as np
 import pytest
 
+from client import retry
 from client.errors import InferenceFailed, ModelNotReady, ServerUnavailable
+from client.retry import FIRST_CONTACT_S, RetryPolicy
 from client.triton import AsyncTritonModel, TritonModel
 from tests.cli_run import assert_one_line_error, run_cli
 from tests.client.fake_triton import ALWAYS, SERVED, Script, fake_triton
 from tests.data import PHOTOS
-from u2net import retry
 from u2net.contract import CONTRACT
-from u2net.retry import FIRST_CONTACT_S, RetryPolicy
 
 APIS = ["sync", "async"]
 FAST = RetryPolicy(retries=3, first_delay_s=0.05, max_delay_s=0.1, jitter=False)  # .05 .1 .1

@@ -18,11 +18,11 @@ from client.errors import (
     TimedOut,
 )
 from client.pipeline import InTurn, map_ordered
+from client.retry import RetryPolicy
 from client.triton import channel_options, resolve_model, translate
 from u2net.catalogue import served_candidates
 from u2net.contract import CONTRACT, check_metadata
 from u2net.errors import ContractMismatch
-from u2net.retry import RetryPolicy
 
 
 @pytest.mark.parametrize(

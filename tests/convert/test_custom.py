@@ -12,8 +12,8 @@ from convert.custom import CustomModel, resolve_models
 from u2net.catalogue import KNOWN_MODELS
 from u2net.contract import FAMILY_CONTRACTS, ISNET_FAMILY, U2NET_FAMILY
 from u2net.errors import UsageError
-from u2net.manifests import OnnxManifest, write_manifest
-from u2net.repository import ONNX_FILE, staged_paths
+from u2net.repository.layout import ONNX_FILE, staged_paths
+from u2net.repository.manifests import OnnxManifest, write_manifest
 
 
 def _stage_manifest(repository: Path, name: str, family: str) -> None:

@@ -23,6 +23,7 @@ from PIL import Image
 from client.cli import main as client_main
 from convert.cli import main as convert_main
 from doctor.cli import main as doctor_main
+from server.embedded import start
 from tests import rembg_reference as ref
 from tests.convert.family_nets import family_net
 from tests.data import PHOTOS, cpu_session
@@ -30,9 +31,9 @@ from tests.servers import retire
 from tests.web.serving import serve
 from u2net.agreement import MaskAgreement, compare_masks, difference
 from u2net.contract import CONTRACT, CUTOUT, FAMILY_CONTRACTS, ISNET_FAMILY, U2NET_FAMILY
-from u2net.embedded import start
-from u2net.imaging import open_rgb, to_model_input
-from u2net.repository import ONNX_FILE, REPOSITORY_ENV, default_repository, staged_paths
+from u2net.image.io import open_rgb
+from u2net.image.render import to_model_input
+from u2net.repository.layout import ONNX_FILE, REPOSITORY_ENV, default_repository, staged_paths
 from web.config import WebConfig
 
 CUSTOM = {"my-u2net": U2NET_FAMILY, "my_dis": ISNET_FAMILY}

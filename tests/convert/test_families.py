@@ -23,7 +23,8 @@ from tests.convert.family_nets import family_net
 from tests.data import PHOTOS, cpu_session
 from u2net.catalogue import KNOWN_MODELS, contract_of
 from u2net.contract import FAMILY_CONTRACTS, ISNET_FAMILY, U2NET_FAMILY, ServingContract
-from u2net.imaging import mask_to_size, open_rgb, to_model_input
+from u2net.image.io import open_rgb
+from u2net.image.render import mask_to_size, to_model_input
 
 FAMILY_PHOTOS = PHOTOS[:2]
 

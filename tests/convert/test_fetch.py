@@ -25,7 +25,7 @@ from tests.cli_run import assert_one_line_error, run_cli
 from tests.convert.offline_sources import Mirror, Route, build_wheel, serve_mirror
 from tests.data import original_model
 from u2net.catalogue import KNOWN_MODELS, KnownModel, cache_dir
-from u2net.files import md5_of
+from u2net.repository.files import md5_of
 
 U2NETP = KNOWN_MODELS["u2netp"]
 MEMBER = U2NETP.wheel_member

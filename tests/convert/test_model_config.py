@@ -14,9 +14,9 @@ from tests.cli_run import run_cli
 from tests.data import REPOSITORY, staged_model
 from u2net.catalogue import KNOWN_MODELS, MODEL_NAMES
 from u2net.contract import CONTRACT, CUTOUT
-from u2net.imaging import DEFAULT_MAX_PIXELS
+from u2net.image.io import DEFAULT_MAX_PIXELS
 from u2net.options import MAX_PIXELS
-from u2net.repository import CPU_CONFIG_NAME, MAX_SESSION_BATCH, config_path, read_config
+from u2net.repository.layout import CPU_CONFIG_NAME, MAX_SESSION_BATCH, config_path, read_config
 
 CONFIGS = sorted(REPOSITORY.glob("*/config.pbtxt"))
 MASK_CONFIGS = [p for p in CONFIGS if p.parent.name != CUTOUT.name]

@@ -10,8 +10,8 @@ from convert.model_config import OnnxVariant
 from tests.cli_run import run_cli
 from tests.data import original_model
 from u2net.catalogue import KNOWN_MODELS
-from u2net.files import md5_of
-from u2net.repository import read_config
+from u2net.repository.files import md5_of
+from u2net.repository.layout import read_config
 
 
 def test_stage_then_rerun_is_a_no_op(tmp_path: Path) -> None:

@@ -13,8 +13,10 @@ from typing import Any
 import pytest
 import yaml
 
+from client.targets import addresses, is_balanced
 from client.triton import TritonModel
 from server.command import ADMIN_PROTOCOLS, OFF_HEADER, UNSENDABLE
+from server.embedded import RunningServer
 from tests.conftest import SESSION_MODEL
 from tests.deploy.conftest import ADAPTER, ROOT, Doc, Rendered, container, env_of, kustomize
 from tests.deploy_run import (
@@ -27,10 +29,8 @@ from tests.deploy_run import (
 from u2net.catalogue import MODEL_NAMES
 from u2net.contract import CUTOUT
 from u2net.deployment import NGC_RELEASE
-from u2net.embedded import RunningServer
-from u2net.repository import CPU_CONFIG_NAME
+from u2net.repository.layout import CPU_CONFIG_NAME
 from u2net.samples import sample_inputs
-from u2net.targets import addresses, is_balanced
 from web.config import DEFAULT_PORT
 from web.ops import router
 

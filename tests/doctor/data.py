@@ -26,7 +26,7 @@ from doctor.report import SCHEMA
 from tests.cli_run import run_cli
 from u2net.agreement import MaskAgreement
 from u2net.deployment import URL_ENV
-from u2net.repository import ONNX_FILE, PLAN_FILE, staged_paths
+from u2net.repository.layout import ONNX_FILE, PLAN_FILE, staged_paths
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
+from server.embedded import RunningServer
+from server.launch import free_ports
 from tests.cli_run import run_cli, run_process
 from tests.doctor import data
-from u2net.embedded import RunningServer
-from u2net.processes import free_ports
 
 MODEL = "u2netp_onnx"
 

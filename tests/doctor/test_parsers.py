@@ -17,7 +17,7 @@ from doctor.reference import CPU_MS_PER_IMAGE, cpu_reference_ms
 from doctor.repository import plan_problems
 from tests.doctor import data
 from u2net import deployment
-from u2net.manifests import PlanFacts
+from u2net.repository.manifests import PlanFacts
 
 # --- nvidia-smi -----------------------------------------------------------------------------
 
@@ -140,7 +140,7 @@ def test_ngc_driver_ok(driver: str, runs_ngc: bool) -> None:
     assert ngc_driver_ok(driver) is runs_ngc
 
 
-# --- plan manifests (their parser: tests/u2net/test_manifests.py) ---------------------------
+# --- plan manifests (their parser: tests/u2net/repository/test_manifests.py) ---------------
 
 
 def _facts(version: str, capability: str) -> PlanFacts:

@@ -24,8 +24,8 @@ from tests.data import PHOTO_IDS, PHOTOS
 from tests.photo_modes import heic, rgb_profile
 from tests.reference_masks import ReferenceCutter
 from u2net.contract import CUTOUT
+from u2net.image.matting import MattingOptions
 from u2net.job import CutResult
-from u2net.matting import MattingOptions
 from u2net.options import OutputOptions, to_parameters
 
 MODEL = "u2netp"
@@ -84,7 +84,8 @@ def test_cutout_equals_the_client_side_cut(
 ) -> None:
     options = OPTIONS[option]
     remote = _remote(cutout, photo.read_bytes(), options)
-    # same pixels, same encoder: same bytes (the encoders' exactness: tests/u2net/test_encoders.py)
+    # same pixels, same encoder: same bytes (the encoders' exactness:
+    # tests/u2net/image/test_encoders.py)
     assert remote.data == local.cut_file(photo, options)
     assert Image.open(io.BytesIO(remote.data)).size == remote.size  # the size it reports
 

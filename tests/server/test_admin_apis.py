@@ -18,10 +18,10 @@ import tritonclient.grpc as grpcclient
 from tritonclient.utils import InferenceServerException
 
 from server.command import ADMIN_HEADER, ADMIN_KEY_ENV, OFF_HEADER, UNSENDABLE
+from server.embedded import RunningServer, start
 from tests.cli_run import assert_one_line_error, run_cli
 from tests.server.http_admin import over_http
 from tests.servers import retire
-from u2net.embedded import RunningServer, start
 
 MODEL = "u2netp_onnx"
 GRPC_PREFIX = "triton-grpc-protocol-"  # Triton's prefix for restricted-protocol headers

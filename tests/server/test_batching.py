@@ -27,10 +27,10 @@ import tritonclient.grpc as grpcclient
 from tritonclient.utils import InferenceServerException
 
 from convert.model_config import CPU_BATCHING, BatchingPolicy
+from server.embedded import RunningServer, start
 from tests.servers import retire
 from u2net.contract import CONTRACT
-from u2net.embedded import RunningServer, start
-from u2net.repository import MAX_SESSION_BATCH
+from u2net.repository.layout import MAX_SESSION_BATCH
 from u2net.samples import varied_inputs
 
 MODEL = "u2netp_onnx"

@@ -11,7 +11,7 @@ import pytest
 
 from server import command
 from server.process import TritonProcess
-from u2net.repository import CPU_CONFIG_NAME
+from u2net.repository.layout import CPU_CONFIG_NAME
 
 
 @pytest.mark.parametrize(

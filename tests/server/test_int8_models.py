@@ -11,7 +11,7 @@ import pytest
 from convert.model_config import CutoutVariant, OnnxVariant, write_configs
 from server import models
 from u2net.errors import ServerStartError
-from u2net.repository import ONNX_FILE, PYTHON_FILE, staged_paths
+from u2net.repository.layout import ONNX_FILE, PYTHON_FILE, staged_paths
 
 BACKENDS = ["onnxruntime", "python"]
 

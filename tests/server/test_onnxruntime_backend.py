@@ -26,7 +26,7 @@ from tritonclient.grpc import model_config_pb2 as mc
 from convert.model_config import CPU_BATCHING, OnnxVariant
 from tests.data import staged_model
 from u2net.contract import CONTRACT
-from u2net.repository import INTRA_OP_THREADS_ENV
+from u2net.repository.layout import INTRA_OP_THREADS_ENV
 from u2net.samples import varied_inputs
 
 ROOT = Path(__file__).resolve().parents[2]

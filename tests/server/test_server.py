@@ -17,14 +17,15 @@ from tritonclient.utils import InferenceServerException
 
 from server import backend_dir, distribution, models, shm
 from server.distribution import ALLOCATOR_ENV
+from server.embedded import RunningServer, start
+from server.launch import free_ports
 from server.process import group_members
 from tests.cli_run import run_cli
 from tests.server.http_admin import over_http
 from u2net.contract import CONTRACT, CUTOUT
-from u2net.embedded import RunningServer, start
-from u2net.imaging import open_rgb, to_model_input
-from u2net.processes import free_ports
-from u2net.repository import default_repository
+from u2net.image.io import open_rgb
+from u2net.image.render import to_model_input
+from u2net.repository.layout import default_repository
 from u2net.samples import SAMPLE_NAMES, sample_dir
 
 MODEL = "u2netp_onnx"

@@ -6,7 +6,7 @@ import pytest
 
 from u2net.agreement import INT8_BAR, Certified, MaskAgreement, NoiseFloor
 from u2net.catalogue import KNOWN_MODELS, REQUEST_NAMES, base_name, parse_models
-from u2net.manifests import int8_current, int8_float_nodes, int8_manifest
+from u2net.repository.manifests import int8_current, int8_float_nodes, int8_manifest
 
 HELD = [
     Certified(MaskAgreement("rocket.jpg", 0.80, 0.8, 40), NoiseFloor("rocket.jpg", 0.757, 0.85)),

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from server.distribution import ALLOCATOR_ENV
-from u2net.matting import MattingOptions
+from u2net.image.matting import MattingOptions
 from u2net.memory import MB, Sizes, largest_photo, peak_bytes
 from u2net.options import OutputOptions
 from web.config import DEFAULT_MEMORY_BUDGET_MB

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from u2net.errors import OptionError
-from u2net.matting import MattingOptions
+from u2net.image.matting import MattingOptions
 from u2net.options import (
     FIELDS,
     PARAMETERS,

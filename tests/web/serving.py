@@ -11,7 +11,7 @@ from contextlib import contextmanager
 import httpx
 import uvicorn
 
-from u2net.processes import free_ports
+from server.launch import free_ports
 from web.app import create_app
 from web.config import WebConfig
 

@@ -29,8 +29,8 @@ from tests.web.browser import (
     wait_for,
 )
 from tests.web.serving import Served, config_for, serve
-from u2net.imaging import DEFAULT_MAX_PIXELS
-from u2net.repository import REPOSITORY_ENV
+from u2net.image.io import DEFAULT_MAX_PIXELS
+from u2net.repository.layout import REPOSITORY_ENV
 
 pytestmark = NEEDS_CHROMIUM
 ROCKET, CHELSEA = PHOTOS[3], PHOTOS[1]  # 640×427 JPEG, 451×300 PNG

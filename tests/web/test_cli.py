@@ -17,10 +17,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from server.launch import ReadyChild, free_ports, spawn_until_ready
 from tests.cli_run import ROOT, assert_one_line_error, run_cli
 from tests.data import PHOTOS
 from tests.web.serving import MODEL
-from u2net.processes import ReadyChild, free_ports, spawn_until_ready
 from web.cli import check_exposure
 from web.errors import ConfigError
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from u2net.catalogue import DEFAULT_MODEL, REQUEST_NAMES
-from u2net.compositing import REMBG
-from u2net.matting import MattingOptions
+from u2net.image.compositing import REMBG
+from u2net.image.matting import MattingOptions
 from u2net.options import FORMATS, OutputOptions
 from web.rembg_params import rembg_options
 from web.removebg_params import removebg_request

@@ -15,14 +15,14 @@ import tritonclient.http as httpclient
 from prometheus_client.parser import text_string_to_metric_families
 from tritonclient.utils import InferenceServerException
 
+from client.breaker import BreakerPolicy
 from server.command import ADMIN_HEADER, ADMIN_KEY_ENV
+from server.embedded import start
+from server.launch import free_ports
 from tests.data import PHOTOS, REPOSITORY
 from tests.servers import retire
 from tests.web.serving import MODEL, config_for, serve
-from u2net.breaker import BreakerPolicy
 from u2net.contract import CUTOUT
-from u2net.embedded import start
-from u2net.processes import free_ports
 
 PHOTO = PHOTOS[1]
 MODEL_SERVED = f"{MODEL}_onnx"

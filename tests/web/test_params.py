@@ -9,9 +9,9 @@ import pytest
 
 from client.cli import build_parser, output_options
 from tests.u2net.test_values import NO, YES
-from u2net.compositing import REMBG
 from u2net.errors import InvalidRequest, OptionError, UsageError
-from u2net.matting import MattingOptions
+from u2net.image.compositing import REMBG
+from u2net.image.matting import MattingOptions
 from u2net.options import OutputOptions, from_parameters
 from web.errors import BadRequest
 from web.forms import check_apart, check_once

@@ -17,12 +17,12 @@ import tritonclient.grpc as grpcclient
 from dnslib import QTYPE, RR, A
 from dnslib.server import BaseResolver, DNSLogger, DNSServer
 
+from server.embedded import RunningServer, start
+from server.launch import free_ports
 from tests.data import PHOTOS
 from tests.servers import retire
 from tests.web.serving import MODEL, config_for, serve
 from u2net.contract import CUTOUT
-from u2net.embedded import RunningServer, start
-from u2net.processes import free_ports
 
 log = logging.getLogger(__name__)
 

@@ -1,5 +1,5 @@
 """The HTTP API under load while its only Triton restarts: requests in flight are retried
-(u2net.retry) until their deadline, anything refused is a 503 with Retry-After, nothing else
+(client.retry) until their deadline, anything refused is a 503 with Retry-After, nothing else
 fails, and the gateway serves again without being restarted itself."""
 
 from __future__ import annotations
@@ -7,11 +7,11 @@ from __future__ import annotations
 import dataclasses
 import threading
 
+from server.embedded import start
+from server.launch import free_ports
 from tests.data import PHOTOS
 from tests.servers import retire
 from tests.web.serving import MODEL, config_for, serve
-from u2net.embedded import start
-from u2net.processes import free_ports
 
 SENDERS = 3
 PHOTO = PHOTOS[1]

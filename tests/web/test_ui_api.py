@@ -19,8 +19,8 @@ from tests.web.serving import MODEL, config_for, serve
 from u2net.agreement import compare_masks, difference
 from u2net.catalogue import REQUEST_NAMES
 from u2net.contract import FAMILY_CONTRACTS, ISNET_FAMILY, U2NET_FAMILY
-from u2net.imaging import open_rgb
-from u2net.repository import REPOSITORY_ENV
+from u2net.image.io import open_rgb
+from u2net.repository.layout import REPOSITORY_ENV
 from web.app import STATIC
 from web.ui_api import ab_answer, measured, model_inputs
 

@@ -22,12 +22,11 @@ from u2net.catalogue import (
     contract_of,
     served_candidates,
 )
-from u2net.contract import CONTRACT, CUTOUT
+from u2net.contract import CONTRACT, CUTOUT, says_not_loaded
 from u2net.errors import InvalidImage, InvalidRequest, ServingError
 from u2net.job import complete, parse_request, prepare
-from u2net.manifests import custom_models
 from u2net.options import MAX_PIXELS
-from u2net.retry import says_not_loaded
+from u2net.repository.manifests import custom_models
 
 SERVED = set(SERVED_NAMES)
 REPOSITORY = Path(__file__).parents[2]  # <repository>/cutout/1/model.py, as Triton loads it

@@ -5,10 +5,10 @@ Triton falls back to ``<backend-directory>/onnxruntime/model.py`` when there is 
 "onnxruntime"``) are served unchanged. Honoured config fields: input/output names and dtypes,
 ``default_model_filename``, and the ORT backend's ``intra_op_thread_count`` /
 ``inter_op_thread_count`` parameters (plus ``allow_spinning``, "0"/"1"); ``$U2NET_INTRA_OP_THREADS``
-(u2net.repository.INTRA_OP_THREADS_ENV) sets the intra-op threads of every session on the
+(u2net.repository.layout.INTRA_OP_THREADS_ENV) sets the intra-op threads of every session on the
 host, over the configs, for a host whose cores other work shares. GPU-only parameters are
 ignored. Every request of a dynamic batch is run in one ``session.run``, or, with the
-parameter ``max_session_batch`` (u2net.repository.MAX_SESSION_BATCH), in slices of at most
+parameter ``max_session_batch`` (u2net.repository.layout.MAX_SESSION_BATCH), in slices of at most
 that many images (the CPU configuration's: a request of 16 images then needs no more of ONNX
 Runtime's arena than one of a single image; docs/cpu-batching.md).
 
@@ -30,7 +30,7 @@ import numpy as np
 import onnxruntime as ort
 import triton_python_backend_utils as pb_utils
 
-from u2net.repository import INTRA_OP_THREADS_ENV, MAX_SESSION_BATCH
+from u2net.repository.layout import INTRA_OP_THREADS_ENV, MAX_SESSION_BATCH
 
 PROVIDER_METRIC = "u2net_onnxruntime_execution_provider"
 

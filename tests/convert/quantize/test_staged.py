@@ -10,9 +10,9 @@ from convert.check import load_onnx
 from convert.quantize.measure import Runner, agreements
 from tests.data import REPOSITORY, staged_model
 from u2net.agreement import NoiseFloor
-from u2net.files import md5_of
-from u2net.manifests import read_manifest
-from u2net.repository import ONNX_FILE, staged_paths
+from u2net.repository.files import md5_of
+from u2net.repository.layout import ONNX_FILE, staged_paths
+from u2net.repository.manifests import read_manifest
 from u2net.samples import HELD_OUT_PHOTOS, sample_inputs
 
 CHECKED = 2  # held-out photos re-measured here (the manifest has them all)

@@ -12,8 +12,8 @@ from convert.trt.profile import FAMILY_OPT_BATCH, trt_config_path
 from tests.cli_run import run_cli
 from tests.data import REPOSITORY
 from u2net.contract import ISNET_FAMILY
-from u2net.manifests import OnnxManifest, write_manifest
-from u2net.repository import ONNX_FILE, read_config, staged_paths
+from u2net.repository.layout import ONNX_FILE, read_config, staged_paths
+from u2net.repository.manifests import OnnxManifest, write_manifest
 
 HAS_TENSORRT = importlib.util.find_spec("tensorrt") is not None
 

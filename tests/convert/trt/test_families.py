@@ -23,7 +23,7 @@ from convert.trt.verify import onnx_reference
 from tests.convert.family_nets import family_net
 from u2net.catalogue import KNOWN_MODELS
 from u2net.contract import FAMILY_CONTRACTS, ISNET_FAMILY, U2NET_FAMILY, ServingContract
-from u2net.repository import read_config, staged_paths
+from u2net.repository.layout import read_config, staged_paths
 from u2net.samples import SAMPLE_NAMES
 
 FAKE_PLAN = b"an engine stand-in"

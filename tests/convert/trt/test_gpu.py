@@ -19,7 +19,7 @@ from convert.trt.profile import BuildSettings, trt_config_path
 from tests.data import REPOSITORY
 from u2net.catalogue import KNOWN_MODELS
 from u2net.contract import CONTRACT
-from u2net.repository import read_config, staged_paths
+from u2net.repository.layout import read_config, staged_paths
 
 MODEL = KNOWN_MODELS["u2netp"]
 STAGED_ONNX, _ = staged_paths(REPOSITORY, OnnxVariant(MODEL.name).name, "model.onnx")

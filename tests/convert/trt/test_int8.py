@@ -23,8 +23,8 @@ from convert.trt.int8 import (
 from convert.trt.layers import LayerInfo
 from convert.trt.profile import BuildSettings
 from u2net.catalogue import KNOWN_MODELS
-from u2net.manifests import write_manifest
-from u2net.repository import ONNX_FILE, quantize_dir, staged_paths
+from u2net.repository.layout import ONNX_FILE, quantize_dir, staged_paths
+from u2net.repository.manifests import write_manifest
 
 F, U8 = "FLOAT", "UINT8"
 

@@ -19,7 +19,7 @@ from convert.trt.profile import (
 from tests.data import REPOSITORY
 from u2net.catalogue import MODEL_NAMES
 from u2net.contract import CONTRACT, FAMILY_CONTRACTS, ISNET_FAMILY, U2NET_FAMILY
-from u2net.repository import read_config
+from u2net.repository.layout import read_config
 
 TRT_CONFIGS = sorted(REPOSITORY.glob("*_trt/config.pbtxt"))
 MAX_BATCH = TrtVariant("u2netp").get_config().max_batch_size

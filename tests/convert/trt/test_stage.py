@@ -32,9 +32,9 @@ from tests.data import REPOSITORY
 from u2net.agreement import MaskAgreement
 from u2net.catalogue import KNOWN_MODELS
 from u2net.contract import CONTRACT
-from u2net.files import md5_of
-from u2net.manifests import plan_loads_with, plan_up_to_date
-from u2net.repository import staged_paths
+from u2net.repository.files import md5_of
+from u2net.repository.layout import staged_paths
+from u2net.repository.manifests import plan_loads_with, plan_up_to_date
 
 MODEL = KNOWN_MODELS["u2netp"]
 STAGED_ONNX, _ = staged_paths(REPOSITORY, OnnxVariant(MODEL.name).name, "model.onnx")

@@ -2,8 +2,9 @@
 line, and starting it and waiting for its ``ready:`` line.
 
 ``python -m web`` (without ``--triton-url``), the tests' ``triton_server`` fixture, the benches
-and the demo all start it here. The core runs it as a command and never imports ``server``;
-the generic half (free ports, spawn and wait for a ready line) is :mod:`u2net.processes`.
+and the demo all start it here. It runs the server as a command (``python -m server``), so
+importing it loads nothing of Triton; the generic half (free ports, spawn and wait for a ready
+line) is :mod:`server.launch`.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from server.launch import ChildNotReady, ReadyChild, free_ports, spawn_until_ready
 from u2net.errors import ServerStartError
-from u2net.processes import ChildNotReady, ReadyChild, free_ports, spawn_until_ready
 
 LOOPBACK = "127.0.0.1"
 

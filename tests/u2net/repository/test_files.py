@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from u2net.files import md5_of
+from u2net.repository.files import md5_of
 
 
 @pytest.mark.parametrize("size", [0, 1, (1 << 20) - 1, 1 << 20, (3 << 20) + 7])

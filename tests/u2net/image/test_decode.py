@@ -14,8 +14,9 @@ from PIL import Image
 from tests import rembg_reference as ref
 from tests.data import PHOTOS, original_model
 from tests.photo_modes import DEEP, heic, jpeg_with_profile, rgb_profile
-from u2net.decode import ICC
-from u2net.imaging import encode, header_size, open_rgb, render
+from u2net.image.decode import ICC
+from u2net.image.io import encode, header_size, open_rgb
+from u2net.image.render import render
 from u2net.options import OutputOptions
 from u2net.samples import PROBE_NAME
 

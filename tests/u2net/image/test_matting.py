@@ -10,8 +10,8 @@ from PIL import Image
 
 from tests.data import PHOTOS, cpu_session, staged_model
 from u2net.contract import CONTRACT
-from u2net.imaging import mask_to_size, render, to_model_input
-from u2net.matting import MattingOptions, matte, trimap
+from u2net.image.matting import MattingOptions, matte, trimap
+from u2net.image.render import mask_to_size, render, to_model_input
 from u2net.options import OutputOptions
 
 # checked, not imported: importing pymatting loads its numba code, seconds that every

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from tritonclient.grpc import model_config_pb2 as mc
 
-from u2net.repository import model_filename
+from u2net.repository.layout import model_filename
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from u2net.embedded import start
+from server.embedded import start
 from u2net.errors import ServerStartError
 
 

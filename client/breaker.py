@@ -1,6 +1,6 @@
 """A circuit breaker for a server that may be restarting or gone: pure state, a clock injected.
 
-Retries (:mod:`u2net.retry`) carry a request over a restart; a server gone for good would
+Retries (:mod:`client.retry`) carry a request over a restart; a server gone for good would
 hold every request until its deadline. The breaker tells the two apart by time:
 
 - **closed**: requests go through. Failures (the server unreachable, or its model not there

@@ -24,21 +24,15 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from u2net.contract import says_not_loaded
+
 UNAVAILABLE = "StatusCode.UNAVAILABLE"
 NOT_FOUND = "StatusCode.NOT_FOUND"
 CANCELLED = "StatusCode.CANCELLED"  # a server that stops cancels the calls it is running
 INVALID_ARGUMENT = "StatusCode.INVALID_ARGUMENT"
 DEADLINE_EXCEEDED = "StatusCode.DEADLINE_EXCEEDED"
-# how Triton says a model is not (yet) there; after a restart these mean "still loading",
-# and while a server stops, a model it still calls answers "Server not ready"
-NOT_LOADED = ("unknown model", "not ready", "no available versions", "is not loaded")
 FIRST_CONTACT_S = 2.0  # how long a server never reached is tried before saying so
 MIN_ATTEMPT_S = 0.05  # an attempt started just before the deadline still gets this long
-
-
-def says_not_loaded(message: str) -> bool:
-    """Does Triton's message say the model (or its server) is not there right now?"""
-    return any(words in message.lower() for words in NOT_LOADED)
 
 
 def model_gone(status: str, message: str) -> bool:

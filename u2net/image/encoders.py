@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from u2net.decode import ICC
+from u2net.image.decode import ICC
 
 # imagecodecs.PNG.FILTER and zlib's strategies, by value (the import is lazy)
 FILTER_NONE, FILTER_PAETH = 8, 128

@@ -1,4 +1,4 @@
-"""The composition steps (u2net/scene.py) through ``finish``, on real photos with a soft
+"""The composition steps (u2net/image/scene.py) through ``finish``, on real photos with a soft
 round mask: background, scale and position, region of interest, shadow, hard matte; and
 their values as every caller writes them."""
 
@@ -11,13 +11,14 @@ import pytest
 from PIL import Image, ImageDraw, ImageFilter
 
 from tests.data import PHOTOS
-from u2net import scene
 from u2net.contract import CONTRACT
 from u2net.errors import InvalidRequest, OptionError
-from u2net.imaging import finish, open_rgb
+from u2net.image import scene
+from u2net.image.io import open_rgb
+from u2net.image.render import finish
+from u2net.image.scene import roi_box
 from u2net.job import prepare
 from u2net.options import CutRequest, OutputOptions, from_parameters, to_parameters
-from u2net.scene import roi_box
 
 SIDE = CONTRACT.size
 BOX_320 = (100, 60, 220, 260)  # the subject's ellipse in the model's 320×320 mask

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from u2net.breaker import Breaker, BreakerPolicy, State
+from client.breaker import Breaker, BreakerPolicy, State
 
 POLICY = BreakerPolicy(grace_s=10.0, probe_interval_s=2.0)
 

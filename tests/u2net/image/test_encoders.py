@@ -10,9 +10,9 @@ import pytest
 from PIL import Image, ImageCms
 
 from tests.data import PHOTOS
-from u2net.decode import ICC
-from u2net.encoders import encode, encode_png
-from u2net.imaging import open_rgb
+from u2net.image.decode import ICC
+from u2net.image.encoders import encode, encode_png
+from u2net.image.io import open_rgb
 
 
 @pytest.fixture(scope="module")

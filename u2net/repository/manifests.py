@@ -21,8 +21,8 @@ from typing import Any
 from u2net.agreement import Certified, MaskAgreement, NoiseFloor
 from u2net.catalogue import ONNX_SUFFIX
 from u2net.contract import FAMILY_CONTRACTS, U2NET_FAMILY
-from u2net.files import atomic_write_bytes
-from u2net.repository import MANIFEST, ONNX_FILE, PLAN_FILE, VERSION_DIR
+from u2net.repository.files import atomic_write_bytes
+from u2net.repository.layout import MANIFEST, ONNX_FILE, PLAN_FILE, VERSION_DIR
 
 PLAN_MANIFEST_VERSION = 1
 # the key under which each manifest records the md5 of the file it sits beside

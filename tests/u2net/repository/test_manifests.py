@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from u2net.manifests import (
+from u2net.repository.layout import ONNX_FILE, PLAN_FILE
+from u2net.repository.manifests import (
     OnnxManifest,
     PlanFacts,
     onnx_current,
@@ -23,7 +24,6 @@ from u2net.manifests import (
     staged_md5,
     write_manifest,
 )
-from u2net.repository import ONNX_FILE, PLAN_FILE
 
 PROFILE = {
     "input": "input.1",

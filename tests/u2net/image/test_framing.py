@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from u2net.framing import EMPTY_BOX, FOREGROUND_MIN_ALPHA, crop_to_box, foreground_box, limit_pixels
+from u2net.image.framing import (
+    EMPTY_BOX,
+    FOREGROUND_MIN_ALPHA,
+    crop_to_box,
+    foreground_box,
+    limit_pixels,
+)
 
 
 def _mask(width: int = 100, height: int = 80, box: tuple = (10, 20, 30, 40)) -> Image.Image:

@@ -19,7 +19,7 @@ from __future__ import annotations
 from PIL import Image, ImageFilter, ImageOps
 
 from u2net.errors import InvalidRequest
-from u2net.framing import Box, foreground_box
+from u2net.image.framing import Box, foreground_box
 from u2net.values import Length
 
 Roi = tuple[Length, Length, Length, Length]  # x1 y1 x2 y2

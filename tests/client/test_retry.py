@@ -8,7 +8,7 @@ import random
 
 import pytest
 
-from u2net.retry import (
+from client.retry import (
     DEADLINE_EXCEEDED,
     FIRST_CONTACT_S,
     MIN_ATTEMPT_S,

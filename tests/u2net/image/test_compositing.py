@@ -13,9 +13,10 @@ from PIL import Image, ImageFilter
 
 from tests.data import PHOTOS, cpu_session, staged_model
 from tests.rembg_reference import rembg_cutout, rembg_over_color
-from u2net.compositing import MODES, cutout
 from u2net.contract import CONTRACT
-from u2net.imaging import mask_to_size, open_rgb, render, to_model_input
+from u2net.image.compositing import MODES, cutout
+from u2net.image.io import open_rgb
+from u2net.image.render import mask_to_size, render, to_model_input
 from u2net.options import OutputOptions
 
 # checked, not imported: importing pymatting loads its numba code, seconds that every
@@ -39,7 +40,7 @@ def cases() -> list[tuple[Image.Image, Image.Image]]:
 
 
 def _decoded(image: Image.Image, options: OutputOptions) -> np.ndarray:
-    from u2net.imaging import encode
+    from u2net.image.io import encode
 
     return np.asarray(Image.open(io.BytesIO(encode(image, options))).convert("RGBA"))
 
@@ -120,7 +121,7 @@ def test_clean_over_a_colour_has_no_dark_fringe(cases: list) -> None:
 
 
 def render_over(rgb: Image.Image, mask: Image.Image, mode: str, color: tuple) -> Image.Image:
-    from u2net.compositing import over_color
+    from u2net.image.compositing import over_color
 
     return over_color(cutout(rgb, mask, mode), color, mode)
 
@@ -157,7 +158,7 @@ def _bilinear_matrix(full: int, grid: int) -> np.ndarray:
 def test_tiles_are_sampled_bilinearly_from_the_working_grid() -> None:
     """A tile's blurred colours are the grid's bilinear interpolation: the same as dense
     interpolation matrices on both axes (rows @ grid @ columnsᵀ), anywhere in the photo."""
-    from u2net.compositing import _axis, _upsampled
+    from u2net.image.compositing import _axis, _upsampled
 
     grid = np.random.default_rng(0).uniform(0, 255, (2, 7, 9, 3)).astype(np.float32)
     height, width = 50, 61

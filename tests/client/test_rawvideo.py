@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from client.rawvideo import FrameReader, check_pattern, frame_name, raw_frame
 from u2net.errors import IncompleteFrame, OptionError
-from u2net.rawvideo import FrameReader, check_pattern, frame_name, raw_frame
 
 WIDTH, HEIGHT = 5, 3
 

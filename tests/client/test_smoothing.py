@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from u2net.smoothing import MaskSmoother
+from client.smoothing import MaskSmoother
 
 
 def test_each_mask_is_the_rounded_mean_of_the_last_window() -> None:

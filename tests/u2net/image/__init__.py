@@ -1,0 +1,2 @@
+"""Tests of u2net/image/: decoding, encoding, the picture maths, compositing, matting, the
+composition steps."""

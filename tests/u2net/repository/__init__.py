@@ -1,0 +1,1 @@
+"""Tests of u2net/repository/: the layout, the manifests, atomic files."""
