@@ -13,7 +13,6 @@ import numpy as np
 import tritonclient.grpc as grpcclient
 
 from client.breaker import Breaker
-from client.errors import InvalidImage
 from client.retry import RetryPolicy
 from client.targets import DEFAULT_RERESOLVE_S
 from client.triton import (
@@ -24,7 +23,7 @@ from client.triton import (
 )
 from u2net.catalogue import DEFAULT_MODEL
 from u2net.contract import CUTOUT, CutoutContract, check_cutout_metadata
-from u2net.image.io import DEFAULT_MAX_PIXELS
+from u2net.image.io import DEFAULT_MAX_PIXELS, read_photo
 from u2net.job import CutResult
 from u2net.options import MAX_PIXELS, OutputOptions, to_parameters
 
@@ -179,16 +178,7 @@ class ServerSideCutter:
         return self.inner.resolve()
 
     def cut_file(self, path: Path, options: OutputOptions) -> bytes:
-        try:
-            data = Path(path).read_bytes()
-        except FileNotFoundError as e:
-            raise InvalidImage("no such file") from e
-        except IsADirectoryError as e:
-            raise InvalidImage("expected an image file, got a directory") from e
-        except OSError as e:
-            raise InvalidImage(f"cannot read: {e.strerror or e}") from e
-        if not data:
-            raise InvalidImage("empty file: expected an image, got 0 bytes")
+        data = read_photo(path)
         model = self.inner.resolve()
         parameters = {**to_parameters(options, model), MAX_PIXELS: self.max_pixels}
         return self.cutout.cut_bytes(data, parameters, options.bg_image).data

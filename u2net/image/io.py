@@ -31,8 +31,7 @@ CACHED_BACKGROUND_PIXELS = 16_000_000  # a background kept for the next photo (4
 _last_background: list = [b"", None]  # the last such background's bytes and picture
 
 
-def _name(source: ImageSource) -> str:
-    return str(source) if isinstance(source, (str, Path)) else type(source).__name__
+EMPTY_FILE = "empty file: expected an image, got 0 bytes"
 
 
 def _opener(data: bytes | Path) -> Callable[[], Image.Image]:
@@ -65,29 +64,47 @@ def _opened(
         if isinstance(data, bytes) and not data:
             raise InvalidImage("empty input: expected image bytes, got 0 bytes")
         if isinstance(data, Path) and data.is_file() and data.stat().st_size == 0:
-            raise InvalidImage("empty file: expected an image, got 0 bytes")
+            raise InvalidImage(EMPTY_FILE)
         register_heif()
         reopen = _opener(data)
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", Image.DecompressionBombWarning)
                 image = reopen()
-        except FileNotFoundError as e:
-            raise InvalidImage("no such file") from e
-        except IsADirectoryError as e:
-            raise InvalidImage("expected an image file, got a directory") from e
-        except UnidentifiedImageError as e:
+        except UnidentifiedImageError as e:  # an OSError too
             raise InvalidImage("not an image Pillow can read (unsupported or not an image)") from e
         except Image.DecompressionBombError as e:
             raise too_many_pixels(e, max_pixels) from e
         except OSError as e:
-            raise InvalidImage(f"cannot read image: {e}") from e
+            raise unreadable(e) from e
     width, height = image.size
     if width * height > max_pixels:
         raise TooManyPixels(
             f"expected at most {max_pixels:,} pixels, got {width}x{height} = {width * height:,}"
         )
     return image, reopen
+
+
+def unreadable(error: OSError) -> InvalidImage:
+    """A photo that could not be read, in one line: the same words whoever reads it (the
+    client's decoder, or the client reading bytes for ``cutout``)."""
+    if isinstance(error, FileNotFoundError):
+        return InvalidImage("no such file")
+    if isinstance(error, IsADirectoryError):
+        return InvalidImage("expected an image file, got a directory")
+    return InvalidImage(f"cannot read image: {error.strerror or error}")
+
+
+def read_photo(path: Path) -> bytes:
+    """A photo file's bytes, as sent to ``cutout``; InvalidImage when it cannot be read or is
+    empty (as :func:`open_rgb` says it)."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as e:
+        raise unreadable(e) from e
+    if not data:
+        raise InvalidImage(EMPTY_FILE)
+    return data
 
 
 def too_many_pixels(error: Image.DecompressionBombError, max_pixels: int) -> TooManyPixels:

@@ -53,11 +53,6 @@ def mask_on_grid(mask: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return np.asarray(mask_to_size(mask, (width, height)))
 
 
-def cutout(rgb: Image.Image, mask: Image.Image) -> Image.Image:
-    """Straight alpha: the RGB pixels stay as they are, the mask becomes alpha."""
-    return compositing.cutout(rgb, mask, compositing.STRAIGHT)
-
-
 @dataclass(frozen=True)
 class Finished:
     """A finished picture and its foreground's box (left, top, width, height) in its pixels."""
@@ -90,11 +85,6 @@ def backdrop(subject: Image.Image, options: OutputOptions) -> Image.Image:
     if options.bgcolor is None:
         return subject
     return compositing.over_color(subject, options.bgcolor, options.composite)
-
-
-def compose(rgb: Image.Image, mask: Image.Image, options: OutputOptions) -> Image.Image:
-    """Mask at the photo's size -> the picture asked for (mask, cut-out, or over a colour)."""
-    return backdrop(subject_of(rgb, mask, options), options)
 
 
 def backdrop_photo(data: bytes, size: tuple[int, int]) -> Image.Image:

@@ -12,9 +12,10 @@ from PIL import Image
 
 from tests.data import PHOTOS
 from u2net.contract import CONTRACT
+from u2net.image import compositing
 from u2net.image.io import encode
 from u2net.image.postprocess import post_process_mask
-from u2net.image.render import cutout, mask_on_grid, mask_to_size, render, to_model_input
+from u2net.image.render import mask_on_grid, mask_to_size, render, to_model_input
 from u2net.options import OutputOptions, parse_color
 from u2net.samples import PROBE_NAME
 
@@ -42,7 +43,7 @@ def _mask() -> np.ndarray:
 
 def test_straight_alpha_keeps_rgb(photo: Image.Image) -> None:
     mask = mask_to_size(_mask(), photo.size)
-    out = cutout(photo, mask)
+    out = compositing.cutout(photo, mask, compositing.STRAIGHT)
     assert out.mode == "RGBA"
     np.testing.assert_array_equal(np.asarray(out)[..., :3], np.asarray(photo))
     np.testing.assert_array_equal(np.asarray(out)[..., 3], np.asarray(mask))
