@@ -23,13 +23,12 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 from pathlib import Path
 
 from cutout import rss_by_part_mb  # bench/cutout.py, beside this script
 from PIL import Image
 
-from client.loadgen import Window
+from client.loadgen import Window, drive
 from client.server_side import ServerSideCutter
 from server.embedded import start
 from server.launch import ReadyChild, free_ports, spawn_until_ready
@@ -88,27 +87,14 @@ def locust(url: str, photo: Path, model: str, users: int, seconds: float, *, out
 
 
 def grpc_for(url: str, model: str, photo: Path, users: int, seconds: float) -> Window:
-    """Closed loops of ``cut --server-side``'s call for ``seconds``."""
-    window, lock = Window(), threading.Lock()
-    deadline = time.monotonic() + seconds
+    """Closed loops of ``cut --server-side``'s call for ``seconds`` (client.loadgen's drive)."""
     cutter = ServerSideCutter(url, model, concurrency=users)
-
-    def loop() -> None:
-        while time.monotonic() < deadline:
-            begin = time.perf_counter()
-            cutter.cut_file(photo, OutputOptions())
-            with lock:
-                window.latencies_s.append(time.perf_counter() - begin)
-
-    threads = [threading.Thread(target=loop) for _ in range(users)]
-    begin = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    window.seconds = time.perf_counter() - begin
-    cutter.close()
-    return window
+    try:
+        return drive(
+            lambda _i: cutter.cut_file(photo, OutputOptions()), 10**9, users, seconds=seconds
+        )
+    finally:
+        cutter.close()
 
 
 def compare(web_url: str, grpc_url: str, photos: dict[str, Path], args, out: Path) -> list:
