@@ -1,10 +1,13 @@
 """Certify a faster serving graph against fp32 on photos its calibration never saw: on each
 photo its agreement with fp32 beside fp32's own noise floor there (``u2net.agreement``), and
 the speed of one raw request: fp32 and the candidate run in turn on each photo, and those
-same runs are timed."""
+same runs are timed. :func:`certify` measures every photo (the table); :func:`until_miss`
+stops at the first photo outside its floor (a build needs no more runs to know it misses)."""
 
 from __future__ import annotations
 
+import statistics
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -25,6 +28,12 @@ class Certification:
 
     photos: tuple[Certified, ...]
     speed: Speed
+    of: int | None = None  # the held-out photos there were, when it ended at a miss before
+
+    @property
+    def ended_early(self) -> bool:
+        """Did it stop at a photo outside its floor, leaving photos unmeasured?"""
+        return self.of is not None and self.of > len(self.photos)
 
     @property
     def inside(self) -> int:
@@ -84,3 +93,31 @@ def certify(
         for n, m, c, f in zip(names, masks, candidates, floor, strict=True)
     ]
     return Certification(tuple(found), speed)
+
+
+def until_miss(
+    reference: Runner, candidate: Runner, names: Sequence[str], photos: Sequence[np.ndarray]
+) -> Certification:
+    """:func:`certify` photo by photo, ending at the first photo outside fp32's floor: each
+    photo's fp32 and candidate runs, in turn and timed (after one untimed warm-up each),
+    then fp32's floor there. A variant that passes costs what :func:`certify` does."""
+    if not photos:
+        raise QuantizeError("expected at least one held-out photo to certify on, got none")
+    warm = model_input(photos[0])
+    reference.mask(warm)
+    candidate.mask(warm)
+    found: list[Certified] = []
+    times: tuple[list[float], list[float]] = ([], [])
+    for name, photo in zip(names, photos, strict=True):
+        image = model_input(photo)
+        masks = []
+        for runner, kept in zip((reference, candidate), times, strict=True):
+            start = time.perf_counter()
+            masks.append(runner.mask(image))
+            kept.append(time.perf_counter() - start)
+        floor = noise_floor(lambda p: reference.mask(model_input(p)), photo, name, masks[0])
+        found.append(Certified(compare_masks(masks[0], masks[1], name), floor))
+        if not found[-1].passed:
+            break
+    speed = Speed(statistics.median(times[0]), statistics.median(times[1]), len(times[0]))
+    return Certification(tuple(found), speed, of=len(photos))

@@ -35,7 +35,7 @@ from convert.fetch import fetch
 from convert.graph import GRAPH_VERSION, build_serving_graph
 from convert.model_config import OnnxVariant, write_configs
 from convert.quantize.body import BodyLayout, body_layout, conv_units, to_qdq_opset
-from convert.quantize.certify import Certification, certify, floors
+from convert.quantize.certify import Certification, certify, floors, until_miss
 from convert.quantize.cpu import machine_here, weight_bits_here
 from convert.quantize.measure import Runner, Speed, agreements
 from convert.quantize.qdq import calibrate, quantize
@@ -96,13 +96,22 @@ class Outcome:
             return "no recipe"
         c = self.certification
         parts = [f"inside fp32's noise floor on {c.inside}/{len(c.photos)} held-out photos"]
+        if c.ended_early:
+            parts = [
+                f"inside fp32's noise floor on {c.inside} of the first {len(c.photos)} of "
+                f"{c.of} held-out photos (measured until the first miss; `python -m convert "
+                "quantize` measures every one)"
+            ]
         parts += [
             f"{m.agreement.name} IoU {m.agreement.iou:.3f} / mean |Δ| "
             f"{m.agreement.mean_abs_diff:.2f} against a floor of {m.floor.iou:.3f} / "
             f"{m.floor.mean_abs_diff:.2f}"
             for m in c.outside
         ]
-        parts.append(f"{c.speed.speedup:.2f}x fp32 (bar {INT8_MIN_SPEEDUP}x)")
+        if c.ended_early:
+            parts.append("speed not judged after a miss")
+        else:
+            parts.append(f"{c.speed.speedup:.2f}x fp32 (bar {INT8_MIN_SPEEDUP}x)")
         return "; ".join(parts)
 
     def line(self) -> str:
@@ -277,6 +286,7 @@ def _remember_miss(path: Path, certification: Certification) -> None:
     record = {
         "machine": machine_here(),
         "held_out": [certified_photo(c) for c in certification.photos],
+        "of": certification.of,
         "speed": certification.speed.as_dict(),
     }
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -290,7 +300,7 @@ def _known_miss(path: Path) -> Certification | None:
         return None
     try:
         photos = tuple(recorded_photo(p) for p in record["held_out"])
-        return Certification(photos, Speed.from_dict(record["speed"]))
+        return Certification(photos, Speed.from_dict(record["speed"]), record.get("of"))
     except (KeyError, TypeError) as e:
         log.warning("%s: ignoring an unreadable verdict (%s); measuring again", path, e)
         return None
@@ -355,7 +365,8 @@ def stage_int8(
         return Outcome(variant.name, None, False, known, recipe, remembered=verdict)
     build = build_int8(model, recipe, quantize_dir(repository, variant.name), recipes)
     photos = sample_rgb(held_out)
-    certification = certify(Runner(build.fp32), Runner(build.int8), list(held_out), photos)
+    judge = certify if force or remeasure else until_miss  # a build stops at its first miss
+    certification = judge(Runner(build.fp32), Runner(build.int8), list(held_out), photos)
     passed = certification.passed(INT8_MIN_SPEEDUP)
     outcome = Outcome(variant.name, None, passed, certification, recipe)
     verdict.unlink(missing_ok=True)

@@ -88,7 +88,8 @@ def test_a_forced_variant_records_every_photo_beside_its_floor_and_a_plain_run_j
     builds = []
     monkeypatch.setattr(stage, "build_int8", lambda *args: builds.append(args) or _STAND_IN)
     monkeypatch.setattr(stage, "Runner", lambda graph: graph)
-    monkeypatch.setattr(stage, "certify", lambda *args, **kwargs: first.certification)
+    for judge in ("certify", "until_miss"):
+        monkeypatch.setattr(stage, judge, lambda *args, **kwargs: first.certification)
     again = stage_int8(MODEL, tmp_path, recipes=recipes, held_out=HELD_OUT)  # no --force
     assert builds and not again.up_to_date  # a forced variant is measured again, not current
     assert not again.passed and not staged.is_file()  # and, missing the bar, no longer served
@@ -133,7 +134,8 @@ def test_a_miss_is_remembered_on_this_machine_until_quantize_measures_again(
     missed = Certification((outside,), Speed(0.3, 0.1, 1))
     builds = []
     monkeypatch.setattr(stage, "build_int8", lambda *args: builds.append(args) or _STAND_IN)
-    monkeypatch.setattr(stage, "certify", lambda *args, **kwargs: missed)
+    for judge in ("certify", "until_miss"):
+        monkeypatch.setattr(stage, judge, lambda *args, **kwargs: missed)
     monkeypatch.setattr(stage, "Runner", lambda graph: graph)
     first = stage_int8(MODEL, tmp_path, recipes=recipes, held_out=HELD_OUT)
     assert not first.passed and first.staged is None and len(builds) == 1
