@@ -6,16 +6,15 @@ this file has never run on the CPU-only machine the project is developed on.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 from pathlib import Path
 
 import pytest
 
-from convert.errors import EngineBuildError
 from convert.model_config import OnnxVariant, TrtVariant, to_file
 from convert.trt.profile import BuildSettings, trt_config_path
+from tests.convert.trt.gpu import gpu_skip_reason
 from tests.data import REPOSITORY
 from u2net.catalogue import KNOWN_MODELS
 from u2net.contract import CONTRACT
@@ -26,19 +25,10 @@ STAGED_ONNX, _ = staged_paths(REPOSITORY, OnnxVariant(MODEL.name).name, "model.o
 
 
 def _gpu_skip_reason() -> str | None:
-    if importlib.util.find_spec("tensorrt") is None:
-        return "tensorrt is not installed (pip install 'u2net-triton[gpu]' or the TRT container)"
-    from convert.trt.cuda import gpu_info
-    from convert.trt.tensorrt_lib import load_tensorrt
-
-    try:
-        load_tensorrt()
-        gpu_info()
-    except EngineBuildError as e:
-        return str(e)
-    if not STAGED_ONNX.is_file():
+    reason = gpu_skip_reason()
+    if reason is None and not STAGED_ONNX.is_file():
         return f"{STAGED_ONNX} not staged; run `python -m convert --models u2netp`"
-    return None
+    return reason
 
 
 SKIP_REASON = _gpu_skip_reason()

@@ -7,7 +7,6 @@ file has never run on the CPU-only machine the project is developed on."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -15,27 +14,12 @@ import onnx
 import pytest
 
 from convert.custom import CustomModel, stage_custom
-from convert.errors import EngineBuildError
 from convert.trt.profile import FAMILY_OPT_BATCH, BuildSettings
 from tests.convert.family_nets import family_net
+from tests.convert.trt.gpu import gpu_skip_reason
 from u2net.contract import FAMILY_CONTRACTS
 
-
-def _gpu_skip_reason() -> str | None:
-    if importlib.util.find_spec("tensorrt") is None:
-        return "tensorrt is not installed (pip install 'u2net-triton[gpu]' or the TRT container)"
-    from convert.trt.cuda import gpu_info
-    from convert.trt.tensorrt_lib import load_tensorrt
-
-    try:
-        load_tensorrt()
-        gpu_info()
-    except EngineBuildError as e:
-        return str(e)
-    return None
-
-
-SKIP_REASON = _gpu_skip_reason()
+SKIP_REASON = gpu_skip_reason()
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(SKIP_REASON is not None, reason=str(SKIP_REASON))]
 
 
