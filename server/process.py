@@ -57,9 +57,20 @@ def group_members(pgid: int) -> list[int]:
     return members
 
 
-def _die_with_parent() -> None:  # runs in the child between fork and exec
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+def _libc() -> ctypes.CDLL | None:
+    with contextlib.suppress(OSError):
+        return ctypes.CDLL("libc.so.6", use_errno=True)
+    return None
+
+
+# loaded here, in the parent: loading a library in the child between fork and exec is not
+# safe where the parent has threads (a test worker's gRPC threads; a lock held at the fork)
+_LIBC = _libc()
+
+
+def _die_with_parent() -> None:  # runs in the child between fork and exec: one system call
+    if _LIBC is not None:
+        _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 class TritonProcess:
@@ -82,7 +93,7 @@ class TritonProcess:
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # own process group: the stubs can be stopped with it
-                preexec_fn=_die_with_parent,  # noqa: PLW1509 - no threads exist yet
+                preexec_fn=_die_with_parent,  # noqa: PLW1509 - one prctl, libc loaded before
             )
         except OSError as e:
             raise ServerStartError(f"cannot start {self.command[0]}: {e}") from e
