@@ -156,16 +156,19 @@ class TritonLink:
             return
         self.loaded = loaded | frozenset(ready)
 
-    def refuse_if_not_loaded(self, requested: str) -> None:
+    def refuse_if_not_loaded(self, requested: str, field: str = "model") -> None:
         """BadRequest at once for a model the server has not loaded (while it answers):
         otherwise ``cutout`` says "not loaded", which reads as a restart and is retried
         until the deadline, and would count towards the breaker. A name outside the catalogue
-        too: ``cutout``'s answer would list every catalogued name, loaded or not."""
+        too: ``cutout``'s answer would list every catalogued name, loaded or not. ``field``: the
+        request's field that named it."""
         loaded = self.loaded
         if loaded is None or self.breaker.outage_s() or loaded & set(served_candidates(requested)):
             return
         shown = ", ".join(requestable(loaded)) or "none"
-        raise BadRequest(f"model: expected one this server has loaded ({shown}), got {requested!r}")
+        raise BadRequest(
+            f"{field}: expected one this server has loaded ({shown}), got {requested!r}"
+        )
 
     def refuse_if_down(self) -> None:
         """TritonDown while the breaker is open or half-open: the watcher alone probes here,

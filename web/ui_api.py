@@ -200,9 +200,9 @@ async def ab(request: Request, service: Service) -> dict[str, Any]:
     async with service.admit() as admission:
         body = await read_form(request, service.config.max_upload_bytes)
         names = ab_fields(body.fields, body.files)
-        for name in names.values():
+        for field, name in names.items():
             await service.triton.learn_custom(name)
-            service.triton.refuse_if_not_loaded(name)
+            service.triton.refuse_if_not_loaded(name, field)
         photo = body.files["file"]
         async with admission.running(service.decode_weight(photo)):  # decoded here
             models, masks = await masks_of(service, names, photo)

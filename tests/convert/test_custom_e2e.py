@@ -233,8 +233,8 @@ def test_the_gateways_ab_refuses_a_name_the_server_has_not_loaded(gateway) -> No
     )
     assert answer.status_code == 400
     detail = answer.json()["detail"]
-    assert "expected one this server has loaded (" in detail and "\n" not in detail
-    assert detail.endswith("got 'nobody'")
+    assert detail.startswith("model_b: expected one this server has loaded (")
+    assert detail.endswith("got 'nobody'") and "\n" not in detail
 
 
 def test_the_models_list_the_custom_models_staged_here(staged, gateway, monkeypatch) -> None:

@@ -171,9 +171,10 @@ def test_ab_of_one_model_under_two_names_agrees_exactly(http) -> None:
         (None, {"model_a": "u2netp", "model_b": "u2netp", "om": "true"}, "got file, model_a"),
         (None, {"model_a": "u2netp", "model_b": "../u2netp"}, "model_b: expected a model name"),
         (None, {"model_a": "u2netp"}, "model_b: expected a model name (u2net, "),
-        (None, {"model_a": "u2net", "model_b": "u2netp"}, "expected one this server has loaded"),
+        (None, {"model_a": "u2net", "model_b": "u2netp"},
+         "model_a: expected one this server has loaded"),
         (None, {"model_a": "u2netp", "model_b": "rembg"},  # could be a custom model's: not here
-         "expected one this server has loaded (u2netp, u2netp_onnx), got 'rembg'"),
+         "model_b: expected one this server has loaded (u2netp, u2netp_onnx), got 'rembg'"),
         ({"file": ("notes.jpg", b"not a photo\n")}, {"model_a": "u2netp", "model_b": "u2netp"},
          "not an image"),
     ],
