@@ -12,11 +12,12 @@ from pathlib import Path
 from tqdm import tqdm
 
 from client.ab import VARIANT_HEADERS, load_inputs, run_ab, variant_rows
+from client.args import OutputArgs
 from client.bench import HEADERS, MODES, sweep
 from client.breaker import Breaker, BreakerPolicy
 from client.cutter import DEFAULT_CONCURRENCY, Cutter
 from client.frames import PatternSink, StreamSink, cut_stream
-from client.inputs import expand, output_format, plan
+from client.inputs import expand, plan
 from client.jobs import run_jobs
 from client.rawvideo import FrameReader, check_pattern
 from client.retry import RetryPolicy
@@ -28,17 +29,9 @@ from u2net.agreement import CERTIFIED_COLUMNS, INT8_BAR, certified_rows
 from u2net.catalogue import DEFAULT_MODEL, model_help, rembg_custom_hint
 from u2net.deployment import URL_ENV, default_url
 from u2net.errors import OptionError, UsageError
-from u2net.image import compositing
 from u2net.image.io import DEFAULT_MAX_PIXELS
-from u2net.image.matting import MattingOptions
 from u2net.options import (
-    BG_IMAGE,
-    DEFAULTS,
-    FORMAT,
-    FORMATS,
-    REQUEST_FIELDS,
     OutputOptions,
-    build_options,
 )
 from u2net.report import table, to_csv, to_json
 from u2net.samples import sample_photos
@@ -170,9 +163,7 @@ def _add_cut(sub: object) -> None:
         help="output file (one input) or folder (several; paths are mirrored)",
     )
     _add_model(cut)
-    _add_mask_flags(cut)
-    _add_compose_flags(cut)
-    _add_framing_flags(cut)
+    OutputArgs(photos=True).add_to(cut)
     cut.add_argument(
         "--server-side",
         action="store_true",
@@ -210,7 +201,6 @@ def _add_frames(sub: object) -> None:
         "(for ffmpeg -f rawvideo)",
     )
     _add_model(frames)
-    _add_mask_flags(frames)
     frames.add_argument(
         "--smooth",
         type=edge.positive_int,
@@ -219,123 +209,10 @@ def _add_frames(sub: object) -> None:
         help="average each frame's mask with those of the N-1 frames before it, "
         "against flicker (1: off)",
     )
-    _add_compose_flags(frames)
+    OutputArgs(photos=False).add_to(frames)
     _add_retries(frames)
     _add_connection(frames)
     edge.add_verbosity(frames, subcommand=True)
-
-
-def _add_mask_flags(cut: argparse.ArgumentParser) -> None:
-    """What is computed: the mask and how it is refined (rembg's flags)."""
-    cut.add_argument("-om", "--only-mask", action="store_true", help="write the grey mask")
-    cut.add_argument(
-        "-ppm",
-        "--post-process-mask",
-        action="store_true",
-        help="smooth and binarise the mask as rembg's -ppm does",
-    )
-    cut.add_argument(
-        "-a",
-        "--alpha-matting",
-        action="store_true",
-        help="refine soft edges with closed-form matting, as rembg -a "
-        "(slow; needs the [matting] extra)",
-    )
-    defaults = MattingOptions()
-    for short, name, value, what in (
-        ("-af", "foreground-threshold", defaults.foreground_threshold, "sure foreground above"),
-        ("-ab", "background-threshold", defaults.background_threshold, "sure background below"),
-        ("-ae", "erode-size", defaults.erode_size, "erosion of both sure regions, pixels"),
-    ):
-        cut.add_argument(
-            short,
-            f"--alpha-matting-{name}",
-            type=edge.byte,
-            default=value,
-            metavar="0-255",
-            help=f"alpha matting: {what}",
-        )
-
-
-def _add_compose_flags(cut: argparse.ArgumentParser) -> None:
-    """How the result is composed and encoded."""
-    cut.add_argument("--bgcolor", type=edge.color, help="compose over R,G,B[,A]")
-    cut.add_argument(
-        "-bgc",
-        dest="bgcolor",
-        nargs=4,
-        type=edge.byte,
-        action=edge.StoreTuple,
-        metavar=("R", "G", "B", "A"),
-        help="rembg's spelling of --bgcolor: four numbers 0..255",
-    )
-    cut.add_argument(
-        "--composite",
-        choices=compositing.MODES,
-        default=DEFAULTS.composite,
-        help="; ".join(f"{mode}: {text}" for mode, text in compositing.EXPLANATIONS.items()),
-    )
-    cut.add_argument(
-        "--format", choices=FORMATS, help="output format; default: from -o's suffix, else png"
-    )
-    cut.add_argument(
-        "--png-compression",
-        type=edge.png_level,
-        default=DEFAULTS.png_compression,
-        metavar="0-9",
-        help="zlib level (measured)",
-    )
-
-
-def _add_framing_flags(cut: argparse.ArgumentParser) -> None:
-    """Cropping and scaling the result (photos only: a video's frames keep their size)."""
-    cut.add_argument(
-        "--crop", action="store_true", help="crop to the subject's box (remove.bg's crop)"
-    )
-    cut.add_argument(
-        "--crop-margin",
-        type=edge.non_negative_int,
-        default=DEFAULTS.crop_margin,
-        help="pixels kept around the subject with --crop",
-    )
-    cut.add_argument(
-        "--max-output-pixels",
-        type=edge.positive_int,
-        help="scale the result down to at most this many pixels (remove.bg's size=preview)",
-    )
-    _add_scene_flags(cut)
-
-
-def _add_scene_flags(cut: argparse.ArgumentParser) -> None:
-    """remove.bg's composition fields (u2net.image.scene); values as remove.bg writes them."""
-    cut.add_argument(
-        "--bg-image", type=Path, metavar="FILE", help="compose over this photo (covers the canvas)"
-    )
-    cut.add_argument(
-        "--roi", metavar="'X1 Y1 X2 Y2'", help="only this region can be foreground (px or %%)"
-    )
-    cut.add_argument(
-        "--no-semitransparency",
-        dest="semitransparency",
-        action="store_const",
-        const=False,
-        help="harden the matte: every pixel opaque or clear",
-    )
-    cut.add_argument(
-        "--scale", help="the subject's size: 10%%..100%% of the canvas, or original (default)"
-    )
-    cut.add_argument(
-        "--position",
-        help="original (default; center with --scale), center, X%% or 'X%% Y%%'",
-    )
-    cut.add_argument("--shadow", action="store_true", help="a soft drop shadow beneath the subject")
-    cut.add_argument(
-        "--shadow-opacity",
-        type=int,
-        default=DEFAULTS.shadow_opacity,
-        metavar="0-100",
-        help="the shadow's opacity in percent",
-    )
 
 
 def _add_ab(sub: object) -> None:
@@ -437,26 +314,9 @@ def _progress(total: int, quiet: bool) -> Callable[[Iterable], Iterable]:
 
 
 def output_options(args: argparse.Namespace) -> OutputOptions:
-    """The cut flags as options (their names are ``cutout``'s parameters); impossible
-    combinations are usage errors."""
+    """The output flags of cut or frames as options."""
     output = Path(args.output) if args.output is not None else None
-    flags = {**vars(args), FORMAT: output_format(args.format, output)}
-    if getattr(args, "bg_image", None) is not None:  # cut's; frames keeps the frame as is
-        flags[BG_IMAGE] = _read_background(args.bg_image)
-    try:
-        return build_options(flags, REQUEST_FIELDS)
-    except OptionError as e:
-        raise UsageError(str(e)) from e
-
-
-def _read_background(path: Path) -> bytes:
-    try:
-        data = path.read_bytes()
-    except OSError as e:
-        raise UsageError(f"--bg-image {path}: cannot read: {e.strerror or e}") from e
-    if not data:
-        raise UsageError(f"--bg-image {path}: expected an image, got 0 bytes")
-    return data
+    return OutputArgs(photos=args.command == "cut").parse(args, output)
 
 
 def cmd_cut(args: argparse.Namespace) -> int:

@@ -198,13 +198,6 @@ def byte(text: str) -> int:
     return value
 
 
-def png_level(text: str) -> int:
-    value = _number(text, int, "a PNG compression level 0..9")
-    if not 0 <= value <= 9:
-        raise argparse.ArgumentTypeError(f"expected a PNG compression level 0..9, got {text!r}")
-    return value
-
-
 def int_list(text: str) -> list[int]:
     try:
         values = [int(v) for v in text.split(",")]

@@ -1,22 +1,26 @@
-"""How a cut-out is rendered and encoded, the one way to build it from callers' values, and
-the same options as request parameters.
+"""How a cut-out is rendered and encoded, and the one table of its options.
 
-``OutputOptions`` is what the CLI flags, the ``cutout`` model's request parameters and the
-HTTP gateway's fields all turn into, each through :func:`build_options` under its own names;
-:func:`to_parameters` / :func:`from_parameters` are the one mapping between the options and
-the parameter names of the ``cutout`` contract.
+:data:`OPTIONS` declares each output option once: the field it sets, its name (the ``cutout``
+model's request parameter, and the CLI's ``--flag``), how it is parsed and written back, its
+range, rembg's spelling of it and its help. Everything that takes or shows options reads that
+table: :func:`build_options` (callers' values under their own names), :func:`to_parameters` /
+:func:`from_parameters` (the ``cutout`` contract), the CLIs' flags (``client.args``), rembg's
+HTTP API and its OpenAPI schema (``web.rembg_params``, ``web.rembg_api``). The defaults are
+:class:`OutputOptions`' own (:func:`default_of`).
+
+Adding an option: a field of :class:`OutputOptions`, one row of :data:`OPTIONS`, and the code
+that uses it.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from u2net.catalogue import DEFAULT_MODEL
 from u2net.errors import OptionError
-from u2net.image.compositing import DEFAULT_MODE, MODES, Color
+from u2net.image.compositing import DEFAULT_MODE, EXPLANATIONS, MODES, Color
 from u2net.image.matting import MattingOptions
 from u2net.image.scene import CENTER, DEFAULT_SHADOW_OPACITY, Position, Roi
 from u2net.values import (
@@ -33,47 +37,27 @@ DEFAULT_PNG_COMPRESSION = 1  # measured: docs/measurements.md, "Per-stage costs"
 FORMATS = ("png", "webp", "jpg")
 ParameterValue = bool | int | str
 
-# request parameter names of the ``cutout`` model (the CLI's flags have the same names)
+# request parameters of the ``cutout`` model that are not output options
 MODEL = "model"
-ONLY_MASK = "only_mask"
-BGCOLOR = "bgcolor"
-COMPOSITE = "composite"
-FORMAT = "format"
-PNG_COMPRESSION = "png_compression"
-POST_PROCESS_MASK = "post_process_mask"
-ALPHA_MATTING = "alpha_matting"
-MATTING_THRESHOLDS = {
-    "alpha_matting_foreground_threshold": "foreground_threshold",
-    "alpha_matting_background_threshold": "background_threshold",
-    "alpha_matting_erode_size": "erode_size",
-}
-CROP = "crop"
-CROP_MARGIN = "crop_margin"
-MAX_OUTPUT_PIXELS = "max_output_pixels"
-MAX_PIXELS = "max_pixels"
-ROI = "roi"
-SEMITRANSPARENCY = "semitransparency"
-SCALE = "scale"
-POSITION = "position"
-SHADOW = "shadow"
-SHADOW_OPACITY = "shadow_opacity"
-PARAMETERS = (
-    MODEL, ONLY_MASK, BGCOLOR, COMPOSITE, FORMAT, PNG_COMPRESSION, POST_PROCESS_MASK, ALPHA_MATTING,
-    *MATTING_THRESHOLDS, CROP, CROP_MARGIN, MAX_OUTPUT_PIXELS, MAX_PIXELS, ROI, SEMITRANSPARENCY,
-    SCALE, POSITION, SHADOW, SHADOW_OPACITY,
-)  # fmt: skip
+MAX_PIXELS = "max_pixels"  # may only lower the server's own limit
 # the background photo's encoded bytes: the CLI's --bg-image, cutout's optional input tensor
 # (u2net.contract.CUTOUT.background_name), never a request parameter
 BG_IMAGE = "bg_image"
+ALPHA_MATTING = "alpha_matting"  # the switch; its thresholds are MattingOptions' fields
+POSITION = "position"
 SCALE_PERCENT = (10, 100)  # remove.bg's scale: 10%..100% of the canvas, or original
 POSITION_PERCENT = (0, 100)
+THRESHOLD_RANGE = (0, 255)  # each of alpha matting's thresholds and its erosion
+SHADOW_OPACITY_RANGE = (0, 100)  # percent
+PNG_LEVELS = (0, 9)
 ORIGINAL = "original"
 CENTERED = "center"
 
 
 @dataclass(frozen=True)
 class OutputOptions:
-    """How a cut-out is rendered and encoded."""
+    """How a cut-out is rendered and encoded. Each field is an option of :data:`OPTIONS`
+    (matting's thresholds: of :class:`MattingOptions`), and its default here is the option's."""
 
     only_mask: bool = False
     bgcolor: Color | None = None
@@ -94,70 +78,227 @@ class OutputOptions:
     bg_image: bytes | None = field(default=None, repr=False)  # an encoded background photo
 
     def __post_init__(self) -> None:
-        if self.fmt not in FORMATS:
-            raise OptionError(f"expected a format from {', '.join(FORMATS)}, got {self.fmt!r}")
-        if self.composite not in MODES:
-            raise OptionError(
-                f"expected a composite mode from {', '.join(MODES)}, got {self.composite!r}"
-            )
+        check_values(self)
         if self.fmt == "jpg" and not self.only_mask and self.bgcolor is None and not self.bg_image:
             raise OptionError(
                 "format jpg has no alpha channel: give a background colour R,G,B or image"
             )
         if self.bgcolor is not None and self.bg_image:
             raise OptionError("expected a background colour or a background image, got both")
-        self._check_scene()
-        if not 0 <= self.png_compression <= 9:
-            raise OptionError(f"expected a PNG compression 0..9, got {self.png_compression}")
-        if self.crop_margin < 0:
-            raise OptionError(f"expected a crop margin ≥ 0 pixels, got {self.crop_margin}")
-        if self.max_output_pixels is not None and self.max_output_pixels < 1:
-            raise OptionError(f"expected max output pixels ≥ 1, got {self.max_output_pixels}")
-
-    def _check_scene(self) -> None:
         low, high = SCALE_PERCENT
         if self.scale is not None and not low <= self.scale * 100 <= high:
-            raise OptionError(f"expected a scale of {low}%..{high}%, got {self.scale:.0%}")
+            raise OptionError(f"scale: expected {low}%..{high}%, got {self.scale:.0%}")
         if self.position is not None and not all(0 <= p <= 1 for p in self.position):
-            raise OptionError(f"expected a position within 0%..100%, got {self.position}")
-        if not 0 <= self.shadow_opacity <= 100:
-            raise OptionError(f"expected a shadow opacity 0..100, got {self.shadow_opacity}")
+            raise OptionError(f"position: expected 0%..100%, got {self.position}")
 
     @property
     def moves_subject(self) -> bool:
         return self.scale is not None or self.position is not None
 
 
-DEFAULTS = OutputOptions()
-MATTING_DEFAULTS = MattingOptions()
-THRESHOLD_RANGE = (0, 255)  # each of alpha matting's thresholds and its erosion
-MATTING_FIELDS = tuple(f.name for f in dataclasses.fields(MattingOptions))
-FLAG_FIELDS = ("only_mask", "post_process", "crop", "semitransparency", "shadow")
-NUMBER_FIELDS = ("png_compression", "crop_margin", "max_output_pixels")
-# what build_options takes: the options' own fields, matting as a switch and its thresholds
-FIELDS = (
-    *FLAG_FIELDS, *NUMBER_FIELDS, "bgcolor", "composite", "fmt", "alpha_matting", *MATTING_FIELDS,
-    "roi", "scale", "position", "shadow_opacity", "bg_image",
+# --- the table ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Kind:
+    """How an option's values are read and written back.
+
+    ``parse(option, label, value)`` takes text, a number or a boolean as callers send them (or
+    a value parsed already) and raises OptionError "LABEL: expected X, got Y"; ``write`` gives
+    the request parameter that parses to the same value (None: not a request parameter);
+    ``schema`` is its OpenAPI type."""
+
+    parse: Callable[[Option, str, object], object]
+    write: Callable[[object], ParameterValue] | None
+    schema: str
+
+
+@dataclass(frozen=True)
+class Option:
+    """One output option, declared once (see the module's docstring)."""
+
+    field: str  # what it sets: a field of OutputOptions or MattingOptions, or ALPHA_MATTING
+    name: str  # cutout's request parameter; the CLI's flag is --NAME with dashes
+    kind: Kind
+    help: str
+    low: int | None = None  # a number's range
+    high: int | None = None
+    choices: tuple[str, ...] = ()
+    rembg: str | None = None  # rembg's spelling: its CLI's short flag (-om), its HTTP field (om)
+    on_rembg_api: bool = False  # a field of rembg's HTTP API, under rembg's spelling if any
+    photos_only: bool = False  # framing and scene: photos', not a video's frames'
+    metavar: str | None = None
+
+    def parse(self, label: str, value: object) -> object:
+        return self.kind.parse(self, label, value)
+
+    @property
+    def flag(self) -> str:
+        return f"--{self.name.replace('_', '-')}"
+
+    @property
+    def http_name(self) -> str:
+        return self.rembg or self.name
+
+    @property
+    def is_parameter(self) -> bool:
+        return self.kind.write is not None
+
+
+def _percent(fraction: float) -> str:
+    return f"{fraction * 100:g}%"
+
+
+def _color(label: str, value: object) -> Color | None:
+    if not isinstance(value, str):
+        return value  # type: ignore[return-value]  # parsed already (a CLI type, remove.bg's)
+    return parse_color(value, label) if value else None
+
+
+def _region(label: str, value: object) -> Roi:
+    return check_roi(label, parse_lengths(label, value, 4), value)  # type: ignore[arg-type]
+
+
+FLAG = Kind(lambda o, label, v: parse_bool(label, v), bool, "boolean")
+NUMBER = Kind(lambda o, label, v: parse_int(label, v, o.low, o.high), int, "integer")
+CHOICE = Kind(
+    lambda o, label, v: parse_choice(label, v, o.choices, default_of(o)),  # type: ignore[arg-type]
+    str,
+    "string",
+)
+COLOR = Kind(lambda o, label, v: _color(label, v), lambda c: ",".join(map(str, c)), "string")
+REGION = Kind(lambda o, label, v: _region(label, v), lambda r: " ".join(map(str, r)), "string")
+SCALE = Kind(lambda o, label, v: parse_scale(label, v), _percent, "string")  # type: ignore[arg-type]
+PLACE = Kind(
+    lambda o, label, v: parse_position(label, v),
+    lambda p: " ".join(map(_percent, p)),  # type: ignore[attr-defined]
+    "string",
+)
+UPLOAD = Kind(lambda o, label, v: bytes(v), None, "binary")  # type: ignore[call-overload]
+
+COMPOSITE_HELP = "; ".join(f"{mode}: {text}" for mode, text in EXPLANATIONS.items())
+PHOTOS = {"photos_only": True}
+REMBG = {"on_rembg_api": True}
+OPTIONS: tuple[Option, ...] = (
+    Option("only_mask", "only_mask", FLAG, "write the grey mask", rembg="om", **REMBG),
+    Option(
+        "post_process", "post_process_mask", FLAG,
+        "smooth and binarise the mask as rembg's -ppm does", rembg="ppm", **REMBG,
+    ),
+    Option(
+        ALPHA_MATTING, ALPHA_MATTING, FLAG,
+        "refine soft edges with closed-form matting, as rembg -a (slow; needs the [matting] "
+        "extra)", rembg="a", **REMBG,
+    ),
+    Option(
+        "foreground_threshold", "alpha_matting_foreground_threshold", NUMBER,
+        "alpha matting: sure foreground above", *THRESHOLD_RANGE, rembg="af", **REMBG,
+    ),
+    Option(
+        "background_threshold", "alpha_matting_background_threshold", NUMBER,
+        "alpha matting: sure background below", *THRESHOLD_RANGE, rembg="ab", **REMBG,
+    ),
+    Option(
+        "erode_size", "alpha_matting_erode_size", NUMBER,
+        "alpha matting: erosion of both sure regions, pixels", *THRESHOLD_RANGE, rembg="ae",
+        **REMBG,
+    ),
+    Option("bgcolor", "bgcolor", COLOR, "compose over R,G,B[,A]", rembg="bgc", **REMBG),
+    Option("composite", "composite", CHOICE, COMPOSITE_HELP, choices=MODES, **REMBG),
+    Option("fmt", "format", CHOICE, "output format", choices=FORMATS, **REMBG),
+    Option("png_compression", "png_compression", NUMBER, "zlib level (measured)", *PNG_LEVELS),
+    Option("crop", "crop", FLAG, "crop to the subject's box (remove.bg's crop)", **PHOTOS),
+    Option(
+        "crop_margin", "crop_margin", NUMBER, "pixels kept around the subject with --crop",
+        low=0, **PHOTOS,
+    ),
+    Option(
+        "max_output_pixels", "max_output_pixels", NUMBER,
+        "scale the result down to at most this many pixels (remove.bg's size=preview)",
+        low=1, **PHOTOS,
+    ),
+    Option(
+        "bg_image", BG_IMAGE, UPLOAD, "compose over this photo (covers the canvas)",
+        metavar="FILE", **PHOTOS, **REMBG,
+    ),
+    Option(
+        "roi", "roi", REGION, "only this region can be foreground (px or %)",
+        metavar="'X1 Y1 X2 Y2'", **PHOTOS,
+    ),
+    Option(
+        "semitransparency", "semitransparency", FLAG,
+        "semitransparent edges (off: every pixel opaque or clear)", **PHOTOS,
+    ),
+    Option(
+        "scale", "scale", SCALE,
+        "the subject's size: 10%..100% of the canvas, or original (default)", **PHOTOS,
+    ),
+    Option(
+        POSITION, POSITION, PLACE,
+        "original (default; center with --scale), center, X% or 'X% Y%'", **PHOTOS,
+    ),
+    Option("shadow", "shadow", FLAG, "a soft drop shadow beneath the subject", **PHOTOS, **REMBG),
+    Option(
+        "shadow_opacity", "shadow_opacity", NUMBER, "the shadow's opacity in percent",
+        *SHADOW_OPACITY_RANGE, **PHOTOS,
+    ),
 )  # fmt: skip
-# the ``cutout`` parameter (and CLI flag) -> the field of FIELDS it sets
-PARAMETER_FIELDS = {
-    ONLY_MASK: "only_mask", BGCOLOR: "bgcolor", COMPOSITE: "composite", FORMAT: "fmt",
-    PNG_COMPRESSION: "png_compression",
-    POST_PROCESS_MASK: "post_process", ALPHA_MATTING: "alpha_matting", **MATTING_THRESHOLDS,
-    CROP: "crop", CROP_MARGIN: "crop_margin", MAX_OUTPUT_PIXELS: "max_output_pixels",
-    ROI: "roi", SEMITRANSPARENCY: "semitransparency", SCALE: "scale", POSITION: "position",
-    SHADOW: "shadow", SHADOW_OPACITY: "shadow_opacity",
-}  # fmt: skip
-# what the CLI's flags and cutout's request (parameters and inputs) set
-REQUEST_FIELDS = {**PARAMETER_FIELDS, BG_IMAGE: "bg_image"}
+MATTING_FIELDS = tuple(f.name for f in dataclasses.fields(MattingOptions))
 
 
-def field_default(name: str) -> object:
-    """What a field of FIELDS is when a caller leaves it out (None: nothing)."""
-    if name == "alpha_matting":
-        return DEFAULTS.matting is not None
-    source = MATTING_DEFAULTS if name in MATTING_FIELDS else DEFAULTS
-    return getattr(source, name)
+def option(field_name: str) -> Option:
+    """The row of :data:`OPTIONS` that sets ``field_name``."""
+    return next(o for o in OPTIONS if o.field == field_name)
+
+
+def fields() -> tuple[str, ...]:
+    """What :func:`build_options` takes under its own names: every option's field."""
+    return tuple(o.field for o in OPTIONS)
+
+
+def parameter_names() -> tuple[str, ...]:
+    """Every request parameter of the ``cutout`` model."""
+    return (MODEL, *(o.name for o in OPTIONS if o.is_parameter), MAX_PIXELS)
+
+
+def default_of(row: Option) -> object:
+    """What an option is when a caller leaves it out (None: nothing): its field's default in
+    OutputOptions (matting's thresholds: in MattingOptions; the switch: off)."""
+    if row.field == ALPHA_MATTING:
+        return False
+    source = MattingOptions if row.field in MATTING_FIELDS else OutputOptions
+    defaults = {f.name: f.default for f in dataclasses.fields(source)}
+    return defaults[row.field]
+
+
+def field_default(field_name: str) -> object:
+    return default_of(option(field_name))
+
+
+def value_of(options: OutputOptions, row: Option) -> object:
+    """The option's value in ``options`` (matting's thresholds: None without matting)."""
+    if row.field == ALPHA_MATTING:
+        return options.matting is not None
+    if row.field in MATTING_FIELDS:
+        return getattr(options.matting, row.field) if options.matting is not None else None
+    return getattr(options, row.field)
+
+
+def check_values(options: OutputOptions) -> None:
+    """Each number within its option's range, each choice one of its option's (options made
+    directly, not parsed from a caller's values)."""
+    for row in OPTIONS:
+        value = getattr(options, row.field, None)
+        if value is None:
+            continue
+        if row.kind is NUMBER:
+            parse_int(row.name, value, row.low, row.high)
+        elif row.choices and value not in row.choices:
+            choices = ", ".join(row.choices)
+            raise OptionError(f"{row.name}: expected one of {choices}, got {shown(value)}")
+
+
+DEFAULTS = OutputOptions()
 
 
 @dataclass(frozen=True)
@@ -184,24 +325,6 @@ def parse_color(text: str, name: str | None = None) -> Color:
             _named(name, f"expected R,G,B or R,G,B,A with values 0..255, got {text!r}")
         )
     return (*parts, 255)[:4] if len(parts) == 3 else tuple(parts)  # type: ignore[return-value]
-
-
-HEX_COLOR = re.compile(r"#?([0-9a-fA-F]{3,4}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})")
-
-
-def parse_web_color(text: str, name: str | None = None) -> Color:
-    """remove.bg's ``bg_color``: hex (``81d4fa``, ``#fff``, ``81d4fa77``) or a colour name
-    (``green``, CSS names) -> RGBA tuple; ``name`` heads the error."""
-    from PIL import ImageColor
-
-    value = text.strip()
-    spec = f"#{value.lstrip('#')}" if HEX_COLOR.fullmatch(value) else value.lower()
-    try:
-        rgb = ImageColor.getrgb(spec)
-    except ValueError:
-        expected = "expected a hex colour (81d4fa, 81d4fa77) or a colour name"
-        raise OptionError(_named(name, f"{expected}, got {text!r}")) from None
-    return (*rgb, 255)[:4] if len(rgb) == 3 else rgb  # type: ignore[return-value]
 
 
 def parse_scale(name: str, value: object) -> float | None:
@@ -236,63 +359,17 @@ def parse_position(name: str, value: object) -> Position | None:
     raise OptionError(f"{name}: expected {expected}, got {shown(value)}")
 
 
-def _percent(fraction: float) -> str:
-    return f"{fraction * 100:g}%"
+def check_roi(name: str, roi: Roi, given: object) -> Roi:
+    """A region with x1 < x2 and y1 < y2 wherever both ends of a side are in the same unit
+    (pixels against percent is known only at the photo's size: u2net.image.scene.roi_box)."""
+    x1, y1, x2, y2 = roi
+    if any(a.percent == b.percent and a.value >= b.value for a, b in ((x1, x2), (y1, y2))):
+        got = shown(given) if isinstance(given, str) else repr(" ".join(map(str, roi)))
+        raise OptionError(f"{name}: expected x1 < x2 and y1 < y2 (a region), got {got}")
+    return roi
 
 
-def _scene_parameters(options: OutputOptions) -> dict[str, ParameterValue]:
-    params: dict[str, ParameterValue] = {}
-    if options.roi is not None:
-        params[ROI] = " ".join(map(str, options.roi))
-    if not options.semitransparency:
-        params[SEMITRANSPARENCY] = False
-    if options.scale is not None:
-        params[SCALE] = _percent(options.scale)
-    if options.position is not None:
-        params[POSITION] = " ".join(map(_percent, options.position))
-    elif options.scale is not None:
-        params[POSITION] = ORIGINAL  # else a scale implies the centre
-    if options.shadow:
-        params[SHADOW] = True
-        params[SHADOW_OPACITY] = options.shadow_opacity
-    return params
-
-
-def to_parameters(options: OutputOptions, model: str = DEFAULT_MODEL) -> dict[str, ParameterValue]:
-    """Options -> request parameters (only what differs from the defaults, plus the model)."""
-    params: dict[str, ParameterValue] = {MODEL: model, FORMAT: options.fmt}
-    flags = {ONLY_MASK: options.only_mask, POST_PROCESS_MASK: options.post_process}
-    params.update({name: True for name, on in flags.items() if on})
-    if options.bgcolor is not None:
-        params[BGCOLOR] = ",".join(map(str, options.bgcolor))
-    if options.composite != DEFAULT_MODE:
-        params[COMPOSITE] = options.composite
-    if options.png_compression != DEFAULT_PNG_COMPRESSION:
-        params[PNG_COMPRESSION] = options.png_compression
-    if options.matting is not None:
-        params[ALPHA_MATTING] = True
-        for name, attr in MATTING_THRESHOLDS.items():
-            params[name] = getattr(options.matting, attr)
-    if options.crop:
-        params[CROP] = True
-        params[CROP_MARGIN] = options.crop_margin
-    if options.max_output_pixels is not None:
-        params[MAX_OUTPUT_PIXELS] = options.max_output_pixels
-    return params | _scene_parameters(options)
-
-
-def _color(name: str, value: object) -> Color | None:
-    if not isinstance(value, str):
-        return value  # type: ignore[return-value]  # parsed already (a CLI type, remove.bg's)
-    return parse_color(value, name) if value else None
-
-
-def _matting(given: Mapping[str, object], labels: Mapping[str, str]) -> MattingOptions | None:
-    if not parse_bool(labels["alpha_matting"], given["alpha_matting"]):
-        return None
-    low, high = THRESHOLD_RANGE
-    values = {f: parse_int(labels[f], given[f], low, high) for f in MATTING_FIELDS if f in given}
-    return MattingOptions(**values)
+# --- options from callers' values, and as the ``cutout`` model's parameters ------------------
 
 
 def build_options(
@@ -301,29 +378,32 @@ def build_options(
     """The one way to options from what a caller sent: raw values (text, numbers, booleans or
     parsed values) under the caller's own names. Absent or None: the default.
 
-    ``names`` maps each of the caller's names to the field of :data:`FIELDS` it sets (default:
-    those names themselves); ``label`` formats the caller's name in "NAME: expected X, got Y".
-    Raises OptionError.
+    ``names`` maps each of the caller's names to the field it sets (default: :func:`fields`,
+    by their own names); ``label`` formats the caller's name in "NAME: expected X, got Y". A
+    scale without a position centres the subject. Raises OptionError.
     """
-    names = names if names is not None else {f: f for f in FIELDS}
+    names = names if names is not None else {f: f for f in fields()}
     given = {f: values[own] for own, f in names.items() if values.get(own) is not None}
     labels = {f: label.format(own) for own, f in names.items()}
+    matting = (ALPHA_MATTING, *MATTING_FIELDS)
     kwargs: dict[str, object] = {
-        f: parse_bool(labels[f], given[f]) for f in FLAG_FIELDS if f in given
+        f: option(f).parse(labels[f], value) for f, value in given.items() if f not in matting
     }
-    kwargs |= {f: parse_int(labels[f], given[f]) for f in NUMBER_FIELDS if f in given}
-    if "bgcolor" in given:
-        kwargs["bgcolor"] = _color(labels["bgcolor"], given["bgcolor"])
-    if "composite" in given:
-        label, value = labels["composite"], given["composite"]
-        kwargs["composite"] = parse_choice(label, value, MODES, DEFAULT_MODE)
-    if "fmt" in given:
-        kwargs["fmt"] = str(given["fmt"]).lower()
-    if "alpha_matting" in given:
+    if ALPHA_MATTING in given:
         kwargs["matting"] = _matting(given, labels)
-    kwargs |= _scene(given, labels)
+    if kwargs.get("scale") is not None and POSITION not in given:
+        kwargs[POSITION] = CENTER
+    if not kwargs.get("bg_image"):
+        kwargs.pop("bg_image", None)  # an empty upload: none
     check_clashes(kwargs, labels)
     return OutputOptions(**kwargs)  # type: ignore[arg-type]
+
+
+def _matting(given: Mapping[str, object], labels: Mapping[str, str]) -> MattingOptions | None:
+    if not option(ALPHA_MATTING).parse(labels[ALPHA_MATTING], given[ALPHA_MATTING]):
+        return None
+    thresholds = {f: option(f).parse(labels[f], given[f]) for f in MATTING_FIELDS if f in given}
+    return MattingOptions(**thresholds)  # type: ignore[arg-type]
 
 
 # options that set the same thing two ways, or one that the other makes meaningless: a pair
@@ -348,44 +428,25 @@ def check_clashes(kwargs: Mapping[str, object], labels: Mapping[str, str]) -> No
             raise clash(labels.get(first, first), labels.get(second, second), why)
 
 
-def check_roi(name: str, roi: Roi, given: object) -> Roi:
-    """A region with x1 < x2 and y1 < y2 wherever both ends of a side are in the same unit
-    (pixels against percent is known only at the photo's size: u2net.image.scene.roi_box)."""
-    x1, y1, x2, y2 = roi
-    if any(a.percent == b.percent and a.value >= b.value for a, b in ((x1, x2), (y1, y2))):
-        got = shown(given) if isinstance(given, str) else repr(" ".join(map(str, roi)))
-        raise OptionError(f"{name}: expected x1 < x2 and y1 < y2 (a region), got {got}")
-    return roi
-
-
-def _scene(given: Mapping[str, object], labels: Mapping[str, str]) -> dict[str, object]:
-    """The composition fields (u2net.image.scene): a scale without a position centres the
-    subject."""
-    kwargs: dict[str, object] = {}
-    if "roi" in given:
-        roi = parse_lengths(labels["roi"], given["roi"], 4)
-        kwargs["roi"] = check_roi(labels["roi"], roi, given["roi"])
-    if "scale" in given:
-        kwargs["scale"] = parse_scale(labels["scale"], given["scale"])
-    if "position" in given:
-        kwargs["position"] = parse_position(labels["position"], given["position"])
-    elif kwargs.get("scale") is not None:
-        kwargs["position"] = CENTER
-    if "shadow_opacity" in given:
-        kwargs["shadow_opacity"] = parse_int(
-            labels["shadow_opacity"], given["shadow_opacity"], 0, 100
-        )
-    if given.get("bg_image"):
-        kwargs["bg_image"] = bytes(given["bg_image"])  # type: ignore[arg-type]
-    return kwargs
+def to_parameters(options: OutputOptions, model: str = DEFAULT_MODEL) -> dict[str, ParameterValue]:
+    """Options -> request parameters: the model, and each option that differs from its
+    default, written as :func:`from_parameters` reads it back."""
+    params: dict[str, ParameterValue] = {MODEL: model}
+    for row in OPTIONS:
+        value = value_of(options, row)
+        if row.kind.write is not None and value is not None and value != default_of(row):
+            params[row.name] = row.kind.write(value)
+    if options.scale is not None and options.position is None:
+        params[POSITION] = ORIGINAL  # else a scale implies the centre
+    return params
 
 
 def from_parameters(params: Mapping[str, object], bg_image: bytes | None = None) -> CutRequest:
     """Request parameters (and the background photo's bytes, sent beside them) -> a parsed
     request; raises OptionError saying "expected X, got Y"."""
-    reject_unknown(params, PARAMETERS, what="parameters")
-    values = {**params, BG_IMAGE: bg_image}
-    options = build_options(values, REQUEST_FIELDS, label="parameter {}")
+    reject_unknown(params, parameter_names(), what="parameters")
+    names = {o.name: o.field for o in OPTIONS}
+    options = build_options({**params, BG_IMAGE: bg_image}, names, label="parameter {}")
     max_pixels = params.get(MAX_PIXELS)
     if max_pixels is not None:
         max_pixels = parse_int(f"parameter {MAX_PIXELS}", max_pixels, low=1)

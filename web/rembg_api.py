@@ -12,14 +12,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from u2net.catalogue import DEFAULT_MODEL, REQUEST_NAMES
-from u2net.image.compositing import EXPLANATIONS, MODES
-from u2net.options import (
-    FORMATS,
-    MATTING_FIELDS,
-    THRESHOLD_RANGE,
-    OutputOptions,
-    field_default,
-)
+from u2net.options import OutputOptions, default_of, option
 from web.capacity import Admission
 from web.depends import KEY_REQUIRED, Service
 from web.errors import BadRequest
@@ -38,31 +31,28 @@ from web.service import CutService
 
 router = APIRouter(tags=["rembg"], dependencies=KEY_REQUIRED)
 
-_DESCRIPTIONS = {
-    "a": "alpha matting", "af": "matting foreground threshold",
-    "ab": "matting background threshold", "ae": "matting erode size", "om": "only the mask",
-    "ppm": "post-process the mask", "bgc": "background colour r,g,b[,a]", "format": "output format",
-    "composite": "how the image is written around the mask: "
-    + "; ".join(f"{mode}: {text}" for mode, text in EXPLANATIONS.items()),
-    "shadow": "a soft drop shadow beneath the subject",
-}  # fmt: skip
 _EXTRA = {
-    "format": {"enum": list(FORMATS)},
     "bgc": {"example": "0,0,0,255"},
-    "composite": {"enum": list(MODES), "default": DEFAULT_COMPOSITE},
+    "composite": {"default": DEFAULT_COMPOSITE},
 }
-_TYPES = {bool: "boolean", int: "integer"}
 
 
 def _option_schema(name: str) -> dict:
-    """rembg's field ``name`` as the code reads it: its type, default and range."""
-    field = OPTIONS[name]
-    default = field_default(field)
-    schema = {"type": _TYPES.get(type(default), "string"), "description": _DESCRIPTIONS[name]}
+    """rembg's field ``name`` as the code reads it: its option's type, help, default, range
+    and choices (u2net.options.OPTIONS)."""
+    row = option(OPTIONS[name])
+    if row.kind.schema == "binary":  # an upload
+        return {"type": "string", "format": "binary", "description": row.help}
+    schema: dict = {"type": row.kind.schema, "description": row.help}
+    default = default_of(row)
     if default is not None:
         schema["default"] = default
-    if field in MATTING_FIELDS:
-        schema["minimum"], schema["maximum"] = THRESHOLD_RANGE
+    if row.low is not None:
+        schema["minimum"] = row.low
+    if row.high is not None:
+        schema["maximum"] = row.high
+    if row.choices:
+        schema["enum"] = list(row.choices)
     return {**schema, **_EXTRA.get(name, {})}
 
 
@@ -70,13 +60,7 @@ _MODEL_SCHEMA = {
     "type": "string", "default": DEFAULT_MODEL, "enum": list(REQUEST_NAMES),
     "description": "when not given: the gateway's --default-model",
 }  # fmt: skip
-_OPTION_SCHEMA = {
-    "model": _MODEL_SCHEMA,
-    **{name: _option_schema(name) for name in OPTIONS if name != BG_IMAGE_FIELD},
-}
-_BG_IMAGE_SCHEMA = {
-    "type": "string", "format": "binary", "description": "a background photo (covers the canvas)",
-}  # fmt: skip
+_OPTION_SCHEMA = {"model": _MODEL_SCHEMA, **{name: _option_schema(name) for name in OPTIONS}}
 _FORM = {
     "requestBody": {
         "required": True,
@@ -88,7 +72,6 @@ _FORM = {
                     "properties": {
                         FILE_FIELD: {"type": "string", "format": "binary"},
                         **_OPTION_SCHEMA,
-                        BG_IMAGE_FIELD: _BG_IMAGE_SCHEMA,
                     },
                 }
             }
@@ -98,7 +81,11 @@ _FORM = {
 _QUERY = {
     "parameters": [
         {"name": URL_FIELD, "in": "query", "required": True, "schema": {"type": "string"}},
-        *({"name": k, "in": "query", "schema": v} for k, v in _OPTION_SCHEMA.items()),
+        *(
+            {"name": name, "in": "query", "schema": schema}
+            for name, schema in _OPTION_SCHEMA.items()
+            if schema.get("format") != "binary"  # an upload is not a query parameter
+        ),
     ]
 }
 _IMAGE = {200: {"content": {t: {} for t in ("image/png", "image/webp", "image/jpeg")}}}

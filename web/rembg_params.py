@@ -16,35 +16,23 @@ from collections.abc import Mapping
 from u2net.catalogue import DEFAULT_MODEL
 from u2net.errors import OptionError
 from u2net.image.compositing import REMBG
-from u2net.options import DEFAULTS, FORMATS, OutputOptions, build_options
-from u2net.values import parse_bool, parse_choice, reject_unknown
+from u2net.options import BG_IMAGE, OutputOptions, build_options
+from u2net.options import OPTIONS as TABLE
+from u2net.values import parse_bool, reject_unknown
 
 FILE_FIELD = "file"
 URL_FIELD = "url"
-OPTION_FIELDS = (
-    "model",
-    "a",
-    "af",
-    "ab",
-    "ae",
-    "om",
-    "ppm",
-    "bgc",
-    "dc",
-    "vm",
-    "extras",
-    "format",
-    "composite",
-    "shadow",
-)
-BG_IMAGE_FIELD = "bg_image"  # an upload beside the photo (the web UI's background picker)
-# rembg's name -> the option it sets (see u2net.options.FIELDS)
-OPTIONS = {
-    "a": "alpha_matting", "af": "foreground_threshold", "ab": "background_threshold",
-    "ae": "erode_size", "om": "only_mask", "ppm": "post_process", "bgc": "bgcolor", "format": "fmt",
-    "composite": "composite", "shadow": "shadow", BG_IMAGE_FIELD: "bg_image",
-}  # fmt: skip
+MODEL_FIELD = "model"
+BG_IMAGE_FIELD = BG_IMAGE  # an upload beside the photo (the web UI's background picker)
+# rembg's HTTP name -> the option it sets: the options of u2net.options.OPTIONS offered here
+OPTIONS = {o.http_name: o.field for o in TABLE if o.on_rembg_api}
 UNSERVED = ("dc", "vm")
+OPTION_FIELDS = (
+    MODEL_FIELD,
+    *(name for name in OPTIONS if name != BG_IMAGE_FIELD),
+    *UNSERVED,
+    "extras",
+)
 DEFAULT_COMPOSITE = REMBG  # rembg's own image, where rembg's API is promised
 
 
@@ -60,7 +48,6 @@ def rembg_options(
     for unserved in UNSERVED:
         if parse_bool(unserved, fields.get(unserved, False)):
             raise OptionError(f"{unserved}: expected false (not served here), got true")
-    fmt = parse_choice("format", fields.get("format"), FORMATS, DEFAULTS.fmt)
     composite = fields.get("composite") or DEFAULT_COMPOSITE
-    values = {**fields, "format": fmt, "composite": composite, BG_IMAGE_FIELD: bg_image}
-    return fields.get("model") or default_model, build_options(values, OPTIONS)
+    values = {**fields, "composite": composite, BG_IMAGE_FIELD: bg_image}
+    return fields.get(MODEL_FIELD) or default_model, build_options(values, OPTIONS)

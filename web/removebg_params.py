@@ -34,13 +34,16 @@ Bad values raise OptionError naming the field (web answers 400).
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
+from PIL import ImageColor
+
 from u2net.errors import OptionError
-from u2net.image.compositing import MODES
+from u2net.image.compositing import MODES, Color
 from u2net.image.scene import roi_box
-from u2net.options import DEFAULTS, OutputOptions, build_options, clash, parse_web_color
+from u2net.options import DEFAULTS, OutputOptions, build_options, clash
 from u2net.values import (
     LENGTH,
     finite_number,
@@ -132,6 +135,22 @@ def _source(fields: Mapping[str, str]) -> str:
         got = ", ".join(given) or "none"
         raise OptionError(f"expected exactly one of {', '.join(SOURCES)}, got {got}")
     return given[0]
+
+
+HEX_COLOR = re.compile(r"#?([0-9a-fA-F]{3,4}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})")
+
+
+def parse_web_color(text: str, name: str) -> Color:
+    """remove.bg's ``bg_color``: hex (``81d4fa``, ``#fff``, ``81d4fa77``) or a colour name
+    (``green``, CSS names) -> RGBA tuple; ``name`` heads the error."""
+    value = text.strip()
+    spec = f"#{value.lstrip('#')}" if HEX_COLOR.fullmatch(value) else value.lower()
+    try:
+        rgb = ImageColor.getrgb(spec)
+    except ValueError:
+        expected = "expected a hex colour (81d4fa, 81d4fa77) or a colour name"
+        raise OptionError(f"{name}: {expected}, got {text!r}") from None
+    return (*rgb, 255)[:4] if len(rgb) == 3 else rgb  # type: ignore[return-value]
 
 
 def _background(fields: Mapping[str, str]) -> tuple[int, int, int, int] | None:

@@ -161,7 +161,11 @@ BAD_INPUTS = {
     "request-max-pixels": (None, {"max_pixels": 1000}, "expected at most 1,000 pixels"),
     "unknown-model": (None, {"model": "u2net_cloth_seg"}, "parameter model: expected one of"),
     "bad-bgcolor": (None, {"bgcolor": "red"}, "parameter bgcolor: expected R,G,B"),
-    "bad-format": (None, {"format": "bmp"}, "expected a format from png, webp, jpg, got 'bmp'"),
+    "bad-format": (
+        None,
+        {"format": "bmp"},
+        "parameter format: expected one of png, webp, jpg",
+    ),
     "bad-flag": (None, {"crop": "maybe"}, "parameter crop: expected true or false"),
     "bad-number": (None, {"crop_margin": "wide"}, "parameter crop_margin: expected a whole"),
     "bad-threshold": (

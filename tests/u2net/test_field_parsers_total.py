@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from functools import partial
 
 import pytest
 from hypothesis import example, given
@@ -24,14 +25,14 @@ from u2net.errors import InvalidRequest, OptionError
 from u2net.job import parse_request
 from u2net.options import (
     BG_IMAGE,
-    FIELDS,
-    PARAMETERS,
+    OPTIONS,
     build_options,
+    fields,
     from_parameters,
+    parameter_names,
     parse_color,
     parse_position,
     parse_scale,
-    parse_web_color,
     to_parameters,
 )
 from u2net.values import (
@@ -53,19 +54,20 @@ VALUE_PARSERS: dict[str, Callable[[str], object]] = {
     "parse_lengths 1": lambda text: parse_lengths("margin", text, 1),
     "parse_lengths 4": lambda text: parse_lengths("roi", text, 4),
     "parse_color": lambda text: parse_color(text, "bgc"),
-    "parse_web_color": lambda text: parse_web_color(text, "bg_color"),
     "parse_scale": lambda text: parse_scale("scale", text),
     "parse_position": lambda text: parse_position("position", text),
+    # every option's own parser, as u2net.options.OPTIONS declares it
+    **{f"option {row.name}": partial(row.parse, row.name) for row in OPTIONS if row.is_parameter},
 }
 CLI_TYPES = {
     name: getattr(edge, name)
     for name in (
-        "positive_int", "non_negative_int", "positive_float", "port", "byte", "png_level",
+        "positive_int", "non_negative_int", "positive_float", "port", "byte",
         "int_list", "color", "models",
     )
 }  # fmt: skip
 # every field build_options takes, as text (a background photo is bytes from an upload)
-TEXT_FIELDS = [name for name in FIELDS if name != BG_IMAGE]
+TEXT_FIELDS = [name for name in fields() if name != BG_IMAGE]
 
 
 def answers(call: Callable[[], object], errors: type[Exception] | tuple[type[Exception], ...]):
@@ -111,7 +113,7 @@ PARAMETER_VALUES = st.one_of(FIELD_TEXT, st.booleans(), st.integers(-(2**63), 2*
 
 
 @TOTAL
-@given(parameters=st.dictionaries(st.sampled_from(PARAMETERS), PARAMETER_VALUES, max_size=6))
+@given(parameters=st.dictionaries(st.sampled_from(parameter_names()), PARAMETER_VALUES, max_size=6))
 @example(parameters={"roi": "0 0 1.23457e+06px 100%", "shadow_opacity": HUGE_INT})
 @example(parameters={"max_pixels": HUGE_INT, "crop_margin": f"-{HUGE_INT}"})
 def test_cutouts_parameters_are_total(parameters: dict) -> None:

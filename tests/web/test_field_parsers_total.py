@@ -33,6 +33,7 @@ from web.removebg_params import (
     USED,
     applied_headers,
     background_source,
+    parse_web_color,
     removebg_request,
     with_margin,
     zip_parts,
@@ -254,3 +255,13 @@ def test_a_lone_surrogate_in_json_is_refused_naming_the_field(raw: bytes, field:
         asyncio.run(read_json(request_with(raw, "application/json")))
     assert str(info.value) == f"JSON body: expected text, got a lone surrogate in {field}"
     one_line(str(info.value))
+
+
+@TOTAL
+@given(text=FIELD_TEXT)
+@hostile_examples("text")
+def test_remove_bgs_colour_parser_is_total(text: str) -> None:
+    try:
+        parse_web_color(text, "bg_color")
+    except OptionError as e:
+        refused(e)

@@ -43,7 +43,7 @@ def default_repository() -> Path:
     source checkout (editable install); else ``./model_repository`` in the working folder."""
     if os.environ.get(REPOSITORY_ENV):
         return Path(os.environ[REPOSITORY_ENV]).expanduser()
-    checkout = Path(__file__).resolve().parents[1]
+    checkout = Path(__file__).resolve().parents[2]
     if (checkout / "pyproject.toml").is_file() and (checkout / REPOSITORY_DIRNAME).is_dir():
         return checkout / REPOSITORY_DIRNAME
     return Path.cwd() / REPOSITORY_DIRNAME

@@ -136,8 +136,8 @@ def test_png_is_lossless(photo: Image.Image) -> None:
     ("kwargs", "says"),
     [
         ({"fmt": "jpg"}, "give a background colour"),
-        ({"fmt": "gif"}, "expected a format from png, webp, jpg"),
-        ({"png_compression": 11}, "expected a PNG compression 0..9"),
+        ({"fmt": "gif"}, "format: expected one of png, webp, jpg"),
+        ({"png_compression": 11}, "png_compression: expected 0..9, got 11"),
     ],
 )
 def test_bad_output_options(kwargs: dict, says: str) -> None:
