@@ -90,7 +90,7 @@ def request_costs(photos: dict[str, Path], model: str, count: int) -> Costs:
     sys.path.insert(0, str(Path(__file__).parent))
     from cutout import serving, tree_cpu_seconds
 
-    from client.server_side import ServerSideCutter
+    from client.cutout import ServerSideCutter
     from u2net.options import OutputOptions
 
     samples: dict[tuple[str, str], list[tuple[float, float]]] = {}

@@ -44,7 +44,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 
-from client.loadgen import Window, drive
+from client.load.loadgen import Window, drive
 from client.triton import TritonModel
 from convert.cli import main as convert_main
 from convert.model_config import CPU_BATCHING, BatchingPolicy, OnnxVariant, write_configs

@@ -5,7 +5,7 @@
 
 For each model and each ``max_batch_size``, a real `python -m server` serves a temporary
 repository holding that model with its config edited (the model file linked). Raw tensors
-(pre-processed photos) are sent at concurrency 1, 4 and 16 (``drive`` from client/loadgen);
+(pre-processed photos) are sent at concurrency 1, 4 and 16 (``drive`` from client/load/loadgen.py);
 the server's resident memory (tritonserver + every backend stub) is sampled every second.
 At concurrency 16 the load runs for ``--soak`` seconds so ONNX Runtime's arena can grow to
 what the batches need. Prints one Markdown table.
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from client.loadgen import drive
+from client.load.loadgen import drive
 from client.triton import TritonModel
 from server.embedded import RunningServer, start
 from u2net.report import table

@@ -28,9 +28,9 @@ from pathlib import Path
 from google.protobuf import text_format
 from PIL import Image
 
+from client.cutout import ServerSideCutter
 from client.cutter import Cutter
-from client.loadgen import Window, drive
-from client.server_side import ServerSideCutter
+from client.load.loadgen import Window, drive
 from server.embedded import RunningServer, start
 from u2net.contract import CUTOUT
 from u2net.options import OutputOptions

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from client.server_side import ServerSideCutter
+from client.cutout import ServerSideCutter
 from u2net.image import compositing
 from u2net.image.encoders import encode_png
 from u2net.image.io import encode, open_rgb

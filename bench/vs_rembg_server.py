@@ -33,7 +33,7 @@ import httpx
 from client_vs_rembg import REMBG, ensure_rembg  # beside this script
 from PIL import Image
 
-from client.loadgen import drive
+from client.load.loadgen import drive
 from server.embedded import start
 from server.launch import ReadyChild, free_ports, spawn_until_ready
 from server.models import scan

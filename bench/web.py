@@ -28,8 +28,8 @@ from pathlib import Path
 from cutout import rss_by_part_mb  # bench/cutout.py, beside this script
 from PIL import Image
 
-from client.loadgen import Window, drive
-from client.server_side import ServerSideCutter
+from client.cutout import ServerSideCutter
+from client.load.loadgen import Window, drive
 from server.embedded import start
 from server.launch import ReadyChild, free_ports, spawn_until_ready
 from u2net.options import OutputOptions
@@ -87,7 +87,7 @@ def locust(url: str, photo: Path, model: str, users: int, seconds: float, *, out
 
 
 def grpc_for(url: str, model: str, photo: Path, users: int, seconds: float) -> Window:
-    """Closed loops of ``cut --server-side``'s call for ``seconds`` (client.loadgen's drive)."""
+    """Closed loops of ``cut --server-side``'s call for ``seconds`` (loadgen's drive)."""
     cutter = ServerSideCutter(url, model, concurrency=users)
     try:
         return drive(

@@ -1,16 +1,29 @@
 """Argument groups of the CLIs, each of which adds its own flags and turns what was parsed into
-the settings it stands for (Polygraphy's ``tools/args``): :class:`OutputArgs` -> OutputOptions.
+the settings it stands for (Polygraphy's ``tools/args``): :class:`ModelArgs` -> the model's
+name, :class:`LinkArgs` -> :class:`LinkSettings`, :class:`OutputArgs` -> OutputOptions.
+``python -m client``'s subcommands and ``python -m web`` share them.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from client.breaker import Breaker, BreakerPolicy
+from client.cutter import DEFAULT_CONCURRENCY
 from client.inputs import output_format
+from client.retry import RetryPolicy
+from client.targets import DEFAULT_RERESOLVE_S
+from client.triton import DEFAULT_TIMEOUT_S
 from u2net import cli as edge
+from u2net.catalogue import DEFAULT_MODEL, model_help, rembg_custom_hint
+from u2net.deployment import URL_ENV, default_url
 from u2net.errors import OptionError, UsageError
+from u2net.image.io import DEFAULT_MAX_PIXELS
 from u2net.options import (
     BG_IMAGE,
     COLOR,
@@ -118,3 +131,177 @@ def read_background(path: Path) -> bytes:
     if not data:
         raise UsageError(f"--bg-image {path}: expected an image, got 0 bytes")
     return data
+
+
+# --- the model ------------------------------------------------------------------------------
+
+
+def json_object(text: str) -> dict:
+    """rembg's ``-x``: a JSON object."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise argparse.ArgumentTypeError(f"expected a JSON object, got {text!r} ({e})") from e
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"expected a JSON object, got {text!r}")
+    return value
+
+
+class ModelArgs:
+    """``-m/--model`` and rembg's ``-x/--extras``, which here only says how to stage a custom
+    model (rembg's u2net_custom and dis_custom sessions)."""
+
+    def add_to(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument(
+            "-m",
+            "--model",
+            default=DEFAULT_MODEL,
+            help=f"a base name (_trt if ready, else _onnx) or a served name: {model_help()}; "
+            "a custom model by its name (python -m convert custom)",
+        )
+        parser.add_argument(
+            "-x",
+            "--extras",
+            type=json_object,
+            default={},
+            metavar="JSON",
+            help="rembg's extra session arguments: with -m u2net_custom or dis_custom, "
+            "'{\"model_path\": FILE}' says how to stage FILE here",
+        )
+
+    def parse(self, args: argparse.Namespace) -> str:
+        """The model's name (see :func:`check_model`)."""
+        check_model(args.model, args.extras)
+        return args.model
+
+
+def check_model(model: str, extras: dict | None = None) -> None:
+    """rembg's custom sessions and ``-x`` as usage errors that say what to do here."""
+    hint = rembg_custom_hint(model, extras or {})
+    if hint is not None:
+        raise UsageError(hint)
+    if extras:
+        keys = ", ".join(sorted(extras))
+        raise UsageError(
+            f"-x: expected it only with -m u2net_custom or dis_custom (model_path), got {keys}"
+            f" with -m {model}"
+        )
+
+
+# --- the link to Triton ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LinkSettings:
+    """What :class:`LinkArgs`' flags set: where Triton is and how requests to it behave."""
+
+    url: str | None
+    timeout_s: float
+    max_pixels: int
+    concurrency: int
+    retry: RetryPolicy = RetryPolicy()
+    breaker: BreakerPolicy = BreakerPolicy()
+    reresolve_s: float = DEFAULT_RERESOLVE_S
+
+    def link(self) -> dict[str, Any]:
+        """The link's keywords for Cutter and the other clients (a breaker of its own)."""
+        return {
+            "timeout_s": self.timeout_s,
+            "retry": self.retry,
+            "breaker": Breaker(self.breaker),
+            "reresolve_s": self.reresolve_s,
+        }
+
+
+@dataclass(frozen=True)
+class LinkDefaults:
+    """A program's defaults for :class:`LinkArgs`' flags."""
+
+    timeout_s: float = DEFAULT_TIMEOUT_S
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    concurrency: int = DEFAULT_CONCURRENCY
+
+
+class LinkArgs:
+    """``--timeout`` and ``--max-pixels``; each of the others where the program has it: ``--url``,
+    ``--concurrency``, ``--retries`` with ``--outage-grace``, ``--reresolve-interval``."""
+
+    def __init__(
+        self,
+        *,
+        url: bool = True,
+        concurrency: bool = True,
+        retries: bool = True,
+        reresolve: bool = True,
+        defaults: LinkDefaults = LinkDefaults(),
+    ) -> None:
+        self.url, self.concurrency, self.retries = url, concurrency, retries
+        self.reresolve, self.defaults = reresolve, defaults
+
+    def add_to(self, parser: argparse.ArgumentParser) -> None:
+        if self.url:
+            parser.add_argument(
+                "--url",
+                default=default_url(),
+                help=f"Triton gRPC address; several replicas: ipv4:HOST:PORT,HOST:PORT or "
+                f"dns:///NAME:PORT, balanced round-robin (${URL_ENV} overrides)",
+            )
+        parser.add_argument(
+            "--timeout",
+            type=edge.positive_float,
+            default=self.defaults.timeout_s,
+            help="seconds per request to Triton, all its retries included",
+        )
+        parser.add_argument(
+            "--max-pixels",
+            type=edge.positive_int,
+            default=self.defaults.max_pixels,
+            help="refuse larger images, read from their header before decoding",
+        )
+        if self.concurrency:
+            parser.add_argument(
+                "--concurrency",
+                type=edge.positive_int,
+                default=self.defaults.concurrency,
+                help="requests in flight to Triton",
+            )
+        if self.retries:
+            self._add_retries(parser)
+        if self.reresolve:
+            parser.add_argument(
+                "--reresolve-interval",
+                type=edge.positive_float,
+                default=DEFAULT_RERESOLVE_S,
+                metavar="S",
+                help="a dns: address is resolved again this often, to reach replicas added since",
+            )
+
+    @staticmethod
+    def _add_retries(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument(
+            "--retries",
+            type=edge.non_negative_int,
+            default=None,
+            help="at most this many retries when the server is unreachable or restarting "
+            "(0: none; default: as many as --timeout allows, with jittered backoff)",
+        )
+        parser.add_argument(
+            "--outage-grace",
+            type=edge.positive_float,
+            default=None,
+            metavar="S",
+            help="a server failing for longer than this is judged gone: what is not yet sent "
+            "is not processed (default: --timeout)",
+        )
+
+    def parse(self, args: argparse.Namespace) -> LinkSettings:
+        grace = getattr(args, "outage_grace", None) or args.timeout
+        return LinkSettings(
+            url=getattr(args, "url", None),
+            timeout_s=args.timeout,
+            max_pixels=args.max_pixels,
+            concurrency=getattr(args, "concurrency", self.defaults.concurrency),
+            retry=RetryPolicy(retries=getattr(args, "retries", None)),
+            breaker=BreakerPolicy(grace_s=grace),
+            reresolve_s=getattr(args, "reresolve_interval", DEFAULT_RERESOLVE_S),
+        )

@@ -99,3 +99,11 @@ def plan(inputs: list[str], output: Path | None, fmt: str) -> list[Job]:
         Job(src, output / (rel.with_name(rel.name + ".out" + ext) if t in clashes else t))
         for (src, rel), t in zip(found, targets, strict=True)
     ]
+
+
+def image_paths(inputs: list[str]) -> list[Path]:
+    """Files and folders -> image files; none at all is a usage error."""
+    paths = [path for path, _rel in expand(inputs)[0]]
+    if not paths:
+        raise UsageError(f"no image files found in {' '.join(inputs)}")
+    return paths

@@ -34,7 +34,6 @@ from client.errors import (
     ServerUnavailable,
     TimedOut,
 )
-from client.loadgen import merge_statistics
 from client.retry import (
     CANCELLED,
     DEADLINE_EXCEEDED,
@@ -45,8 +44,16 @@ from client.retry import (
     model_gone,
     retryable,
 )
+from client.statistics import merge_statistics
 from client.targets import DEFAULT_RERESOLVE_S, addresses, grpc_target, is_balanced, resolves
-from u2net.catalogue import DEFAULT_MODEL, KNOWN_MODELS, SERVED_NAMES, base_name, served_candidates
+from u2net.catalogue import (
+    DEFAULT_MODEL,
+    KNOWN_MODELS,
+    SERVED_NAMES,
+    base_name,
+    first_ready,
+    served_candidates,
+)
 from u2net.contract import CONTRACT, ServingContract, check_metadata, sized_as_served
 from u2net.deployment import START_HINT, default_url
 
@@ -117,10 +124,7 @@ def resolve_model(candidates: list[str], ready: list[str]) -> str:
 
     ``ready``: the ready candidates, or (when none is) every ready model, for the message.
     """
-    for name in candidates:
-        if name in ready:
-            return name
-    raise not_ready(candidates, ready)
+    return first_ready(candidates, ready, lambda: not_ready(candidates, ready))
 
 
 def make_inputs(batch: np.ndarray, contract: ServingContract = CONTRACT) -> list:

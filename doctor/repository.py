@@ -26,7 +26,14 @@ from u2net.catalogue import (
     base_name,
     contract_of,
 )
-from u2net.contract import CONTRACT, CUTOUT, FAMILY_CONTRACTS, ServingContract
+from u2net.contract import (
+    CONTRACT,
+    CUTOUT,
+    FAMILY_CONTRACTS,
+    ServingContract,
+    Tensor,
+    config_tensors,
+)
 from u2net.deployment import (
     NGC_RELEASE,
     NGC_TENSORRT_VERSION,
@@ -59,7 +66,6 @@ logger = logging.getLogger(__name__)
 CONVERT = "python -m convert"
 CONVERT_TRT = "python -m convert trt"
 CPU_SUFFIXES = (ONNX_SUFFIX, INT8_SUFFIX)  # what the embedded CPU server runs
-Tensor = tuple[str, str, list[int]]  # name, config data type, dims
 
 
 @dataclass(frozen=True)
@@ -97,22 +103,13 @@ def plan_problems(
 
 
 def _expected_tensors(name: str, contract: ServingContract) -> dict[str, list[Tensor]]:
-    """What a model's config must declare: ``cutout``'s bytes contract, else the mask one."""
+    """What a model's config must declare (name, config data type, dims): ``cutout``'s bytes
+    contract (one image a request), else the mask one (batched)."""
     if name == CUTOUT.name:
-        return {
-            "input": [(n, _config_type(d), dims) for n, d, dims in CUTOUT.inputs],
-            "output": [(n, _config_type(d), dims) for n, d, dims in CUTOUT.outputs],
-        }
-    return {
-        "input": [(contract.input_name, f"TYPE_{contract.input_dtype}", list(contract.input_dims))],
-        "output": [
-            (contract.output_name, f"TYPE_{contract.output_dtype}", list(contract.output_dims))
-        ],
-    }
-
-
-def _config_type(dtype: str) -> str:
-    return "TYPE_STRING" if dtype == CUTOUT.bytes_dtype else f"TYPE_{dtype}"
+        inputs, outputs, batched = CUTOUT.inputs, CUTOUT.outputs, False
+    else:
+        inputs, outputs, batched = contract.inputs, contract.outputs, True
+    return {"input": config_tensors(inputs, batched), "output": config_tensors(outputs, batched)}
 
 
 def tensor_problems(config: Any, name: str, contract: ServingContract = CONTRACT) -> list[str]:

@@ -10,9 +10,10 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import overload
 
 from u2net.contract import (
     FAMILY_CONTRACTS,
@@ -214,6 +215,26 @@ def served_candidates(requested: str) -> list[str]:
     if is_served_name(requested):
         return [requested]
     return [f"{requested}{TRT_SUFFIX}", f"{requested}{ONNX_SUFFIX}"]
+
+
+@overload
+def first_ready(candidates: Iterable[str], ready: Collection[str]) -> str | None: ...
+@overload
+def first_ready(
+    candidates: Iterable[str], ready: Collection[str], none_ready: Callable[[], Exception]
+) -> str: ...
+def first_ready(
+    candidates: Iterable[str],
+    ready: Collection[str],
+    none_ready: Callable[[], Exception] | None = None,
+) -> str | None:
+    """The first of ``candidates`` (preferred first, as :func:`served_candidates` gives them)
+    that is among the ``ready`` names. When none is: the error ``none_ready`` makes (each edge
+    says it its own way), or None without one."""
+    name = next((name for name in candidates if name in ready), None)
+    if name is None and none_ready is not None:
+        raise none_ready()
+    return name
 
 
 def parse_models(text: str) -> list[KnownModel]:

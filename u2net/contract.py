@@ -1,8 +1,9 @@
 """The serving contract: one source of truth for every model in model_repository.
 
 convert builds graphs that satisfy it, the configs declare it, the client speaks it and
-the tests check it. Nothing else in the project repeats these numbers. Also here: how Triton
-says a served model is not there right now.
+the tests check it. Nothing else in the project repeats these numbers, nor spells a data type
+(``DTYPES``: Triton's, numpy's and config.pbtxt's names). Also here: how Triton says a served
+model is not there right now.
 """
 
 from __future__ import annotations
@@ -15,6 +16,36 @@ from u2net.errors import ContractMismatch
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+BATCH_DIM = -1  # a batched tensor's first dim as Triton's metadata gives it: any batch size
+Tensor = tuple[str, str, list[int]]  # name, Triton's data type, dims (as in model metadata)
+
+
+@dataclass(frozen=True)
+class Dtype:
+    """One data type in each of its spellings."""
+
+    triton: str  # Triton's, in model metadata and inference requests: "UINT8"
+    numpy: type[np.generic]
+    config: str  # config.pbtxt's (model_config.proto's DataType): "TYPE_UINT8"
+
+
+# Triton's spelling -> the others, for every data type a served model here declares
+DTYPES: dict[str, Dtype] = {
+    d.triton: d
+    for d in (
+        Dtype("UINT8", np.uint8, "TYPE_UINT8"),
+        Dtype("INT32", np.int32, "TYPE_INT32"),
+        Dtype("FP32", np.float32, "TYPE_FP32"),
+        Dtype("BYTES", np.object_, "TYPE_STRING"),
+    )
+}
+
+
+def config_tensors(tensors: list[Tensor], batched: bool) -> list[Tensor]:
+    """``tensors`` (a contract's ``inputs`` or ``outputs``) as config.pbtxt declares them:
+    the config's data type names, and, where the model batches (``max_batch_size`` > 0),
+    without the batch dim, which Triton adds back in the model's metadata."""
+    return [(n, DTYPES[d].config, dims[1:] if batched else dims) for n, d, dims in tensors]
 
 
 @dataclass(frozen=True)
@@ -45,12 +76,23 @@ class ServingContract:
         return (self.size, self.size)
 
     @property
+    def inputs(self) -> list[Tensor]:
+        """(name, Triton's data type, dims) of each input, as its metadata has them: the batch
+        dim first (``BATCH_DIM``)."""
+        return [(self.input_name, self.input_dtype, [BATCH_DIM, *self.input_dims])]
+
+    @property
+    def outputs(self) -> list[Tensor]:
+        """The same of each output."""
+        return [(self.output_name, self.output_dtype, [BATCH_DIM, *self.output_dims])]
+
+    @property
     def input_np_dtype(self) -> type[np.generic]:
-        return np.uint8
+        return DTYPES[self.input_dtype].numpy
 
     @property
     def output_np_dtype(self) -> type[np.generic]:
-        return np.uint8
+        return DTYPES[self.output_dtype].numpy
 
 
 CONTRACT = ServingContract()  # U²-Net's: 320², ImageNet's mean and std
@@ -75,7 +117,7 @@ def sized_as_served(metadata: dict, contract: ServingContract) -> ServingContrac
     return contract
 
 
-def _describe(tensors: list[dict]) -> list[tuple[str, str, list[int]]]:
+def _describe(tensors: list[dict]) -> list[Tensor]:
     return [(t["name"], t["datatype"], [int(d) for d in t["shape"]]) for t in tensors]
 
 
@@ -86,8 +128,7 @@ def check_metadata(metadata: dict, contract: ServingContract = CONTRACT) -> None
     """
 
     name = metadata.get("name", "?")
-    want_in = [(contract.input_name, contract.input_dtype, [-1, *contract.input_dims])]
-    want_out = [(contract.output_name, contract.output_dtype, [-1, *contract.output_dims])]
+    want_in, want_out = contract.inputs, contract.outputs
     got_in = _describe(metadata.get("inputs", []))
     got_out = _describe(metadata.get("outputs", []))
     if got_in != want_in:
@@ -111,11 +152,12 @@ class CutoutContract:
     output_name: str = "result_bytes"  # the encoded result
     size_name: str = "result_size"  # width, height of the result
     box_name: str = "foreground_box"  # left, top, width, height in result pixels
-    bytes_dtype: str = "BYTES"  # Triton's TYPE_STRING
+    bytes_dtype: str = "BYTES"  # config.pbtxt's TYPE_STRING (DTYPES)
     int_dtype: str = "INT32"
 
     @property
-    def inputs(self) -> list[tuple[str, str, list[int]]]:
+    def inputs(self) -> list[Tensor]:
+        """(name, Triton's data type, dims) of each input: no batch dim (one image a request)."""
         return [
             (self.input_name, self.bytes_dtype, [1]),
             (self.background_name, self.bytes_dtype, [1]),
@@ -126,7 +168,7 @@ class CutoutContract:
         return (self.background_name,)
 
     @property
-    def outputs(self) -> list[tuple[str, str, list[int]]]:
+    def outputs(self) -> list[Tensor]:
         return [
             (self.output_name, self.bytes_dtype, [1]),
             (self.size_name, self.int_dtype, [2]),

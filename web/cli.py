@@ -21,8 +21,8 @@ from pathlib import Path
 
 import uvicorn
 
+from client.args import LinkArgs, LinkDefaults
 from client.breaker import DEFAULT_GRACE_S, DEFAULT_PROBE_INTERVAL_S, BreakerPolicy
-from client.targets import DEFAULT_RERESOLVE_S
 from u2net.catalogue import DEFAULT_MODEL
 from u2net.cli import (
     add_verbosity,
@@ -45,6 +45,17 @@ from web.errors import ConfigError
 log = logging.getLogger(__name__)
 
 READY_POLL_S = 0.5
+# --timeout, --max-pixels, --concurrency and --reresolve-interval, as the client's; the
+# gateway's own --triton-url and --outage-grace (its breaker answers 503 at once)
+LINK = LinkArgs(
+    url=False,
+    retries=False,
+    defaults=LinkDefaults(
+        timeout_s=defaults.DEFAULT_TIMEOUT_S,
+        max_pixels=defaults.DEFAULT_MAX_PIXELS,
+        concurrency=defaults.DEFAULT_CONCURRENCY,
+    ),
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -58,10 +69,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--max-upload-mb", type=positive_float, default=defaults.DEFAULT_MAX_UPLOAD_MB,
                    help="largest upload; larger ones get 413 while streaming")  # fmt: skip
-    p.add_argument("--max-pixels", type=positive_int, default=defaults.DEFAULT_MAX_PIXELS,
-                   help="largest image, read from its header before decoding")  # fmt: skip
-    p.add_argument("--concurrency", type=positive_int, default=defaults.DEFAULT_CONCURRENCY,
-                   help="requests in flight to Triton")  # fmt: skip
     p.add_argument("--queue", type=non_negative_int, default=defaults.DEFAULT_QUEUE,
                    help="requests waiting beyond --concurrency; more get 503 at once")  # fmt: skip
     p.add_argument("--memory-budget-mb", type=positive_int, metavar="MB",
@@ -76,8 +83,6 @@ def build_parser() -> argparse.ArgumentParser:
                    help="let GET /api/remove?url= and image_url fetch public URLs")  # fmt: skip
     p.add_argument("--default-model", default=DEFAULT_MODEL,
                    help="model for requests naming none (remove.bg's API never does)")  # fmt: skip
-    p.add_argument("--timeout", type=positive_float, default=defaults.DEFAULT_TIMEOUT_S,
-                   help="seconds per request to Triton")  # fmt: skip
     p.add_argument("--triton-start-timeout", type=positive_float, default=300.0,
                    help="seconds to wait for the embedded Triton")  # fmt: skip
     p.add_argument("--outage-grace", type=positive_float, default=DEFAULT_GRACE_S, metavar="S",
@@ -86,9 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--probe-interval", type=positive_float, default=DEFAULT_PROBE_INTERVAL_S,
                    metavar="S", help="how often Triton is probed; the breaker closes on the "
                    "first probe that finds it back")  # fmt: skip
-    p.add_argument("--reresolve-interval", type=positive_float, default=DEFAULT_RERESOLVE_S,
-                   metavar="S", help="a dns: --triton-url is resolved again this often, "
-                   "to reach Triton replicas added since")  # fmt: skip
+    LINK.add_to(p)
     add_verbosity(p)
     return p
 
@@ -131,15 +134,16 @@ def listen(host: str, port_number: int) -> socket.socket:
 
 
 def make_config(args: argparse.Namespace, triton_url: str, keys: frozenset[str]) -> WebConfig:
+    link = LINK.parse(args)
     return WebConfig(
         triton_url=triton_url, host=args.host, port=args.port, api_keys=keys,
-        max_upload_bytes=int(args.max_upload_mb * MB), max_pixels=args.max_pixels,
-        concurrency=args.concurrency, queue=args.queue, cors_origins=tuple(args.cors_origin),
+        max_upload_bytes=int(args.max_upload_mb * MB), max_pixels=link.max_pixels,
+        concurrency=link.concurrency, queue=args.queue, cors_origins=tuple(args.cors_origin),
         memory_budget_bytes=args.memory_budget_mb * MB,
-        fetch=FetchPolicy(enabled=args.allow_url_fetch), timeout_s=args.timeout,
+        fetch=FetchPolicy(enabled=args.allow_url_fetch), timeout_s=link.timeout_s,
         default_model=args.default_model,
         breaker=BreakerPolicy(grace_s=args.outage_grace, probe_interval_s=args.probe_interval),
-        reresolve_s=args.reresolve_interval,
+        reresolve_s=link.reresolve_s,
     )  # fmt: skip
 
 

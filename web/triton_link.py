@@ -21,6 +21,7 @@ import logging
 from collections.abc import Callable
 
 from client.breaker import Breaker, BreakerPolicy, State
+from client.cutout import AsyncCutoutModel, Parameters
 from client.errors import (
     BadInput,
     ModelNotReady,
@@ -30,7 +31,6 @@ from client.errors import (
     TimedOut,
 )
 from client.retry import RetryPolicy
-from client.server_side import AsyncCutoutModel, Parameters
 from client.targets import DEFAULT_RERESOLVE_S
 from client.triton import gone
 from u2net.catalogue import (
@@ -39,6 +39,7 @@ from u2net.catalogue import (
     REQUEST_NAMES,
     SERVED_NAMES,
     base_name,
+    first_ready,
     served_candidates,
 )
 from u2net.errors import ServingError
@@ -70,11 +71,16 @@ def http_error(e: ServingError, url: str) -> WebError:
     return UpstreamFailed(f"processing failed: {reason}")
 
 
+def is_loaded(requested: str, loaded: frozenset[str]) -> bool:
+    """Does a request for ``requested`` find one of its served names among ``loaded``?"""
+    return first_ready(served_candidates(requested), loaded) is not None
+
+
 def requestable(loaded: frozenset[str]) -> list[str]:
     """The names a request may give for the loaded models: ``u2netp`` and ``u2netp_onnx``
     when ``u2netp_onnx`` is loaded (a custom model's too)."""
     names = {*REQUEST_NAMES, *loaded, *(base_name(name) for name in loaded)}
-    return sorted(name for name in names if loaded & set(served_candidates(name)))
+    return sorted(name for name in names if is_loaded(name, loaded))
 
 
 def down(e: ServerGone, url: str) -> TritonDown:
@@ -147,7 +153,7 @@ class TritonLink:
         loaded, base = self.loaded, base_name(requested)
         if loaded is None or base in KNOWN_MODELS or not CUSTOM_NAME.fullmatch(base):
             return
-        if loaded & set(served_candidates(requested)):
+        if is_loaded(requested, loaded):
             return
         try:
             ready = await self._model().ready_among(served_candidates(requested))
@@ -163,7 +169,7 @@ class TritonLink:
         too: ``cutout``'s answer would list every catalogued name, loaded or not. ``field``: the
         request's field that named it."""
         loaded = self.loaded
-        if loaded is None or self.breaker.outage_s() or loaded & set(served_candidates(requested)):
+        if loaded is None or self.breaker.outage_s() or is_loaded(requested, loaded):
             return
         shown = ", ".join(requestable(loaded)) or "none"
         raise BadRequest(

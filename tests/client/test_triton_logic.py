@@ -45,6 +45,14 @@ def test_resolve_model_lists_ready_models() -> None:
         resolve_model(served_candidates("u2net"), ["u2netp_onnx"])
 
 
+def test_resolve_model_says_none_is_ready() -> None:
+    with pytest.raises(ModelNotReady) as info:
+        resolve_model(served_candidates("u2netp"), [])
+    assert str(info.value) == (
+        "model u2netp_trt or u2netp_onnx is not ready on the server; ready models: none"
+    )
+
+
 def _meta(in_shape: list[int], in_dtype: str = "UINT8", out_name: str = "mask") -> dict:
     return {
         "name": "m",

@@ -8,21 +8,52 @@ import onnx
 import pytest
 from tritonclient.grpc import model_config_pb2 as mc
 
-from convert.model_config import all_variants, configs_of, to_text
+from convert.model_config import (
+    CutoutVariant,
+    OnnxVariant,
+    TrtVariant,
+    all_variants,
+    configs_of,
+    to_text,
+    write_configs,
+)
 from server.backend_dir import available_backends
 from tests.cli_run import run_cli
 from tests.data import REPOSITORY, staged_model
 from u2net.catalogue import KNOWN_MODELS, MODEL_NAMES
-from u2net.contract import CONTRACT, CUTOUT
+from u2net.contract import (
+    BATCH_DIM,
+    CONTRACT,
+    CUTOUT,
+    DTYPES,
+    FAMILY_CONTRACTS,
+    ISNET_FAMILY,
+    check_cutout_metadata,
+    check_metadata,
+)
 from u2net.image.io import DEFAULT_MAX_PIXELS
 from u2net.options import MAX_PIXELS
 from u2net.repository.layout import CPU_CONFIG_NAME, MAX_SESSION_BATCH, config_path, read_config
 
 CONFIGS = sorted(REPOSITORY.glob("*/config.pbtxt"))
 MASK_CONFIGS = [p for p in CONFIGS if p.parent.name != CUTOUT.name]
-TYPES = {"UINT8": mc.TYPE_UINT8, "INT32": mc.TYPE_INT32, "BYTES": mc.TYPE_STRING}
+TRITON_TYPE = {mc.DataType.Value(d.config): d.triton for d in DTYPES.values()}
 VARIANTS = {v.name: v for v in all_variants()}
 ONNX_TO_TRITON = {onnx.TensorProto.UINT8: mc.TYPE_UINT8, onnx.TensorProto.FLOAT: mc.TYPE_FP32}
+
+
+def metadata_of(config: mc.ModelConfig) -> dict:
+    """The metadata Triton serves for a model of this config (its JSON form): each tensor in
+    Triton's data type, with the batch dim first where the model batches."""
+    batch = [BATCH_DIM] if config.max_batch_size > 0 else []
+
+    def tensors(declared) -> list[dict]:
+        return [
+            {"name": t.name, "datatype": TRITON_TYPE[t.data_type], "shape": [*batch, *t.dims]}
+            for t in declared
+        ]
+
+    return {"name": config.name, "inputs": tensors(config.input), "outputs": tensors(config.output)}
 
 
 def test_every_variant_has_a_committed_config() -> None:
@@ -69,12 +100,7 @@ def test_committed_config_is_what_the_code_generates(path: Path) -> None:
 def test_config_follows_contract(path: Path) -> None:
     config = read_config(path)
     assert config.name == path.parent.name
-    assert [(i.name, i.data_type, list(i.dims)) for i in config.input] == [
-        (CONTRACT.input_name, mc.TYPE_UINT8, list(CONTRACT.input_dims))
-    ]
-    assert [(o.name, o.data_type, list(o.dims)) for o in config.output] == [
-        (CONTRACT.output_name, mc.TYPE_UINT8, list(CONTRACT.output_dims))
-    ]
+    check_metadata(metadata_of(config), CONTRACT)
     assert config.max_batch_size >= 1
     assert config.HasField("dynamic_batching")
     assert all(g.kind == mc.ModelInstanceGroup.KIND_AUTO for g in config.instance_group)
@@ -84,13 +110,32 @@ def test_cutout_config_follows_its_contract() -> None:
     """One image per request (no batch dim), CPU instances, the server's pixel limit."""
     config = read_config(REPOSITORY / CUTOUT.name / "config.pbtxt")
     assert config.backend == "python" and config.max_batch_size == 0
-    got_in = [(i.name, i.data_type, list(i.dims)) for i in config.input]
-    got_out = [(o.name, o.data_type, list(o.dims)) for o in config.output]
-    assert got_in == [(n, TYPES[t], d) for n, t, d in CUTOUT.inputs]
-    assert got_out == [(n, TYPES[t], d) for n, t, d in CUTOUT.outputs]
+    check_cutout_metadata(metadata_of(config))
+    assert [i.name for i in config.input if i.optional] == list(CUTOUT.optional_inputs)
     assert all(g.kind == mc.ModelInstanceGroup.KIND_CPU for g in config.instance_group)
     assert int(config.parameters[MAX_PIXELS].string_value) == DEFAULT_MAX_PIXELS
     assert (REPOSITORY / CUTOUT.name / "1" / "model.py").is_file()
+
+
+WRITTEN = [
+    *all_variants(tuple(KNOWN_MODELS)),
+    *(OnnxVariant("mine", contract=c) for c in FAMILY_CONTRACTS.values()),
+    TrtVariant("mine", contract=FAMILY_CONTRACTS[ISNET_FAMILY]),
+]
+
+
+@pytest.mark.parametrize(
+    "variant", WRITTEN, ids=[f"{v.name}-{getattr(v.contract, 'size', '')}" for v in WRITTEN]
+)
+def test_a_written_config_serves_its_contracts_tensors(tmp_path: Path, variant) -> None:
+    """Every configuration written (the CPU ones too), as the metadata Triton derives from it:
+    what the client checks a served model against."""
+    for path in write_configs(variant, tmp_path):
+        metadata = metadata_of(read_config(path))
+        if isinstance(variant, CutoutVariant):
+            check_cutout_metadata(metadata)
+        else:
+            check_metadata(metadata, variant.contract)
 
 
 @pytest.mark.parametrize("model", MODEL_NAMES)

@@ -8,11 +8,19 @@ from pathlib import Path
 
 import pytest
 
+from convert.model_config import OnnxVariant, TrtVariant, write_configs
 from doctor.check import Status
-from doctor.repository import inspect_model, inspect_repository, model_check, staged_check
+from doctor.repository import (
+    inspect_model,
+    inspect_repository,
+    model_check,
+    staged_check,
+    tensor_problems,
+)
 from tests.data import REPOSITORY
 from tests.doctor import data
 from u2net.contract import CUTOUT
+from u2net.repository.layout import read_config
 
 COMMITTED = REPOSITORY
 ONNX = "u2netp_onnx"
@@ -95,3 +103,28 @@ def test_a_plan_is_compared_with_the_tensorrt_of_the_release_in_use(
     repository = data.repository_with_plan(tmp_path, "11.0.0", "8.9")
     check = model_check(inspect_model(repository, "u2netp_trt"), ["8.9"], "gpu")
     assert check.status is status and says in check.detail
+
+
+@pytest.mark.parametrize(
+    "variant",
+    [OnnxVariant("isnet-anime"), TrtVariant("u2net"), OnnxVariant("u2netp", int8=True)],
+    ids=lambda v: v.name,
+)
+def test_a_config_convert_writes_agrees_with_the_doctor(tmp_path: Path, variant) -> None:
+    for path in write_configs(variant, tmp_path):
+        assert tensor_problems(read_config(path), variant.name, variant.contract) == []
+
+
+def test_a_config_of_another_data_type_is_reported_in_the_configs_spelling(
+    repository: Path,
+) -> None:
+    default = repository / ONNX / "config.pbtxt"
+    default.write_text(default.read_text().replace("TYPE_UINT8", "TYPE_FP32", 1))
+    (repository / ONNX / "1").mkdir(exist_ok=True)
+    (repository / ONNX / "1" / "model.onnx").write_bytes(b"stands in for the staged graph")
+    check = model_check(inspect_model(repository, ONNX), [], "cpu")
+    assert check.status is Status.FAIL
+    assert (
+        "expected input [('image', 'TYPE_UINT8', [320, 320, 3])],"
+        " got [('image', 'TYPE_FP32', [320, 320, 3])]"
+    ) in check.detail

@@ -18,7 +18,7 @@ from PIL import Image
 from tritonclient.utils import InferenceServerException
 
 from client import Cutter
-from client.server_side import CutoutModel
+from client.cutout import CutoutModel
 from tests.bad_files import png_bomb_bytes, truncated_jpeg_bytes, wide_png_bytes
 from tests.data import PHOTO_IDS, PHOTOS
 from tests.photo_modes import heic, rgb_profile

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from client.ab import run_ab
+from client.load.ab import run_ab
 from tests.data import PHOTOS
 from tests.web.browser import (
     DESKTOP,

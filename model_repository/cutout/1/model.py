@@ -20,6 +20,7 @@ from u2net.catalogue import (
     ONNX_SUFFIX,
     SERVED_NAMES,
     contract_of,
+    first_ready,
     served_candidates,
 )
 from u2net.contract import CONTRACT, CUTOUT, says_not_loaded
@@ -57,9 +58,8 @@ def _served_name(requested: str, served: set[str]) -> str:
         ready = [name for name in candidates if pb_utils.is_model_ready(name)]
     except pb_utils.TritonModelException as e:  # the server is stopping or starting
         raise Unavailable(f"the server is not ready ({e}); try again") from e
-    if not ready:
-        raise Unavailable(f"model {' or '.join(candidates)} is not loaded on this server")
-    return ready[0]
+    not_loaded = f"model {' or '.join(candidates)} is not loaded on this server"
+    return first_ready(candidates, ready, lambda: Unavailable(not_loaded))
 
 
 def _gone(code: int) -> bool:

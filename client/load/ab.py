@@ -15,16 +15,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from client.loadgen import (
-    MEASUREMENT_HEADERS,
-    ServerStats,
-    Window,
-    counted,
-    drive,
-    measurements,
-    settled_statistics,
-    stats_delta,
-)
+from client.load.loadgen import MEASUREMENT_HEADERS, Window, drive, measurements
+from client.statistics import ServerStats, counted, settled_statistics, stats_delta
 from client.triton import TritonModel
 from u2net.agreement import (
     Certified,

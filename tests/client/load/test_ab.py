@@ -13,9 +13,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from client import ab
-from client.ab import ABReport, VariantRun, measure_both, on_grid_of, same_images
-from client.loadgen import ServerStats, Window
+from client.load import ab
+from client.load.ab import ABReport, VariantRun, measure_both, on_grid_of, same_images
+from client.load.loadgen import Window
+from client.statistics import ServerStats
 from tests.data import PHOTOS
 from u2net.agreement import compare_masks
 from u2net.contract import FAMILY_CONTRACTS, ISNET_FAMILY, U2NET_FAMILY, ServingContract

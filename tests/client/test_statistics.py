@@ -1,14 +1,11 @@
-"""The load-report maths: statistics deltas, windows, stability, tables."""
+"""Triton's statistics JSON: deltas over a window, a read once the counters settle, several
+replicas summed."""
 
 from __future__ import annotations
 
-import json
-import math
-
 import pytest
 
-from client.loadgen import Window, merge_statistics, settled_statistics, stable, stats_delta
-from u2net.report import table, to_csv, to_json
+from client.statistics import merge_statistics, settled_statistics, stats_delta
 
 
 def _stats(inferences: int, executions: int, queue_ns: int, infer_ns: int) -> dict:
@@ -52,31 +49,6 @@ def test_statistics_that_never_count_enough_are_taken_as_they_are() -> None:
     """(Another client's requests, or a server that restarted: the counts are what they are.)"""
     settled = settled_statistics(lambda: _stats(1, 1, 0, 0), "m", at_least=4, settle_s=0.05)
     assert stats_delta(_stats(0, 0, 0, 0), settled, "m").requests == 1
-
-
-def test_window_percentiles_and_throughput() -> None:
-    window = Window(latencies_s=[i / 1000 for i in range(1, 101)], seconds=2.0)
-    assert window.throughput == 50.0
-    assert window.percentile_ms(50) == pytest.approx(50.5)
-    assert window.percentile_ms(99) == pytest.approx(99.01)
-    assert math.isnan(Window().percentile_ms(50))
-
-
-@pytest.mark.parametrize(
-    ("throughputs", "expected"),
-    [([10.0], False), ([10.0, 10.5], True), ([10.0, 12.0], False), ([0.0, 0.0], False)],
-)
-def test_stable(throughputs: list[float], expected: bool) -> None:
-    assert stable(throughputs) is expected
-
-
-def test_table_csv_json() -> None:
-    rows = [[1, 2.5, float("nan")], [16, 123.456, "x"]]
-    text = table(["a", "b", "c"], rows).splitlines()
-    assert len(text) == 4 and all(line.count("|") == 4 for line in text)
-    assert "123.5" in text[3] and "-" in text[2]
-    assert to_csv(["a", "b", "c"], rows).splitlines()[0] == "a,b,c"
-    assert json.loads(to_json({"x": float("nan"), "y": [1.5]})) == {"x": None, "y": [1.5]}
 
 
 def test_replicas_statistics_are_summed() -> None:

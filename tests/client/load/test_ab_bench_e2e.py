@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from client.ab import VARIANT_HEADERS
-from client.bench import HEADERS
+from client.load.ab import VARIANT_HEADERS
+from client.load.bench import HEADERS
 from tests.cli_run import assert_one_line_error, run_cli
 from tests.data import PHOTOS
 

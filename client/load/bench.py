@@ -9,17 +9,8 @@ from pathlib import Path
 import numpy as np
 
 from client.cutter import Cutter
-from client.loadgen import (
-    MEASUREMENT_HEADERS,
-    ServerStats,
-    Window,
-    counted,
-    drive,
-    measurements,
-    settled_statistics,
-    stable,
-    stats_delta,
-)
+from client.load.loadgen import MEASUREMENT_HEADERS, Window, drive, measurements, stable
+from client.statistics import ServerStats, counted, settled_statistics, stats_delta
 from u2net.image.io import encode
 from u2net.options import OutputOptions
 
