@@ -224,7 +224,7 @@ def measure(
     rows = []
     with serving(name, policy, source) as server:
         pid = server.process.pid
-        model = TritonModel(server.grpc_url, name, REQUEST_TIMEOUT_S, contract=contract)
+        model = TritonModel(server.grpc_url, name, contract, timeout_s=REQUEST_TIMEOUT_S)
         alone = np.stack([model.infer(image[None])[0] for image in images])
         for c in (1, 4):
             with others_cores(pid) as others, sampling(pid) as samples:

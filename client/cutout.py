@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 import numpy as np
 import tritonclient.grpc as grpcclient
@@ -18,7 +18,8 @@ from client.targets import DEFAULT_RERESOLVE_S
 from client.triton import (
     DEFAULT_TIMEOUT_S,
     AsyncTritonModel,
-    ModelBase,
+    LinkOptions,
+    ModelChoice,
     TritonModel,
 )
 from u2net.catalogue import DEFAULT_MODEL
@@ -32,18 +33,19 @@ PROBE_RETRY = RetryPolicy(first_delay_s=0.1, max_delay_s=0.2, jitter=False)
 Parameters = Mapping[str, bool | int | str]
 
 
-class CutoutBase(ModelBase):
-    """What both ``cutout`` clients share: the request, the result, the contract check.
+class CutoutChoice(ModelChoice):
+    """``cutout``'s strategy: its one name, its own contract, its request and its result.
 
     Only ``cutout``'s own readiness counts: with strict readiness a server says "not ready"
     while any model failed to load (a TensorRT plan, say) even though ``cutout`` serves.
     """
 
     asks_server_ready = False
-    cutout: CutoutContract
 
-    def use_cutout(self, contract: CutoutContract) -> None:
+    def __init__(self, contract: CutoutContract = CUTOUT) -> None:
+        self.requested = contract.name
         self.cutout = contract
+        self.served_name: str | None = None
         self.outputs = [
             grpcclient.InferRequestedOutput(name)
             for name in (contract.output_name, contract.size_name, contract.box_name)
@@ -73,20 +75,15 @@ class CutoutBase(ModelBase):
         return CutResult(bytes(data), (width, height), (left, top, box_w, box_h))
 
 
-class CutoutModel(CutoutBase, TritonModel):
+class CutoutModel(TritonModel):
     """The served ``cutout`` model (same connection, retry and error handling as the rest)."""
 
+    choice: CutoutChoice
+
     def __init__(
-        self,
-        url: str | None = None,
-        timeout_s: float = DEFAULT_TIMEOUT_S,
-        retry: RetryPolicy = RetryPolicy(),
-        contract: CutoutContract = CUTOUT,
-        **link: Any,
+        self, url: str | None = None, contract: CutoutContract = CUTOUT, **link: Unpack[LinkOptions]
     ) -> None:
-        """``link``: :class:`client.triton.Link`'s ``breaker`` and ``reresolve_s``."""
-        super().__init__(url, contract.name, timeout_s, retry, **link)
-        self.use_cutout(contract)
+        super().__init__(url, contract.name, choice=CutoutChoice(contract), **link)
 
     def cut_bytes(
         self, data: bytes, parameters: Parameters, background: bytes | None = None
@@ -96,27 +93,22 @@ class CutoutModel(CutoutBase, TritonModel):
         answer = self._call(
             "infer",
             self.resolve(),
-            self.request(data, background),
-            outputs=self.outputs,
+            self.choice.request(data, background),
+            outputs=self.choice.outputs,
             parameters=dict(parameters),
         )
-        return self.result(answer)
+        return self.choice.result(answer)
 
 
-class AsyncCutoutModel(CutoutBase, AsyncTritonModel):
+class AsyncCutoutModel(AsyncTritonModel):
     """The asyncio twin of :class:`CutoutModel`; create it in the loop that uses it."""
 
+    choice: CutoutChoice
+
     def __init__(
-        self,
-        url: str | None = None,
-        timeout_s: float = DEFAULT_TIMEOUT_S,
-        retry: RetryPolicy = RetryPolicy(),
-        contract: CutoutContract = CUTOUT,
-        **link: Any,
+        self, url: str | None = None, contract: CutoutContract = CUTOUT, **link: Unpack[LinkOptions]
     ) -> None:
-        """``link``: :class:`client.triton.Link`'s ``breaker`` and ``reresolve_s``."""
-        super().__init__(url, contract.name, timeout_s, retry, **link)
-        self.use_cutout(contract)
+        super().__init__(url, contract.name, choice=CutoutChoice(contract), **link)
 
     async def cut_bytes(
         self, data: bytes, parameters: Parameters, background: bytes | None = None
@@ -124,18 +116,18 @@ class AsyncCutoutModel(CutoutBase, AsyncTritonModel):
         answer = await self._call(
             "infer",
             await self.resolve(),
-            self.request(data, background),
-            outputs=self.outputs,
+            self.choice.request(data, background),
+            outputs=self.choice.outputs,
             parameters=dict(parameters),
         )
-        return self.result(answer)
+        return self.choice.result(answer)
 
     async def is_ready(self, timeout_s: float = READY_TIMEOUT_S) -> bool:
         """Is ``cutout`` ready? Retried briefly within ``timeout_s`` (a channel reconnecting
         to a server just back answers UNAVAILABLE for up to a second); no answer raises the
         error. Outside the breaker: this is how a watcher probes (and reports to it itself)."""
         attempts = self.attempts(timeout_s, PROBE_RETRY)
-        name = self.cutout.name
+        name = self.choice.cutout.name
         return bool(await self._call("is_model_ready", name, attempts=attempts, gated=False))
 
     async def ready_among(
@@ -166,9 +158,11 @@ class ServerSideCutter:
         breaker: Breaker | None = None,
         reresolve_s: float | None = DEFAULT_RERESOLVE_S,
     ) -> None:
-        link = {"breaker": breaker, "reresolve_s": reresolve_s}  # one breaker: one server
-        self.cutout = CutoutModel(url, timeout_s, retry, **link)
-        self.inner = TritonModel(url, model, timeout_s, retry, **link)
+        link: LinkOptions = {  # one breaker for both: one server
+            "timeout_s": timeout_s, "retry": retry, "breaker": breaker, "reresolve_s": reresolve_s,
+        }  # fmt: skip
+        self.cutout = CutoutModel(url, **link)
+        self.inner = TritonModel(url, model, **link)
         self.concurrency = concurrency
         self.max_pixels = max_pixels
 

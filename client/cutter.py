@@ -5,15 +5,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Iterable, Iterator
 from pathlib import Path
+from typing import Unpack
 
 import numpy as np
 from PIL import Image
 
-from client.breaker import Breaker
 from client.pipeline import map_ordered
-from client.retry import RetryPolicy
-from client.targets import DEFAULT_RERESOLVE_S
-from client.triton import DEFAULT_TIMEOUT_S, AsyncTritonModel, TritonModel
+from client.triton import AsyncTritonModel, LinkOptions, TritonModel
 from u2net.catalogue import DEFAULT_MODEL, contract_of
 from u2net.contract import ServingContract
 from u2net.image.io import DEFAULT_MAX_PIXELS, ImageSource, encode, open_rgb
@@ -23,34 +21,42 @@ from u2net.options import OutputOptions
 DEFAULT_CONCURRENCY = 2
 
 
-class Cutter:
-    """Cut subjects out of photos through a Triton server.
+class CutterBase:
+    """What both cutters hold: the served model's link, the requests in flight, the pixel
+    limit and the default options."""
 
-    >>> with Cutter("localhost:8001") as cutter:          # doctest: +SKIP
-    ...     cutter.cut("photo.jpg").save("photo.out.png")
-    """
+    link_class: type[TritonModel] | type[AsyncTritonModel]
 
     def __init__(
         self,
         url: str | None = None,
         model: str = DEFAULT_MODEL,
         *,
-        timeout_s: float = DEFAULT_TIMEOUT_S,
         concurrency: int = DEFAULT_CONCURRENCY,
         max_pixels: int = DEFAULT_MAX_PIXELS,
-        retry: RetryPolicy = RetryPolicy(),
         options: OutputOptions = OutputOptions(),
         contract: ServingContract | None = None,  # None: the model's (u2net.catalogue)
-        breaker: Breaker | None = None,
-        reresolve_s: float | None = DEFAULT_RERESOLVE_S,
+        **link: Unpack[LinkOptions],
     ) -> None:
-        contract = contract or contract_of(model)
-        self.model = TritonModel(
-            url, model, timeout_s, retry, contract, breaker=breaker, reresolve_s=reresolve_s
-        )
+        self.model = self.link_class(url, model, contract or contract_of(model), **link)
         self.concurrency = concurrency
         self.max_pixels = max_pixels
         self.options = options
+
+    @property
+    def contract(self) -> ServingContract:
+        """The served model's contract (its size known once it is resolved)."""
+        return self.model.contract
+
+
+class Cutter(CutterBase):
+    """Cut subjects out of photos through a Triton server.
+
+    >>> with Cutter("localhost:8001") as cutter:          # doctest: +SKIP
+    ...     cutter.cut("photo.jpg").save("photo.out.png")
+    """
+
+    link_class = TritonModel
 
     def connect(self) -> str:
         """Reach the server, pick the served model and check its contract; returns its name.
@@ -58,11 +64,6 @@ class Cutter:
         Called on first use anyway; call it early to fail fast on a bad server or model.
         """
         return self.model.resolve()
-
-    @property
-    def contract(self) -> ServingContract:
-        """The served model's contract (its size known once it is resolved)."""
-        return self.model.contract
 
     def mask_320(self, rgb: Image.Image) -> np.ndarray:
         self.model.resolve()  # the served model's size, before the photo is resized to it
@@ -104,39 +105,14 @@ class Cutter:
         self.close()
 
 
-class AsyncCutter:
+class AsyncCutter(CutterBase):
     """The asyncio variant, on ``tritonclient.grpc.aio``; image work runs in threads."""
 
-    def __init__(
-        self,
-        url: str | None = None,
-        model: str = DEFAULT_MODEL,
-        *,
-        timeout_s: float = DEFAULT_TIMEOUT_S,
-        concurrency: int = DEFAULT_CONCURRENCY,
-        max_pixels: int = DEFAULT_MAX_PIXELS,
-        retry: RetryPolicy = RetryPolicy(),
-        options: OutputOptions = OutputOptions(),
-        contract: ServingContract | None = None,  # None: the model's (u2net.catalogue)
-        breaker: Breaker | None = None,
-        reresolve_s: float | None = DEFAULT_RERESOLVE_S,
-    ) -> None:
-        contract = contract or contract_of(model)
-        self.model = AsyncTritonModel(
-            url, model, timeout_s, retry, contract, breaker=breaker, reresolve_s=reresolve_s
-        )
-        self.concurrency = concurrency
-        self.max_pixels = max_pixels
-        self.options = options
+    link_class = AsyncTritonModel
 
     async def connect(self) -> str:
         """Reach the server, pick the served model and check its contract; returns its name."""
         return await self.model.resolve()
-
-    @property
-    def contract(self) -> ServingContract:
-        """The served model's contract (its size known once it is resolved)."""
-        return self.model.contract
 
     async def mask_320(self, rgb: Image.Image) -> np.ndarray:
         await self.model.resolve()  # the served model's size, before the photo is resized

@@ -3,11 +3,13 @@ models on top of them.
 
 :class:`Link` holds what every connection shares, blocking or asyncio: the address, the
 request's budget, client.retry's rules (with whether this client ever reached the server) and
-the one translation of tritonclient's errors. :class:`BlockingLink` and :class:`AsyncLink`
-only add the channel and the calls. :class:`TritonServer` asks one server about any model
-(the doctor, the benches); :class:`ModelBase` adds the choice of a served model and its
-contract check, for :class:`TritonModel` (blocking, thread-safe) and
-:class:`AsyncTritonModel` (``tritonclient.grpc.aio``).
+the one translation of tritonclient's errors; its settings are declared there once
+(:class:`LinkOptions`) and forwarded by every client. :class:`BlockingLink` and
+:class:`AsyncLink` add the channel, the calls and the driver of a conversation written once for
+both (:data:`Steps`). :class:`TritonServer` asks one server about any model (the doctor, the
+benches). A model's link follows a strategy, :class:`ModelChoice`: which served name to use and
+which contract to check (``cutout``'s: client.cutout); :class:`TritonModel` (blocking,
+thread-safe) and :class:`AsyncTritonModel` (``tritonclient.grpc.aio``) are the two links.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypedDict, TypeVar, Unpack
 
 import numpy as np
 import tritonclient.grpc as grpcclient
@@ -58,6 +61,7 @@ from u2net.contract import CONTRACT, ServingContract, check_metadata, sized_as_s
 from u2net.deployment import START_HINT, default_url
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 DEFAULT_TIMEOUT_S = 60.0
 ONE_ATTEMPT = RetryPolicy(retries=0)
@@ -141,19 +145,41 @@ def gone(url: str, breaker: Breaker) -> ServerGone:
     )
 
 
-class Link:
-    """What every connection shares; subclasses hold the channels and make the calls.
+class LinkOptions(TypedDict, total=False):
+    """A link's settings, declared once (:meth:`Link.__init__`); every client forwards them:
+    a request's budget in seconds, client.retry's rules, a circuit breaker shared by every link
+    to the same servers (None: none), how often a ``dns:`` target gets a new channel."""
 
-    ``breaker``: a circuit breaker shared by every link to the same servers (None: none);
-    ``reresolve_s``: how often a ``dns:`` target gets a new channel (see client.channels).
-    """
+    timeout_s: float
+    retry: RetryPolicy
+    breaker: Breaker | None
+    reresolve_s: float | None
+
+
+@dataclass(frozen=True)
+class Call:
+    """One remote question: a tritonclient method, its arguments."""
+
+    method: str
+    args: tuple[Any, ...] = ()
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+
+
+# a conversation with the server written once for both links: each Call is yielded, its
+# answer sent back in; the value returned ends it (BlockingLink.run, AsyncLink.run)
+Steps = Generator[Call, Any, T]
+
+
+class Link:
+    """What every connection shares; :class:`BlockingLink` and :class:`AsyncLink` hold the
+    channels and make the calls."""
 
     def __init__(
         self,
-        url: str | None,
-        timeout_s: float,
-        retry: RetryPolicy,
+        url: str | None = None,
         *,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        retry: RetryPolicy = RetryPolicy(),
         breaker: Breaker | None = None,
         reresolve_s: float | None = DEFAULT_RERESOLVE_S,
     ) -> None:
@@ -240,6 +266,15 @@ class BlockingLink(Link):
                     retired.close()
             time.sleep(delay)
 
+    def run(self, steps: Steps[T]) -> T:
+        """A conversation written as :data:`Steps`, each call made as :meth:`_call` makes it."""
+        try:
+            call = next(steps)
+            while True:
+                call = steps.send(self._call(call.method, *call.args, **call.kwargs))
+        except StopIteration as done:
+            return done.value
+
     def close(self) -> None:
         for client in self.channels.all():
             client.close()
@@ -283,6 +318,15 @@ class AsyncLink(Link):
                     await retired.close()
             await asyncio.sleep(delay)
 
+    async def run(self, steps: Steps[T]) -> T:
+        """As :meth:`BlockingLink.run`, each call awaited."""
+        try:
+            call = next(steps)
+            while True:
+                call = steps.send(await self._call(call.method, *call.args, **call.kwargs))
+        except StopIteration as done:
+            return done.value
+
     async def close(self) -> None:
         for client in self.channels.all():
             await client.close()
@@ -291,14 +335,6 @@ class AsyncLink(Link):
 class TritonServer(BlockingLink):
     """Blocking questions to one Triton server about any model, by name (the doctor's and
     the benches'): no model choice, no contract check."""
-
-    def __init__(
-        self,
-        url: str | None = None,
-        timeout_s: float = DEFAULT_TIMEOUT_S,
-        retry: RetryPolicy = RetryPolicy(),
-    ) -> None:
-        super().__init__(url, timeout_s, retry)
 
     def version(self) -> str:
         return str(self._call("get_server_metadata", as_json=True)["version"])
@@ -344,36 +380,32 @@ class TritonServer(BlockingLink):
         self.close()
 
 
-class ModelBase(Link):
-    """One served model: which name to use and its contract (mixed with a channel below)."""
+def server_not_ready(url: str) -> ServerUnavailable:
+    return ServerUnavailable(
+        f"the Triton server at {url} is up but not ready (models still loading?); try again shortly"
+    )
+
+
+def ready_among(names: Iterable[str]) -> Steps[list[str]]:
+    """The ``names`` that are ready, asked one by one (no admin API)."""
+    ready = []
+    for name in names:
+        if (yield Call("is_model_ready", (name,))):
+            ready.append(name)
+    return ready
+
+
+class ModelChoice:
+    """Which served model a client uses and the contract it checks: the strategy a model's link
+    follows (``cutout``'s is client.cutout.CutoutChoice)."""
 
     asks_server_ready = True  # False: only the model's own readiness counts
 
-    def __init__(
-        self,
-        url: str | None,
-        model: str,
-        timeout_s: float,
-        retry: RetryPolicy,
-        contract: ServingContract,
-        *,
-        breaker: Breaker | None = None,
-        reresolve_s: float | None = DEFAULT_RERESOLVE_S,
-    ) -> None:
-        super().__init__(url, timeout_s, retry, breaker=breaker, reresolve_s=reresolve_s)
-        self.requested = model
+    def __init__(self, requested: str, contract: ServingContract) -> None:
+        self.requested = requested
         self.contract = contract
         self.served_name: str | None = None  # set once resolved and checked
         self.outputs = [grpcclient.InferRequestedOutput(contract.output_name)]
-
-    def served_before(self) -> bool:
-        return self.served_name is not None
-
-    def server_not_ready(self) -> ServerUnavailable:
-        return ServerUnavailable(
-            f"the Triton server at {self.url} is up but not ready (models still loading?); "
-            "try again shortly"
-        )
 
     def candidates(self) -> list[str]:
         """Served names to try, preferred first."""
@@ -386,122 +418,116 @@ class ModelBase(Link):
             self.contract = sized_as_served(metadata, self.contract)
         check_metadata(metadata, self.contract)
 
-    def accept(self, name: str, metadata: dict) -> str:
-        """Check the chosen model against the contract and remember it."""
-        self.check(metadata)
-        log.info("using model %s at %s", name, self.url)
+    def resolution(self, url: str) -> Steps[str]:
+        """The served model's name: the first ready candidate, checked against the contract
+        and remembered (when none is ready, the error lists the catalogue's ready models)."""
+        if self.asks_server_ready and not (yield Call("is_server_ready")):
+            raise server_not_ready(url)
+        wanted = self.candidates()
+        ready = (yield from ready_among(wanted)) or (yield from ready_among(CATALOGUE_NAMES))
+        name = resolve_model(wanted, ready)
+        self.check((yield Call("get_model_metadata", (name,), {"as_json": True})))
+        log.info("using model %s at %s", name, url)
         self.served_name = name
         return name
 
-    def replicas(self) -> list[str]:
-        """The addresses of a listed target (two or more) to ask one by one, else []."""
-        replicas = addresses(self.url) or []
-        if not replicas:
-            log.warning("statistics of %s come from one replica (a dns: target)", self.url)
-        return replicas if len(replicas) > 1 else []
 
-    def replica_statistics(self, address: str, name: str) -> dict:
-        """One replica's statistics of ``name`` (blocking; one attempt, errors translated)."""
-        with TritonServer(address, self.timeout_s, ONE_ATTEMPT) as server:
-            return server.statistics(name)
+def replicas_of(url: str) -> list[str]:
+    """The addresses of a listed target (two or more) to ask one by one, else []."""
+    replicas = addresses(url) or []
+    if not replicas:
+        log.warning("statistics of %s come from one replica (a dns: target)", url)
+    return replicas if len(replicas) > 1 else []
 
 
-class TritonModel(ModelBase, BlockingLink):
-    """One served model that follows the contract (blocking gRPC, thread-safe)."""
+def replica_statistics(address: str, name: str, timeout_s: float) -> dict:
+    """One replica's statistics of ``name`` (blocking; one attempt, errors translated)."""
+    with TritonServer(address, timeout_s=timeout_s, retry=ONE_ATTEMPT) as server:
+        return server.statistics(name)
+
+
+class ChosenModel:
+    """A link to one served model, chosen and checked by its :class:`ModelChoice`; mixed
+    before a link (blocking or asyncio), whose ``__init__`` takes the rest."""
+
+    choice: ModelChoice
 
     def __init__(
         self,
         url: str | None = None,
         model: str = DEFAULT_MODEL,
-        timeout_s: float = DEFAULT_TIMEOUT_S,
-        retry: RetryPolicy = RetryPolicy(),
         contract: ServingContract = CONTRACT,
         *,
-        breaker: Breaker | None = None,
-        reresolve_s: float | None = DEFAULT_RERESOLVE_S,
+        choice: ModelChoice | None = None,
+        **link: Unpack[LinkOptions],
     ) -> None:
-        super().__init__(
-            url, model, timeout_s, retry, contract, breaker=breaker, reresolve_s=reresolve_s
-        )
+        super().__init__(url, **link)  # type: ignore[call-arg]
+        self.choice = choice or ModelChoice(model, contract)
 
-    def ready_models(self) -> list[str]:
-        """The catalogue's served names that are ready (asked one by one, no admin API)."""
-        return [n for n in CATALOGUE_NAMES if self._call("is_model_ready", n)]
+    @property
+    def contract(self) -> ServingContract:
+        return self.choice.contract
+
+    @property
+    def requested(self) -> str:
+        return self.choice.requested
+
+    def served_before(self) -> bool:
+        return self.choice.served_name is not None
+
+
+class TritonModel(ChosenModel, BlockingLink):
+    """One served model that follows the contract (blocking gRPC, thread-safe)."""
 
     def resolve(self) -> str:
         """The served model's name; resolved and checked against the contract on first use."""
-        if self.served_name is None:
-            if self.asks_server_ready and not self._call("is_server_ready"):
-                raise self.server_not_ready()
-            wanted = self.candidates()
-            ready = [n for n in wanted if self._call("is_model_ready", n)]
-            name = resolve_model(wanted, ready or self.ready_models())
-            self.accept(name, self._call("get_model_metadata", name, as_json=True))
-        return self.served_name  # type: ignore[return-value]
+        if self.choice.served_name is None:
+            self.run(self.choice.resolution(self.url))
+        return self.choice.served_name  # type: ignore[return-value]
 
     def infer(self, batch: np.ndarray) -> np.ndarray:
         """uint8 [n, size, size, 3] -> uint8 masks [n, size, size]."""
-        result = self._call(
-            "infer", self.resolve(), make_inputs(batch, self.contract), outputs=self.outputs
-        )
+        inputs = make_inputs(batch, self.contract)
+        result = self._call("infer", self.resolve(), inputs, outputs=self.choice.outputs)
         return result.as_numpy(self.contract.output_name)
 
     def statistics(self) -> dict:
         """Triton's inference statistics of this model (JSON form), summed over every replica
         of a listed target; a ``dns:`` target's come from whichever replica answers."""
         name = self.resolve()
-        replicas = self.replicas()
+        replicas = replicas_of(self.url)
         if not replicas:
             return self._call("get_inference_statistics", name, as_json=True)
-        return merge_statistics([self.replica_statistics(a, name) for a in replicas], name)
+        parts = [replica_statistics(a, name, self.timeout_s) for a in replicas]
+        return merge_statistics(parts, name)
 
 
-class AsyncTritonModel(ModelBase, AsyncLink):
+class AsyncTritonModel(ChosenModel, AsyncLink):
     """The same on ``tritonclient.grpc.aio``: every call awaited, resolution under a lock."""
 
-    def __init__(
-        self,
-        url: str | None = None,
-        model: str = DEFAULT_MODEL,
-        timeout_s: float = DEFAULT_TIMEOUT_S,
-        retry: RetryPolicy = RetryPolicy(),
-        contract: ServingContract = CONTRACT,
-        *,
-        breaker: Breaker | None = None,
-        reresolve_s: float | None = DEFAULT_RERESOLVE_S,
-    ) -> None:
-        super().__init__(
-            url, model, timeout_s, retry, contract, breaker=breaker, reresolve_s=reresolve_s
-        )
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self._lock = asyncio.Lock()
-
-    async def ready_models(self) -> list[str]:
-        return [n for n in CATALOGUE_NAMES if await self._call("is_model_ready", n)]
 
     async def resolve(self) -> str:
         async with self._lock:
-            if self.served_name is None:
-                if self.asks_server_ready and not await self._call("is_server_ready"):
-                    raise self.server_not_ready()
-                wanted = self.candidates()
-                ready = [n for n in wanted if await self._call("is_model_ready", n)]
-                name = resolve_model(wanted, ready or await self.ready_models())
-                self.accept(name, await self._call("get_model_metadata", name, as_json=True))
-            return self.served_name  # type: ignore[return-value]
+            if self.choice.served_name is None:
+                await self.run(self.choice.resolution(self.url))
+            return self.choice.served_name  # type: ignore[return-value]
 
     async def infer(self, batch: np.ndarray) -> np.ndarray:
         name = await self.resolve()
         inputs = make_inputs(batch, self.contract)
-        result = await self._call("infer", name, inputs, outputs=self.outputs)
+        result = await self._call("infer", name, inputs, outputs=self.choice.outputs)
         return result.as_numpy(self.contract.output_name)
 
     async def statistics(self) -> dict:
         """As :meth:`TritonModel.statistics`: summed over every replica of a listed target."""
         name = await self.resolve()
-        replicas = self.replicas()
+        replicas = replicas_of(self.url)
         if not replicas:
             return await self._call("get_inference_statistics", name, as_json=True)
         parts = await asyncio.gather(
-            *(asyncio.to_thread(self.replica_statistics, a, name) for a in replicas)
+            *(asyncio.to_thread(replica_statistics, a, name, self.timeout_s) for a in replicas)
         )
         return merge_statistics(list(parts), name)

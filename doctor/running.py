@@ -175,7 +175,7 @@ def inspect_server(
 ) -> ServerFacts:
     """Ask the server at ``url`` what it serves, where, and how fast (each question once,
     within ``timeout_s``: the doctor reports what it finds, it does not wait for a server)."""
-    with TritonServer(url, timeout_s, ONE_ATTEMPT) as server:
+    with TritonServer(url, timeout_s=timeout_s, retry=ONE_ATTEMPT) as server:
         try:
             return _inspect(
                 server,

@@ -113,8 +113,8 @@ class TritonLink:
     async def open(self) -> None:
         """grpc.aio's channel belongs to the loop that creates it: the serving loop's."""
         self.model = AsyncCutoutModel(
-            self.url, self.timeout_s, self.retry,
-            breaker=self.breaker, reresolve_s=self.reresolve_s,
+            self.url, timeout_s=self.timeout_s, retry=self.retry, breaker=self.breaker,
+            reresolve_s=self.reresolve_s,
         )  # fmt: skip
         self.watcher = asyncio.create_task(self.watch(), name="triton-watcher")
 

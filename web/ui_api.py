@@ -173,7 +173,7 @@ async def masks_of(
     size, A's first."""
     triton = service.triton
     models = {
-        key: AsyncTritonModel(triton.url, name, triton.timeout_s, triton.retry)
+        key: AsyncTritonModel(triton.url, name, timeout_s=triton.timeout_s, retry=triton.retry)
         for key, name in names.items()
     }
     try:

@@ -212,7 +212,7 @@ def run_ab(
     max_pixels: int,
     floor: bool = True,
 ) -> ABReport:
-    models = [TritonModel(url, requested, timeout_s) for requested in (model_a, model_b)]
+    models = [TritonModel(url, requested, timeout_s=timeout_s) for requested in (model_a, model_b)]
     try:
         for model in models:  # a model the server cannot serve fails before A is measured
             model.resolve()

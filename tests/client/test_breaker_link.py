@@ -76,7 +76,7 @@ def test_retries_within_the_grace_then_refused_at_once_then_a_probe_closes_it(ap
 
 
 async def _make(kind: type, url: str, breaker: Breaker) -> TritonModel | AsyncTritonModel:
-    return kind(url, SERVED, 30.0, FAST, breaker=breaker)  # grpc.aio: inside the loop
+    return kind(url, SERVED, timeout_s=30.0, retry=FAST, breaker=breaker)  # grpc.aio: in the loop
 
 
 async def _close(model: TritonModel | AsyncTritonModel) -> None:

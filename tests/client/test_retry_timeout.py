@@ -38,14 +38,15 @@ def use(api: str, url: str, retry: RetryPolicy, timeout_s: float, what: str) -> 
     """``resolve()`` or ``infer()`` (one image) on a new blocking or asyncio model."""
     batch = np.zeros((1, *CONTRACT.input_dims), CONTRACT.input_np_dtype)
     if api == "sync":
-        model = TritonModel(url, SERVED, timeout_s, retry)
+        model = TritonModel(url, SERVED, timeout_s=timeout_s, retry=retry)
         try:
             return model.resolve() if what == "resolve" else model.infer(batch)
         finally:
             model.close()
 
     async def run() -> object:
-        aio = AsyncTritonModel(url, SERVED, timeout_s, retry)  # inside the loop, as grpc.aio needs
+        # inside the loop, as grpc.aio needs
+        aio = AsyncTritonModel(url, SERVED, timeout_s=timeout_s, retry=retry)
         try:
             return await (aio.resolve() if what == "resolve" else aio.infer(batch))
         finally:

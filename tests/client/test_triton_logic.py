@@ -19,8 +19,8 @@ from client.errors import (
 )
 from client.pipeline import InTurn, map_ordered
 from client.retry import RetryPolicy
-from client.triton import channel_options, resolve_model, translate
-from u2net.catalogue import served_candidates
+from client.triton import ModelChoice, channel_options, resolve_model, translate
+from u2net.catalogue import SERVED_NAMES, served_candidates
 from u2net.contract import CONTRACT, check_metadata
 from u2net.errors import ContractMismatch
 
@@ -194,3 +194,52 @@ def test_several_replicas_are_balanced_round_robin(target: str, url: str, balanc
         assert json.loads(args["grpc.service_config"])["loadBalancingConfig"] == [
             {"round_robin": {}}
         ]
+
+
+def converse(steps, answers: dict) -> tuple[object, list[tuple]]:
+    """Carry out a conversation written as Steps against fixed answers; what was asked, in
+    order, and the value it ended with (as BlockingLink.run does with a server)."""
+    asked: list[tuple] = []
+    try:
+        call = next(steps)
+        while True:
+            asked.append((call.method, *call.args))
+            call = steps.send(answers[(call.method, *call.args)])
+    except StopIteration as done:
+        return done.value, asked
+
+
+def served_metadata(name: str) -> dict:
+    tensors = {"inputs": CONTRACT.inputs, "outputs": CONTRACT.outputs}
+    return {"name": name} | {
+        kind: [{"name": n, "datatype": d, "shape": s} for n, d, s in found]
+        for kind, found in tensors.items()
+    }
+
+
+def test_a_model_is_chosen_in_candidate_order_checked_once_and_remembered() -> None:
+    choice = ModelChoice("u2netp", CONTRACT)
+    answers = {
+        ("is_server_ready",): True,
+        ("is_model_ready", "u2netp_trt"): False,
+        ("is_model_ready", "u2netp_onnx"): True,
+        ("get_model_metadata", "u2netp_onnx"): served_metadata("u2netp_onnx"),
+    }
+    name, asked = converse(choice.resolution("host:1"), answers)
+    assert name == choice.served_name == "u2netp_onnx"
+    assert asked == [
+        ("is_server_ready",),
+        ("is_model_ready", "u2netp_trt"),
+        ("is_model_ready", "u2netp_onnx"),
+        ("get_model_metadata", "u2netp_onnx"),
+    ]
+
+
+def test_no_ready_candidate_names_the_ready_models_and_a_server_not_ready_says_so() -> None:
+    answers = {("is_server_ready",): True} | {
+        ("is_model_ready", name): name == "u2netp_onnx" for name in SERVED_NAMES
+    }
+    with pytest.raises(ModelNotReady, match=r"ready models: u2netp_onnx$"):
+        converse(ModelChoice("u2net", CONTRACT).resolution("host:1"), answers)
+    with pytest.raises(ServerUnavailable, match="up but not ready"):
+        converse(ModelChoice("u2net", CONTRACT).resolution("host:1"), {("is_server_ready",): 0})
