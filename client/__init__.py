@@ -1,4 +1,7 @@
-"""Thin Triton client for U²-Net background removal.
+"""Everything that talks to Triton: the Python API (``Cutter``, ``AsyncCutter``), the gRPC link
+with its retries, breaker and replicas (``client.triton``), the ``cutout`` model's client
+(``client.cutout``), ``python -m client``'s subcommands (``client.commands``, their flags in
+``client.args``) and load testing (``client.load``).
 
 from client import Cutter
 with Cutter("localhost:8001") as cutter:
