@@ -6,6 +6,8 @@
 - ``client``, ``convert`` and ``server`` import only the core; ``web`` the core, ``client``
   and ``server`` (its launcher, for the embedded Triton); ``doctor`` the core, ``client``,
   ``server`` and ``convert``. Nothing imports ``web`` or ``doctor``.
+- The client's library does not import its load testing (``client.load``): only the ``ab`` and
+  ``bench`` commands do.
 - Only ``client`` talks to Triton: ``tritonclient`` is imported nowhere else in the packages,
   the benches, the scripts or the models' Python backends, except its model-config protobuf
   (``tritonclient.grpc.model_config_pb2``) to read ``config.pbtxt``.
@@ -119,6 +121,26 @@ def test_the_core_rules_cover_its_subpackages() -> None:
 def test_only_the_client_imports_tritonclient(folder: str) -> None:
     paths = _modules(folder) if folder in MAY_IMPORT else _files(ROOT / folder)
     assert _tritonclient_imports(paths) == []
+
+
+LOAD_TESTING = "client.load"
+# the client's modules that may use load testing: its CLI (ab, bench) and load testing itself
+LOAD_USERS = ("client/load/", "client/commands/", "client/cli.py")
+
+
+def test_the_client_library_does_not_import_load_testing() -> None:
+    """The library (Cutter, the link, cutout's client, frames, jobs) does without the load
+    generator; only ``ab``'s and ``bench``'s commands use it."""
+    library = [
+        path for path in _modules("client") if not _where(path).as_posix().startswith(LOAD_USERS)
+    ]
+    offenders = [
+        f"{_where(path)}:{line} imports {module}"
+        for path in library
+        for line, module in _imports(path, top_level_only=False)
+        if module == LOAD_TESTING or module.startswith(f"{LOAD_TESTING}.")
+    ]
+    assert library and offenders == []
 
 
 def test_the_client_does_talk_to_triton() -> None:

@@ -44,6 +44,7 @@ from u2net.values import (
     parse_percent,
 )
 
+ONE_OF_EACH_KIND = list({row.kind: row for row in reversed(OPTIONS) if row.is_parameter}.values())
 VALUE_PARSERS: dict[str, Callable[[str], object]] = {
     "parse_bool": lambda text: parse_bool("om", text),
     "parse_int": lambda text: parse_int("af", text),
@@ -56,8 +57,9 @@ VALUE_PARSERS: dict[str, Callable[[str], object]] = {
     "parse_color": lambda text: parse_color(text, "bgc"),
     "parse_scale": lambda text: parse_scale("scale", text),
     "parse_position": lambda text: parse_position("position", text),
-    # every option's own parser, as u2net.options.OPTIONS declares it
-    **{f"option {row.name}": partial(row.parse, row.name) for row in OPTIONS if row.is_parameter},
+    # the options' own parsers, as u2net.options.OPTIONS declares them: one option of each
+    # kind (the rest of a kind differ only in range, which parse_int's cases above cover)
+    **{f"option {row.name}": partial(row.parse, row.name) for row in ONE_OF_EACH_KIND},
 }
 CLI_TYPES = {
     name: getattr(edge, name)
