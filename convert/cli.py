@@ -32,19 +32,21 @@ log = logging.getLogger("convert")
 DEFAULT_MODELS = ",".join(MODEL_NAMES)
 
 
-def _add_selection(p: argparse.ArgumentParser, top: bool, custom: bool = False) -> None:
-    """--models and --model-repository, on the main parser and again after a subcommand
-    (``custom``: custom models staged in the repository count too, resolved once it is known:
-    the names stay a string until then)."""
-    default = DEFAULT_MODELS if top else argparse.SUPPRESS
-    p.add_argument(
-        "--models",
-        type=str if custom else edge.models,
-        default=default,
-        help="comma-separated base or served names, e.g. u2netp or u2netp_onnx"
-        + (", or custom models staged with `python -m convert custom`" if custom else "")
-        + (f" (default: {DEFAULT_MODELS})" if not top else ""),
-    )
+def _add_selection(
+    p: argparse.ArgumentParser, top: bool, custom: bool = False, models: bool = True
+) -> None:
+    """--models (unless ``models`` is False) and --model-repository, on the main parser and
+    again after a subcommand (``custom``: custom models staged in the repository count too,
+    resolved once it is known: the names stay a string until then)."""
+    if models:
+        p.add_argument(
+            "--models",
+            type=str if custom else edge.models,
+            default=DEFAULT_MODELS if top else argparse.SUPPRESS,
+            help="comma-separated base or served names, e.g. u2netp or u2netp_onnx"
+            + (", or custom models staged with `python -m convert custom`" if custom else "")
+            + (f" (default: {DEFAULT_MODELS})" if not top else ""),
+        )
     p.add_argument(
         "--model-repository",
         type=Path,
@@ -139,12 +141,7 @@ def _add_custom(sub: object) -> None:
         "std 1 (dis_custom)",
     )
     p.add_argument("--source", type=Path, required=True, help="the .onnx file")
-    p.add_argument(
-        "--model-repository",
-        type=Path,
-        default=argparse.SUPPRESS,
-        help=f"Triton model repository (default: {default_repository()})",
-    )
+    _add_selection(p, top=False, models=False)
     edge.add_verbosity(p, subcommand=True)
 
 
