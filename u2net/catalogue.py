@@ -139,7 +139,8 @@ REQUEST_NAMES: tuple[str, ...] = (
 MODEL_LABELS: dict[str, str] = {
     "u2net": "u2net: rembg's model, exactly (the default)",
     "u2netp": "u2netp: rembg's small model, 2.5x faster on CPU, coarser masks",
-    "u2net_int8": "u2net int8: 2.4x faster on CPU, masks within fp32's own noise floor",
+    "u2net_int8": "u2net int8: 2.4x faster on a VNNI CPU, masks within fp32's own noise floor "
+    "(staged where it certifies)",
     "u2netp_int8": "u2netp int8: no certified recipe (docs/int8.md)",
     "u2net_human_seg": "u2net_human_seg: rembg's U²-Net trained on people",
     "silueta": "silueta: rembg's U²-Net reduced to 43 MB",
