@@ -15,6 +15,7 @@ that uses it.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -267,8 +268,13 @@ def default_of(row: Option) -> object:
     if row.field == ALPHA_MATTING:
         return False
     source = MattingOptions if row.field in MATTING_FIELDS else OutputOptions
-    defaults = {f.name: f.default for f in dataclasses.fields(source)}
-    return defaults[row.field]
+    return _field_defaults(source)[row.field]
+
+
+@functools.cache
+def _field_defaults(source: type) -> dict[str, object]:
+    """A dataclass's fields' defaults (read once per class)."""
+    return {f.name: f.default for f in dataclasses.fields(source)}
 
 
 def field_default(field_name: str) -> object:
