@@ -3,11 +3,6 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-# Every process keeps its bytecode, even where the environment asks not to write it: the
-# suite starts about 200 Python processes (servers, Triton's stubs, CLIs), and each would
-# compile numpy, FastAPI, tritonclient and the project from source again (12 % of the
-# suite's CPU here: docs/measurements.md, "A clean clone's CI")
-unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: setup models int8 test lint demo serve web bench-server bench-web clean matting-cache
 
