@@ -29,6 +29,7 @@ import onnx
 import onnxruntime as ort
 
 from convert.quantize.certify import model_input
+from convert.quantize.measure import Runner
 from convert.quantize.recipe import read_recipe
 from convert.quantize.stage import build_int8
 from u2net.agreement import MASK_THRESHOLD, Certified, compare_masks, noise_floor
@@ -81,11 +82,11 @@ def study(work: Path) -> None:
     if recipe is None:
         raise SystemExit("no committed u2net recipe (convert/quantize/recipes/u2net.json)")
     build = build_int8(model, recipe, work)
-    fp32 = ort.InferenceSession(build.fp32.SerializeToString(), providers=["CPUExecutionProvider"])
+    fp32 = Runner(build.fp32)
     int8 = SideRunner(build.int8)
 
     def fp32_mask(photo: np.ndarray) -> np.ndarray:
-        return fp32.run(None, {CONTRACT.input_name: model_input(photo)[None]})[0][0]
+        return fp32.mask(model_input(photo))
 
     print(f"\n{platform.processor() or platform.machine()}, onnxruntime {ort.__version__}")
     print("\n| photo | set | IoU / floor | inside | fg | soft | soft/fg | side |")
