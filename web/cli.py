@@ -150,7 +150,9 @@ def make_config(args: argparse.Namespace, triton_url: str, keys: frozenset[str])
 async def serve(config: WebConfig, sock: socket.socket, announce: Callable[[str], None]) -> None:
     """Run uvicorn on ``sock``; announce ``ready:`` once Triton's ``cutout`` answers ready."""
     app = create_app(config)
-    server = uvicorn.Server(uvicorn.Config(app, log_config=None, timeout_graceful_shutdown=10))
+    server = uvicorn.Server(
+        uvicorn.Config(app, log_config=None, timeout_graceful_shutdown=defaults.DRAIN_S)
+    )
     task = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started and not task.done():
         await asyncio.sleep(0.05)

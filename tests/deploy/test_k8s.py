@@ -31,7 +31,7 @@ from u2net.contract import CUTOUT
 from u2net.deployment import NGC_RELEASE
 from u2net.repository.layout import CPU_CONFIG_NAME
 from u2net.samples import sample_inputs
-from web.config import DEFAULT_PORT
+from web.config import DEFAULT_PORT, DRAIN_S
 from web.ops import router
 
 STAGE_SCRIPT = CONVERT_SCRIPT.with_name("stage.sh")
@@ -138,6 +138,18 @@ def test_gateway_probes_are_routes_of_the_gateway(overlay: Rendered, compose: di
     )
     assert _ports(web) == {"http": DEFAULT_PORT}
     assert compose["services"]["web"]["ports"] == [f"${{WEB_BIND:-127.0.0.1}}:{DEFAULT_PORT}:7000"]
+
+
+def test_the_gateway_leaves_the_service_before_it_drains_within_the_grace(
+    overlay: Rendered,
+) -> None:
+    """preStop's sleep takes the pod out of the endpoints before SIGTERM closes its socket; then
+    the drain must fit in what is left of the grace period, or the kubelet kills it mid-drain."""
+    deployment = overlay.get("Deployment", "web")
+    command = container(deployment, "web")["lifecycle"]["preStop"]["exec"]["command"]
+    assert command[0] == "sleep" and len(command) == 2
+    grace = deployment["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
+    assert int(command[1]) + DRAIN_S < grace
 
 
 # labels and selectors ----------------------------------------------------------------------

@@ -6,16 +6,18 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import socket
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from server.launch import ReadyChild, free_ports, spawn_until_ready
 from tests.cli_run import ROOT, assert_one_line_error, run_cli
@@ -49,59 +51,90 @@ def cut(url: str) -> httpx.Response:
     return httpx.post(f"{url}/api/remove", files=files, data={"model": MODEL}, timeout=120)
 
 
-@dataclass
-class Sent:
-    started: float
-    ended: float
-    outcome: int | str  # the HTTP status, or the error's type when nothing answered
+BOUNDARY = "drain-test-boundary"
+HEAD_BYTES = 1024  # what each held upload sends before the gate opens
 
 
-def send_until(url: str, stop: threading.Event, sent: list[Sent]) -> None:
-    """Upload the photo again and again, one connection per request, until told to stop."""
-    photo = PHOTOS[1]
-    while not stop.is_set():
-        started, outcome = time.monotonic(), ""
-        try:
-            files = {"file": (photo.name, photo.read_bytes())}
-            answer = httpx.post(f"{url}/api/remove", files=files, data={"model": MODEL},
-                                headers={"Connection": "close"}, timeout=60)  # fmt: skip
-            outcome = answer.status_code
-        except httpx.TransportError as e:  # refused once the gateway stopped listening
-            outcome = type(e).__name__
-        sent.append(Sent(started, time.monotonic(), outcome))
+def multipart(photo: Path) -> bytes:
+    """The form ``cut`` sends (the model and the photo), encoded by hand to stream it in parts."""
+    model = f'Content-Disposition: form-data; name="model"\r\n\r\n{MODEL}'.encode()
+    file = (
+        f'Content-Disposition: form-data; name="file"; filename="{photo.name}"\r\n'
+        "Content-Type: application/octet-stream\r\n\r\n".encode()
+        + photo.read_bytes()
+    )
+    delimiter = f"--{BOUNDARY}\r\n".encode()
+    return delimiter + model + b"\r\n" + delimiter + file + f"\r\n--{BOUNDARY}--\r\n".encode()
 
 
-def test_ready_line_then_sigterm_under_load_answers_every_request_in_flight_and_exits_0(
+def held_upload(url: str, body: bytes, gate: threading.Event) -> httpx.Response:
+    """POST ``body``: its first HEAD_BYTES at once, the rest once ``gate`` opens."""
+
+    def parts() -> Iterator[bytes]:
+        yield body[:HEAD_BYTES]
+        assert gate.wait(timeout=120), "the test never opened the gate"
+        yield body[HEAD_BYTES:]
+
+    headers = {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}",
+               "Content-Length": str(len(body))}  # fmt: skip
+    return httpx.post(f"{url}/api/remove", content=parts(), headers=headers, timeout=120)
+
+
+def body_bytes_read(url: str) -> float:
+    text = httpx.get(f"{url}/metrics").text
+    families = text_string_to_metric_families(text)
+    (family,) = [f for f in families if f.name == "web_request_body_bytes"]
+    return sum(s.value for s in family.samples if s.name.endswith("_total"))
+
+
+def refuses_connections(url: str) -> bool:
+    host, port = httpx.URL(url).host, httpx.URL(url).port
+    try:
+        socket.create_connection((host, port), timeout=5).close()
+    except ConnectionRefusedError:
+        return True
+    return False
+
+
+def wait_for(condition: Callable[[], bool], what: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting until {what}"
+        time.sleep(0.05)
+
+
+def test_ready_line_then_sigterm_answers_every_accepted_request_refuses_new_ones_exits_0(
     triton_server,
 ) -> None:
-    """The ready line once it serves (the API and its docs); then graceful drain: SIGTERM
-    while uploads are in flight; each one the gateway accepted is answered 200, later ones
-    are refused (the listening socket is closed), exit code 0."""
-    sent: list[Sent] = []
-    stop = threading.Event()
+    """The ready line once it serves (the API and its docs); then graceful drain: three uploads
+    the gateway is reading when SIGTERM comes; it stops listening at once (a new connection is
+    refused) yet answers all three, byte for byte as before the signal, and exits 0.
+
+    The uploads are held on a gate, so none races the listening socket's close: a connection
+    the kernel completed but no request of which was read yet is closed unanswered (uvicorn's
+    drain, as any HTTP/1.1 server's), which a client cannot tell from a dropped request."""
+    body, gate = multipart(PHOTOS[1]), threading.Event()
     with web("--triton-url", triton_server.grpc_url) as (child, url):
         assert child.ready_line == f"ready: {url}"
         assert httpx.get(f"{url}/docs").status_code == 200
-        senders = [threading.Thread(target=send_until, args=(url, stop, sent)) for _ in range(3)]
-        for sender in senders:
-            sender.start()
-        deadline = time.monotonic() + 120
-        while sum(s.outcome == 200 for s in sent) < 3:  # under load first
-            assert time.monotonic() < deadline and not [s for s in sent if s.outcome != 200]
-            time.sleep(0.05)
-        signalled = time.monotonic()
-        child.process.send_signal(signal.SIGTERM)
+        unhurried = cut(url)
+        assert unhurried.status_code == 200
+        read_before = body_bytes_read(url)
+        with ThreadPoolExecutor(3) as pool:
+            held = [pool.submit(held_upload, url, body, gate) for _ in range(3)]
+            wait_for(lambda: body_bytes_read(url) >= read_before + 3 * HEAD_BYTES,
+                     "the gateway reads all three uploads")  # fmt: skip
+            child.process.send_signal(signal.SIGTERM)
+            wait_for(lambda: refuses_connections(url), "the gateway stops listening")
+            with pytest.raises(httpx.ConnectError):
+                cut(url)
+            assert child.process.poll() is None, "exited with requests it had accepted unanswered"
+            gate.set()
+            answers = [future.result() for future in held]
         code = child.process.wait(timeout=60)
-        stop.set()
-        for sender in senders:
-            sender.join(timeout=60)
+    assert [a.status_code for a in answers] == [200] * 3, [a.text[:200] for a in answers]
+    assert all(a.content == unhurried.content for a in answers)
     assert code == 0
-    in_flight = [s for s in sent if s.started < signalled < s.ended and s.outcome == 200]
-    assert in_flight, "no request was answered after SIGTERM: nothing was drained"
-    # every request got 200, or was refused before it was accepted (the socket was closed);
-    # none accepted and then dropped (ReadError, RemoteProtocolError), none a 5xx
-    assert {s.outcome for s in sent} <= {200, "ConnectError"}, [s.outcome for s in sent]
-    assert all(s.outcome != 200 or s.started < signalled for s in sent)
 
 
 def test_without_triton_url_it_runs_the_embedded_triton_and_stops_it() -> None:
@@ -143,7 +176,6 @@ def test_a_missing_or_empty_keys_file_is_one_line(tmp_path, content) -> None:
 
 
 def test_a_busy_port_is_one_line() -> None:
-    import socket
 
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
