@@ -16,12 +16,13 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
-# pymatting compiles its numba kernels when first imported (a minute of one core here) and
+# pymatting compiles its numba kernels when first imported (84 s of one core here) and
 # caches them beside its source: once before the suite, not in every process that mats at
-# the same time (.ci/run builds it while the models are staged)
+# the same time, and on two cores (scripts/matting_cache.py; .ci/run builds it while the
+# models are staged)
 MATTING_CACHE := $(VENV)/.matting-cache
 $(MATTING_CACHE): $(STAMP)
-	$(PY) -c "import pymatting"
+	$(PY) scripts/matting_cache.py
 	touch $@
 
 matting-cache: $(MATTING_CACHE)
