@@ -151,7 +151,12 @@ async def serve(config: WebConfig, sock: socket.socket, announce: Callable[[str]
     """Run uvicorn on ``sock``; announce ``ready:`` once Triton's ``cutout`` answers ready."""
     app = create_app(config)
     server = uvicorn.Server(
-        uvicorn.Config(app, log_config=None, timeout_graceful_shutdown=defaults.DRAIN_S)
+        uvicorn.Config(
+            app,
+            log_config=None,
+            timeout_keep_alive=defaults.KEEP_ALIVE_S,
+            timeout_graceful_shutdown=defaults.DRAIN_S,
+        )
     )
     task = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started and not task.done():

@@ -17,6 +17,9 @@ DEFAULT_MAX_UPLOAD_MB = 25
 DEFAULT_CONCURRENCY = 4
 DEFAULT_QUEUE = 16
 DEFAULT_TIMEOUT_S = 60.0
+# an idle connection is kept longer than a client or load balancer keeps it (httpx: 5 s,
+# most balancers: 60 s): else a request sent as the gateway closes it is lost unanswered
+KEEP_ALIVE_S = 75
 DRAIN_S = 10  # after SIGTERM, how long the requests already accepted may take to finish
 # What the cuts in flight may hold in Triton at once (u2net.memory's estimates): the CPU
 # overlay's 3.5 GiB limit less Triton with its models and two cutout instances (1.5 GB).

@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import io
 import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,7 +27,7 @@ from tests import rembg_reference as ref
 from tests.convert.family_nets import family_net
 from tests.data import PHOTOS, cpu_session
 from tests.servers import retire
-from tests.web.serving import serve
+from tests.web.serving import serve, until_models_learned
 from u2net.agreement import MaskAgreement, compare_masks, difference
 from u2net.contract import CONTRACT, CUTOUT, FAMILY_CONTRACTS, ISNET_FAMILY, U2NET_FAMILY
 from u2net.image.io import open_rgb
@@ -38,7 +37,6 @@ from web.config import WebConfig
 
 CUSTOM = {"my-u2net": U2NET_FAMILY, "my_dis": ISNET_FAMILY}
 TWELVE_MP = (4240, 2832)
-LEARN_WAIT_S = 30.0
 
 
 @pytest.fixture(scope="module")
@@ -119,10 +117,7 @@ def gateway(server) -> Iterator[httpx.Client]:
     """The gateway in front of the custom models' server, once its watcher's first probe
     listed the loaded models."""
     with serve(WebConfig(triton_url=server.grpc_url)) as served, served.client() as http:
-        deadline = time.monotonic() + LEARN_WAIT_S
-        while "models" not in http.get("/readyz").json()["triton"]:
-            assert time.monotonic() < deadline, "expected the loaded models in /readyz"
-            time.sleep(0.1)
+        until_models_learned(http)
         yield http
 
 

@@ -10,12 +10,15 @@ import pytest
 
 from tests.cli_run import run_cli
 from tests.reference_masks import remembering_masks
-from tests.web.serving import MODEL, Served, config_for, serve
+from tests.web.serving import MODEL, Served, config_for, serve, until_models_learned
 
 
 @pytest.fixture(scope="session")
 def gateway(triton_server) -> Iterator[Served]:
+    """Once its watcher knows what Triton has loaded (a model it lacks is then a 400)."""
     with serve(config_for(triton_server.grpc_url)) as served:
+        with served.client() as client:
+            until_models_learned(client)
         yield served
 
 

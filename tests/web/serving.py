@@ -13,7 +13,7 @@ import uvicorn
 
 from server.launch import free_ports
 from web.app import create_app
-from web.config import WebConfig
+from web.config import KEEP_ALIVE_S, WebConfig
 
 MODEL = "u2netp"  # the session's Triton serves u2netp_onnx and cutout
 
@@ -34,7 +34,13 @@ def serve(config: WebConfig) -> Iterator[Served]:
     (port,) = free_ports(1)
     config = dataclasses.replace(config, host="127.0.0.1", port=port)
     server = uvicorn.Server(
-        uvicorn.Config(create_app(config), host="127.0.0.1", port=port, log_config=None)
+        uvicorn.Config(
+            create_app(config),
+            host="127.0.0.1",
+            port=port,
+            log_config=None,
+            timeout_keep_alive=KEEP_ALIVE_S,  # as python -m web's
+        )
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -48,6 +54,16 @@ def serve(config: WebConfig) -> Iterator[Served]:
     finally:
         server.should_exit = True
         thread.join(timeout=30)
+
+
+def until_models_learned(client: httpx.Client, timeout_s: float = 30.0) -> dict:
+    """``/readyz``'s ``triton`` once the watcher's probe (every 2 s) has listed the loaded
+    models: until then the gateway cannot refuse a model Triton lacks as bad input."""
+    deadline = time.monotonic() + timeout_s
+    while "models" not in (state := client.get("/readyz").json()["triton"]):
+        assert time.monotonic() < deadline, f"expected the loaded models in /readyz: {state}"
+        time.sleep(0.1)
+    return state
 
 
 def config_for(triton_url: str, **overrides: object) -> WebConfig:

@@ -4,17 +4,15 @@ carries on."""
 from __future__ import annotations
 
 import base64
-import time
 
 import pytest
 from PIL import Image
 
 from tests.bad_files import BAD_FILES, png_bomb_bytes
 from tests.data import PHOTOS
-from tests.web.serving import MODEL
+from tests.web.serving import MODEL, until_models_learned
 
 PHOTO = PHOTOS[1]
-LEARN_WAIT_S = 30.0  # the gateway's watcher probes every 2 s
 DEPTH = 10_000  # JSON nested deeper than Python's recursion limit
 
 
@@ -262,10 +260,7 @@ def test_pixel_bomb_is_refused_from_its_header(triton_server) -> None:
 def test_a_model_the_server_has_not_loaded_is_400(http) -> None:
     """The session's Triton serves u2netp only: u2net is refused as bad input (not retried
     as if Triton were restarting), once the gateway's probe has seen what is loaded."""
-    deadline = time.monotonic() + LEARN_WAIT_S
-    while "models" not in (state := http.get("/readyz").json()["triton"]):
-        assert time.monotonic() < deadline, f"expected the loaded models in /readyz: {state}"
-        time.sleep(0.1)
+    state = until_models_learned(http)
     assert state["models"] == [f"{MODEL}_onnx"]
     photo = {"file": (PHOTO.name, PHOTO.read_bytes())}
     for requested in ("u2net", "isnet-general-use", "nobody"):  # catalogued, and not
