@@ -18,6 +18,7 @@ class ServerStats:
     executions: int = 0
     queue_ms: float = 0.0  # mean per request
     compute_ms: float = 0.0  # mean per request (input + infer + output)
+    cache_hits: int = 0  # answered from the server's response cache: not in the above
 
     @property
     def avg_batch(self) -> float:
@@ -58,14 +59,20 @@ def merge_statistics(replicas: Sequence[dict], model: str) -> dict:
 STATS_SETTLE_S = 2.0  # at most this long for Triton's counters to catch up with its answers
 
 
+def _hits(entry: dict) -> int:
+    return int(entry.get("inference_stats", {}).get("cache_hit", {}).get("count", 0))
+
+
 def counted(stats: dict, model: str) -> int:
-    """How many inferences of ``model`` Triton's statistics JSON counts."""
-    return int(_model_entry(stats, model).get("inference_count", 0))
+    """How many requests of ``model`` Triton's statistics JSON counts: the inferences, and
+    those answered from its response cache (which ``inference_count`` leaves out)."""
+    entry = _model_entry(stats, model)
+    return int(entry.get("inference_count", 0)) + _hits(entry)
 
 
 def _counters(stats: dict, model: str) -> tuple[int, int]:
     entry = _model_entry(stats, model)
-    return int(entry.get("inference_count", 0)), int(entry.get("execution_count", 0))
+    return counted(stats, model), int(entry.get("execution_count", 0))
 
 
 def settled_statistics(
@@ -94,8 +101,9 @@ def stats_delta(before: dict, after: dict, model: str) -> ServerStats:
     a, b = _model_entry(after, model), _model_entry(before, model)
     requests = int(a.get("inference_count", 0)) - int(b.get("inference_count", 0))
     executions = int(a.get("execution_count", 0)) - int(b.get("execution_count", 0))
+    hits = _hits(a) - _hits(b)
     if requests <= 0:
-        return ServerStats()
+        return ServerStats(cache_hits=hits)
 
     def mean_ms(*keys: str) -> float:
         return sum(_ns(a, k) - _ns(b, k) for k in keys) / requests / 1e6
@@ -105,4 +113,17 @@ def stats_delta(before: dict, after: dict, model: str) -> ServerStats:
         executions=executions,
         queue_ms=mean_ms("queue"),
         compute_ms=mean_ms("compute_input", "compute_infer", "compute_output"),
+        cache_hits=hits,
+    )
+
+
+def cache_note(server: ServerStats, model: str, sent: int) -> str | None:
+    """The line to warn with when the server answered some of ``sent`` requests from its
+    response cache: their timings are the cache's, not the model's."""
+    if server.cache_hits <= 0:
+        return None
+    return (
+        f"{model}: the server answered {server.cache_hits} of {sent} requests from its "
+        "response cache (python -m server --response-cache-mb), so these timings are not the "
+        "model's: measure on a server started without one"
     )

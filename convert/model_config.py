@@ -188,6 +188,11 @@ def _base_config(name: str, batching: BatchingPolicy, contract: ServingContract)
         batcher.preferred_batch_size.extend(batching.preferred_batch_sizes)
     # No `kind`: Triton places the instances on the GPU where there is one, on the CPU elsewhere.
     config.instance_group.add(count=batching.instance_count)
+    # A mask is a function of the image alone, so a server started with a response cache
+    # (`python -m server --response-cache-mb`) answers an image it has seen from it; without
+    # one this does nothing. `cutout` has none: its answer depends on its parameters, which
+    # Triton's cache key leaves out.
+    config.response_cache.enable = True
     return config
 
 

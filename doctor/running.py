@@ -120,14 +120,24 @@ def probe_batch(contract: ServingContract = CONTRACT) -> np.ndarray | str:
         return str(e)
 
 
+def unseen(batch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """``batch`` with each image's first pixel drawn at random: an image a server's response
+    cache (``python -m server --response-cache-mb``) has not seen, so the model runs."""
+    fresh = batch.copy()
+    fresh[:, 0, 0] = rng.integers(0, 256, size=fresh[:, 0, 0].shape, dtype=fresh.dtype)
+    return fresh
+
+
 def probe(server: TritonServer, name: str, batch: np.ndarray, runs: int, timeout_s: float) -> float:
-    """Median ms per image over ``runs`` batch-1 inferences (after one warm-up).
-    Raises the client's RemoteError."""
-    server.infer(name, batch, CONTRACT, timeout_s * 10)
+    """Median ms per image over ``runs`` batch-1 inferences (after one warm-up), each of an
+    image the server has not seen. Raises the client's RemoteError."""
+    rng = np.random.default_rng()
+    server.infer(name, unseen(batch, rng), CONTRACT, timeout_s * 10)
     times = []
     for _ in range(runs):
+        fresh = unseen(batch, rng)
         start = time.perf_counter()
-        server.infer(name, batch, CONTRACT, timeout_s * 10)
+        server.infer(name, fresh, CONTRACT, timeout_s * 10)
         times.append((time.perf_counter() - start) * 1000)
     return statistics.median(times)
 

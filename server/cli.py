@@ -20,6 +20,7 @@ from server import backend_dir, command, distribution, models, shm
 from server.process import TritonProcess, check_ports
 from u2net import cli as edge
 from u2net.errors import ServerStartError
+from u2net.memory import MB
 from u2net.repository.layout import CPU_CONFIG_NAME, default_repository
 
 logger = logging.getLogger(__name__)
@@ -79,6 +80,15 @@ def build_parser() -> argparse.ArgumentParser:
         f"model has it); `{command.DEFAULT_CONFIG}` uses config.pbtxt, the GPU host's "
         f"configuration; `{command.AUTO_CONFIG}`: `{CPU_CONFIG_NAME}`, or "
         f"`{command.DEFAULT_CONFIG}` when ONNX Runtime offers CUDA here",
+    )
+    parser.add_argument(
+        "--response-cache-mb",
+        type=edge.non_negative_int,
+        default=0,
+        metavar="MB",
+        help="answer an image the U²-Net models have already seen from Triton's response "
+        "cache of this size (a mask takes about 100 KB; 0, the default: no cache). `cutout` "
+        "is not cached, but the masks it asks for are",
     )
     parser.add_argument(
         "--ready-timeout", type=edge.positive_float, default=READY_TIMEOUT_S, help=argparse.SUPPRESS
@@ -147,6 +157,7 @@ def serve_settings(args: argparse.Namespace) -> command.ServeSettings:
         admin_key=key,
         verbose=args.verbose,
         config_name=_config_name(args.model_config_name),
+        response_cache_bytes=args.response_cache_mb * MB,
     )
 
 
@@ -186,7 +197,9 @@ def _serve(args: argparse.Namespace) -> int:
         served = repository
         if not settings.model_control:
             served = command.link_repository(Path(tmp) / "repository", repository, names)
-        argv = command.triton_command(dist.binary, settings, served, backends, names)
+        argv = command.triton_command(
+            dist.binary, settings, served, backends, names, caches=dist.caches
+        )
         shown = command.shown(argv, settings)
         shm.remove_stale()
         triton = TritonProcess(argv, dist.environment(), echo=args.verbose, shown=shown)

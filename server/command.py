@@ -38,6 +38,7 @@ class ServeSettings:
     admin_key: str | None = None  # only with model_control
     verbose: bool = False
     config_name: str | None = None  # Triton's custom model configuration (configs/<name>.pbtxt)
+    response_cache_bytes: int = 0  # Triton's local response cache; 0: none
 
 
 def link_repository(target: Path, repository: Path, names: Sequence[str]) -> Path:
@@ -89,8 +90,11 @@ def triton_command(
     repository: Path,
     backends: Path,
     model_names: Sequence[str],
+    *,
+    caches: Path | None = None,
 ) -> list[str]:
-    """The full command; ``repository`` is the linked one unless model control is allowed."""
+    """The full command; ``repository`` is the linked one unless model control is allowed;
+    ``caches``: the folder of Triton's cache libraries, for a response cache."""
     if settings.model_control:
         control = ["--model-control-mode=explicit", *(f"--load-model={n}" for n in model_names)]
     else:
@@ -117,4 +121,9 @@ def triton_command(
         command.append(f"--model-config-name={settings.config_name}")
     if settings.verbose:
         command.append("--log-verbose=1")
+    if settings.response_cache_bytes > 0:
+        if caches is None:
+            raise ValueError("a response cache needs the folder of Triton's cache libraries")
+        command.append(f"--cache-config=local,size={settings.response_cache_bytes}")
+        command.append(f"--cache-directory={caches}")
     return command

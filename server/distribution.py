@@ -43,6 +43,7 @@ class TritonDist:
     libs: Path  # shared libraries the binary and the stub link against
     python_backend: Path  # libtriton_python.so + triton_python_backend_utils.py
     stub: Path  # the stub for the running interpreter's minor version
+    caches: Path  # Triton's response-cache libraries (caches/local)
 
     def environment(self, base: dict[str, str] | None = None) -> dict[str, str]:
         """Environment for Triton: its libs on LD_LIBRARY_PATH, this interpreter's bin/ first
@@ -74,6 +75,7 @@ def locate() -> TritonDist:
         libs=package.parent / "nvidia_pytriton.libs",
         python_backend=root / "backends" / "python",
         stub=root / "python_backend_stubs" / python_version() / STUB_NAME,
+        caches=root / "caches",
     )
     for required in (dist.binary, dist.libs, dist.python_backend / "libtriton_python.so"):
         if not required.exists():

@@ -16,7 +16,13 @@ import numpy as np
 from PIL import Image
 
 from client.load.loadgen import MEASUREMENT_HEADERS, Window, drive, measurements
-from client.statistics import ServerStats, counted, settled_statistics, stats_delta
+from client.statistics import (
+    ServerStats,
+    cache_note,
+    counted,
+    settled_statistics,
+    stats_delta,
+)
 from client.triton import TritonModel
 from u2net.agreement import (
     Certified,
@@ -150,7 +156,10 @@ def run_variant(
     window = drive(send, requests, concurrency, keep)
     sent = counted(before, name) + len(window.latencies_s)
     after = settled_statistics(model.statistics, name, sent)
-    return VariantRun(name, window, stats_delta(before, after, name)), masks
+    server = stats_delta(before, after, name)
+    if note := cache_note(server, name, len(window.latencies_s)):
+        log.warning(note)
+    return VariantRun(name, window, server), masks
 
 
 def measure_floors(

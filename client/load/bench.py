@@ -10,7 +10,13 @@ import numpy as np
 
 from client.cutter import Cutter
 from client.load.loadgen import MEASUREMENT_HEADERS, Window, drive, measurements, stable
-from client.statistics import ServerStats, counted, settled_statistics, stats_delta
+from client.statistics import (
+    ServerStats,
+    cache_note,
+    counted,
+    settled_statistics,
+    stats_delta,
+)
 from u2net.image.io import encode
 from u2net.options import OutputOptions
 
@@ -78,7 +84,8 @@ def sweep(
         log.info(
             "concurrency %d: %.2f img/s after %d windows", c, window.throughput, len(throughputs)
         )
-        rows.append(
-            BenchRow(c, window, stats_delta(before, after, name), len(throughputs), is_stable)
-        )
+        server = stats_delta(before, after, name)
+        if note := cache_note(server, name, len(window.latencies_s)):
+            log.warning(note)
+        rows.append(BenchRow(c, window, server, len(throughputs), is_stable))
     return rows

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from client.statistics import merge_statistics, settled_statistics, stats_delta
+from client.statistics import cache_note, merge_statistics, settled_statistics, stats_delta
 
 
 def _stats(inferences: int, executions: int, queue_ns: int, infer_ns: int) -> dict:
@@ -49,6 +49,23 @@ def test_statistics_that_never_count_enough_are_taken_as_they_are() -> None:
     """(Another client's requests, or a server that restarted: the counts are what they are.)"""
     settled = settled_statistics(lambda: _stats(1, 1, 0, 0), "m", at_least=4, settle_s=0.05)
     assert stats_delta(_stats(0, 0, 0, 0), settled, "m").requests == 1
+
+
+def _cached(stats: dict, hits: int) -> dict:
+    stats["model_stats"][1]["inference_stats"]["cache_hit"] = {"count": str(hits), "ns": "1"}
+    return stats
+
+
+def test_answers_from_the_response_cache_are_counted_apart_and_noted() -> None:
+    """Triton leaves cache hits out of inference_count: a window of 4 requests of which 3
+    came from the cache settles at once, and its timings say so."""
+    before, after = _cached(_stats(10, 10, 0, 0), 5), _cached(_stats(11, 11, 0, 0), 8)
+    reads = iter([after, after])  # a third read fails: the hits must count as sent
+    settled = settled_statistics(lambda: next(reads), "m", at_least=14, settle_s=60)
+    delta = stats_delta(before, settled, "m")
+    assert (delta.requests, delta.cache_hits) == (1, 3)
+    assert cache_note(delta, "m", 4) is not None and "3 of 4 requests" in cache_note(delta, "m", 4)
+    assert cache_note(stats_delta(before, before, "m"), "m", 4) is None
 
 
 def test_replicas_statistics_are_summed() -> None:

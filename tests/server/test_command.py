@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -39,6 +40,17 @@ def test_shown_hides_the_admin_key() -> None:
     assert any("s3cret-key" in a for a in argv)  # Triton needs it...
     assert "s3cret-key" not in command.shown(argv, settings)  # ...the log does not
     assert f"{command.ADMIN_HEADER}=***" in command.shown(argv, settings)
+
+
+@pytest.mark.parametrize("size", [0, 64 << 20])
+def test_a_response_cache_only_when_given_a_size(size: int) -> None:
+    caches = Path("/triton/caches")
+    argv = command.triton_command(
+        sys.executable, _settings(response_cache_bytes=size), ".", ".", ["m"], caches=caches
+    )  # type: ignore[arg-type]
+    cache_flags = [a for a in argv if a.startswith("--cache-")]
+    expected = [f"--cache-config=local,size={size}", f"--cache-directory={caches}"]
+    assert cache_flags == (expected if size else [])
 
 
 def test_tritons_warnings_are_shown_without_verbose(caplog: pytest.LogCaptureFixture) -> None:

@@ -80,6 +80,25 @@ def test_inference_returns_contract_mask(
     assert int(mask.max()) - int(mask.min()) > 100  # a real foreground/background split
 
 
+def _cache_counts(client: grpcclient.InferenceServerClient) -> tuple[int, int]:
+    stats = client.get_inference_statistics(MODEL, as_json=True)["model_stats"][0]
+    inference = stats["inference_stats"]
+    return tuple(int(inference.get(k, {}).get("count", 0)) for k in ("cache_hit", "cache_miss"))
+
+
+def test_an_image_seen_before_is_answered_from_the_response_cache(
+    client: grpcclient.InferenceServerClient,
+) -> None:
+    """The session's server runs with ``--response-cache-mb``: an image new to it is computed
+    (a miss), the same image again is a hit with the same mask."""
+    # upside down and shifted: no other test sends this image
+    new = np.ascontiguousarray(np.roll(photo(PHOTOS[0])[::-1, ::-1], 7, axis=1))[None]
+    hits, misses = _cache_counts(client)
+    first, again = infer(client, new), infer(client, new)
+    np.testing.assert_array_equal(first, again)
+    assert _cache_counts(client) == (hits + 1, misses + 1)
+
+
 @pytest.mark.parametrize(
     ("batch", "datatype"),
     [

@@ -14,7 +14,14 @@ from tests.data import PHOTOS
 MODEL = "u2netp_onnx"
 
 
-def test_ab_same_model_agrees_perfectly(triton_server) -> None:
+@pytest.fixture(scope="module")
+def uncached_server(both_models_server):
+    """Timings are the model's only on a server without a response cache: the session's
+    ``triton_server`` has one (tests/conftest.py), this one has none."""
+    return both_models_server
+
+
+def test_ab_same_model_agrees_perfectly(uncached_server) -> None:
     done = run_cli(
         "client",
         "ab",
@@ -22,7 +29,7 @@ def test_ab_same_model_agrees_perfectly(triton_server) -> None:
         MODEL,
         *PHOTOS[:2],
         "--url",
-        triton_server.grpc_url,
+        uncached_server.grpc_url,
         "--requests",
         "2",
         "--concurrency",
@@ -48,7 +55,7 @@ def test_ab_same_model_agrees_perfectly(triton_server) -> None:
     assert any(p["floor_mean_abs_diff"] > 0 for p in per_image)  # A's floor was measured
 
 
-def test_ab_table_and_skipped_images(triton_server, tmp_path) -> None:
+def test_ab_table_and_skipped_images(uncached_server, tmp_path) -> None:
     bad = tmp_path / "bad.jpg"
     bad.write_bytes(b"not a photo")
     done = run_cli(
@@ -59,7 +66,7 @@ def test_ab_table_and_skipped_images(triton_server, tmp_path) -> None:
         PHOTOS[0],
         bad,
         "--url",
-        triton_server.grpc_url,
+        uncached_server.grpc_url,
         "--requests",
         "2",
         "--concurrency",
@@ -95,13 +102,13 @@ def test_ab_unknown_model(triton_server) -> None:
 @pytest.mark.parametrize(
     ("mode", "concurrency", "windows"), [("server", "1,2", 2), ("e2e", "1", 1)]
 )
-def test_bench_sweep_json(triton_server, mode: str, concurrency: str, windows: int) -> None:
+def test_bench_sweep_json(uncached_server, mode: str, concurrency: str, windows: int) -> None:
     done = run_cli(
         "client",
         "bench",
         MODEL,
         "--url",
-        triton_server.grpc_url,
+        uncached_server.grpc_url,
         "--concurrency",
         concurrency,
         "--requests",
@@ -123,13 +130,13 @@ def test_bench_sweep_json(triton_server, mode: str, concurrency: str, windows: i
         assert row["avg_batch"] >= 1.0
 
 
-def test_bench_csv(triton_server) -> None:
+def test_bench_csv(uncached_server) -> None:
     done = run_cli(
         "client",
         "bench",
         MODEL,
         "--url",
-        triton_server.grpc_url,
+        uncached_server.grpc_url,
         "--concurrency",
         "1",
         "--requests",
@@ -141,6 +148,15 @@ def test_bench_csv(triton_server) -> None:
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert lines[0].split(",") == HEADERS and lines[1].startswith("1,2,0,")
+
+
+def test_bench_on_a_caching_server_says_the_timings_are_not_the_models(triton_server) -> None:
+    """The session's server has a response cache: the window repeats the warm-up's photos,
+    so they come from the cache, and bench says so."""
+    done = run_cli("client", "bench", MODEL, "--url", triton_server.grpc_url,
+                   "--concurrency", "1", "--requests", "2", "--windows", "1", "--json")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert f"{MODEL}: the server answered 2 of 2 requests from its response cache" in done.stderr
 
 
 @pytest.mark.slow
