@@ -33,38 +33,38 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 # The test files that take longest under `make test` (three workers, --dist loadfile), in
-# rough seconds (measured 2026-12-07; refresh from `--durations=0` totals per file when they
-# move). They are handed out first, longest first, and every other file after them in the
-# order they are collected: the workers finish together instead of one running a long file
-# alone at the end, and the files that mostly wait (server starts and restarts) overlap the
-# others' inference. The order changes no test's outcome, only the wall time.
+# rough seconds (measured 2026-12-07 04:45, the session's servers caching; refresh from
+# `--durations=0` totals per file when they move). They are handed out first, longest
+# first, and every other file after them in the order they are collected: the workers
+# finish together instead of one running a long file alone at the end, and the files that
+# mostly wait (server starts and restarts) overlap the others' inference. The order
+# changes no test's outcome, only the wall time.
 LONGEST_FILES = {
-    "tests/client/test_resilience.py": 126,
-    "tests/model_repository/test_cutout_e2e.py": 96,
-    "tests/server/test_batching.py": 90,
-    "tests/convert/test_graph.py": 78,
-    "tests/client/test_cut_e2e.py": 70,
-    "tests/client/load/test_ab_bench_e2e.py": 68,
-    "tests/web/test_rembg_api.py": 61,
-    "tests/web/test_browser_ui.py": 42,
-    "tests/server/test_server.py": 40,
-    "tests/client/test_frames.py": 37,
-    "tests/web/test_cli.py": 36,
-    "tests/web/test_ops.py": 36,
-    "tests/web/test_removebg_api.py": 35,
-    "tests/doctor/test_e2e.py": 33,
-    "tests/convert/test_custom_e2e.py": 31,
-    "tests/web/test_restart.py": 30,
-    "tests/convert/test_fetch.py": 29,
-    "tests/convert/quantize/test_stage.py": 29,
-    "tests/convert/trt/test_families.py": 24,
-    "tests/server/test_onnxruntime_backend.py": 23,
-    "tests/web/test_browser.py": 22,
-    "tests/u2net/image/test_decode.py": 22,
-    "tests/u2net/test_field_parsers_total.py": 21,
-    "tests/u2net/image/test_compositing.py": 21,
-    "tests/convert/test_stage.py": 21,
-    "tests/web/test_reresolve.py": 20,
+    "tests/client/test_resilience.py": 96,
+    "tests/client/load/test_ab_bench_e2e.py": 74,
+    "tests/server/test_batching.py": 68,
+    "tests/convert/test_graph.py": 56,
+    "tests/convert/test_fetch.py": 38,
+    "tests/web/test_browser_ui.py": 36,
+    "tests/model_repository/test_cutout_e2e.py": 35,
+    "tests/client/test_cut_e2e.py": 32,
+    "tests/web/test_ops.py": 28,
+    "tests/web/test_restart.py": 28,
+    "tests/convert/quantize/test_stage.py": 28,
+    "tests/server/test_server.py": 28,
+    "tests/convert/test_custom_e2e.py": 27,
+    "tests/doctor/test_e2e.py": 25,
+    "tests/u2net/image/test_decode.py": 24,
+    "tests/u2net/test_field_parsers_total.py": 22,
+    "tests/server/test_onnxruntime_backend.py": 20,
+    "tests/web/test_rembg_api.py": 20,
+    "tests/web/test_cli.py": 19,
+    "tests/convert/trt/test_families.py": 16,
+    "tests/web/test_browser.py": 15,
+    "tests/client/test_retry_timeout.py": 15,
+    "tests/convert/test_stage.py": 14,
+    "tests/deploy/test_k8s_schemas.py": 13,
+    "tests/client/test_frames.py": 13,
 }
 
 
