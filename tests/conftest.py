@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Iterator
 
@@ -19,12 +20,28 @@ SESSION_MODEL = "u2netp_onnx"
 SESSION_CACHE_MB = 64
 
 
+def import_anyio_now() -> None:
+    """Import what anyio (Starlette's) would import on first use, here in the main thread.
+    pytest rewrites the assertions of every package that ships a pytest plugin, anyio's
+    included, and its rewriter's ``ast.parse`` is not thread-safe on CPython 3.11.7
+    (python/cpython#106905): two in-process uvicorn threads importing anyio's lazy parts at
+    once failed a test with "SystemError: AST constructor recursion depth mismatch"."""
+    import anyio
+    import anyio.abc
+
+    for module in (anyio, anyio.abc):
+        for name in dir(module):
+            getattr(module, name)
+    importlib.import_module("anyio._backends._asyncio")  # what its event loop calls loads
+
+
 def pytest_configure(config: pytest.Config) -> None:
     """Every server the tests start runs ONNX Runtime on one thread per session: three
     pytest-xdist workers share two cores, and sessions of one thread leave the others' work
     alone (measured: the inference-heavy test files took 20 % less CPU and 10 % less time;
     docs/measurements.md, "The test suite's workers"). A caller's own setting wins."""
     os.environ.setdefault(INTRA_OP_THREADS_ENV, "1")
+    import_anyio_now()
     # pytest-xdist (>= 3.6) hands out the files with the most tests first, which leaves the
     # slow files of a few tests (restarts, replicas) to run last, alone: the order of
     # pytest_collection_modifyitems below is kept instead
