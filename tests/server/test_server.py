@@ -7,7 +7,6 @@ import os
 import shutil
 import signal
 import socket
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from server.launch import free_ports
 from server.process import group_members
 from tests.cli_run import run_cli
 from tests.server.http_admin import over_http
+from tests.waiting import until
 from u2net.contract import CONTRACT, CUTOUT
 from u2net.image.io import open_rgb
 from u2net.image.render import to_model_input
@@ -98,10 +98,7 @@ def test_an_image_seen_before_is_answered_from_the_response_cache(
     first, again = infer(client, new), infer(client, new)
     np.testing.assert_array_equal(first, again)
     # Triton counts a request a moment after answering it
-    deadline = time.monotonic() + 10
-    while _cache_counts(client) != (hits + 1, misses + 1) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert _cache_counts(client) == (hits + 1, misses + 1)
+    until(lambda: _cache_counts(client) == (hits + 1, misses + 1), "a hit and a miss counted", 10)
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,7 @@ import httpx
 import uvicorn
 
 from server.launch import free_ports
+from tests.waiting import until
 from web.app import create_app
 from web.config import KEEP_ALIVE_S, WebConfig
 
@@ -59,11 +60,12 @@ def serve(config: WebConfig) -> Iterator[Served]:
 def until_models_learned(client: httpx.Client, timeout_s: float = 30.0) -> dict:
     """``/readyz``'s ``triton`` once the watcher's probe (every 2 s) has listed the loaded
     models: until then the gateway cannot refuse a model Triton lacks as bad input."""
-    deadline = time.monotonic() + timeout_s
-    while "models" not in (state := client.get("/readyz").json()["triton"]):
-        assert time.monotonic() < deadline, f"expected the loaded models in /readyz: {state}"
-        time.sleep(0.1)
-    return state
+
+    def triton() -> dict:
+        return client.get("/readyz").json()["triton"]
+
+    until(lambda: "models" in triton(), "the loaded models in /readyz", timeout_s)
+    return triton()
 
 
 def config_for(triton_url: str, **overrides: object) -> WebConfig:

@@ -9,8 +9,7 @@ import signal
 import socket
 import sys
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,6 +21,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from server.launch import ReadyChild, free_ports, spawn_until_ready
 from tests.cli_run import ROOT, assert_one_line_error, run_cli
 from tests.data import PHOTOS
+from tests.waiting import until
 from tests.web.serving import MODEL
 from web.cli import check_exposure
 from web.errors import ConfigError
@@ -96,13 +96,6 @@ def refuses_connections(url: str) -> bool:
     return False
 
 
-def wait_for(condition: Callable[[], bool], what: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting until {what}"
-        time.sleep(0.05)
-
-
 def test_ready_line_then_sigterm_answers_every_accepted_request_refuses_new_ones_exits_0(
     triton_server,
 ) -> None:
@@ -122,10 +115,10 @@ def test_ready_line_then_sigterm_answers_every_accepted_request_refuses_new_ones
         read_before = body_bytes_read(url)
         with ThreadPoolExecutor(3) as pool:
             held = [pool.submit(held_upload, url, body, gate) for _ in range(3)]
-            wait_for(lambda: body_bytes_read(url) >= read_before + 3 * HEAD_BYTES,
-                     "the gateway reads all three uploads")  # fmt: skip
+            until(lambda: body_bytes_read(url) >= read_before + 3 * HEAD_BYTES,
+                  "the gateway reads all three uploads")  # fmt: skip
             child.process.send_signal(signal.SIGTERM)
-            wait_for(lambda: refuses_connections(url), "the gateway stops listening")
+            until(lambda: refuses_connections(url), "the gateway stops listening")
             with pytest.raises(httpx.ConnectError):
                 cut(url)
             assert child.process.poll() is None, "exited with requests it had accepted unanswered"

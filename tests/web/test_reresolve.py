@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -21,6 +20,7 @@ from server.embedded import RunningServer, start
 from server.launch import free_ports
 from tests.data import PHOTOS
 from tests.servers import retire
+from tests.waiting import until
 from tests.web.serving import MODEL, config_for, serve
 from u2net.contract import CUTOUT
 
@@ -88,10 +88,11 @@ def test_a_replica_added_behind_the_name_takes_requests_after_a_re_resolve(
             senders = [threading.Thread(target=send) for _ in range(SENDERS)]
             for sender in senders:
                 sender.start()
-            until(lambda: len(statuses) >= 2 * SENDERS, "requests through the first replica")
+            first = "requests through the first replica"
+            until(lambda: len(statuses) >= 2 * SENDERS, first, WAIT_S)
             assert served_by(second) == 0  # not in DNS yet: never asked
             answers.addresses = ["127.0.0.1", SECOND_HOST]  # scale-out
-            until(lambda: served_by(second) > 0, "the new replica taking requests")
+            until(lambda: served_by(second) > 0, "the new replica taking requests", WAIT_S)
             stop.set()
             for sender in senders:
                 sender.join(timeout=WAIT_S)
@@ -99,10 +100,3 @@ def test_a_replica_added_behind_the_name_takes_requests_after_a_re_resolve(
         stop.set()
         retire(second)
     assert statuses and set(statuses) == {200}  # channels swapped under load, nothing lost
-
-
-def until(condition, what: str) -> None:
-    deadline = time.monotonic() + WAIT_S
-    while not condition():
-        assert time.monotonic() < deadline, f"expected {what} within {WAIT_S}s"
-        time.sleep(0.1)
