@@ -3,8 +3,12 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# Every Python process here writes the bytecode of what it imports, whatever the shell says
+# (PYTHONDONTWRITEBYTECODE=1 otherwise makes each process compile .venv's modules again:
+# docs/measurements.md, "A clean clone's CI")
+unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: setup models int8 test lint demo serve web bench-server bench-web clean matting-cache
+.PHONY: setup models int8 test lint demo serve web bench-server bench-web clean matting-cache bytecode
 
 # uv installs the same resolution as pip (same packages, same versions) in seconds, not a
 # minute (it takes a proxy's CA from SSL_CERT_FILE, as pip takes PIP_CERT)
@@ -26,6 +30,12 @@ $(MATTING_CACHE): $(STAMP)
 	touch $@
 
 matting-cache: $(MATTING_CACHE)
+
+# the suite's workers each collect every test module: compiling them (assertions rewritten)
+# and what they import once, beforehand, leaves each worker only loading them
+# (.ci/run collects while the models are staged)
+bytecode: setup
+	$(PY) -m pytest --collect-only -q -p no:cacheprovider > /dev/null
 
 ## fetch rembg's u2net + u2netp (md5-checked, into $U2NET_HOME) and stage the serving graphs
 models: setup
